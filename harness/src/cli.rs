@@ -1,0 +1,48 @@
+//! The command line, declared with clap's derive API: every subcommand and flag, with its help.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Verify an Azure Custom Vision storage integration: notifications, backups, lifecycle.
+#[derive(Debug, Parser)]
+#[command(name = "cvnotify", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Parse one queue message (its raw MessageText) and say whether it is accepted.
+    ///
+    /// Exit 0: accepted. Exit 1: rejected (the reason on stderr). Exit 2: usage or I/O error.
+    Parse(ParseArgs),
+}
+
+/// Output formats of `parse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ParseFormat {
+    /// Lines for a person.
+    Human,
+    /// One JSON object on stdout: {"encoding", "message", "deviations"}, or {"error"} when
+    /// rejected. Secrets in `modelUri` are redacted.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ParseArgs {
+    /// File holding the message text; `-` reads stdin.
+    #[arg(default_value = "-")]
+    pub(crate) file: PathBuf,
+    /// Reject any deviation from the documented format.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ParseFormat::Human)]
+    pub(crate) format: ParseFormat,
+    /// Keep a final line ending as part of the message. By default one trailing "\n" or "\r\n"
+    /// (as `echo` and editors add) is dropped before parsing.
+    #[arg(long)]
+    pub(crate) exact: bool,
+}

@@ -1,0 +1,27 @@
+//! `cvnotify`: the command-line harness around `cvnotify-core`. Each subcommand lives in its own
+//! module; this file only parses arguments and maps outcomes to exit codes.
+
+mod cli;
+mod parse_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+/// Exit codes shared by every subcommand.
+pub(crate) mod exit {
+    /// Accepted / passed.
+    pub(crate) const OK: u8 = 0;
+    /// Rejected / failed.
+    pub(crate) const REJECTED: u8 = 1;
+    /// Usage or I/O error (clap uses 2 for usage errors as well).
+    pub(crate) const USAGE_OR_IO: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let code = match cli.command {
+        cli::Command::Parse(args) => parse_cmd::run(&args),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,157 @@
+//! `cvnotify parse`: one message in, the verdict out (human lines or one JSON object).
+
+use std::io::{self, Read as _, Write as _};
+
+use cvnotify_core::notification::WireMessage;
+use cvnotify_core::{
+    Deviation, Encoding, FieldPath, Notification, ParseError, ParseOptions, Parsed, Secrets,
+};
+use serde::Serialize;
+
+use crate::cli::{ParseArgs, ParseFormat};
+use crate::exit;
+
+/// Runs the command and returns its exit code.
+pub(crate) fn run(args: &ParseArgs) -> u8 {
+    let raw = match read_input(args) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("cvnotify parse: cannot read {}: {e}", args.file.display());
+            return exit::USAGE_OR_IO;
+        }
+    };
+    let options = ParseOptions {
+        strict: args.strict,
+    };
+    let outcome = cvnotify_core::parse(&raw, options);
+    let mut out = io::stdout().lock();
+    let written = match (&outcome, args.format) {
+        (Ok(parsed), ParseFormat::Human) => write_human(&mut out, parsed),
+        (Ok(parsed), ParseFormat::Json) => writeln!(out, "{}", accepted_json(parsed)),
+        (Err(e), ParseFormat::Json) => writeln!(out, "{}", rejected_json(e)),
+        (Err(_), ParseFormat::Human) => Ok(()),
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        eprintln!("cvnotify parse: cannot write output: {e}");
+        return exit::USAGE_OR_IO;
+    }
+    match outcome {
+        Ok(_) => exit::OK,
+        Err(e) => {
+            eprintln!("rejected: {e}");
+            exit::REJECTED
+        }
+    }
+}
+
+/// Reads at most a little more than the largest message, so a huge file is refused by the
+/// parser's size check without being loaded whole.
+fn read_input(args: &ParseArgs) -> io::Result<Vec<u8>> {
+    let limit = u64::try_from(cvnotify_core::MAX_MESSAGE_BYTES + 3).unwrap_or(u64::MAX);
+    let mut raw = Vec::new();
+    if args.file.as_os_str() == "-" {
+        io::stdin().lock().take(limit).read_to_end(&mut raw)?;
+    } else {
+        std::fs::File::open(&args.file)?
+            .take(limit)
+            .read_to_end(&mut raw)?;
+    }
+    if !args.exact {
+        if raw.ends_with(b"\r\n") {
+            raw.truncate(raw.len() - 2);
+        } else if raw.ends_with(b"\n") {
+            raw.truncate(raw.len() - 1);
+        }
+    }
+    Ok(raw)
+}
+
+/// `--format json` for an accepted message; fields in this order.
+#[derive(Serialize)]
+struct AcceptedJson<'a> {
+    encoding: Encoding,
+    message: WireMessage<'a>,
+    deviations: &'a [Deviation],
+}
+
+/// `--format json` for a rejected message.
+#[derive(Serialize)]
+struct RejectedJson<'a> {
+    error: ErrorJson<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    code: &'a str,
+    encoding: Option<Encoding>,
+    path: FieldPath,
+    offset: Option<usize>,
+    message: String,
+}
+
+fn accepted_json(parsed: &Parsed) -> String {
+    let doc = AcceptedJson {
+        encoding: parsed.encoding,
+        message: parsed.notification.wire(Secrets::Redact),
+        deviations: &parsed.deviations,
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+fn rejected_json(e: &ParseError) -> String {
+    let doc = RejectedJson {
+        error: ErrorJson {
+            code: e.code(),
+            encoding: e.encoding(),
+            path: e.kind().path(),
+            offset: e.kind().offset(),
+            message: e.to_string(),
+        },
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+fn write_human(out: &mut impl io::Write, parsed: &Parsed) -> io::Result<()> {
+    let n = &parsed.notification;
+    writeln!(
+        out,
+        "accepted: {} ({} encoding, version \"{}\")",
+        n.type_name(),
+        parsed.encoding,
+        parsed.version.as_str()
+    )?;
+    match n {
+        Notification::ConnectionTest { project_id } => writeln!(out, "  project    {project_id}")?,
+        Notification::Training {
+            project_id,
+            iteration_id,
+            status,
+        } => {
+            writeln!(out, "  project    {project_id}")?;
+            writeln!(out, "  iteration  {iteration_id}")?;
+            writeln!(out, "  status     {}", status.as_str())?;
+        }
+        Notification::Export {
+            project_id,
+            iteration_id,
+            status,
+            model_uri,
+        } => {
+            writeln!(out, "  project    {project_id}")?;
+            writeln!(out, "  iteration  {iteration_id}")?;
+            writeln!(out, "  status     {}", status.as_str())?;
+            match model_uri {
+                Some(uri) => writeln!(out, "  modelUri   {uri}")?,
+                None => writeln!(out, "  modelUri   (none)")?,
+            }
+        }
+        Notification::Unrecognized { .. } => writeln!(out, "  (Content not interpreted)")?,
+    }
+    if parsed.deviations.is_empty() {
+        writeln!(out, "  no deviations")?;
+    }
+    for d in &parsed.deviations {
+        writeln!(out, "  deviation  {d}")?;
+    }
+    Ok(())
+}
