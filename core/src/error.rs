@@ -188,6 +188,8 @@ pub enum ParseErrorKind {
     NotAnObject {
         /// What it is.
         found: JsonKind,
+        /// Where it starts.
+        offset: usize,
     },
     /// A key that appears twice in one object, counting keys that differ only in letter case.
     DuplicateKey {
@@ -294,7 +296,7 @@ impl ParseErrorKind {
             | Self::InvalidGuid { path, .. }
             | Self::UnknownStatus { path, .. }
             | Self::InvalidModelUri { path, .. } => path.clone(),
-            Self::Strict { deviation, .. } => deviation.path().clone(),
+            Self::Strict { deviation, .. } => deviation.path.clone(),
             Self::TooLarge { .. }
             | Self::Empty
             | Self::ByteOrderMark
@@ -311,7 +313,10 @@ impl ParseErrorKind {
         match self {
             Self::ByteOrderMark => Some(0),
             Self::InvalidBase64(p) => p.offset(),
-            Self::InvalidUtf8 { offset } | Self::Syntax { offset, .. } => Some(*offset),
+            Self::InvalidUtf8 { offset }
+            | Self::Syntax { offset, .. }
+            | Self::NotAnObject { offset, .. } => Some(*offset),
+            Self::Strict { deviation, .. } => deviation.offset,
             Self::TooDeep { offset }
             | Self::DuplicateKey { offset, .. }
             | Self::WrongType { offset, .. }
@@ -319,11 +324,7 @@ impl ParseErrorKind {
             | Self::InvalidGuid { offset, .. }
             | Self::UnknownStatus { offset, .. }
             | Self::InvalidModelUri { offset, .. } => *offset,
-            Self::TooLarge { .. }
-            | Self::Empty
-            | Self::NotAnObject { .. }
-            | Self::MissingField { .. }
-            | Self::Strict { .. } => None,
+            Self::TooLarge { .. } | Self::Empty | Self::MissingField { .. } => None,
         }
     }
 }
@@ -356,7 +357,7 @@ impl fmt::Display for ParseErrorKind {
             Self::TooDeep { .. } => {
                 write!(f, "nested deeper than {} levels", crate::MAX_DEPTH)
             }
-            Self::NotAnObject { found } => write!(f, "the message is {found}, not a JSON object"),
+            Self::NotAnObject { found, .. } => write!(f, "the JSON is {found}, not an object"),
             Self::DuplicateKey { key, .. } => {
                 write!(f, "key {key} appears twice (letter case ignored)")
             }
@@ -383,12 +384,7 @@ impl fmt::Display for ParseErrorKind {
             }
             Self::InvalidModelUri { problem, .. } => write!(f, "invalid modelUri: {problem}"),
             Self::Strict { deviation, total } => {
-                write!(
-                    f,
-                    "strict mode: {} ({})",
-                    deviation.code(),
-                    deviation.detail()
-                )?;
+                write!(f, "strict mode: {}: {}", deviation.code(), deviation.kind)?;
                 if *total > 1 {
                     write!(f, " and {} more deviation(s)", total - 1)?;
                 }
@@ -425,7 +421,7 @@ impl ParseError {
     }
 }
 
-/// One line: `Content.projectId (byte 57 of the decoded JSON): not a GUID: ...`.
+/// One line: `Content.projectId (byte 57 of the base64-decoded text): not a GUID: ...`.
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (encoding, kind) = &*self.0;
@@ -433,7 +429,14 @@ impl fmt::Display for ParseError {
         let at = kind.offset().map(|offset| {
             let decoded = *encoding == Some(Encoding::Base64)
                 && !matches!(kind, ParseErrorKind::InvalidBase64(_));
-            (offset, if decoded { " of the decoded JSON" } else { "" })
+            (
+                offset,
+                if decoded {
+                    " of the base64-decoded text"
+                } else {
+                    ""
+                },
+            )
         });
         match (path.is_root(), at) {
             (true, None) => {}

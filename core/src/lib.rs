@@ -36,7 +36,7 @@ pub mod parse;
 pub mod path;
 
 pub use blob::{BackupBlobName, BlobKind, BlobNameError, ExportPlatform, PlatformType};
-pub use deviation::Deviation;
+pub use deviation::{Deviation, DeviationKind};
 pub use encoding::Encoding;
 pub use error::{JsonKind, ParseError, ParseErrorKind, SyntaxProblem};
 pub use id::{GuidError, IterationId, ProjectId};

@@ -94,7 +94,17 @@ fn parse_json(
         .deserialize(&mut de)
         .and_then(|doc| de.end().map(|()| doc));
     let doc = doc.map_err(|e| error(syntax_error(&e, text, ctx.too_deep.get())))?;
-    let checked = validate::validate(doc).map_err(|kind| error(*kind))?;
+    let env = match doc {
+        capture::Document::Object(env) => env,
+        capture::Document::NotObject(found) => {
+            let offset = bytes
+                .iter()
+                .position(|&b| !encoding::is_json_whitespace(b))
+                .unwrap_or(0);
+            return Err(error(ParseErrorKind::NotAnObject { found, offset }));
+        }
+    };
+    let checked = validate::validate(&env).map_err(|kind| error(*kind))?;
     if options.strict
         && let Some(first) = checked.deviations.first()
     {

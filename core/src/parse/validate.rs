@@ -7,9 +7,9 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::capture::{Captured, ContentMap, ContentValue, Document, Envelope, Field, Text};
+use super::capture::{Captured, ContentMap, ContentValue, Envelope, Field, Text};
 use super::keys::{self, ContentKey, TopKey};
-use crate::deviation::Deviation;
+use crate::deviation::{Deviation, DeviationKind};
 use crate::error::{Expected, JsonKind, ParseErrorKind};
 use crate::id::{IterationId, ProjectId};
 use crate::model_uri::ModelUri;
@@ -26,14 +26,10 @@ pub(crate) struct Checked {
 /// Boxed: rejections are the cold path, and a small `Result` keeps the accepting path lean.
 type Result<T> = core::result::Result<T, Box<ParseErrorKind>>;
 
-pub(crate) fn validate(doc: Document<'_>) -> Result<Checked> {
-    let env = match doc {
-        Document::Object(env) => env,
-        Document::NotObject(found) => return Err(ParseErrorKind::NotAnObject { found }.into()),
-    };
-    check_repeats(&env)?;
+pub(crate) fn validate(env: &Envelope<'_>) -> Result<Checked> {
+    check_repeats(env)?;
     let mut deviations = Vec::new();
-    envelope_key_deviations(&env, &mut deviations);
+    envelope_key_deviations(env, &mut deviations);
     let version = check_version(env.version.as_ref(), &mut deviations)?;
     let notification = match check_type(env.kind.as_ref(), &mut deviations)? {
         Err(kind) => Notification::Unrecognized { kind },
@@ -106,16 +102,39 @@ fn envelope_key_deviations(env: &Envelope<'_>, out: &mut Vec<Deviation>) {
     ];
     for (field, top) in documented {
         if let Some((key, false)) = field {
-            out.push(Deviation::KeyCase {
-                path: top_path(key),
+            let kind = DeviationKind::KeyCase {
                 documented: top.documented(),
-            });
+            };
+            out.push(key_deviation(kind, top_path(key), key));
         }
     }
     for field in &env.unknown {
-        out.push(Deviation::UnknownKey {
-            path: top_path(&field.key),
-        });
+        out.push(key_deviation(
+            DeviationKind::UnknownKey,
+            top_path(&field.key),
+            &field.key,
+        ));
+    }
+}
+
+fn key_deviation(kind: DeviationKind, path: FieldPath, key: &Text<'_>) -> Deviation {
+    Deviation {
+        kind,
+        path,
+        offset: key.offset,
+    }
+}
+
+fn value_deviation(
+    kind: DeviationKind,
+    path: FieldPath,
+    field: &Field<'_, Captured<'_>>,
+    text: &Text<'_>,
+) -> Deviation {
+    Deviation {
+        kind,
+        path,
+        offset: text.offset.or(field.key.offset),
     }
 }
 
@@ -155,10 +174,10 @@ fn check_version(
         .into());
     };
     if !version.is_documented() {
-        out.push(Deviation::VersionMinor {
-            path,
+        let kind = DeviationKind::VersionMinor {
             version: Snippet::new(&text.text),
-        });
+        };
+        out.push(value_deviation(kind, path, field, text));
     }
     Ok(version)
 }
@@ -189,17 +208,17 @@ fn check_type(
         .into_iter()
         .find(|k| keys::fold_eq(written, k.as_str()))
     {
-        out.push(Deviation::TypeCase {
-            path,
+        let dev = DeviationKind::TypeCase {
             written: Snippet::new(written),
             documented: kind.as_str(),
-        });
+        };
+        out.push(value_deviation(dev, path, field, text));
         return Ok(Ok(kind));
     }
-    out.push(Deviation::UnrecognizedType {
-        path,
+    let dev = DeviationKind::UnrecognizedType {
         kind: Snippet::new(written),
-    });
+    };
+    out.push(value_deviation(dev, path, field, text));
     Ok(Err(String::from(written)))
 }
 
@@ -345,22 +364,20 @@ fn check_content(
     for (n, field) in map.slots.iter().enumerate() {
         let Some(field) = field else { continue };
         let path = FieldPath::inner(reader.content_key, &field.key.text);
-        match wanted.iter().find(|k| **k as usize == n) {
-            None => out.push(Deviation::KeyNotForType {
-                path,
+        let dev = match wanted.iter().find(|k| **k as usize == n) {
+            None => DeviationKind::KeyNotForType {
                 kind: kind.as_str(),
-            }),
-            Some(k) if !field.exact => out.push(Deviation::KeyCase {
-                path,
+            },
+            Some(k) if !field.exact => DeviationKind::KeyCase {
                 documented: k.documented(),
-            }),
-            Some(_) => {}
-        }
+            },
+            Some(_) => continue,
+        };
+        out.push(key_deviation(dev, path, &field.key));
     }
     for field in &map.unknown {
-        out.push(Deviation::UnknownKey {
-            path: FieldPath::inner(reader.content_key, &field.key.text),
-        });
+        let path = FieldPath::inner(reader.content_key, &field.key.text);
+        out.push(key_deviation(DeviationKind::UnknownKey, path, &field.key));
     }
 
     let project_id = reader.guid(ContentKey::ProjectId, ProjectId::parse)?;

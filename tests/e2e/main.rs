@@ -1,0 +1,15 @@
+//! The workspace's end-to-end tests, one binary: every module is one area.
+
+// A panic in a test is a failing test with its message: unwrap and indexing are the clearest way
+// to say "this must hold" here. The workspace lints refuse them everywhere else.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod cli_parse;
+mod corpus_messages;
+mod parse_properties;
+mod support;

@@ -1,0 +1,83 @@
+//! Helpers shared by the test modules: where the corpus is, and how a verdict is described.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use cvnotify_core::{ParseOptions, Secrets, parse};
+
+/// The repository root.
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Every file of `corpus/messages`, sorted.
+pub(crate) fn message_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("corpus/messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "msg"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The verdict a file name promises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Accept,
+    AcceptWithDeviation,
+    Reject,
+}
+
+pub(crate) fn expectation(path: &Path) -> Expect {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    match &name[..2] {
+        "y_" => Expect::Accept,
+        "i_" => Expect::AcceptWithDeviation,
+        "n_" => Expect::Reject,
+        other => panic!("corpus file {name} has no verdict prefix ({other})"),
+    }
+}
+
+/// The text snapshotted for one message: the tolerant verdict in full, and the strict one.
+pub(crate) fn describe(raw: &[u8]) -> String {
+    let mut s = String::new();
+    for (label, options) in [
+        ("tolerant", ParseOptions::TOLERANT),
+        ("strict", ParseOptions::STRICT),
+    ] {
+        match parse(raw, options) {
+            Ok(p) => {
+                writeln!(s, "{label}: accepted").unwrap();
+                if label == "strict" {
+                    continue;
+                }
+                writeln!(s, "  encoding: {}", p.encoding).unwrap();
+                writeln!(s, "  version: {:?}", p.version.as_str()).unwrap();
+                let wire = serde_json::to_string(&p.notification.wire(Secrets::Redact)).unwrap();
+                writeln!(s, "  message: {wire}").unwrap();
+                for d in &p.deviations {
+                    writeln!(s, "  deviation: {d}").unwrap();
+                }
+            }
+            Err(e) => {
+                writeln!(s, "{label}: rejected").unwrap();
+                writeln!(s, "  code: {}", e.code()).unwrap();
+                writeln!(s, "  path: {}", e.kind().path()).unwrap();
+                match e.kind().offset() {
+                    Some(o) => writeln!(s, "  offset: {o}").unwrap(),
+                    None => writeln!(s, "  offset: none").unwrap(),
+                }
+                match e.encoding() {
+                    Some(enc) => writeln!(s, "  encoding: {enc}").unwrap(),
+                    None => writeln!(s, "  encoding: undecided").unwrap(),
+                }
+                writeln!(s, "  error: {e}").unwrap();
+            }
+        }
+    }
+    s
+}
