@@ -3,14 +3,17 @@
 
 The file name is the verdict (y_ accepted, i_ accepted with a deviation and rejected in strict
 mode, n_ rejected); the next word names the rule. The files are the source of truth and are
-committed; this script only documents how the binary and base64 cases were made. Run it from the
-repository root; it rewrites every case it knows and leaves other files alone.
+committed; this script documents how the binary and base64 cases were made, and `scripts/test`
+checks that it still writes exactly the committed files. Usage:
+    scripts/make-message-corpus.py [OUTPUT_DIR]      (default: corpus/messages)
+It rewrites every case it knows and leaves other files alone.
 """
 import base64
 import json
 import os
+import sys
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "corpus", "messages")
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "corpus", "messages")
 P = "0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b"
 I = "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b"
 ACCOUNT = "https://cvbackup.blob.core.windows.net/backups"

@@ -55,8 +55,19 @@ const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 /// Parses exactly the canonical hyphenated form; hex digits may be upper or lower case.
 fn parse_canonical(text: &str) -> Result<Uuid, GuidError> {
     let bytes = text.as_bytes();
+    // At 36 bytes, `uuid` accepts exactly the hyphenated form, hex digits of either case.
+    if bytes.len() == 36
+        && let Ok(uuid) = Uuid::try_parse_ascii(bytes)
+    {
+        return Ok(uuid);
+    }
+    Err(describe_invalid(bytes))
+}
+
+/// Says what is wrong with text that is not a canonical GUID (the slow path).
+fn describe_invalid(bytes: &[u8]) -> GuidError {
     if bytes.len() != 36 {
-        return Err(match bytes {
+        return match bytes {
             [b'{', .., b'}'] => GuidError::Braced,
             _ if bytes
                 .get(..9)
@@ -68,24 +79,20 @@ fn parse_canonical(text: &str) -> Result<Uuid, GuidError> {
                 GuidError::MissingHyphens
             }
             _ => GuidError::WrongLength { len: bytes.len() },
-        });
+        };
     }
     for (index, &b) in bytes.iter().enumerate() {
         let hyphen_here = HYPHENS.contains(&index);
-        if hyphen_here != (b == b'-') {
-            return Err(if hyphen_here || b == b'-' {
-                GuidError::MisplacedHyphen { index }
-            } else {
-                GuidError::NotHex { index }
-            });
+        if hyphen_here && b != b'-' || !hyphen_here && b == b'-' {
+            return GuidError::MisplacedHyphen { index };
         }
         if !hyphen_here && !b.is_ascii_hexdigit() {
-            return Err(GuidError::NotHex { index });
+            return GuidError::NotHex { index };
         }
     }
-    // 36 bytes, hyphens in place, hex elsewhere: only the hyphenated form remains, which `uuid`
-    // decodes. Its error cannot occur here, but it is mapped rather than unwrapped.
-    Uuid::try_parse(text).map_err(|_| GuidError::WrongLength { len: bytes.len() })
+    // Not reached for text `uuid` refused (36 bytes, hyphens in place, hex elsewhere is what it
+    // accepts); reported as a length problem rather than a panic.
+    GuidError::WrongLength { len: bytes.len() }
 }
 
 macro_rules! guid_newtype {

@@ -14,7 +14,31 @@
 //!   reader accepts beyond the documented shape is reported as a [`Deviation`], and strict mode
 //!   rejects it.
 //!
-//! Start at [`parse`]. The source document is the Custom Vision guide "Integrate Azure storage
+//! Start at [`parse`]:
+//!
+//! ```
+//! use cvnotify_core::{Encoding, Notification, ParseOptions, TrainingStatus, parse};
+//!
+//! let text = br#"{"version":"1.0","type":"Training","Content":{
+//!     "projectId":"0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b",
+//!     "iterationId":"1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+//!     "trainingStatus":"TrainingFailed"}}"#;
+//! let parsed = parse(text, ParseOptions::STRICT)?;
+//! assert_eq!(parsed.encoding, Encoding::Plain);
+//! assert!(matches!(
+//!     parsed.notification,
+//!     Notification::Training { status: TrainingStatus::TrainingFailed, .. }
+//! ));
+//!
+//! // The same message with a braced GUID: rejected, naming the field and the byte.
+//! let braced = br#"{"version":"1.0","type":"ConnectionTest","Content":{"projectId":"{0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b}"}}"#;
+//! let error = parse(braced, ParseOptions::TOLERANT).unwrap_err();
+//! assert_eq!(error.to_string(),
+//!     "Content.projectId (byte 65): not a GUID: braces around the GUID are not allowed");
+//! # Ok::<(), cvnotify_core::ParseError>(())
+//! ```
+//!
+//! The source document is the Custom Vision guide "Integrate Azure storage
 //! for notifications and backup" (the *seed*); `protocol.md` gathers the wire facts around it.
 
 // No std prelude: an accidental use of std fails to compile, and the crate builds for targets

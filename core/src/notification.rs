@@ -81,38 +81,69 @@ impl NotificationKind {
     }
 }
 
-/// The version string of a message: `"1.0"` or another `"1.<digits>"`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Version(String);
+/// Longest version accepted: `1.` and nine digits.
+const VERSION_MAX: usize = 11;
+
+/// The version string of a message: `"1.0"` or another `"1.<digits>"` (1 to 9 digits). Kept
+/// inline, without allocation.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    bytes: [u8; VERSION_MAX],
+    len: u8,
+}
 
 impl Version {
     /// The documented `"1.0"`.
-    pub fn documented() -> Self {
-        Self(String::from(DOCUMENTED_VERSION))
+    pub const fn documented() -> Self {
+        Self {
+            bytes: *b"1.0\0\0\0\0\0\0\0\0",
+            len: 3,
+        }
     }
 
     /// Accepts `1.` followed by 1 to 9 ASCII digits.
     pub fn parse(text: &str) -> Option<Self> {
         let minor = text.strip_prefix("1.")?;
-        (!minor.is_empty() && minor.len() <= 9 && minor.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Self(String::from(text)))
+        if minor.is_empty()
+            || text.len() > VERSION_MAX
+            || !minor.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let mut bytes = [0; VERSION_MAX];
+        bytes
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        Some(Self {
+            bytes,
+            len: u8::try_from(text.len()).ok()?,
+        })
     }
 
     /// Whether this is the documented `"1.0"`.
     pub fn is_documented(&self) -> bool {
-        self.0 == DOCUMENTED_VERSION
+        *self == Self::documented()
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII digits and '.' are ever stored, so this never falls back.
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or(DOCUMENTED_VERSION)
     }
 }
 
 impl fmt::Debug for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Version({:?})", self.0)
+        write!(f, "Version({:?})", self.as_str())
+    }
+}
+
+impl Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

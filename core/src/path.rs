@@ -2,7 +2,6 @@
 //! escaped quotation of input text that is safe to print in one line.
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use core::fmt;
 
 /// Longest quotation kept from the input, in characters; longer text is cut with `…`.
@@ -19,17 +18,12 @@ pub struct Snippet {
 impl Snippet {
     /// Quotes `text`, keeping at most [`SNIPPET_MAX_CHARS`] characters.
     pub fn new(text: &str) -> Self {
-        let mut kept = String::new();
-        let mut truncated = false;
-        for (n, ch) in text.chars().enumerate() {
-            if n == SNIPPET_MAX_CHARS {
-                truncated = true;
-                break;
-            }
-            kept.push(ch);
-        }
+        let (kept, truncated) = match text.char_indices().nth(SNIPPET_MAX_CHARS) {
+            Some((end, _)) => (text.get(..end).unwrap_or(text), true),
+            None => (text, false),
+        };
         Self {
-            text: kept.into_boxed_str(),
+            text: Box::from(kept),
             truncated,
         }
     }

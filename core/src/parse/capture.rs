@@ -105,30 +105,31 @@ pub(crate) struct ContentMap<'de> {
     pub(crate) repeat: Option<Text<'de>>,
 }
 
-/// The `Content` value. Lives on the stack for one parse and is never stored, so the size
-/// difference between variants costs nothing; boxing would cost an allocation per message.
-#[allow(clippy::large_enum_variant)]
+/// The `Content` value: an object (its keys are then in [`Envelope::content_map`], filled in
+/// place) or any other value.
 #[derive(Debug)]
-pub(crate) enum ContentValue<'de> {
-    Object(ContentMap<'de>),
+pub(crate) enum ContentShape<'de> {
+    Object,
     Other(Captured<'de>),
 }
 
-/// The top-level object.
+/// The top-level object. Visitors fill it in place through `&mut`, so its few hundred bytes are
+/// never moved through serde's return values.
 #[derive(Debug, Default)]
 pub(crate) struct Envelope<'de> {
     pub(crate) version: Option<Field<'de, Captured<'de>>>,
     pub(crate) kind: Option<Field<'de, Captured<'de>>>,
-    pub(crate) content: Option<Field<'de, ContentValue<'de>>>,
+    pub(crate) content: Option<Field<'de, ContentShape<'de>>>,
+    pub(crate) content_map: ContentMap<'de>,
     pub(crate) unknown: Vec<Field<'de, Captured<'de>>>,
     pub(crate) repeat: Option<Text<'de>>,
 }
 
-/// The whole document (stack-only, like [`ContentValue`]).
-#[allow(clippy::large_enum_variant)]
+/// What the document is.
 #[derive(Debug)]
-pub(crate) enum Document<'de> {
-    Object(Envelope<'de>),
+pub(crate) enum Document {
+    /// An object, recorded in the [`Envelope`].
+    Object,
     NotObject(JsonKind),
 }
 
@@ -304,22 +305,25 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
 // ---- Content -------------------------------------------------------------------------------
 
-/// Reads the `Content` value (depth 2 when it is an object).
-struct ContentSeed<'c>(&'c Ctx);
+/// Reads the `Content` value (depth 2 when it is an object) into `map`.
+struct ContentSeed<'c, 'm, 'de> {
+    ctx: &'c Ctx,
+    map: &'m mut ContentMap<'de>,
+}
 
-impl<'de> DeserializeSeed<'de> for ContentSeed<'_> {
-    type Value = ContentValue<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ContentValue<'de>, D::Error> {
+impl<'de> DeserializeSeed<'de> for ContentSeed<'_, '_, 'de> {
+    type Value = ContentShape<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ContentShape<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-/// Forwards every non-object visit to [`ValueSeed`].
+/// Forwards every non-object visit to [`ValueSeed`] and wraps what it returns.
 macro_rules! forward_scalars {
-    ($wrap:path, $field:tt, $depth:expr) => {
+    ($wrap:path, $depth:expr) => {
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_bool(v)
@@ -327,7 +331,7 @@ macro_rules! forward_scalars {
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_i64(v)
@@ -335,7 +339,7 @@ macro_rules! forward_scalars {
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_u64(v)
@@ -343,7 +347,7 @@ macro_rules! forward_scalars {
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_f64(v)
@@ -351,7 +355,7 @@ macro_rules! forward_scalars {
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_unit()
@@ -359,7 +363,7 @@ macro_rules! forward_scalars {
         }
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_none()
@@ -367,7 +371,7 @@ macro_rules! forward_scalars {
         }
         fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_borrowed_str(v)
@@ -375,7 +379,7 @@ macro_rules! forward_scalars {
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_str(v)
@@ -383,7 +387,7 @@ macro_rules! forward_scalars {
         }
         fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
             ValueSeed {
-                ctx: self.$field,
+                ctx: self.ctx,
                 depth: $depth,
             }
             .visit_seq(seq)
@@ -392,15 +396,14 @@ macro_rules! forward_scalars {
     };
 }
 
-impl<'de> Visitor<'de> for ContentSeed<'_> {
-    type Value = ContentValue<'de>;
+impl<'de> Visitor<'de> for ContentSeed<'_, '_, 'de> {
+    type Value = ContentShape<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the Content object")
     }
-    forward_scalars!(ContentValue::Other, 0, 2);
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContentValue<'de>, A::Error> {
-        let ctx = self.0;
-        let mut content = ContentMap::default();
+    forward_scalars!(ContentShape::Other, 2);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContentShape<'de>, A::Error> {
+        let (ctx, content) = (self.ctx, self.map);
         while let Some(key) = map.next_key_seed(KeySeed(ctx))? {
             let value = map.next_value_seed(ValueSeed { ctx, depth: 3 })?;
             let (slot, exact) = match keys::find(&key.text, &CONTENT_KEYS) {
@@ -416,35 +419,37 @@ impl<'de> Visitor<'de> for ContentSeed<'_> {
         if content.repeat.is_none() {
             content.repeat = first_repeat(&content.unknown, |f| &f.key).map(|f| f.key.clone());
         }
-        Ok(ContentValue::Object(content))
+        Ok(ContentShape::Object)
     }
 }
 
 // ---- the document --------------------------------------------------------------------------
 
-/// Reads the whole document (the envelope object is depth 1).
-pub(crate) struct DocumentSeed<'c>(pub(crate) &'c Ctx);
+/// Reads the whole document (the envelope object is depth 1) into `env`.
+pub(crate) struct DocumentSeed<'c, 'e, 'de> {
+    pub(crate) ctx: &'c Ctx,
+    pub(crate) env: &'e mut Envelope<'de>,
+}
 
-impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
-    type Value = Document<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Document<'de>, D::Error> {
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_, 'de> {
+    type Value = Document;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Document, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-fn not_object(c: Captured<'_>) -> Document<'_> {
+fn not_object(c: Captured<'_>) -> Document {
     Document::NotObject(c.kind())
 }
 
-impl<'de> Visitor<'de> for DocumentSeed<'_> {
-    type Value = Document<'de>;
+impl<'de> Visitor<'de> for DocumentSeed<'_, '_, 'de> {
+    type Value = Document;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    forward_scalars!(not_object, 0, 1);
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document<'de>, A::Error> {
-        let ctx = self.0;
-        let mut env = Envelope::default();
+    forward_scalars!(not_object, 1);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let (ctx, env) = (self.ctx, self.env);
         while let Some(key) = map.next_key_seed(KeySeed(ctx))? {
             let (which, exact) = match keys::find(&key.text, &TOP_KEYS) {
                 Match::Exact(k) => (Some(k), true),
@@ -452,13 +457,23 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
                 Match::Unknown => (None, false),
             };
             match which {
+                Some(TopKey::Content) if env.content.is_some() => {
+                    // A second Content: read it (its syntax still counts) and record the repeat.
+                    let mut scratch = ContentMap::default();
+                    map.next_value_seed(ContentSeed {
+                        ctx,
+                        map: &mut scratch,
+                    })?;
+                    if env.repeat.is_none() {
+                        env.repeat = Some(key);
+                    }
+                }
                 Some(TopKey::Content) => {
-                    let value = map.next_value_seed(ContentSeed(ctx))?;
-                    put(
-                        &mut env.content,
-                        &mut env.repeat,
-                        Field { key, exact, value },
-                    );
+                    let value = map.next_value_seed(ContentSeed {
+                        ctx,
+                        map: &mut env.content_map,
+                    })?;
+                    env.content = Some(Field { key, exact, value });
                 }
                 Some(k @ (TopKey::Version | TopKey::Type)) => {
                     let value = map.next_value_seed(ValueSeed { ctx, depth: 2 })?;
@@ -478,6 +493,6 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
         if env.repeat.is_none() {
             env.repeat = first_repeat(&env.unknown, |f| &f.key).map(|f| f.key.clone());
         }
-        Ok(Document::Object(env))
+        Ok(Document::Object)
     }
 }

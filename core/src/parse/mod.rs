@@ -88,22 +88,24 @@ fn parse_json(
         })
     })?;
     let ctx = capture::Ctx::new(text);
+    let mut env = capture::Envelope::default();
     let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
-    let doc = capture::DocumentSeed(&ctx)
+    let seed = capture::DocumentSeed {
+        ctx: &ctx,
+        env: &mut env,
+    };
+    let doc = seed
         .deserialize(&mut de)
         .and_then(|doc| de.end().map(|()| doc));
     let doc = doc.map_err(|e| error(syntax_error(&e, text, ctx.too_deep.get())))?;
-    let env = match doc {
-        capture::Document::Object(env) => env,
-        capture::Document::NotObject(found) => {
-            let offset = bytes
-                .iter()
-                .position(|&b| !encoding::is_json_whitespace(b))
-                .unwrap_or(0);
-            return Err(error(ParseErrorKind::NotAnObject { found, offset }));
-        }
-    };
+    if let capture::Document::NotObject(found) = doc {
+        let offset = bytes
+            .iter()
+            .position(|&b| !encoding::is_json_whitespace(b))
+            .unwrap_or(0);
+        return Err(error(ParseErrorKind::NotAnObject { found, offset }));
+    }
     let checked = validate::validate(&env).map_err(|kind| error(*kind))?;
     if options.strict
         && let Some(first) = checked.deviations.first()

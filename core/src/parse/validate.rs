@@ -7,7 +7,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::capture::{Captured, ContentMap, ContentValue, Envelope, Field, Text};
+use super::capture::{Captured, ContentMap, ContentShape, Envelope, Field, Text};
 use super::keys::{self, ContentKey, TopKey};
 use crate::deviation::{Deviation, DeviationKind};
 use crate::error::{Expected, JsonKind, ParseErrorKind};
@@ -33,7 +33,7 @@ pub(crate) fn validate(env: &Envelope<'_>) -> Result<Checked> {
     let version = check_version(env.version.as_ref(), &mut deviations)?;
     let notification = match check_type(env.kind.as_ref(), &mut deviations)? {
         Err(kind) => Notification::Unrecognized { kind },
-        Ok(kind) => check_content(kind, env.content.as_ref(), &mut deviations)?,
+        Ok(kind) => check_content(kind, env, &mut deviations)?,
     };
     Ok(Checked {
         version,
@@ -69,11 +69,12 @@ fn check_repeats(env: &Envelope<'_>) -> Result<()> {
         return Ok(());
     };
     match &content.value {
-        ContentValue::Other(value) => match value.repeat() {
+        ContentShape::Other(value) => match value.repeat() {
             Some(r) => Err(duplicate(top_path(&content.key), &r.key).into()),
             None => Ok(()),
         },
-        ContentValue::Object(map) => {
+        ContentShape::Object => {
+            let map = &env.content_map;
             let inner = |key: &Text<'_>| FieldPath::inner(&content.key.text, &key.text);
             if let Some(key) = &map.repeat {
                 return Err(duplicate(inner(key), key).into());
@@ -161,13 +162,12 @@ fn check_version(
         }
         .into());
     };
-    let path = top_path(&field.key);
     let Captured::Str(text) = &field.value else {
-        return Err(wrong_type(path, field, JsonKind::String).into());
+        return Err(wrong_type(top_path(&field.key), field, JsonKind::String).into());
     };
     let Some(version) = Version::parse(&text.text) else {
         return Err(ParseErrorKind::UnsupportedVersion {
-            path,
+            path: top_path(&field.key),
             offset: text.offset.or(field.key.offset),
             found: Snippet::new(&text.text),
         }
@@ -177,7 +177,7 @@ fn check_version(
         let kind = DeviationKind::VersionMinor {
             version: Snippet::new(&text.text),
         };
-        out.push(value_deviation(kind, path, field, text));
+        out.push(value_deviation(kind, top_path(&field.key), field, text));
     }
     Ok(version)
 }
@@ -193,10 +193,10 @@ fn check_type(
         }
         .into());
     };
-    let path = top_path(&field.key);
     let Captured::Str(text) = &field.value else {
-        return Err(wrong_type(path, field, JsonKind::String).into());
+        return Err(wrong_type(top_path(&field.key), field, JsonKind::String).into());
     };
+    let path = || top_path(&field.key);
     let written = text.text.as_ref();
     if let Some(kind) = NotificationKind::ALL
         .into_iter()
@@ -212,13 +212,13 @@ fn check_type(
             written: Snippet::new(written),
             documented: kind.as_str(),
         };
-        out.push(value_deviation(dev, path, field, text));
+        out.push(value_deviation(dev, path(), field, text));
         return Ok(Ok(kind));
     }
     let dev = DeviationKind::UnrecognizedType {
         kind: Snippet::new(written),
     };
-    out.push(value_deviation(dev, path, field, text));
+    out.push(value_deviation(dev, path(), field, text));
     Ok(Err(String::from(written)))
 }
 
@@ -335,18 +335,18 @@ impl<'de> ContentReader<'_, 'de> {
 
 fn check_content(
     kind: NotificationKind,
-    content: Option<&Field<'_, ContentValue<'_>>>,
+    env: &Envelope<'_>,
     out: &mut Vec<Deviation>,
 ) -> Result<Notification> {
-    let Some(content) = content else {
+    let Some(content) = &env.content else {
         return Err(ParseErrorKind::MissingField {
             path: FieldPath::top("Content"),
         }
         .into());
     };
     let map = match &content.value {
-        ContentValue::Object(map) => map,
-        ContentValue::Other(value) => {
+        ContentShape::Object => &env.content_map,
+        ContentShape::Other(value) => {
             return Err(ParseErrorKind::WrongType {
                 path: top_path(&content.key),
                 offset: content.key.offset,
@@ -363,7 +363,6 @@ fn check_content(
     let wanted = keys_of(kind);
     for (n, field) in map.slots.iter().enumerate() {
         let Some(field) = field else { continue };
-        let path = FieldPath::inner(reader.content_key, &field.key.text);
         let dev = match wanted.iter().find(|k| **k as usize == n) {
             None => DeviationKind::KeyNotForType {
                 kind: kind.as_str(),
@@ -373,6 +372,7 @@ fn check_content(
             },
             Some(_) => continue,
         };
+        let path = FieldPath::inner(reader.content_key, &field.key.text);
         out.push(key_deviation(dev, path, &field.key));
     }
     for field in &map.unknown {
