@@ -233,6 +233,16 @@ impl Notification {
         }
     }
 
+    /// The documented status value (`TrainingCompleted`, `ExportFailed`, ...), for the kinds
+    /// that have one.
+    pub const fn status_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Training { status, .. } => Some(status.as_str()),
+            Self::Export { status, .. } => Some(status.as_str()),
+            Self::ConnectionTest { .. } | Self::Unrecognized { .. } => None,
+        }
+    }
+
     /// The documented wire shape as a serialisable value: `{"version":"1.0","type":..,"Content":{..}}`
     /// with lower-case GUIDs. With [`Secrets::Redact`] the `modelUri` signature is replaced.
     pub fn wire(&self, secrets: Secrets) -> WireMessage<'_> {

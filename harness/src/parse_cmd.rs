@@ -27,8 +27,8 @@ pub(crate) fn run(args: &ParseArgs) -> u8 {
     let mut out = io::stdout().lock();
     let written = match (&outcome, args.format) {
         (Ok(parsed), ParseFormat::Human) => write_human(&mut out, parsed),
-        (Ok(parsed), ParseFormat::Json) => writeln!(out, "{}", accepted_json(parsed)),
-        (Err(e), ParseFormat::Json) => writeln!(out, "{}", rejected_json(e)),
+        (Ok(parsed), ParseFormat::Json) => write_json(&mut out, &accepted_json(parsed)),
+        (Err(e), ParseFormat::Json) => write_json(&mut out, &rejected_json(e)),
         (Err(_), ParseFormat::Human) => Ok(()),
     };
     if let Err(e) = written.and_then(|()| out.flush()) {
@@ -89,17 +89,22 @@ struct ErrorJson<'a> {
     message: String,
 }
 
-fn accepted_json(parsed: &Parsed) -> String {
-    let doc = AcceptedJson {
+/// One JSON document and a newline.
+fn write_json(out: &mut impl io::Write, doc: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, doc)?;
+    writeln!(out)
+}
+
+fn accepted_json(parsed: &Parsed) -> AcceptedJson<'_> {
+    AcceptedJson {
         encoding: parsed.encoding,
         message: parsed.notification.wire(Secrets::Redact),
         deviations: &parsed.deviations,
-    };
-    serde_json::to_string(&doc).unwrap_or_default()
+    }
 }
 
-fn rejected_json(e: &ParseError) -> String {
-    let doc = RejectedJson {
+fn rejected_json(e: &ParseError) -> RejectedJson<'_> {
+    RejectedJson {
         error: ErrorJson {
             code: e.code(),
             encoding: e.encoding(),
@@ -107,8 +112,7 @@ fn rejected_json(e: &ParseError) -> String {
             offset: e.kind().offset(),
             message: e.to_string(),
         },
-    };
-    serde_json::to_string(&doc).unwrap_or_default()
+    }
 }
 
 fn write_human(out: &mut impl io::Write, parsed: &Parsed) -> io::Result<()> {
@@ -120,32 +124,25 @@ fn write_human(out: &mut impl io::Write, parsed: &Parsed) -> io::Result<()> {
         parsed.encoding,
         parsed.version.as_str()
     )?;
+    if let Some(project_id) = n.project_id() {
+        writeln!(out, "  project    {project_id}")?;
+    }
+    if let Some(iteration_id) = n.iteration_id() {
+        writeln!(out, "  iteration  {iteration_id}")?;
+    }
+    if let Some(status) = n.status_name() {
+        writeln!(out, "  status     {status}")?;
+    }
     match n {
-        Notification::ConnectionTest { project_id } => writeln!(out, "  project    {project_id}")?,
-        Notification::Training {
-            project_id,
-            iteration_id,
-            status,
-        } => {
-            writeln!(out, "  project    {project_id}")?;
-            writeln!(out, "  iteration  {iteration_id}")?;
-            writeln!(out, "  status     {}", status.as_str())?;
-        }
         Notification::Export {
-            project_id,
-            iteration_id,
-            status,
-            model_uri,
-        } => {
-            writeln!(out, "  project    {project_id}")?;
-            writeln!(out, "  iteration  {iteration_id}")?;
-            writeln!(out, "  status     {}", status.as_str())?;
-            match model_uri {
-                Some(uri) => writeln!(out, "  modelUri   {uri}")?,
-                None => writeln!(out, "  modelUri   (none)")?,
-            }
-        }
+            model_uri: Some(uri),
+            ..
+        } => writeln!(out, "  modelUri   {uri}")?,
+        Notification::Export {
+            model_uri: None, ..
+        } => writeln!(out, "  modelUri   (none)")?,
         Notification::Unrecognized { .. } => writeln!(out, "  (Content not interpreted)")?,
+        Notification::ConnectionTest { .. } | Notification::Training { .. } => {}
     }
     if parsed.deviations.is_empty() {
         writeln!(out, "  no deviations")?;

@@ -262,3 +262,23 @@ fn wide_and_deep_inputs_are_handled() {
         "too-deep"
     );
 }
+
+/// The deepest accepted nesting, and the first refused one, fit in a small thread stack (debug
+/// build frames included): recursion is bounded by `MAX_DEPTH`, whatever the input.
+#[test]
+fn nesting_limit_fits_a_small_stack() {
+    let corpus = crate::support::repo_root().join("corpus/messages");
+    let deepest = std::fs::read(corpus.join("i_depth_128.msg")).unwrap();
+    let refused = std::fs::read(corpus.join("n_depth_129.msg")).unwrap();
+    let handle = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let ok = parse(&deepest, ParseOptions::TOLERANT).is_ok();
+            let err = parse(&refused, ParseOptions::TOLERANT)
+                .map(|_| ())
+                .unwrap_err();
+            (ok, err.code())
+        })
+        .unwrap();
+    assert_eq!(handle.join().unwrap(), (true, "too-deep"));
+}

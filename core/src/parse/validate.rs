@@ -152,19 +152,28 @@ fn wrong_type(
     }
 }
 
+/// A required top-level string field, or why it is not one.
+fn required_string<'a, 'de>(
+    field: Option<&'a Field<'de, Captured<'de>>>,
+    name: &'static str,
+) -> Result<(&'a Field<'de, Captured<'de>>, &'a Text<'de>)> {
+    let Some(field) = field else {
+        return Err(ParseErrorKind::MissingField {
+            path: FieldPath::top(name),
+        }
+        .into());
+    };
+    match &field.value {
+        Captured::Str(text) => Ok((field, text)),
+        _ => Err(wrong_type(top_path(&field.key), field, JsonKind::String).into()),
+    }
+}
+
 fn check_version(
     field: Option<&Field<'_, Captured<'_>>>,
     out: &mut Vec<Deviation>,
 ) -> Result<Version> {
-    let Some(field) = field else {
-        return Err(ParseErrorKind::MissingField {
-            path: FieldPath::top("version"),
-        }
-        .into());
-    };
-    let Captured::Str(text) = &field.value else {
-        return Err(wrong_type(top_path(&field.key), field, JsonKind::String).into());
-    };
+    let (field, text) = required_string(field, "version")?;
     let Some(version) = Version::parse(&text.text) else {
         return Err(ParseErrorKind::UnsupportedVersion {
             path: top_path(&field.key),
@@ -187,15 +196,7 @@ fn check_type(
     field: Option<&Field<'_, Captured<'_>>>,
     out: &mut Vec<Deviation>,
 ) -> Result<core::result::Result<NotificationKind, String>> {
-    let Some(field) = field else {
-        return Err(ParseErrorKind::MissingField {
-            path: FieldPath::top("type"),
-        }
-        .into());
-    };
-    let Captured::Str(text) = &field.value else {
-        return Err(wrong_type(top_path(&field.key), field, JsonKind::String).into());
-    };
+    let (field, text) = required_string(field, "type")?;
     let path = || top_path(&field.key);
     let written = text.text.as_ref();
     if let Some(kind) = NotificationKind::ALL
