@@ -54,6 +54,7 @@ pub mod deviation;
 pub mod encoding;
 pub mod error;
 pub mod id;
+pub mod lifecycle;
 pub mod model_uri;
 pub mod notification;
 pub mod parse;

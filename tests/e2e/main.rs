@@ -11,5 +11,8 @@
 
 mod cli_parse;
 mod corpus_messages;
+mod lifecycle;
+mod lifecycle_properties;
 mod parse_properties;
+mod story;
 mod support;

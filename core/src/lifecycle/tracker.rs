@@ -1,0 +1,686 @@
+//! [`Tracker`]: many projects at once. Feed it [`Input`]s with [`Tracker::handle`] in any order;
+//! read where each project stands and what departs from the documented lifecycle with
+//! [`Tracker::report`]. Handling only records facts (cheap, no judgement); the report judges them
+//! by folding the transition table over each project's steps in `(at, evidence)` order and by
+//! checking deadlines against the latest time seen. So the report depends only on the set of
+//! inputs: not on their arrival order, not on how they were split between merged trackers.
+
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::facts::{Config, IterationFacts, ProjectFacts, keep_first};
+use super::finding::{Finding, FindingCode, Sources};
+use super::input::{Event, Input, Stamp, Timestamp};
+use super::transitions::{self, Guard, Next, Phase, Step};
+use crate::blob::{BlobKind, PlatformType, classify_blob};
+use crate::id::{IterationId, ProjectId};
+use crate::notification::{ExportStatus, Notification};
+
+/// How long the documented events may take before their absence is a finding, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Deadlines {
+    /// Configuration to `ConnectionTest`. Default 5 minutes.
+    pub connection_test: u64,
+    /// TrainProject to the `Training` notification. Default 24 hours (an advanced training may
+    /// run for its whole reserved budget).
+    pub training_notification: u64,
+    /// `ExportCompleted` to its backup blob being listed. Default 15 minutes.
+    pub backup_blob: u64,
+    /// A backup blob being listed to its `ExportCompleted`. Default 15 minutes.
+    pub blob_announcement: u64,
+}
+
+const MINUTE: u64 = 60_000;
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self {
+            connection_test: 5 * MINUTE,
+            training_notification: 24 * 60 * MINUTE,
+            backup_blob: 15 * MINUTE,
+            blob_announcement: 15 * MINUTE,
+        }
+    }
+}
+
+/// What a tracker is told about the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Settings {
+    /// The sources the run observes.
+    pub sources: Sources,
+    /// The deadlines.
+    pub deadlines: Deadlines,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            sources: Sources::ALL,
+            deadlines: Deadlines::default(),
+        }
+    }
+}
+
+/// Why two trackers cannot be merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeError {
+    /// They judge with different settings.
+    SettingsDiffer,
+}
+
+impl core::fmt::Display for MergeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("trackers with different settings cannot be merged")
+    }
+}
+
+/// The lifecycle of many projects.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tracker {
+    settings: Settings,
+    now: Timestamp,
+    projects: BTreeMap<ProjectId, ProjectFacts>,
+}
+
+/// Where one project stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectReport {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The phase after the last step.
+    pub phase: Phase,
+    /// Every phase change, with the step that made it (the first entry is the start).
+    pub history: Vec<(Stamp, Phase)>,
+    /// What departs from the documented lifecycle, sorted by time.
+    pub findings: Vec<Finding>,
+}
+
+impl Tracker {
+    /// An empty tracker.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            now: Timestamp(0),
+            projects: BTreeMap::new(),
+        }
+    }
+
+    /// The settings.
+    pub const fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The latest `at` seen.
+    pub const fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The facts kept about each project.
+    pub const fn projects(&self) -> &BTreeMap<ProjectId, ProjectFacts> {
+        &self.projects
+    }
+
+    fn iteration(&mut self, p: ProjectId, i: IterationId) -> &mut IterationFacts {
+        self.projects.entry(p).or_default().iteration_mut(i)
+    }
+
+    /// Records one input. Never fails: every input is a fact; judging happens in
+    /// [`Tracker::report`].
+    pub fn handle(&mut self, input: Input) {
+        let stamp = input.stamp();
+        self.now = self.now.max(input.at);
+        match input.event {
+            Event::Notification {
+                notification,
+                delivery,
+            } => match notification {
+                Notification::ConnectionTest { project_id } => {
+                    let project = self.projects.entry(project_id).or_default();
+                    project.connection_tests.add(delivery, stamp);
+                }
+                Notification::Training {
+                    project_id,
+                    iteration_id,
+                    status,
+                } => {
+                    let facts = self.iteration(project_id, iteration_id);
+                    facts.training.slot_mut(status).add(delivery, stamp);
+                }
+                Notification::Export {
+                    project_id,
+                    iteration_id,
+                    status,
+                    model_uri,
+                } => {
+                    self.iteration(project_id, iteration_id)
+                        .add_notice(status, model_uri, delivery, stamp);
+                }
+                // No project to attach it to; the parser already reported the deviation.
+                Notification::Unrecognized { .. } => {}
+            },
+            Event::Configured {
+                project_id,
+                queue,
+                container,
+            } => {
+                let project = self.projects.entry(project_id).or_default();
+                super::facts::insert_sorted(
+                    &mut project.configs,
+                    (stamp, Config { queue, container }),
+                );
+            }
+            Event::TrainingRequested {
+                project_id,
+                iteration_id,
+            } => {
+                keep_first(
+                    &mut self.iteration(project_id, iteration_id).requested,
+                    Some(&stamp),
+                );
+            }
+            Event::ExportRequested {
+                project_id,
+                iteration_id,
+                platform,
+            } => {
+                let facts = self.iteration(project_id, iteration_id);
+                if let Some(p) = facts.platform_mut(PlatformType::Known(platform)) {
+                    keep_first(&mut p.requested, Some(&stamp));
+                }
+            }
+            Event::IterationPolled {
+                project_id,
+                iteration_id,
+                status,
+            } => {
+                let facts = self.iteration(project_id, iteration_id);
+                keep_first(facts.polled.slot_mut(status), Some(&stamp));
+            }
+            Event::ExportPolled {
+                project_id,
+                iteration_id,
+                platform,
+                status,
+            } => {
+                let facts = self.iteration(project_id, iteration_id);
+                if let Some(p) = facts.platform_mut(PlatformType::Known(platform)) {
+                    keep_first(p.polled.slot_mut(status), Some(&stamp));
+                }
+            }
+            Event::ApiRejected {
+                project_id,
+                operation,
+                code,
+            } => {
+                let project = self.projects.entry(project_id).or_default();
+                super::facts::insert_sorted(&mut project.rejections, (stamp, operation, code));
+            }
+            Event::BlobCreated { name, size } => {
+                if let BlobKind::Backup(b) = classify_blob(&name) {
+                    let facts = self.iteration(b.project_id(), b.iteration_id());
+                    if let Some(p) = facts.platform_mut(b.platform().clone()) {
+                        keep_first(&mut p.blob, Some(&(stamp, size)));
+                    }
+                }
+            }
+            Event::BlobDeleted { name } => {
+                if let BlobKind::Backup(b) = classify_blob(&name) {
+                    let facts = self.iteration(b.project_id(), b.iteration_id());
+                    if let Some(p) = facts.platform_mut(b.platform().clone()) {
+                        keep_first(&mut p.blob_gone, Some(&stamp));
+                    }
+                }
+            }
+            Event::Tick => {}
+        }
+    }
+
+    /// Adds what `other` saw. Associative, commutative and idempotent: any split of a stream
+    /// between trackers, merged in any grouping, equals one tracker that saw it all.
+    pub fn merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        if self.settings != other.settings {
+            return Err(MergeError::SettingsDiffer);
+        }
+        self.now = self.now.max(other.now);
+        for (id, facts) in &other.projects {
+            self.projects.entry(*id).or_default().merge(facts);
+        }
+        Ok(())
+    }
+
+    /// Every project's phase, history and findings, by project id.
+    pub fn report(&self) -> Vec<ProjectReport> {
+        self.projects
+            .iter()
+            .map(|(id, facts)| self.judge(*id, facts))
+            .collect()
+    }
+
+    /// One project's report.
+    pub fn project_report(&self, id: ProjectId) -> Option<ProjectReport> {
+        self.projects.get(&id).map(|facts| self.judge(id, facts))
+    }
+
+    fn judge(&self, project_id: ProjectId, facts: &ProjectFacts) -> ProjectReport {
+        let mut judge = Judge {
+            tracker: self,
+            project_id,
+            facts,
+            findings: Vec::new(),
+        };
+        let (phase, history) = judge.fold();
+        judge.check();
+        let mut findings = judge.findings;
+        findings.sort();
+        ProjectReport {
+            project_id,
+            phase,
+            history,
+            findings,
+        }
+    }
+}
+
+/// A step of one project, ready for the table.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Planned {
+    stamp: Stamp,
+    step: Step,
+    iteration: Option<IterationId>,
+    platform: Option<PlatformType>,
+}
+
+/// Judges one project.
+struct Judge<'a> {
+    tracker: &'a Tracker,
+    project_id: ProjectId,
+    facts: &'a ProjectFacts,
+    findings: Vec<Finding>,
+}
+
+impl Judge<'_> {
+    fn sources(&self) -> Sources {
+        self.tracker.settings.sources
+    }
+
+    fn raise(
+        &mut self,
+        code: FindingCode,
+        at: Timestamp,
+        iteration: Option<IterationId>,
+        platform: Option<PlatformType>,
+        evidence: Vec<Stamp>,
+    ) {
+        if self.sources().covers(code.info().needs) {
+            let f = Finding {
+                at,
+                code,
+                project_id: self.project_id,
+                iteration_id: iteration,
+                platform,
+                evidence,
+            };
+            self.findings.push(f);
+        }
+    }
+
+    /// Whether a deadline counted from `from` has passed by the latest time seen.
+    fn expired(&self, from: Stamp, deadline: u64) -> Option<Timestamp> {
+        let due = from.at.plus_millis(deadline);
+        (self.tracker.now >= due).then_some(due)
+    }
+
+    /// Every step of the project, in judging order. A notification content counts once, at
+    /// its first message (redeliveries and copies are `duplicate-delivery`), except
+    /// `ConnectionTest`, where each distinct message is a step so that repeats are judged.
+    fn steps(&self) -> Vec<Planned> {
+        let facts = self.facts;
+        let plan = |stamp, step, iteration, platform| Planned {
+            stamp,
+            step,
+            iteration,
+            platform,
+        };
+        let mut steps = Vec::new();
+        for (stamp, _) in &facts.configs {
+            steps.push(plan(*stamp, Step::Configure, None, None));
+        }
+        for r in facts.connection_tests.messages() {
+            steps.push(plan(r.first, Step::ConnectionTest, None, None));
+        }
+        for (id, it) in &facts.iterations {
+            if let Some(s) = it.requested {
+                steps.push(plan(s, Step::TrainRequest, Some(*id), None));
+            }
+            let outcomes = [Step::TrainingCompleted, Step::TrainingFailed];
+            for (deliveries, step) in [&it.training.completed, &it.training.failed]
+                .into_iter()
+                .zip(outcomes)
+            {
+                if let Some(s) = deliveries.first() {
+                    steps.push(plan(s, step, Some(*id), None));
+                }
+            }
+            for p in &it.platforms {
+                if let Some(s) = p.requested {
+                    steps.push(plan(
+                        s,
+                        Step::ExportRequest,
+                        Some(*id),
+                        Some(p.platform.clone()),
+                    ));
+                }
+            }
+            for n in &it.notices {
+                let step = match n.status {
+                    ExportStatus::ExportCompleted => Step::ExportCompleted,
+                    ExportStatus::ExportFailed => Step::ExportFailed,
+                };
+                if let Some(s) = n.deliveries.first() {
+                    steps.push(plan(s, step, Some(*id), n.platform()));
+                }
+            }
+        }
+        steps.sort();
+        steps
+    }
+
+    fn guard(&self, step: &Planned, connection_tested: bool) -> Guard {
+        let iteration = step.iteration.and_then(|i| self.facts.iterations.get(&i));
+        match step.step {
+            Step::ConnectionTest if connection_tested => Guard::RepeatSinceConfigure,
+            Step::ConnectionTest => Guard::FirstSinceConfigure,
+            Step::TrainingCompleted | Step::TrainingFailed => {
+                let requested = iteration.is_some_and(|it| it.requested.is_some());
+                if requested || !self.sources().training_api {
+                    Guard::Requested
+                } else {
+                    Guard::NotRequested
+                }
+            }
+            Step::ExportCompleted | Step::ExportFailed => {
+                let completed = iteration.and_then(IterationFacts::completed_at);
+                if completed.is_some_and(|c| c < step.stamp) {
+                    Guard::TrainedBefore
+                } else {
+                    Guard::NotTrainedBefore
+                }
+            }
+            Step::Configure | Step::TrainRequest | Step::ExportRequest => Guard::Always,
+        }
+    }
+
+    /// Folds the transition table over the steps.
+    fn fold(&mut self) -> (Phase, Vec<(Stamp, Phase)>) {
+        let steps = self.steps();
+        let mut phase = Phase::Configured;
+        let mut history = Vec::new();
+        if let Some(first) = steps.first().map(|s| s.stamp).or_else(|| self.first_fact()) {
+            history.push((first, phase));
+            let configured_first = steps.first().is_some_and(|s| s.step == Step::Configure);
+            if !configured_first {
+                self.raise(
+                    FindingCode::UnconfiguredProject,
+                    first.at,
+                    None,
+                    None,
+                    vec![first],
+                );
+            }
+        }
+        let mut connection_tested = false;
+        for step in steps {
+            let guard = self.guard(&step, connection_tested);
+            match step.step {
+                Step::Configure => connection_tested = false,
+                Step::ConnectionTest => connection_tested = true,
+                _ => {}
+            }
+            let Some(row) = transitions::lookup(phase, step.step, guard) else {
+                continue;
+            };
+            if let Some(code) = row.finding {
+                self.raise(
+                    code,
+                    step.stamp.at,
+                    step.iteration,
+                    step.platform.clone(),
+                    vec![step.stamp],
+                );
+            }
+            if let Next::To(next) = row.next
+                && next != phase
+            {
+                phase = next;
+                history.push((step.stamp, next));
+            }
+        }
+        (phase, history)
+    }
+
+    /// The earliest stamp of any fact, for projects seen only through polls, blobs or refusals.
+    fn first_fact(&self) -> Option<Stamp> {
+        let f = self.facts;
+        let mut stamps: Vec<Stamp> = f.rejections.iter().map(|r| r.0).collect();
+        for it in f.iterations.values() {
+            stamps.extend(
+                [it.polled.training, it.polled.completed, it.polled.failed]
+                    .into_iter()
+                    .flatten(),
+            );
+            for p in &it.platforms {
+                stamps.extend(
+                    [p.polled.exporting, p.polled.done, p.polled.failed]
+                        .into_iter()
+                        .flatten(),
+                );
+                stamps.extend(p.blob.map(|b| b.0));
+                stamps.extend(p.blob_gone);
+            }
+        }
+        stamps.into_iter().min()
+    }
+
+    /// The findings that are not about one step: deadlines, contradictions, duplicates.
+    fn check(&mut self) {
+        let facts = self.facts;
+        let deadlines = self.tracker.settings.deadlines;
+        // Connection test: after the latest configuration with a queue.
+        if let Some((configured, _)) = facts.configs.iter().rev().find(|(_, c)| c.queue) {
+            let tested = facts
+                .connection_tests
+                .messages()
+                .iter()
+                .any(|r| r.first >= *configured);
+            if !tested && let Some(due) = self.expired(*configured, deadlines.connection_test) {
+                self.raise(
+                    FindingCode::ConnectionTestMissing,
+                    due,
+                    None,
+                    None,
+                    vec![*configured],
+                );
+            }
+        }
+        for r in facts.connection_tests.messages() {
+            if r.times() > 1 {
+                self.raise(
+                    FindingCode::DuplicateDelivery,
+                    r.first.at,
+                    None,
+                    None,
+                    vec![r.first],
+                );
+            }
+        }
+        for (stamp, _, _) in &facts.rejections {
+            self.raise(FindingCode::ApiRejected, stamp.at, None, None, vec![*stamp]);
+        }
+        for (id, it) in &facts.iterations {
+            self.check_training(*id, it);
+            self.check_exports(*id, it);
+        }
+    }
+
+    fn check_training(&mut self, id: IterationId, it: &IterationFacts) {
+        let deadlines = self.tracker.settings.deadlines;
+        let (completed, failed) = (&it.training.completed, &it.training.failed);
+        if let Some(requested) = it.requested
+            && completed.is_empty()
+            && failed.is_empty()
+            && let Some(due) = self.expired(requested, deadlines.training_notification)
+        {
+            self.raise(
+                FindingCode::TrainingNotificationMissing,
+                due,
+                Some(id),
+                None,
+                vec![requested],
+            );
+        }
+        if let (Some(c), Some(f)) = (completed.first(), failed.first()) {
+            self.raise(
+                FindingCode::TrainingStatusConflict,
+                c.max(f).at,
+                Some(id),
+                None,
+                vec![c.min(f), c.max(f)],
+            );
+        }
+        let (polled_completed, polled_failed) = (it.polled.completed, it.polled.failed);
+        for (notified, polled) in [
+            (completed.first(), polled_failed),
+            (failed.first(), polled_completed),
+        ] {
+            if let (Some(n), Some(p)) = (notified, polled) {
+                self.raise(
+                    FindingCode::TrainingContradictsPolling,
+                    n.max(p).at,
+                    Some(id),
+                    None,
+                    vec![n.min(p), n.max(p)],
+                );
+            }
+        }
+        for d in [completed, failed] {
+            if d.times() > 1
+                && let Some(first) = d.first()
+            {
+                self.raise(
+                    FindingCode::DuplicateDelivery,
+                    first.at,
+                    Some(id),
+                    None,
+                    vec![first],
+                );
+            }
+        }
+    }
+
+    fn check_exports(&mut self, id: IterationId, it: &IterationFacts) {
+        let deadlines = self.tracker.settings.deadlines;
+        for notice in &it.notices {
+            let Some(first) = notice.deliveries.first() else {
+                continue;
+            };
+            let platform = notice.platform();
+            if notice.deliveries.times() > 1 {
+                self.raise(
+                    FindingCode::DuplicateDelivery,
+                    first.at,
+                    Some(id),
+                    platform.clone(),
+                    vec![first],
+                );
+            }
+            if let Some(uri) = &notice.model_uri {
+                if let Some(Ok(name)) = uri.backup_blob_name()
+                    && (name.project_id() != self.project_id || name.iteration_id() != id)
+                {
+                    self.raise(
+                        FindingCode::ModelUriNamesOtherIds,
+                        first.at,
+                        Some(id),
+                        platform.clone(),
+                        vec![first],
+                    );
+                }
+                let container = self
+                    .facts
+                    .config_at(first)
+                    .and_then(|c| c.container.as_ref());
+                if container.is_some_and(|c| !c.contains(uri)) {
+                    self.raise(
+                        FindingCode::ModelUriOutsideContainer,
+                        first.at,
+                        Some(id),
+                        platform.clone(),
+                        vec![first],
+                    );
+                }
+            }
+            // GetExports for the notice's platform.
+            let job = match (&platform, notice.status) {
+                (Some(p), ExportStatus::ExportCompleted) => {
+                    it.platform(p).and_then(|f| f.polled.failed)
+                }
+                (Some(p), ExportStatus::ExportFailed) => it.platform(p).and_then(|f| f.polled.done),
+                (None, _) => None,
+            };
+            if let Some(polled) = job {
+                self.raise(
+                    FindingCode::ExportContradictsPolling,
+                    first.max(polled).at,
+                    Some(id),
+                    platform.clone(),
+                    vec![first.min(polled), first.max(polled)],
+                );
+            }
+            // The backup blob, when a container is configured (or observed without the API).
+            if notice.status == ExportStatus::ExportCompleted && self.container_configured(first) {
+                let blob = match &platform {
+                    Some(p) => it.platform(p).and_then(|f| f.blob),
+                    None => it.platforms.iter().filter_map(|f| f.blob).min(),
+                };
+                if blob.is_none()
+                    && let Some(due) = self.expired(first, deadlines.backup_blob)
+                {
+                    self.raise(
+                        FindingCode::BackupBlobMissing,
+                        due,
+                        Some(id),
+                        platform.clone(),
+                        vec![first],
+                    );
+                }
+            }
+        }
+        for p in &it.platforms {
+            let Some((created, _)) = p.blob else { continue };
+            let announced = it.notices.iter().any(|n| {
+                n.status == ExportStatus::ExportCompleted
+                    && n.platform().is_none_or(|np| np == p.platform)
+            });
+            if !announced && let Some(due) = self.expired(created, deadlines.blob_announcement) {
+                self.raise(
+                    FindingCode::BackupBlobUnannounced,
+                    due,
+                    Some(id),
+                    Some(p.platform.clone()),
+                    vec![created],
+                );
+            }
+        }
+    }
+
+    fn container_configured(&self, at: Stamp) -> bool {
+        if self.sources().training_api {
+            self.facts
+                .config_at(at)
+                .is_some_and(|c| c.container.is_some())
+        } else {
+            self.sources().container
+        }
+    }
+}
