@@ -18,6 +18,42 @@ pub(crate) enum Command {
     ///
     /// Exit 0: accepted. Exit 1: rejected (the reason on stderr). Exit 2: usage or I/O error.
     Parse(ParseArgs),
+    /// Render the lifecycle transition table as a state diagram.
+    Diagram(DiagramArgs),
+    /// List every finding: code, severity, the seed section it rests on, the sources it needs.
+    Findings(FindingsArgs),
+}
+
+/// Diagram formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DiagramFormat {
+    /// Mermaid `stateDiagram-v2` (GitHub renders it in Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DiagramArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiagramFormat::Mermaid)]
+    pub(crate) format: DiagramFormat,
+}
+
+/// Catalogue formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FindingsFormat {
+    /// A Markdown table.
+    Markdown,
+    /// One JSON array.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FindingsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Markdown)]
+    pub(crate) format: FindingsFormat,
 }
 
 /// Output formats of `parse`.

@@ -2,6 +2,7 @@
 //! module; this file only parses arguments and maps outcomes to exit codes.
 
 mod cli;
+mod docs_cmd;
 mod parse_cmd;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         cli::Command::Parse(args) => parse_cmd::run(&args),
+        cli::Command::Diagram(args) => docs_cmd::diagram(&args),
+        cli::Command::Findings(args) => docs_cmd::findings(&args),
     };
     ExitCode::from(code)
 }

@@ -11,7 +11,10 @@
 
 mod cli_parse;
 mod corpus_messages;
+mod docs;
 mod lifecycle;
+mod lifecycle_exhaustive;
+mod lifecycle_model;
 mod lifecycle_properties;
 mod parse_properties;
 mod story;

@@ -324,51 +324,108 @@ fn label(r: &Row) -> String {
     s
 }
 
-/// The edges worth drawing: every row that changes the phase or raises a finding, with rows
-/// that share an edge merged into one label.
-fn edges() -> alloc::vec::Vec<(Phase, Phase, String)> {
-    let mut edges: alloc::vec::Vec<(Phase, Phase, String)> = alloc::vec::Vec::new();
+/// A node of the rendered diagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    /// Any phase: rows that are the same in every phase are drawn once, from here.
+    Any,
+    /// One phase.
+    Phase(Phase),
+}
+
+impl Node {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Any => "AnyPhase",
+            Self::Phase(p) => p.as_str(),
+        }
+    }
+}
+
+/// Whether a (step, guard) does the same in every phase: the same target (or staying) and the
+/// same finding.
+fn uniform(step: Step, guard: Guard) -> bool {
+    let outcome = |r: &Row| (r.next, r.finding);
+    let mut matching = rows().filter(|r| r.step == step && r.guard == guard);
+    let first = matching.next().map(outcome);
+    matching.all(|r| Some(outcome(r)) == first)
+}
+
+/// The edges worth drawing, with rows that share an edge merged into one label: rows that are
+/// the same in every phase once from [`Node::Any`]; the other rows from their phase, except
+/// those that neither move nor raise a finding.
+fn edges() -> alloc::vec::Vec<(Node, Node, String)> {
+    let mut edges: alloc::vec::Vec<(Node, Node, String)> = alloc::vec::Vec::new();
+    let mut add = |from: Node, to: Node, l: String| match edges
+        .iter_mut()
+        .find(|(f, t, _)| *f == from && *t == to)
+    {
+        Some((_, _, existing)) => {
+            existing.push_str("<br/>");
+            existing.push_str(&l);
+        }
+        None => edges.push((from, to, l)),
+    };
     for r in rows() {
-        let to = match r.next {
-            To(p) => p,
-            Stay => r.from,
-        };
-        if to == r.from && r.finding.is_none() {
+        let is_uniform = uniform(r.step, r.guard);
+        if is_uniform && r.from != Phase::ALL[0] {
             continue;
         }
-        let l = label(r);
-        match edges.iter_mut().find(|(f, t, _)| *f == r.from && *t == to) {
-            Some((_, _, existing)) => {
-                existing.push_str("<br/>");
-                existing.push_str(&l);
-            }
-            None => edges.push((r.from, to, l)),
+        let from = if is_uniform {
+            Node::Any
+        } else {
+            Node::Phase(r.from)
+        };
+        let to = match r.next {
+            To(p) => Node::Phase(p),
+            Stay => from,
+        };
+        if to == from && r.finding.is_none() {
+            continue;
         }
+        add(from, to, label(r));
     }
     edges
 }
 
-/// The table as a Mermaid state diagram.
+/// The table as a Mermaid state diagram. The phases sit inside one composite state, "any
+/// phase", from which the steps that do the same everywhere are drawn.
 pub fn to_mermaid() -> String {
     let mut s = String::from("stateDiagram-v2\n    [*] --> Configured: first input of a project\n");
+    s.push_str("    state \"any phase\" as AnyPhase {\n");
+    for p in Phase::ALL {
+        let _ = writeln!(s, "        {}", p.as_str());
+    }
+    s.push_str("    }\n");
     for (from, to, l) in edges() {
-        let _ = writeln!(s, "    {} --> {}: {}", from.as_str(), to.as_str(), l);
+        let _ = writeln!(s, "    {} --> {}: {}", from.name(), to.name(), l);
     }
     s
 }
 
-/// The table as a Graphviz DOT digraph.
+/// The table as a Graphviz DOT digraph (steps that do the same in every phase leave the
+/// `AnyPhase` cluster).
 pub fn to_dot() -> String {
     let mut s = String::from(
-        "digraph lifecycle {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n    start [shape=point];\n    start -> Configured [label=\"first input of a project\"];\n",
+        "digraph lifecycle {\n    rankdir=LR;\n    compound=true;\n    node [shape=box, style=rounded];\n    start [shape=point];\n",
     );
+    s.push_str("    subgraph cluster_any {\n        label=\"any phase\";\n        AnyPhase [shape=point, style=invis];\n");
+    for p in Phase::ALL {
+        let _ = writeln!(s, "        {};", p.as_str());
+    }
+    s.push_str("    }\n    start -> Configured [label=\"first input of a project\"];\n");
     for (from, to, l) in edges() {
         let l = l.replace("<br/>", "\\n");
+        let tail = if from == Node::Any {
+            ", ltail=cluster_any"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "    {} -> {} [label=\"{}\"];",
-            from.as_str(),
-            to.as_str(),
+            "    {} -> {} [label=\"{}\"{tail}];",
+            from.name(),
+            to.name(),
             l
         );
     }
