@@ -2,17 +2,27 @@
 //! by which input) it was first observed. Each field merges by a rule that is associative,
 //! commutative and idempotent (the earlier stamp wins; sets unite), so the facts do not depend on
 //! the order inputs arrive in, and two trackers that saw parts of a stream merge into the one
-//! that saw it all. Sets are sorted `Vec`s: deterministic order, no per-node overhead.
+//! that saw it all.
+//!
+//! The layout is compact, because a tracker may follow many thousands of iterations: sets keep
+//! their first one or two elements inline ([`Small1`], [`Small2`]), what only the training API or
+//! the container reports sits behind one box ([`IterationExtra`]), and a model URI in the
+//! documented backup form is kept as its container prefix (shared between all notices) and
+//! platform ([`StoredUri::Backup`]), which rebuilds it exactly.
 
-use alloc::collections::BTreeMap;
+use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::input::{
-    ContainerUri, Delivery, ExportJobStatus, IterationStatus, MessageId, Operation, RejectionCode,
-    Stamp,
+    ContainerUri, Delivery, Evidence, ExportJobStatus, IterationStatus, MessageId, Operation,
+    RejectionCode, Stamp, Timestamp,
 };
-use crate::blob::PlatformType;
-use crate::id::IterationId;
+use super::small::{Small1, Small2};
+use crate::blob::{ExportPlatform, PlatformType};
+use crate::id::{IterationId, ProjectId};
 use crate::model_uri::ModelUri;
 use crate::notification::{ExportStatus, TrainingStatus};
 
@@ -28,94 +38,86 @@ pub(crate) fn keep_first<T: Ord + Clone>(slot: &mut Option<T>, other: Option<&T>
 /// Inserts into a sorted set.
 pub(crate) fn insert_sorted<T: Ord>(set: &mut Vec<T>, item: T) {
     if let Err(at) = set.binary_search(&item) {
+        set.reserve_exact(1);
         set.insert(at, item);
     }
 }
 
-/// Merges sorted, key-unique `other` into `set`, combining entries with equal keys.
-fn merge_keyed<T: Clone, K: Ord>(
-    set: &mut Vec<T>,
-    other: &[T],
-    key: impl Fn(&T) -> K,
-    combine: impl Fn(&mut T, &T),
-) {
-    for item in other {
-        match set.binary_search_by(|probe| key(probe).cmp(&key(item))) {
-            Ok(at) => {
-                if let Some(existing) = set.get_mut(at) {
-                    combine(existing, item);
-                }
-            }
-            Err(at) => set.insert(at, item.clone()),
-        }
-    }
-}
-
-/// One queue message, as often as it was handed out.
+/// One queue message, as often as it was handed out. 32 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Received {
-    /// The message id.
-    pub message_id: MessageId,
-    /// Its first observation.
-    pub first: Stamp,
-    /// The dequeue counts seen: bit `n - 1` for count `n` (counts above 64 share bit 63).
-    pub dequeues: u64,
+    /// The message id, high and low halves (two `u64`s keep the record 8-aligned).
+    id: [u64; 2],
+    /// When it was first observed.
+    at: Timestamp,
+    /// By which input.
+    evidence: Evidence,
+    /// The dequeue counts seen: bit `n - 1` for count `n` (counts above 32 share bit 31).
+    dequeues: u32,
 }
 
 impl Received {
+    fn new(delivery: Delivery, stamp: Stamp) -> Self {
+        let id = delivery.message_id.0;
+        // Splitting a u128 into halves: the shifts and truncations are exact.
+        let (hi, lo) = ((id >> 64) as u64, id as u64);
+        let bit = 1u32 << delivery.dequeue_count.clamp(1, 32).saturating_sub(1);
+        Self {
+            id: [hi, lo],
+            at: stamp.at,
+            evidence: stamp.evidence,
+            dequeues: bit,
+        }
+    }
+
+    fn combine(&mut self, other: &Self) {
+        if (other.at, other.evidence) < (self.at, self.evidence) {
+            (self.at, self.evidence) = (other.at, other.evidence);
+        }
+        self.dequeues |= other.dequeues;
+    }
+
+    /// The message id.
+    pub fn message_id(&self) -> MessageId {
+        let [hi, lo] = self.id;
+        MessageId(u128::from(hi) << 64 | u128::from(lo))
+    }
+
+    /// Its first observation.
+    pub const fn first(&self) -> Stamp {
+        Stamp {
+            at: self.at,
+            evidence: self.evidence,
+        }
+    }
+
     /// How many distinct handings-out of this message were observed.
     pub const fn times(&self) -> u32 {
         self.dequeues.count_ones()
     }
 }
 
-fn dequeue_bit(count: u32) -> u64 {
-    1u64 << count.clamp(1, 64).saturating_sub(1)
-}
-
 /// The messages that carried one notification, by message id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Deliveries(Vec<Received>);
+pub struct Deliveries(Small1<Received>);
 
 impl Deliveries {
     pub(crate) fn add(&mut self, delivery: Delivery, stamp: Stamp) {
-        let bit = dequeue_bit(delivery.dequeue_count);
-        match self
-            .0
-            .binary_search_by(|r| r.message_id.cmp(&delivery.message_id))
-        {
-            Ok(at) => {
-                if let Some(r) = self.0.get_mut(at) {
-                    r.first = r.first.min(stamp);
-                    r.dequeues |= bit;
-                }
-            }
-            Err(at) => self.0.insert(
-                at,
-                Received {
-                    message_id: delivery.message_id,
-                    first: stamp,
-                    dequeues: bit,
-                },
-            ),
-        }
+        self.0.upsert(
+            Received::new(delivery, stamp),
+            |a, b| a.id.cmp(&b.id),
+            |a, b| a.combine(&b),
+        );
     }
 
     pub(crate) fn merge(&mut self, other: &Self) {
-        merge_keyed(
-            &mut self.0,
-            &other.0,
-            |r| r.message_id,
-            |a, b| {
-                a.first = a.first.min(b.first);
-                a.dequeues |= b.dequeues;
-            },
-        );
+        self.0
+            .merge_with(&other.0, |a, b| a.id.cmp(&b.id), Received::combine);
     }
 
     /// The messages, by id.
     pub fn messages(&self) -> &[Received] {
-        &self.0
+        self.0.as_slice()
     }
 
     /// Whether none was received.
@@ -125,12 +127,12 @@ impl Deliveries {
 
     /// The first observation of any of the messages.
     pub fn first(&self) -> Option<Stamp> {
-        self.0.iter().map(|r| r.first).min()
+        self.messages().iter().map(Received::first).min()
     }
 
     /// Distinct handings-out observed, across all messages.
     pub fn times(&self) -> u32 {
-        self.0.iter().map(Received::times).sum()
+        self.messages().iter().map(Received::times).sum()
     }
 }
 
@@ -199,27 +201,45 @@ impl ExportPolls {
     }
 }
 
-/// The `Training` notifications of one iteration, by status.
+/// The `Training` notifications of one iteration: by status, the messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TrainingNotices {
-    /// `TrainingCompleted`.
-    pub completed: Deliveries,
-    /// `TrainingFailed`.
-    pub failed: Deliveries,
-}
+pub struct TrainingNotices(Small1<(TrainingStatus, Received)>);
 
 impl TrainingNotices {
-    /// The messages of a status.
-    pub fn slot_mut(&mut self, status: TrainingStatus) -> &mut Deliveries {
-        match status {
-            TrainingStatus::TrainingCompleted => &mut self.completed,
-            TrainingStatus::TrainingFailed => &mut self.failed,
-        }
+    pub(crate) fn add(&mut self, status: TrainingStatus, delivery: Delivery, stamp: Stamp) {
+        let item = (status, Received::new(delivery, stamp));
+        self.0.upsert(
+            item,
+            |a, b| (a.0, a.1.id).cmp(&(b.0, b.1.id)),
+            |a, b| a.1.combine(&b.1),
+        );
     }
 
     fn merge(&mut self, other: &Self) {
-        self.completed.merge(&other.completed);
-        self.failed.merge(&other.failed);
+        self.0.merge_with(
+            &other.0,
+            |a, b| (a.0, a.1.id).cmp(&(b.0, b.1.id)),
+            |a, b| a.1.combine(&b.1),
+        );
+    }
+
+    /// The messages with one status.
+    pub fn of(&self, status: TrainingStatus) -> impl Iterator<Item = &Received> {
+        self.0
+            .as_slice()
+            .iter()
+            .filter(move |(s, _)| *s == status)
+            .map(|(_, r)| r)
+    }
+
+    /// The first message with one status.
+    pub fn first(&self, status: TrainingStatus) -> Option<Stamp> {
+        self.of(status).map(Received::first).min()
+    }
+
+    /// Distinct handings-out with one status.
+    pub fn times(&self, status: TrainingStatus) -> u32 {
+        self.of(status).map(Received::times).sum()
     }
 }
 
@@ -257,13 +277,96 @@ impl PlatformFacts {
     }
 }
 
+/// A notice's `modelUri`, stored compactly where it can be rebuilt exactly.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StoredUri {
+    /// `{prefix}/{projectId}%20-%20{iterationId}.{platform}` with the notice's own ids, lower-case
+    /// GUIDs, a known platform and nothing after: the documented backup form.
+    Backup {
+        /// Everything before the last `/` (shared by every notice of the container).
+        prefix: Arc<str>,
+        /// The platform of the blob name.
+        platform: ExportPlatform,
+    },
+    /// Any other URI, kept whole.
+    Other(Box<ModelUri>),
+}
+
+/// The last path segment of a backup in the documented form.
+fn backup_segment(p: ProjectId, i: IterationId, platform: ExportPlatform) -> String {
+    alloc::format!("{p}%20-%20{i}.{platform}")
+}
+
+/// The platform, when `segment` is exactly `{p}%20-%20{i}.{platform}` with lower-case GUIDs
+/// and a known platform name. Compares in place, without allocating.
+fn canonical_backup_platform(
+    segment: &str,
+    p: ProjectId,
+    i: IterationId,
+) -> Option<ExportPlatform> {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let rest = segment.strip_prefix(&*p.as_uuid().hyphenated().encode_lower(&mut buf))?;
+    let rest = rest.strip_prefix("%20-%20")?;
+    let rest = rest.strip_prefix(&*i.as_uuid().hyphenated().encode_lower(&mut buf))?;
+    ExportPlatform::from_name(rest.strip_prefix('.')?)
+}
+
+impl StoredUri {
+    /// Stores `uri` of a notice about `p`/`i`, sharing the prefix through `pool`.
+    pub(crate) fn new(
+        uri: ModelUri,
+        p: ProjectId,
+        i: IterationId,
+        pool: &mut BTreeSet<Arc<str>>,
+    ) -> Self {
+        let text = uri.expose_secret();
+        if let Some((prefix, segment)) = text.rsplit_once('/')
+            && let Some(platform) = canonical_backup_platform(segment, p, i)
+        {
+            let prefix = match pool.get(prefix) {
+                Some(shared) => Arc::clone(shared),
+                None => {
+                    let shared: Arc<str> = Arc::from(prefix);
+                    pool.insert(Arc::clone(&shared));
+                    shared
+                }
+            };
+            return Self::Backup { prefix, platform };
+        }
+        Self::Other(Box::new(uri))
+    }
+
+    /// The URI, rebuilt (exactly as received).
+    pub fn model_uri(&self, p: ProjectId, i: IterationId) -> Option<ModelUri> {
+        match self {
+            Self::Backup { prefix, platform } => ModelUri::parse(&alloc::format!(
+                "{prefix}/{}",
+                backup_segment(p, i, *platform)
+            ))
+            .ok(),
+            Self::Other(uri) => Some((**uri).clone()),
+        }
+    }
+
+    /// The platform named by the backup blob name in the URI, when it has one.
+    pub fn platform(&self) -> Option<PlatformType> {
+        match self {
+            Self::Backup { platform, .. } => Some(PlatformType::Known(*platform)),
+            Self::Other(uri) => match uri.backup_blob_name() {
+                Some(Ok(name)) => Some(name.platform().clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// One `Export` notification content (status and model URI) and the messages that carried it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExportNotice {
     /// `exportStatus`.
     pub status: ExportStatus,
     /// `modelUri`.
-    pub model_uri: Option<ModelUri>,
+    pub uri: Option<StoredUri>,
     /// The messages.
     pub deliveries: Deliveries,
 }
@@ -271,33 +374,45 @@ pub struct ExportNotice {
 impl ExportNotice {
     /// The platform named by the model URI's backup blob name, when it has one.
     pub fn platform(&self) -> Option<PlatformType> {
-        match self.model_uri.as_ref().and_then(ModelUri::backup_blob_name) {
-            Some(Ok(name)) => Some(name.platform().clone()),
-            _ => None,
-        }
+        self.uri.as_ref().and_then(StoredUri::platform)
     }
 
-    fn key(&self) -> (ExportStatus, Option<&ModelUri>) {
-        (self.status, self.model_uri.as_ref())
+    fn key(&self) -> (ExportStatus, Option<&StoredUri>) {
+        (self.status, self.uri.as_ref())
     }
 }
 
-/// What was seen of one iteration.
+/// What only the training API or the container reports about an iteration (boxed: a
+/// queue-only consumer never pays for it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct IterationFacts {
+pub struct IterationExtra {
     /// TrainProject returned it.
     pub requested: Option<Stamp>,
     /// GetIteration statuses.
     pub polled: IterationPolls,
-    /// `Training` notifications.
-    pub training: TrainingNotices,
     /// Per platform, sorted by platform.
     pub platforms: Vec<PlatformFacts>,
-    /// `Export` notifications, sorted by (status, model URI).
-    pub notices: Vec<ExportNotice>,
 }
 
-impl IterationFacts {
+impl IterationExtra {
+    fn merge(&mut self, other: &Self) {
+        keep_first(&mut self.requested, other.requested.as_ref());
+        self.polled.merge(&other.polled);
+        for p in &other.platforms {
+            match self
+                .platforms
+                .binary_search_by(|q| q.platform.cmp(&p.platform))
+            {
+                Ok(at) => {
+                    if let Some(q) = self.platforms.get_mut(at) {
+                        q.merge(p);
+                    }
+                }
+                Err(at) => self.platforms.insert(at, p.clone()),
+            }
+        }
+    }
+
     pub(crate) fn platform_mut(&mut self, platform: PlatformType) -> Option<&mut PlatformFacts> {
         let at = match self
             .platforms
@@ -311,91 +426,160 @@ impl IterationFacts {
         };
         self.platforms.get_mut(at)
     }
+}
+
+/// What was seen of one iteration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IterationFacts {
+    /// `Training` notifications.
+    pub training: TrainingNotices,
+    /// `Export` notifications, sorted by (status, model URI).
+    pub notices: Small2<ExportNotice>,
+    /// API and container facts.
+    pub extra: Option<Box<IterationExtra>>,
+}
+
+impl IterationFacts {
+    pub(crate) fn extra_mut(&mut self) -> &mut IterationExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// TrainProject returned it.
+    pub fn requested(&self) -> Option<Stamp> {
+        self.extra.as_ref().and_then(|e| e.requested)
+    }
+
+    /// GetIteration statuses.
+    pub fn polled(&self) -> IterationPolls {
+        self.extra.as_ref().map(|e| e.polled).unwrap_or_default()
+    }
+
+    /// Per platform, sorted by platform.
+    pub fn platforms(&self) -> &[PlatformFacts] {
+        self.extra.as_ref().map_or(&[], |e| &e.platforms)
+    }
 
     /// The facts of one platform.
     pub fn platform(&self, platform: &PlatformType) -> Option<&PlatformFacts> {
-        self.platforms.iter().find(|p| p.platform == *platform)
+        self.platforms().iter().find(|p| p.platform == *platform)
     }
 
     pub(crate) fn add_notice(
         &mut self,
         status: ExportStatus,
-        model_uri: Option<ModelUri>,
+        uri: Option<StoredUri>,
         delivery: Delivery,
         stamp: Stamp,
     ) {
-        let found = self
-            .notices
-            .binary_search_by(|n| n.key().cmp(&(status, model_uri.as_ref())));
-        let at = match found {
-            Ok(at) => at,
-            Err(at) => {
-                let notice = ExportNotice {
-                    status,
-                    model_uri,
-                    deliveries: Deliveries::default(),
-                };
-                self.notices.insert(at, notice);
-                at
-            }
+        let mut deliveries = Deliveries::default();
+        deliveries.add(delivery, stamp);
+        let notice = ExportNotice {
+            status,
+            uri,
+            deliveries,
         };
-        if let Some(n) = self.notices.get_mut(at) {
-            n.deliveries.add(delivery, stamp);
-        }
+        self.notices.upsert(
+            notice,
+            |a, b| a.key().cmp(&b.key()),
+            |a, b| a.deliveries.merge(&b.deliveries),
+        );
     }
 
     /// The earliest evidence that training completed: a `TrainingCompleted` notification or
     /// GetIteration `Completed`.
     pub fn completed_at(&self) -> Option<Stamp> {
-        let notified = self.training.completed.first();
-        match (notified, self.polled.completed) {
+        let notified = self.training.first(TrainingStatus::TrainingCompleted);
+        match (notified, self.polled().completed) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     fn merge(&mut self, other: &Self) {
-        keep_first(&mut self.requested, other.requested.as_ref());
-        self.polled.merge(&other.polled);
         self.training.merge(&other.training);
-        merge_keyed(
-            &mut self.platforms,
-            &other.platforms,
-            |p| p.platform.clone(),
-            PlatformFacts::merge,
+        self.notices.merge_with(
+            &other.notices,
+            |a, b| a.key().cmp(&b.key()),
+            |a, b| {
+                a.deliveries.merge(&b.deliveries);
+            },
         );
-        for notice in &other.notices {
-            let found = self
-                .notices
-                .binary_search_by(|n| n.key().cmp(&notice.key()));
-            match found {
-                Ok(at) => {
-                    if let Some(n) = self.notices.get_mut(at) {
-                        n.deliveries.merge(&notice.deliveries);
-                    }
-                }
-                Err(at) => self.notices.insert(at, notice.clone()),
-            }
+        if let Some(extra) = &other.extra {
+            self.extra_mut().merge(extra);
         }
     }
 }
 
 /// What was seen of one project.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default)]
 pub struct ProjectFacts {
     /// Storage configurations, sorted.
     pub configs: Vec<(Stamp, Config)>,
     /// `ConnectionTest` notifications.
     pub connection_tests: Deliveries,
-    /// Iterations.
-    pub iterations: BTreeMap<IterationId, IterationFacts>,
+    /// Iterations, sorted by id (an ordered map without per-node overhead).
+    pub iterations: Vec<(IterationId, IterationFacts)>,
     /// Refused API calls, sorted.
     pub rejections: Vec<(Stamp, Operation, RejectionCode)>,
+    /// The index of the iteration touched last: notifications mostly concern the newest
+    /// iteration, and finding it without a search saves cache misses. Not part of the facts
+    /// (equality and hashing ignore it).
+    recent: usize,
+}
+
+impl PartialEq for ProjectFacts {
+    fn eq(&self, other: &Self) -> bool {
+        self.configs == other.configs
+            && self.connection_tests == other.connection_tests
+            && self.iterations == other.iterations
+            && self.rejections == other.rejections
+    }
+}
+
+impl Eq for ProjectFacts {}
+
+impl core::hash::Hash for ProjectFacts {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.configs.hash(state);
+        self.connection_tests.hash(state);
+        self.iterations.hash(state);
+        self.rejections.hash(state);
+    }
 }
 
 impl ProjectFacts {
-    pub(crate) fn iteration_mut(&mut self, id: IterationId) -> &mut IterationFacts {
-        self.iterations.entry(id).or_default()
+    pub(crate) fn iteration_mut(&mut self, id: IterationId) -> Option<&mut IterationFacts> {
+        if self
+            .iterations
+            .get(self.recent)
+            .is_some_and(|(i, _)| *i == id)
+        {
+            return self.iterations.get_mut(self.recent).map(|(_, facts)| facts);
+        }
+        let at = match self.iterations.binary_search_by(|(i, _)| i.cmp(&id)) {
+            Ok(at) => at,
+            Err(at) => {
+                // Growth by an eighth: a project has tens of iterations, and doubling would
+                // leave up to half the memory empty; growing by one would copy them all each time.
+                if self.iterations.len() == self.iterations.capacity() {
+                    self.iterations
+                        .reserve_exact((self.iterations.len() / 8).max(1));
+                }
+                self.iterations.insert(at, (id, IterationFacts::default()));
+                at
+            }
+        };
+        self.recent = at;
+        self.iterations.get_mut(at).map(|(_, facts)| facts)
+    }
+
+    /// One iteration's facts.
+    pub fn iteration(&self, id: IterationId) -> Option<&IterationFacts> {
+        self.iterations
+            .binary_search_by(|(i, _)| i.cmp(&id))
+            .ok()
+            .and_then(|at| self.iterations.get(at))
+            .map(|(_, f)| f)
     }
 
     pub(crate) fn merge(&mut self, other: &Self) {
@@ -404,7 +588,9 @@ impl ProjectFacts {
         }
         self.connection_tests.merge(&other.connection_tests);
         for (id, facts) in &other.iterations {
-            self.iteration_mut(*id).merge(facts);
+            if let Some(mine) = self.iteration_mut(*id) {
+                mine.merge(facts);
+            }
         }
         for r in &other.rejections {
             insert_sorted(&mut self.rejections, *r);

@@ -10,6 +10,7 @@
 pub mod facts;
 pub mod finding;
 pub mod input;
+pub mod small;
 pub mod tracker;
 pub mod transitions;
 

@@ -5,17 +5,20 @@
 //! checking deadlines against the latest time seen. So the report depends only on the set of
 //! inputs: not on their arrival order, not on how they were split between merged trackers.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::facts::{Config, IterationFacts, ProjectFacts, keep_first};
+use super::facts::{
+    Config, IterationFacts, PlatformFacts, ProjectFacts, StoredUri, insert_sorted, keep_first,
+};
 use super::finding::{Finding, FindingCode, Sources};
-use super::input::{Event, Input, Stamp, Timestamp};
+use super::input::{Delivery, Event, Input, Stamp, Timestamp};
 use super::transitions::{self, Guard, Next, Phase, Step};
 use crate::blob::{BlobKind, PlatformType, classify_blob};
 use crate::id::{IterationId, ProjectId};
-use crate::notification::{ExportStatus, Notification};
+use crate::notification::{ExportStatus, Notification, TrainingStatus};
 
 /// How long the documented events may take before their absence is a finding, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +84,8 @@ pub struct Tracker {
     settings: Settings,
     now: Timestamp,
     projects: BTreeMap<ProjectId, ProjectFacts>,
+    /// The container prefixes of backup-form model URIs, shared by every notice that names one.
+    prefixes: BTreeSet<Arc<str>>,
 }
 
 /// Where one project stands.
@@ -103,6 +108,7 @@ impl Tracker {
             settings,
             now: Timestamp(0),
             projects: BTreeMap::new(),
+            prefixes: BTreeSet::new(),
         }
     }
 
@@ -121,7 +127,7 @@ impl Tracker {
         &self.projects
     }
 
-    fn iteration(&mut self, p: ProjectId, i: IterationId) -> &mut IterationFacts {
+    fn iteration(&mut self, p: ProjectId, i: IterationId) -> Option<&mut IterationFacts> {
         self.projects.entry(p).or_default().iteration_mut(i)
     }
 
@@ -134,68 +140,45 @@ impl Tracker {
             Event::Notification {
                 notification,
                 delivery,
-            } => match notification {
-                Notification::ConnectionTest { project_id } => {
-                    let project = self.projects.entry(project_id).or_default();
-                    project.connection_tests.add(delivery, stamp);
-                }
-                Notification::Training {
-                    project_id,
-                    iteration_id,
-                    status,
-                } => {
-                    let facts = self.iteration(project_id, iteration_id);
-                    facts.training.slot_mut(status).add(delivery, stamp);
-                }
-                Notification::Export {
-                    project_id,
-                    iteration_id,
-                    status,
-                    model_uri,
-                } => {
-                    self.iteration(project_id, iteration_id)
-                        .add_notice(status, model_uri, delivery, stamp);
-                }
-                // No project to attach it to; the parser already reported the deviation.
-                Notification::Unrecognized { .. } => {}
-            },
+            } => self.notification(notification, delivery, stamp),
             Event::Configured {
                 project_id,
                 queue,
                 container,
             } => {
                 let project = self.projects.entry(project_id).or_default();
-                super::facts::insert_sorted(
-                    &mut project.configs,
-                    (stamp, Config { queue, container }),
-                );
+                insert_sorted(&mut project.configs, (stamp, Config { queue, container }));
             }
             Event::TrainingRequested {
                 project_id,
                 iteration_id,
             } => {
-                keep_first(
-                    &mut self.iteration(project_id, iteration_id).requested,
-                    Some(&stamp),
-                );
+                if let Some(facts) = self.iteration(project_id, iteration_id) {
+                    keep_first(&mut facts.extra_mut().requested, Some(&stamp));
+                }
             }
             Event::ExportRequested {
                 project_id,
                 iteration_id,
                 platform,
             } => {
-                let facts = self.iteration(project_id, iteration_id);
-                if let Some(p) = facts.platform_mut(PlatformType::Known(platform)) {
-                    keep_first(&mut p.requested, Some(&stamp));
-                }
+                self.platform(
+                    project_id,
+                    iteration_id,
+                    PlatformType::Known(platform),
+                    |p| {
+                        keep_first(&mut p.requested, Some(&stamp));
+                    },
+                );
             }
             Event::IterationPolled {
                 project_id,
                 iteration_id,
                 status,
             } => {
-                let facts = self.iteration(project_id, iteration_id);
-                keep_first(facts.polled.slot_mut(status), Some(&stamp));
+                if let Some(facts) = self.iteration(project_id, iteration_id) {
+                    keep_first(facts.extra_mut().polled.slot_mut(status), Some(&stamp));
+                }
             }
             Event::ExportPolled {
                 project_id,
@@ -203,10 +186,14 @@ impl Tracker {
                 platform,
                 status,
             } => {
-                let facts = self.iteration(project_id, iteration_id);
-                if let Some(p) = facts.platform_mut(PlatformType::Known(platform)) {
-                    keep_first(p.polled.slot_mut(status), Some(&stamp));
-                }
+                self.platform(
+                    project_id,
+                    iteration_id,
+                    PlatformType::Known(platform),
+                    |p| {
+                        keep_first(p.polled.slot_mut(status), Some(&stamp));
+                    },
+                );
             }
             Event::ApiRejected {
                 project_id,
@@ -214,25 +201,82 @@ impl Tracker {
                 code,
             } => {
                 let project = self.projects.entry(project_id).or_default();
-                super::facts::insert_sorted(&mut project.rejections, (stamp, operation, code));
+                insert_sorted(&mut project.rejections, (stamp, operation, code));
             }
             Event::BlobCreated { name, size } => {
                 if let BlobKind::Backup(b) = classify_blob(&name) {
-                    let facts = self.iteration(b.project_id(), b.iteration_id());
-                    if let Some(p) = facts.platform_mut(b.platform().clone()) {
-                        keep_first(&mut p.blob, Some(&(stamp, size)));
-                    }
+                    self.platform(
+                        b.project_id(),
+                        b.iteration_id(),
+                        b.platform().clone(),
+                        |p| {
+                            keep_first(&mut p.blob, Some(&(stamp, size)));
+                        },
+                    );
                 }
             }
             Event::BlobDeleted { name } => {
                 if let BlobKind::Backup(b) = classify_blob(&name) {
-                    let facts = self.iteration(b.project_id(), b.iteration_id());
-                    if let Some(p) = facts.platform_mut(b.platform().clone()) {
-                        keep_first(&mut p.blob_gone, Some(&stamp));
-                    }
+                    self.platform(
+                        b.project_id(),
+                        b.iteration_id(),
+                        b.platform().clone(),
+                        |p| {
+                            keep_first(&mut p.blob_gone, Some(&stamp));
+                        },
+                    );
                 }
             }
             Event::Tick => {}
+        }
+    }
+
+    fn notification(&mut self, notification: Notification, delivery: Delivery, stamp: Stamp) {
+        match notification {
+            Notification::ConnectionTest { project_id } => {
+                self.projects
+                    .entry(project_id)
+                    .or_default()
+                    .connection_tests
+                    .add(delivery, stamp);
+            }
+            Notification::Training {
+                project_id,
+                iteration_id,
+                status,
+            } => {
+                if let Some(facts) = self.iteration(project_id, iteration_id) {
+                    facts.training.add(status, delivery, stamp);
+                }
+            }
+            Notification::Export {
+                project_id,
+                iteration_id,
+                status,
+                model_uri,
+            } => {
+                let uri = model_uri
+                    .map(|u| StoredUri::new(u, project_id, iteration_id, &mut self.prefixes));
+                if let Some(facts) = self.iteration(project_id, iteration_id) {
+                    facts.add_notice(status, uri, delivery, stamp);
+                }
+            }
+            // No project to attach it to; the parser already reported the deviation.
+            Notification::Unrecognized { .. } => {}
+        }
+    }
+
+    fn platform(
+        &mut self,
+        p: ProjectId,
+        i: IterationId,
+        platform: PlatformType,
+        f: impl FnOnce(&mut PlatformFacts),
+    ) {
+        if let Some(facts) = self.iteration(p, i)
+            && let Some(platform) = facts.extra_mut().platform_mut(platform)
+        {
+            f(platform);
         }
     }
 
@@ -243,6 +287,7 @@ impl Tracker {
             return Err(MergeError::SettingsDiffer);
         }
         self.now = self.now.max(other.now);
+        self.prefixes.extend(other.prefixes.iter().cloned());
         for (id, facts) in &other.projects {
             self.projects.entry(*id).or_default().merge(facts);
         }
@@ -347,22 +392,22 @@ impl Judge<'_> {
             steps.push(plan(*stamp, Step::Configure, None, None));
         }
         for r in facts.connection_tests.messages() {
-            steps.push(plan(r.first, Step::ConnectionTest, None, None));
+            steps.push(plan(r.first(), Step::ConnectionTest, None, None));
         }
         for (id, it) in &facts.iterations {
-            if let Some(s) = it.requested {
+            if let Some(s) = it.requested() {
                 steps.push(plan(s, Step::TrainRequest, Some(*id), None));
             }
-            let outcomes = [Step::TrainingCompleted, Step::TrainingFailed];
-            for (deliveries, step) in [&it.training.completed, &it.training.failed]
-                .into_iter()
-                .zip(outcomes)
-            {
-                if let Some(s) = deliveries.first() {
+            let outcomes = [
+                (TrainingStatus::TrainingCompleted, Step::TrainingCompleted),
+                (TrainingStatus::TrainingFailed, Step::TrainingFailed),
+            ];
+            for (status, step) in outcomes {
+                if let Some(s) = it.training.first(status) {
                     steps.push(plan(s, step, Some(*id), None));
                 }
             }
-            for p in &it.platforms {
+            for p in it.platforms() {
                 if let Some(s) = p.requested {
                     steps.push(plan(
                         s,
@@ -372,7 +417,7 @@ impl Judge<'_> {
                     ));
                 }
             }
-            for n in &it.notices {
+            for n in it.notices.as_slice() {
                 let step = match n.status {
                     ExportStatus::ExportCompleted => Step::ExportCompleted,
                     ExportStatus::ExportFailed => Step::ExportFailed,
@@ -387,12 +432,12 @@ impl Judge<'_> {
     }
 
     fn guard(&self, step: &Planned, connection_tested: bool) -> Guard {
-        let iteration = step.iteration.and_then(|i| self.facts.iterations.get(&i));
+        let iteration = step.iteration.and_then(|i| self.facts.iteration(i));
         match step.step {
             Step::ConnectionTest if connection_tested => Guard::RepeatSinceConfigure,
             Step::ConnectionTest => Guard::FirstSinceConfigure,
             Step::TrainingCompleted | Step::TrainingFailed => {
-                let requested = iteration.is_some_and(|it| it.requested.is_some());
+                let requested = iteration.is_some_and(|it| it.requested().is_some());
                 if requested || !self.sources().training_api {
                     Guard::Requested
                 } else {
@@ -463,13 +508,17 @@ impl Judge<'_> {
     fn first_fact(&self) -> Option<Stamp> {
         let f = self.facts;
         let mut stamps: Vec<Stamp> = f.rejections.iter().map(|r| r.0).collect();
-        for it in f.iterations.values() {
+        for (_, it) in &f.iterations {
             stamps.extend(
-                [it.polled.training, it.polled.completed, it.polled.failed]
-                    .into_iter()
-                    .flatten(),
+                [
+                    it.polled().training,
+                    it.polled().completed,
+                    it.polled().failed,
+                ]
+                .into_iter()
+                .flatten(),
             );
-            for p in &it.platforms {
+            for p in it.platforms() {
                 stamps.extend(
                     [p.polled.exporting, p.polled.done, p.polled.failed]
                         .into_iter()
@@ -492,7 +541,7 @@ impl Judge<'_> {
                 .connection_tests
                 .messages()
                 .iter()
-                .any(|r| r.first >= *configured);
+                .any(|r| r.first() >= *configured);
             if !tested && let Some(due) = self.expired(*configured, deadlines.connection_test) {
                 self.raise(
                     FindingCode::ConnectionTestMissing,
@@ -507,10 +556,10 @@ impl Judge<'_> {
             if r.times() > 1 {
                 self.raise(
                     FindingCode::DuplicateDelivery,
-                    r.first.at,
+                    r.first().at,
                     None,
                     None,
-                    vec![r.first],
+                    vec![r.first()],
                 );
             }
         }
@@ -525,10 +574,11 @@ impl Judge<'_> {
 
     fn check_training(&mut self, id: IterationId, it: &IterationFacts) {
         let deadlines = self.tracker.settings.deadlines;
-        let (completed, failed) = (&it.training.completed, &it.training.failed);
-        if let Some(requested) = it.requested
-            && completed.is_empty()
-            && failed.is_empty()
+        let completed = it.training.first(TrainingStatus::TrainingCompleted);
+        let failed = it.training.first(TrainingStatus::TrainingFailed);
+        if let Some(requested) = it.requested()
+            && completed.is_none()
+            && failed.is_none()
             && let Some(due) = self.expired(requested, deadlines.training_notification)
         {
             self.raise(
@@ -539,7 +589,7 @@ impl Judge<'_> {
                 vec![requested],
             );
         }
-        if let (Some(c), Some(f)) = (completed.first(), failed.first()) {
+        if let (Some(c), Some(f)) = (completed, failed) {
             self.raise(
                 FindingCode::TrainingStatusConflict,
                 c.max(f).at,
@@ -548,11 +598,8 @@ impl Judge<'_> {
                 vec![c.min(f), c.max(f)],
             );
         }
-        let (polled_completed, polled_failed) = (it.polled.completed, it.polled.failed);
-        for (notified, polled) in [
-            (completed.first(), polled_failed),
-            (failed.first(), polled_completed),
-        ] {
+        let polled = it.polled();
+        for (notified, polled) in [(completed, polled.failed), (failed, polled.completed)] {
             if let (Some(n), Some(p)) = (notified, polled) {
                 self.raise(
                     FindingCode::TrainingContradictsPolling,
@@ -563,9 +610,12 @@ impl Judge<'_> {
                 );
             }
         }
-        for d in [completed, failed] {
-            if d.times() > 1
-                && let Some(first) = d.first()
+        for (status, first) in [
+            (TrainingStatus::TrainingCompleted, completed),
+            (TrainingStatus::TrainingFailed, failed),
+        ] {
+            if it.training.times(status) > 1
+                && let Some(first) = first
             {
                 self.raise(
                     FindingCode::DuplicateDelivery,
@@ -580,7 +630,7 @@ impl Judge<'_> {
 
     fn check_exports(&mut self, id: IterationId, it: &IterationFacts) {
         let deadlines = self.tracker.settings.deadlines;
-        for notice in &it.notices {
+        for notice in it.notices.as_slice() {
             let Some(first) = notice.deliveries.first() else {
                 continue;
             };
@@ -594,7 +644,11 @@ impl Judge<'_> {
                     vec![first],
                 );
             }
-            if let Some(uri) = &notice.model_uri {
+            let uri = notice
+                .uri
+                .as_ref()
+                .and_then(|u| u.model_uri(self.project_id, id));
+            if let Some(uri) = &uri {
                 if let Some(Ok(name)) = uri.backup_blob_name()
                     && (name.project_id() != self.project_id || name.iteration_id() != id)
                 {
@@ -641,7 +695,7 @@ impl Judge<'_> {
             if notice.status == ExportStatus::ExportCompleted && self.container_configured(first) {
                 let blob = match &platform {
                     Some(p) => it.platform(p).and_then(|f| f.blob),
-                    None => it.platforms.iter().filter_map(|f| f.blob).min(),
+                    None => it.platforms().iter().filter_map(|f| f.blob).min(),
                 };
                 if blob.is_none()
                     && let Some(due) = self.expired(first, deadlines.backup_blob)
@@ -656,9 +710,9 @@ impl Judge<'_> {
                 }
             }
         }
-        for p in &it.platforms {
+        for p in it.platforms() {
             let Some((created, _)) = p.blob else { continue };
-            let announced = it.notices.iter().any(|n| {
+            let announced = it.notices.as_slice().iter().any(|n| {
                 n.status == ExportStatus::ExportCompleted
                     && n.platform().is_none_or(|np| np == p.platform)
             });
