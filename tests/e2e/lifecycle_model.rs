@@ -186,6 +186,7 @@ impl StateMachineTest for LifecycleTest {
                 project_id: p,
                 iteration_id: it(i),
                 platform,
+                flavor: None,
             },
             Transition::Exported(i, status, platform) => notify(Notification::Export {
                 project_id: p,

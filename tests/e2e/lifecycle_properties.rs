@@ -5,8 +5,8 @@
 //! merge is associative, commutative and idempotent.
 
 use cvnotify_core::lifecycle::{
-    ContainerUri, Delivery, Event, Evidence, ExportJobStatus, FindingCode, Input, IterationStatus,
-    MessageId, Operation, RejectionCode, Settings, Timestamp, Tracker,
+    ContainerUri, Delivery, Event, Evidence, ExportFlavor, ExportJobStatus, FindingCode, Input,
+    IterationStatus, MessageId, Operation, RejectionCode, Settings, Timestamp, Tracker,
 };
 use cvnotify_core::{ExportPlatform, ExportStatus, ModelUri, Notification, TrainingStatus};
 use proptest::prelude::*;
@@ -52,11 +52,18 @@ pub(crate) fn event() -> impl Strategy<Value = Event> {
                 }
             }
         ),
-        (p(), i(), platform()).prop_map(|(p, i, platform)| Event::ExportRequested {
-            project_id: p,
-            iteration_id: i,
-            platform,
-        }),
+        (
+            p(),
+            i(),
+            platform(),
+            prop::option::of(select(vec![ExportFlavor::Onnx12, ExportFlavor::Linux]))
+        )
+            .prop_map(|(p, i, platform, flavor)| Event::ExportRequested {
+                project_id: p,
+                iteration_id: i,
+                platform,
+                flavor,
+            }),
         (
             p(),
             i(),

@@ -138,6 +138,7 @@ impl Story {
             project_id: p,
             iteration_id: i,
             platform,
+            flavor: None,
         })
     }
 

@@ -17,8 +17,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::input::{
-    ContainerUri, Delivery, Evidence, ExportJobStatus, IterationStatus, MessageId, Operation,
-    RejectionCode, Stamp, Timestamp,
+    ContainerUri, Delivery, Evidence, ExportFlavor, ExportJobStatus, IterationStatus, MessageId,
+    Operation, RejectionCode, Stamp, Timestamp,
 };
 use super::small::{Small1, Small2};
 use crate::blob::{ExportPlatform, PlatformType};
@@ -248,8 +248,8 @@ impl TrainingNotices {
 pub struct PlatformFacts {
     /// The platform (from the API, or from a backup blob's name).
     pub platform: PlatformType,
-    /// ExportIteration accepted.
-    pub requested: Option<Stamp>,
+    /// ExportIteration accepted (the first time), with the flavor it asked for.
+    pub requested: Option<(Stamp, Option<ExportFlavor>)>,
     /// GetExports statuses.
     pub polled: ExportPolls,
     /// The backup blob appeared, with its size.

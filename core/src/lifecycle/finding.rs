@@ -107,8 +107,13 @@ pub enum FindingCode {
     /// A project's first observed input is not its configuration.
     UnconfiguredProject,
     /// Configured with a queue, no `ConnectionTest` by the deadline.
+    ///
+    /// Time matters: only a connection test at or after the latest configuration counts, and
+    /// the finding appears once the latest time seen passes the deadline.
     ConnectionTestMissing,
     /// Another `ConnectionTest` message without a reconfiguration.
+    ///
+    /// Order matters, by `at`: a configuration between two tests makes the second expected.
     ConnectionTestRepeated,
     /// A `Training` notification for an iteration TrainProject never returned.
     TrainingNotRequested,
@@ -119,6 +124,9 @@ pub enum FindingCode {
     /// A `Training` notification contradicts GetIteration.
     TrainingContradictsPolling,
     /// An `Export` notification for an iteration with no earlier training completion.
+    ///
+    /// Order matters here, by `at` (not by arrival): a completion with a later `at` than the
+    /// export does not excuse it.
     ExportOfUntrainedIteration,
     /// An `Export` notification contradicts GetExports for its platform.
     ExportContradictsPolling,
@@ -129,6 +137,8 @@ pub enum FindingCode {
     /// The `modelUri`'s backup blob name names other ids than the message.
     ModelUriNamesOtherIds,
     /// The `modelUri` is not in the configured container.
+    ///
+    /// Order matters, by `at`: the container is the one configured last before the notice.
     ModelUriOutsideContainer,
     /// The same notification arrived more than once (at-least-once delivery).
     DuplicateDelivery,

@@ -115,6 +115,26 @@ pub enum ExportJobStatus {
     Failed,
 }
 
+/// ExportIteration's `flavor` (protocol.md 1.3: DockerFile takes Linux, Windows or ARM;
+/// TensorFlow takes TensorFlowNormal or TensorFlowLite; ONNX takes ONNX10 or ONNX12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExportFlavor {
+    /// `Linux`.
+    Linux,
+    /// `Windows`.
+    Windows,
+    /// `ONNX10`.
+    Onnx10,
+    /// `ONNX12`.
+    Onnx12,
+    /// `ARM`.
+    Arm,
+    /// `TensorFlowNormal`.
+    TensorFlowNormal,
+    /// `TensorFlowLite`.
+    TensorFlowLite,
+}
+
 /// A training API operation, for [`Event::ApiRejected`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operation {
@@ -232,6 +252,8 @@ pub enum Event {
         iteration_id: IterationId,
         /// The platform asked for.
         platform: ExportPlatform,
+        /// The flavor asked for, if any.
+        flavor: Option<ExportFlavor>,
     },
     /// GetIteration answered.
     IterationPolled {

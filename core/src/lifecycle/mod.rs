@@ -16,8 +16,8 @@ pub mod transitions;
 
 pub use finding::{Finding, FindingCode, FindingInfo, Severity, Sources};
 pub use input::{
-    ContainerUri, Delivery, Event, Evidence, ExportJobStatus, Input, IterationStatus, MessageId,
-    Operation, RejectionCode, Stamp, Timestamp,
+    ContainerUri, Delivery, Event, Evidence, ExportFlavor, ExportJobStatus, Input, IterationStatus,
+    MessageId, Operation, RejectionCode, Stamp, Timestamp,
 };
 pub use tracker::{Deadlines, MergeError, ProjectReport, Settings, Tracker};
 pub use transitions::{Guard, Next, Phase, Row, Step};

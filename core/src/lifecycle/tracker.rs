@@ -161,13 +161,14 @@ impl Tracker {
                 project_id,
                 iteration_id,
                 platform,
+                flavor,
             } => {
                 self.platform(
                     project_id,
                     iteration_id,
                     PlatformType::Known(platform),
                     |p| {
-                        keep_first(&mut p.requested, Some(&stamp));
+                        keep_first(&mut p.requested, Some(&(stamp, flavor)));
                     },
                 );
             }
@@ -408,7 +409,7 @@ impl Judge<'_> {
                 }
             }
             for p in it.platforms() {
-                if let Some(s) = p.requested {
+                if let Some((s, _)) = p.requested {
                     steps.push(plan(
                         s,
                         Step::ExportRequest,
