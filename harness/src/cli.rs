@@ -18,6 +18,15 @@ pub(crate) enum Command {
     ///
     /// Exit 0: accepted. Exit 1: rejected (the reason on stderr). Exit 2: usage or I/O error.
     Parse(ParseArgs),
+    /// Judge recorded sessions (JSON Lines recordings): parse every message, follow every
+    /// project's lifecycle, report findings.
+    ///
+    /// Exit 0: PASS or NON-STRICT (only deviations and warnings). Exit 1: FAIL (or NON-STRICT
+    /// under --strict). Exit 2: usage or I/O error.
+    Replay(ReplayArgs),
+    /// Write a synthetic recording (for benchmarks and demos): many projects, whole lifecycles.
+    #[command(hide = true)]
+    GenerateRecording(GenerateArgs),
     /// Render the lifecycle transition table as a state diagram.
     Diagram(DiagramArgs),
     /// List every finding: code, severity, the seed section it rests on, the sources it needs.
@@ -81,4 +90,51 @@ pub(crate) struct ParseArgs {
     /// (as `echo` and editors add) is dropped before parsing.
     #[arg(long)]
     pub(crate) exact: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// Recordings to judge (`-` reads stdin).
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// NON-STRICT (deviations and warnings) fails too.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Human)]
+    pub(crate) format: crate::report::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
+    /// Only these check codes count (comma-separated or repeated); the rest are waived.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) select: Vec<String>,
+    /// Waive these check codes (comma-separated or repeated): reported, but not counted.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) exclude: Vec<String>,
+    /// No colour, even on a terminal (as does a non-empty NO_COLOR).
+    #[arg(long, alias = "no-colour")]
+    pub(crate) no_color: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct GenerateArgs {
+    /// About how many lines to write.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) lines: u64,
+    /// Over how many projects.
+    #[arg(long, default_value_t = 1_000)]
+    pub(crate) projects: u32,
+    /// `lifecycles`: every project keeps training and exporting new iterations (the state grows
+    /// with the file). `steady`: one lifecycle per project, then polls and ticks only (the state
+    /// stays the same however long the file is).
+    #[arg(long, value_enum, default_value_t = Shape::Lifecycles)]
+    pub(crate) shape: Shape,
+}
+
+/// What a generated recording looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Shape {
+    Lifecycles,
+    Steady,
 }

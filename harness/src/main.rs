@@ -3,7 +3,13 @@
 
 mod cli;
 mod docs_cmd;
+mod generate_cmd;
 mod parse_cmd;
+mod recording;
+mod replay;
+mod replay_cmd;
+mod report;
+mod secrets;
 
 use std::process::ExitCode;
 
@@ -23,6 +29,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         cli::Command::Parse(args) => parse_cmd::run(&args),
+        cli::Command::Replay(args) => replay_cmd::run(&args),
+        cli::Command::GenerateRecording(args) => generate_cmd::run(&args),
         cli::Command::Diagram(args) => docs_cmd::diagram(&args),
         cli::Command::Findings(args) => docs_cmd::findings(&args),
     };

@@ -17,5 +17,7 @@ mod lifecycle_exhaustive;
 mod lifecycle_model;
 mod lifecycle_properties;
 mod parse_properties;
+mod redact;
+mod replay;
 mod story;
 mod support;

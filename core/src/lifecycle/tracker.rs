@@ -618,12 +618,15 @@ impl Judge<'_> {
             if it.training.times(status) > 1
                 && let Some(first) = first
             {
+                // Every message that carried it (a redelivery of one message keeps its first).
+                let mut evidence: Vec<Stamp> = it.training.of(status).map(|r| r.first()).collect();
+                evidence.sort();
                 self.raise(
                     FindingCode::DuplicateDelivery,
                     first.at,
                     Some(id),
                     None,
-                    vec![first],
+                    evidence,
                 );
             }
         }
@@ -637,12 +640,19 @@ impl Judge<'_> {
             };
             let platform = notice.platform();
             if notice.deliveries.times() > 1 {
+                let mut evidence: Vec<Stamp> = notice
+                    .deliveries
+                    .messages()
+                    .iter()
+                    .map(|r| r.first())
+                    .collect();
+                evidence.sort();
                 self.raise(
                     FindingCode::DuplicateDelivery,
                     first.at,
                     Some(id),
                     platform.clone(),
-                    vec![first],
+                    evidence,
                 );
             }
             let uri = notice

@@ -1,0 +1,195 @@
+//! `cvnotify generate-recording`: a synthetic recording of whole, well-behaved lifecycles over
+//! many projects, interleaved round by round as a shared queue would see them. Deterministic
+//! (ids and times follow from the line number), for benchmarks and demos.
+
+use std::io::{self, Write};
+
+use base64::Engine as _;
+use cvnotify_core::lifecycle::Timestamp;
+use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
+
+use crate::cli::GenerateArgs;
+use crate::exit;
+use crate::recording::{
+    ApiLine, ApiOperation, At, BlobEvent, BlobLine, ExportEntry, FORMAT_VERSION, Line, MessageLine,
+    SessionLine, SourceName, Writer,
+};
+
+const CONTAINER: &str = "https://cvbackup.blob.core.windows.net/backups";
+const QUEUE: &str = "https://cvbackup.queue.core.windows.net/notifications";
+
+/// A deterministic, random-looking GUID (splitmix64 of the inputs).
+fn guid(kind: u64, a: u64, b: u64) -> [u8; 16] {
+    let mut x = kind << 56 ^ a << 24 ^ b;
+    let mut next = || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (hi, lo) = (next(), next());
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&hi.to_be_bytes());
+    b[8..].copy_from_slice(&lo.to_be_bytes());
+    b
+}
+
+struct Gen<W: Write> {
+    out: Writer<W>,
+    n: u64,
+}
+
+impl<W: Write> Gen<W> {
+    fn at(&self) -> At {
+        At(Timestamp(1_767_225_600_000 + self.n * 100))
+    }
+
+    fn emit(&mut self, line: Line) -> io::Result<()> {
+        self.n += 1;
+        self.out.write(&line)
+    }
+
+    fn api(&self, operation: ApiOperation, p: ProjectId) -> ApiLine {
+        ApiLine {
+            at: self.at(),
+            operation,
+            project_id: p.to_string(),
+            iteration_id: None,
+            platform: None,
+            flavor: None,
+            http_status: 200,
+            error_code: None,
+            notification_queue_uri: None,
+            export_model_container_uri: None,
+            iteration_status: None,
+            exports: None,
+        }
+    }
+
+    fn message(&mut self, json: String) -> io::Result<()> {
+        // Every other message base64, as producers disagree.
+        let text = if self.n.is_multiple_of(2) {
+            json
+        } else {
+            base64::engine::general_purpose::STANDARD.encode(json)
+        };
+        let id = uuid::Uuid::from_bytes(guid(3, self.n, 0)).to_string();
+        let line = MessageLine {
+            at: self.at(),
+            queue: "notifications".into(),
+            message_id: id,
+            dequeue_count: 1,
+            message_text: text,
+            redacted: false,
+        };
+        self.emit(Line::Message(line))
+    }
+
+    fn configure(&mut self, p: ProjectId) -> io::Result<()> {
+        let mut line = self.api(ApiOperation::CreateProject, p);
+        line.notification_queue_uri = Some(QUEUE.into());
+        line.export_model_container_uri = Some(CONTAINER.into());
+        self.emit(Line::Api(line))?;
+        self.message(format!(
+            r#"{{"version":"1.0","type":"ConnectionTest","Content":{{"projectId":"{p}"}}}}"#
+        ))
+    }
+
+    fn cycle(&mut self, p: ProjectId, i: IterationId) -> io::Result<()> {
+        let mut train = self.api(ApiOperation::TrainProject, p);
+        train.iteration_id = Some(i.to_string());
+        self.emit(Line::Api(train))?;
+        let mut poll = self.api(ApiOperation::GetIteration, p);
+        poll.iteration_id = Some(i.to_string());
+        poll.iteration_status = Some("Training".into());
+        self.emit(Line::Api(poll))?;
+        self.message(format!(
+            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{p}","iterationId":"{i}","trainingStatus":"TrainingCompleted"}}}}"#
+        ))?;
+        for platform in [ExportPlatform::Onnx, ExportPlatform::CoreMl] {
+            let mut export = self.api(ApiOperation::ExportIteration, p);
+            export.iteration_id = Some(i.to_string());
+            export.platform = Some(platform.as_str().into());
+            self.emit(Line::Api(export))?;
+            self.message(format!(
+                r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{p}","iterationId":"{i}","exportStatus":"ExportCompleted","modelUri":"{CONTAINER}/{p}%20-%20{i}.{platform}"}}}}"#
+            ))?;
+            let blob = BlobLine {
+                at: self.at(),
+                container: "backups".into(),
+                event: BlobEvent::Created,
+                name: format!("{p} - {i}.{platform}"),
+                size: Some(4_200_000),
+            };
+            self.emit(Line::Blob(blob))?;
+            let mut exports = self.api(ApiOperation::GetExports, p);
+            exports.iteration_id = Some(i.to_string());
+            exports.exports = Some(vec![ExportEntry {
+                platform: platform.as_str().into(),
+                status: "Done".into(),
+            }]);
+            self.emit(Line::Api(exports))?;
+        }
+        Ok(())
+    }
+}
+
+fn generate(args: &GenerateArgs, out: impl Write) -> io::Result<()> {
+    let mut g = Gen {
+        out: Writer::new(out),
+        n: 0,
+    };
+    let sources = vec![
+        SourceName::Queue,
+        SourceName::TrainingApi,
+        SourceName::Container,
+    ];
+    g.emit(Line::Session(SessionLine {
+        version: FORMAT_VERSION,
+        sources,
+    }))?;
+    let projects: Vec<ProjectId> = (0..u64::from(args.projects.max(1)))
+        .map(|n| ProjectId::from_bytes(guid(1, n, 0)))
+        .collect();
+    for &p in &projects {
+        g.configure(p)?;
+    }
+    let steady = args.shape == crate::cli::Shape::Steady;
+    let mut round = 0;
+    while g.n < args.lines {
+        if steady && round > 0 {
+            // The monitoring tail: a GetIteration poll of each project's iteration, then a tick.
+            for (n, &p) in projects.iter().enumerate() {
+                if g.n >= args.lines {
+                    break;
+                }
+                let mut poll = g.api(ApiOperation::GetIteration, p);
+                poll.iteration_id = Some(IterationId::from_bytes(guid(2, n as u64, 0)).to_string());
+                poll.iteration_status = Some("Completed".into());
+                g.emit(Line::Api(poll))?;
+            }
+            let tick = crate::recording::TickLine { at: g.at() };
+            g.emit(Line::Tick(tick))?;
+            continue;
+        }
+        for (n, &p) in projects.iter().enumerate() {
+            if g.n >= args.lines {
+                break;
+            }
+            g.cycle(p, IterationId::from_bytes(guid(2, n as u64, round)))?;
+        }
+        round += 1;
+    }
+    g.out.finish().map(drop)
+}
+
+pub(crate) fn run(args: &GenerateArgs) -> u8 {
+    match generate(args, io::BufWriter::new(io::stdout().lock())) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("cvnotify generate-recording: {e}");
+            exit::USAGE_OR_IO
+        }
+    }
+}

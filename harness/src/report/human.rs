@@ -1,0 +1,119 @@
+//! The `human` format: per recording, per project, the lifecycle it went through and each
+//! finding with its code, severity, the seed section it rests on and its evidence lines.
+
+use std::io::{self, Write};
+
+use crate::replay::{Report, Verdict};
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn verdict(&self, v: Verdict) -> String {
+        let code = match v {
+            Verdict::Pass => "32;1",
+            Verdict::NonStrict => "33;1",
+            Verdict::Fail => "31;1",
+        };
+        self.wrap(code, v.as_str())
+    }
+
+    fn severity(&self, severity: &str) -> String {
+        let code = match severity {
+            "error" => "31",
+            "warning" | "deviation" => "33",
+            _ => "2",
+        };
+        self.wrap(code, severity)
+    }
+}
+
+fn lines(evidence: &[u32]) -> String {
+    let list: Vec<String> = evidence.iter().map(u32::to_string).collect();
+    let word = if evidence.len() == 1 { "line" } else { "lines" };
+    format!("{word} {}", list.join(", "))
+}
+
+pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let p = Paint { on: color };
+    for s in &report.sessions {
+        writeln!(out, "{}  {}", s.file, p.verdict(s.verdict))?;
+        writeln!(
+            out,
+            "  {} lines; sources: {}",
+            s.lines,
+            s.sources.join(", ")
+        )?;
+        let m = &s.messages;
+        writeln!(
+            out,
+            "  messages: {} accepted ({} plain, {} base64), {} rejected, {} with deviations",
+            m.accepted, m.plain, m.base64, m.rejected, m.with_deviations
+        )?;
+        for c in &s.checks {
+            let waived = if c.waived { " (waived)" } else { "" };
+            writeln!(
+                out,
+                "  {} {} x{}{waived} ({})",
+                p.severity(c.severity),
+                c.code,
+                c.count,
+                c.rests_on
+            )?;
+            for e in &c.examples {
+                writeln!(out, "      line {}: {}", e.line, e.detail)?;
+            }
+            if c.count > c.examples.len() as u64 {
+                writeln!(
+                    out,
+                    "      ... and {} more",
+                    c.count - c.examples.len() as u64
+                )?;
+            }
+        }
+        for project in &s.projects {
+            writeln!(
+                out,
+                "  project {}  {}  {}",
+                project.project_id,
+                project.phase,
+                p.verdict(project.verdict)
+            )?;
+            let steps: Vec<String> = project
+                .history
+                .iter()
+                .map(|h| format!("{} (line {}, {})", h.phase, h.line, h.at()))
+                .collect();
+            writeln!(out, "    lifecycle: {}", steps.join(" -> "))?;
+            for f in &project.findings {
+                let waived = if f.waived { " (waived)" } else { "" };
+                let mut about = String::new();
+                if let Some(i) = f.iteration_id {
+                    about.push_str(&format!(" iteration {i}"));
+                }
+                if let Some(platform) = &f.platform {
+                    about.push_str(&format!(" {platform}"));
+                }
+                writeln!(
+                    out,
+                    "    {} {}{waived} at {}{about}: {}",
+                    p.severity(f.severity),
+                    f.code,
+                    f.at,
+                    f.summary
+                )?;
+                writeln!(out, "      rests on {}; {}", f.rests_on, lines(&f.evidence))?;
+            }
+        }
+    }
+    writeln!(out, "verdict: {}", p.verdict(report.verdict))
+}

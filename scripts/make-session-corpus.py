@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Writes corpus/sessions/: recorded sessions in the recording format, one file each.
+
+The file name is the verdict: y_ must PASS, i_ must be NON-STRICT (deviations or warnings
+only), n_ must FAIL. The files are the source of truth; this script documents how they were
+made, and scripts/test checks that it still writes exactly them. Usage:
+    scripts/make-session-corpus.py [OUTPUT_DIR]      (default: corpus/sessions)
+"""
+import base64
+import json
+import os
+import sys
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "corpus", "sessions")
+CONTAINER = "https://cvbackup.blob.core.windows.net/backups"
+QUEUE = "https://cvbackup.queue.core.windows.net/notifications"
+P = ["0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b", "2a6b3c7d-4e8f-4a9b-8c0d-1e2f3a4b5c6d", "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"]
+I = ["1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b", "3c4d5e6f-7081-4920-8b1c-2d3e4f5a6b7c", "5e6f7081-9203-4b4c-8d5e-6f708192a3b4"]
+BASE = 1_767_258_000  # 2026-01-01T09:00:00Z
+
+
+def at(seconds):
+    s = BASE + seconds
+    import datetime
+    return datetime.datetime.fromtimestamp(s, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Session:
+    def __init__(self, sources=("queue", "training-api", "container")):
+        self.lines = [{"kind": "session", "version": 1, "sources": list(sources)}]
+        self.t = 0
+        self.msg = 0
+
+    def step(self, seconds=5):
+        self.t += seconds
+        return at(self.t)
+
+    def raw(self, line):
+        self.lines.append(line)
+        return self
+
+    def api(self, operation, p, seconds=5, **fields):
+        line = {"kind": "api", "at": self.step(seconds), "operation": operation, "projectId": p, "httpStatus": 200}
+        line.update(fields)
+        return self.raw(line)
+
+    def message(self, obj, b64=False, seconds=5, dequeue=1, message_id=None, at_override=None):
+        self.msg += 1
+        text = json.dumps(obj, separators=(",", ":"))
+        if b64:
+            text = base64.b64encode(text.encode()).decode()
+        mid = message_id or "00000000-0000-4000-8000-%012d" % self.msg
+        t = at(at_override) if at_override is not None else self.step(seconds)
+        return self.raw({"kind": "message", "at": t, "queue": "notifications", "messageId": mid,
+                         "dequeueCount": dequeue, "messageText": text})
+
+    def blob(self, name, seconds=5, event="created"):
+        line = {"kind": "blob", "at": self.step(seconds), "container": "backups", "event": event, "name": name}
+        if event == "created":
+            line["size"] = 4200000
+        return self.raw(line)
+
+    def tick(self, seconds):
+        return self.raw({"kind": "tick", "at": self.step(seconds)})
+
+    # ---- building blocks of the documented lifecycle ----
+    def configure(self, p, container=True):
+        fields = {"notificationQueueUri": QUEUE}
+        if container:
+            fields["exportModelContainerUri"] = CONTAINER
+        return self.api("CreateProject", p, **fields)
+
+    def connection_test(self, p, b64=False):
+        return self.message({"version": "1.0", "type": "ConnectionTest", "Content": {"projectId": p}}, b64)
+
+    def train(self, p, i):
+        self.api("TrainProject", p, iterationId=i)
+        return self.api("GetIteration", p, iterationId=i, iterationStatus="Training")
+
+    def trained(self, p, i, status="TrainingCompleted", b64=False, **kw):
+        return self.message({"version": "1.0", "type": "Training",
+                             "Content": {"projectId": p, "iterationId": i, "trainingStatus": status}}, b64, **kw)
+
+    def exported(self, p, i, platform, status="ExportCompleted", uri=None, b64=False, **kw):
+        if uri is None and status == "ExportCompleted":
+            uri = f"{CONTAINER}/{p}%20-%20{i}.{platform}"
+        return self.message({"version": "1.0", "type": "Export",
+                             "Content": {"projectId": p, "iterationId": i, "exportStatus": status, "modelUri": uri}}, b64, **kw)
+
+    def export(self, p, i, platform, with_blob=True, b64=False):
+        self.api("ExportIteration", p, iterationId=i, platform=platform)
+        self.exported(p, i, platform, b64=b64)
+        if with_blob:
+            self.blob(f"{p} - {i}.{platform}")
+        return self.api("GetExports", p, iterationId=i, exports=[{"platform": platform, "status": "Done"}])
+
+    def happy(self, p, i, b64=False):
+        self.configure(p).connection_test(p, b64).train(p, i).trained(p, i, b64=b64)
+        self.api("GetIteration", p, iterationId=i, iterationStatus="Completed")
+        self.export(p, i, "ONNX", b64=b64)
+        return self.export(p, i, "CoreML", b64=b64)
+
+    def text(self):
+        return "".join(json.dumps(l, separators=(",", ":")) + "\n" for l in self.lines)
+
+
+sessions = {}
+
+s = Session(); s.happy(P[0], I[0]).tick(3600); sessions["y_happy_path"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0]).trained(P[0], I[0], "TrainingFailed")
+s.api("GetIteration", P[0], iterationId=I[0], iterationStatus="Failed").tick(3600); sessions["y_training_failed"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0]).trained(P[0], I[0])
+s.api("ExportIteration", P[0], iterationId=I[0], platform="VAIDK").exported(P[0], I[0], "VAIDK", "ExportFailed")
+s.api("GetExports", P[0], iterationId=I[0], exports=[{"platform": "VAIDK", "status": "Failed"}]).tick(3600)
+sessions["y_export_failed"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0]).trained(P[0], I[0], message_id="11111111-0000-4000-8000-000000000001")
+s.trained(P[0], I[0], message_id="11111111-0000-4000-8000-000000000001", dequeue=2)
+s.export(P[0], I[0], "ONNX"); s.exported(P[0], I[0], "ONNX"); s.tick(3600); sessions["y_duplicates"] = s
+# The queue handed the messages out of order: the Export line comes before the Training line,
+# but their insertion times (at) are in lifecycle order.
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0])
+s.api("ExportIteration", P[0], iterationId=I[0], platform="ONNX", seconds=60)
+s.exported(P[0], I[0], "ONNX", at_override=s.t + 30)
+s.trained(P[0], I[0], at_override=s.t + 10)
+s.t += 40; s.blob(f"{P[0]} - {I[0]}.ONNX").tick(3600); sessions["y_queue_reordering"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0])
+s.exported(P[0], I[0], "ONNX").blob(f"{P[0]} - {I[0]}.ONNX").trained(P[0], I[0]).tick(3600)
+sessions["n_export_before_training"] = s
+s = Session(); s.configure(P[0]).tick(600); sessions["n_connection_test_missing"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0]).trained(P[0], I[0])
+s.api("ExportIteration", P[0], iterationId=I[0], platform="ONNX").exported(P[0], I[0], "ONNX").tick(1800)
+sessions["n_backup_blob_missing"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).trained(P[0], I[1]).tick(3600); sessions["i_training_from_portal"] = s
+s = Session()
+for k in range(3):
+    s.configure(P[k])
+for k in range(3):
+    s.connection_test(P[k])
+for k in range(3):
+    s.train(P[k], I[k])
+for k in range(3):
+    s.trained(P[k], I[k])
+for k in range(3):
+    s.export(P[k], I[k], "TensorFlow")
+s.tick(3600); sessions["y_several_projects_interleaved"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0], b64=True).train(P[0], I[0]).trained(P[0], I[0])
+s.api("ExportIteration", P[0], iterationId=I[0], platform="ONNX").exported(P[0], I[0], "ONNX", b64=True)
+s.blob(f"{P[0]} - {I[0]}.ONNX").tick(3600); sessions["y_base64_and_plain_mixed"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0]).trained(P[0], I[0])
+s.api("ExportIteration", P[0], iterationId=I[0], platform="ONNX")
+s.exported(P[0], I[0], "ONNX", uri=f"https://elsewhere.example.net/backups/{P[0]}%20-%20{I[0]}.ONNX")
+s.blob(f"{P[0]} - {I[0]}.ONNX").tick(3600); sessions["n_model_uri_outside_container"] = s
+s = Session(); s.configure(P[0])
+s.message({"version": "1.0", "type": "ConnectionTest", "content": {"projectId": P[0]}}).tick(3600)
+sessions["i_message_with_deviation"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0])
+s.raw("this line is not JSON")
+s.message({"version": "1.0", "type": "Training", "Content": {"projectId": P[0], "iterationId": "{" + I[0] + "}", "trainingStatus": "TrainingCompleted"}})
+s.tick(60); sessions["n_unreadable_and_rejected_lines"] = s
+s = Session(); s.configure(P[0]).connection_test(P[0])
+s.raw({"kind": "api", "at": s.step(), "operation": "UpdateProject", "projectId": P[0], "httpStatus": 200,
+       "notificationQueueUri": QUEUE + "?sv=2021-08-06&sp=raup&sig=NOT-REDACTED-FAKE%3D"})
+s.tick(60); sessions["n_secret_in_recording"] = s
+s = Session(sources=("queue",)); s.connection_test(P[0]).trained(P[0], I[0]).exported(P[0], I[0], "ONNX").tick(86400)
+sessions["y_queue_only"] = s
+
+os.makedirs(OUT, exist_ok=True)
+for name, session in sorted(sessions.items()):
+    text = session.text().replace('"this line is not JSON"', "this line is not JSON")
+    with open(os.path.join(OUT, name + ".jsonl"), "w") as f:
+        f.write(text)
+print(f"{len(sessions)} sessions: " + ", ".join(f"{sum(1 for n in sessions if n.startswith(p))} {p}" for p in ("y_", "i_", "n_")))

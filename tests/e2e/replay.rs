@@ -1,0 +1,287 @@
+//! `cvnotify replay` over the session corpus and as a CI job runs it: verdicts by file name,
+//! reviewed JSON reports (correlated redaction), exit codes, waivers, every format.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::redact;
+use crate::support::repo_root;
+
+fn cvnotify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+fn session(name: &str) -> String {
+    repo_root()
+        .join("corpus/sessions")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The JSON report of one recording, redacted for a snapshot.
+fn redacted_report(path: &Path) -> String {
+    let out = cvnotify(&["replay", "--format", "json", path.to_str().unwrap()]);
+    let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let session = &mut report["sessions"][0];
+    session["file"] = serde_json::Value::String(path.file_name().unwrap().to_string_lossy().into());
+    let projects: Vec<String> = session["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["projectId"].as_str().unwrap().to_string())
+        .collect();
+    let mut iterations = Vec::new();
+    for p in session["projects"].as_array().unwrap() {
+        for f in p["findings"].as_array().unwrap() {
+            if let Some(i) = f["iterationId"].as_str() {
+                iterations.push(i.to_string());
+            }
+        }
+    }
+    report["version"] = serde_json::Value::String("<version>".into());
+    redact::times(&mut report);
+    let text = serde_json::to_string_pretty(&report).unwrap();
+    redact::guids(&text, &projects, &iterations)
+}
+
+#[test]
+fn every_session_has_its_named_verdict_and_reviewed_report() {
+    insta::glob!("../../corpus/sessions", "*.jsonl", |path| {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let out = cvnotify(&["replay", "--format", "json", path.to_str().unwrap()]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (verdict, code) = match &name[..2] {
+            "y_" => ("PASS", 0),
+            "i_" => ("NON-STRICT", 0),
+            "n_" => ("FAIL", 1),
+            other => panic!("session {name} has no verdict prefix ({other})"),
+        };
+        assert_eq!(report["verdict"], verdict, "{name}");
+        assert_eq!(out.status.code(), Some(code), "{name}");
+        insta::assert_snapshot!(redacted_report(path));
+    });
+}
+
+#[test]
+fn strict_fails_non_strict_sessions() {
+    let file = session("i_training_from_portal.jsonl");
+    assert_eq!(cvnotify(&["replay", &file]).status.code(), Some(0));
+    assert_eq!(
+        cvnotify(&["replay", "--strict", &file]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        cvnotify(&["replay", "--strict", &session("y_happy_path.jsonl")])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_waived_finding_is_reported_but_not_counted() {
+    let file = session("n_connection_test_missing.jsonl");
+    let out = cvnotify(&[
+        "replay",
+        "--format",
+        "json",
+        "--exclude",
+        "connection-test-missing",
+        &file,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "PASS");
+    assert_eq!(
+        report["sessions"][0]["projects"][0]["findings"][0]["waived"],
+        true
+    );
+    // --select keeps only the named codes: the training warning no longer counts.
+    let portal = session("i_training_from_portal.jsonl");
+    let out = cvnotify(&[
+        "replay",
+        "--select",
+        "backup-blob-missing,connection-test-missing",
+        &portal,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("verdict: PASS")
+    );
+    let out = cvnotify(&["replay", "--exclude", "no-such-check", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("unknown check code")
+    );
+}
+
+#[test]
+fn a_bad_line_is_reported_by_number_and_the_rest_is_replayed() {
+    let out = cvnotify(&["replay", &session("n_unreadable_and_rejected_lines.jsonl")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("unreadable-line x1"), "{text}");
+    assert!(text.contains("      line 4: not JSON: "), "{text}");
+    assert!(text.contains("line 5: Content.iterationId"), "{text}");
+    assert!(text.contains("ConnectionTested (line 3"), "{text}");
+}
+
+#[test]
+fn a_line_with_a_secret_is_refused_and_never_echoed() {
+    let out = cvnotify(&[
+        "replay",
+        "--format",
+        "json",
+        &session("n_secret_in_recording.jsonl"),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("secret-in-recording"));
+    assert!(
+        !text.contains("NOT-REDACTED-FAKE"),
+        "the secret leaked into the report"
+    );
+}
+
+#[test]
+fn human_output_has_no_colour_off_a_terminal_and_junit_html_are_well_formed() {
+    let files = [
+        session("y_happy_path.jsonl"),
+        session("n_backup_blob_missing.jsonl"),
+    ];
+    let human = cvnotify(&["replay", &files[0], &files[1]]);
+    assert_eq!(human.status.code(), Some(1));
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "colour escapes in piped output");
+    assert!(text.contains("backup-blob-missing at"), "{text}");
+    assert!(text.ends_with("verdict: FAIL\n"));
+
+    let junit = cvnotify(&["replay", "--format", "junit", &files[0], &files[1]]);
+    let xml = String::from_utf8(junit.stdout).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures, mut suites) = (0, 0, 0);
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    b"testsuite" => suites += 1,
+                    b"testcase" => cases += 1,
+                    b"failure" => failures += 1,
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(suites, 2);
+    assert_eq!(cases, 2 * cvnotify_core::lifecycle::FindingCode::ALL.len());
+    assert_eq!(failures, 1);
+
+    let dir = std::env::temp_dir().join(format!("cvnotify-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    let html = cvnotify(&[
+        "replay",
+        "--format",
+        "html",
+        "--output",
+        page.to_str().unwrap(),
+        &files[0],
+        &files[1],
+    ]);
+    assert_eq!(html.status.code(), Some(1));
+    assert!(html.stdout.is_empty());
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+    assert_eq!(page.matches("<svg class=\"timeline\"").count(), 2);
+    assert!(page.contains("backup-blob-missing"));
+    assert!(
+        !page.contains("<script") && !page.contains("http://") && !page.contains("src="),
+        "not self-contained"
+    );
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(cvnotify(&["replay"]).status.code(), Some(2));
+    assert_eq!(
+        cvnotify(&["replay", "/nonexistent/recording.jsonl"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        cvnotify(&["replay", "--format", "yaml", &session("y_happy_path.jsonl")])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+/// The schemas are JSON, and every field the session corpus and a report use is declared for its
+/// line kind (so the documentation cannot fall behind the format in that direction).
+#[test]
+fn schemas_declare_every_field_in_use() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("corpus/recording.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let kinds: std::collections::BTreeMap<String, Vec<String>> = schema["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let props = k["properties"].as_object().unwrap();
+            (
+                props["kind"]["const"].as_str().unwrap().to_string(),
+                props.keys().cloned().collect(),
+            )
+        })
+        .collect();
+    for entry in std::fs::read_dir(repo_root().join("corpus/sessions")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let Ok(serde_json::Value::Object(fields)) =
+                serde_json::from_str::<serde_json::Value>(line)
+            else {
+                continue;
+            };
+            let kind = fields["kind"].as_str().unwrap();
+            for key in fields.keys() {
+                assert!(
+                    kinds[kind].contains(key),
+                    "{kind} line field {key} is not in the schema"
+                );
+            }
+        }
+    }
+    let report_schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("corpus/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let out = cvnotify(&["replay", "--format", "json", &session("y_duplicates.jsonl")]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in report.as_object().unwrap().keys() {
+        assert!(
+            report_schema["properties"].get(key).is_some(),
+            "report field {key} is not in the schema"
+        );
+    }
+    let finding = &report["sessions"][0]["projects"][0]["findings"][0];
+    let declared = &report_schema["properties"]["sessions"]["items"]["properties"]["projects"]["items"]
+        ["properties"]["findings"]["items"]["properties"];
+    for key in finding.as_object().unwrap().keys() {
+        assert!(
+            declared.get(key).is_some(),
+            "finding field {key} is not in the schema"
+        );
+    }
+}
