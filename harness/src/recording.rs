@@ -624,18 +624,38 @@ pub(crate) fn read_line(text: &str, number: u32, first: bool) -> Result<Item, Li
     })
 }
 
-/// One line read: its number, its length in bytes, what it amounts to.
+/// One line read: its number and what it amounts to.
 #[derive(Debug)]
 pub(crate) struct ReadLine {
     pub(crate) number: u32,
-    pub(crate) bytes: usize,
     pub(crate) item: Result<Item, LineProblem>,
+}
+
+/// One raw line: its number, its length in bytes, its text (or why it has none).
+#[derive(Debug)]
+pub(crate) struct RawText {
+    pub(crate) number: u32,
+    pub(crate) bytes: usize,
+    pub(crate) text: Result<String, LineProblem>,
+}
+
+impl RawText {
+    /// What the line amounts to (the expensive part: JSON, checks, message parsing).
+    pub(crate) fn read(self) -> ReadLine {
+        let item = self
+            .text
+            .and_then(|text| read_line(&text, self.number, self.number == 1));
+        ReadLine {
+            number: self.number,
+            item,
+        }
+    }
 }
 
 /// Streams a recording line by line; memory does not grow with its length.
 pub(crate) struct Reader<R> {
     inner: R,
-    buf: String,
+    buf: Vec<u8>,
     number: u32,
 }
 
@@ -643,44 +663,40 @@ impl<R: BufRead> Reader<R> {
     pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
-            buf: String::new(),
+            buf: Vec::new(),
             number: 0,
         }
     }
 
-    /// The next non-empty line. `None` at the end.
-    pub(crate) fn next_item(&mut self) -> io::Result<Option<ReadLine>> {
+    /// The next non-empty raw line. `None` at the end. A line that is not UTF-8 is a bad line,
+    /// not the end of the file.
+    pub(crate) fn next_raw(&mut self) -> io::Result<Option<RawText>> {
         loop {
             self.buf.clear();
-            let read = match self.inner.read_line(&mut self.buf) {
-                Ok(n) => n,
-                // A line that is not UTF-8 is a bad line, not the end of the file.
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    self.number = self.number.saturating_add(1);
-                    let mut skip = Vec::new();
-                    let n = self.inner.read_until(b'\n', &mut skip)?;
-                    let item = Err(unreadable("the line is not UTF-8"));
-                    return Ok(Some(ReadLine {
-                        number: self.number,
-                        bytes: n,
-                        item,
-                    }));
-                }
-                Err(e) => return Err(e),
-            };
+            let read = self.inner.read_until(b'\n', &mut self.buf)?;
             if read == 0 {
                 return Ok(None);
             }
             self.number = self.number.saturating_add(1);
-            let text = self.buf.trim_end_matches(['\n', '\r']);
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(text) => text.trim_end_matches(['\n', '\r']),
+                Err(_) => {
+                    let text = Err(unreadable("the line is not UTF-8"));
+                    return Ok(Some(RawText {
+                        number: self.number,
+                        bytes: read,
+                        text,
+                    }));
+                }
+            };
             if text.trim().is_empty() {
                 continue;
             }
-            let item = read_line(text, self.number, self.number == 1);
-            return Ok(Some(ReadLine {
+            let text = Ok(text.to_string());
+            return Ok(Some(RawText {
                 number: self.number,
                 bytes: read,
-                item,
+                text,
             }));
         }
     }

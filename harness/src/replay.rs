@@ -9,7 +9,11 @@ use cvnotify_core::lifecycle::{Finding, FindingCode, Phase, Settings, Severity, 
 use cvnotify_core::{IterationId, PlatformType, ProjectId};
 use serde::Serialize;
 
-use crate::recording::{Item, LineProblem, Reader, format_time};
+use std::sync::mpsc;
+
+use cvnotify_core::lifecycle::Input;
+
+use crate::recording::{Item, LineProblem, RawText, ReadLine, Reader, format_time};
 
 /// How many examples of each message-level check a report keeps (the count is always exact).
 pub(crate) const EXAMPLES: usize = 20;
@@ -149,7 +153,7 @@ pub(crate) struct ProjectSection {
 }
 
 /// Message counts.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub(crate) struct MessageCounts {
     pub(crate) accepted: u64,
     pub(crate) plain: u64,
@@ -209,6 +213,20 @@ struct Checks {
 }
 
 impl Checks {
+    /// Adds another worker's checks: counts add up; examples keep the first lines of all.
+    fn merge(&mut self, other: Self) {
+        for (code, (severity, deviation, rests_on, count, examples)) in other.by_code {
+            let entry =
+                self.by_code
+                    .entry(code)
+                    .or_insert((severity, deviation, rests_on, 0, Vec::new()));
+            entry.3 += count;
+            entry.4.extend(examples);
+            entry.4.sort_by_key(|e| e.line);
+            entry.4.truncate(EXAMPLES);
+        }
+    }
+
     fn add(
         &mut self,
         code: &str,
@@ -232,7 +250,64 @@ impl Checks {
     }
 }
 
-/// Replays one recording.
+/// Lines per batch handed to a parse worker.
+const BATCH: usize = 1024;
+
+/// What a parse worker makes of a batch of lines: the lifecycle inputs, and the message and line
+/// checks.
+#[derive(Default)]
+struct Batch {
+    inputs: Vec<Input>,
+    counts: MessageCounts,
+    checks: Checks,
+}
+
+impl Batch {
+    /// Takes in one read line.
+    fn absorb(&mut self, line: ReadLine) {
+        let number = line.number;
+        match line.item {
+            // A session line after the first is refused by the reader; the first one is taken
+            // before the batches start.
+            Ok(Item::Session(_)) => {}
+            Ok(Item::Inputs(inputs)) => self.inputs.extend(inputs),
+            Ok(Item::Message { parsed, input }) => {
+                count_message(&parsed, number, &mut self.counts, &mut self.checks);
+                self.inputs.extend(input);
+            }
+            Err(problem) => {
+                let rests_on = match problem {
+                    LineProblem::Secret(_) => "recording format: secrets never enter a recording",
+                    _ => "recording format (corpus/README.md)",
+                };
+                self.checks.add(
+                    problem.code(),
+                    Severity::Error,
+                    false,
+                    rests_on,
+                    number,
+                    problem.to_string(),
+                );
+            }
+        }
+    }
+
+    fn merge_stats(&mut self, other: Self) {
+        let (a, b) = (&mut self.counts, other.counts);
+        a.accepted += b.accepted;
+        a.plain += b.plain;
+        a.base64 += b.base64;
+        a.rejected += b.rejected;
+        a.with_deviations += b.with_deviations;
+        self.checks.merge(other.checks);
+    }
+}
+
+/// Replays one recording. The calling thread reads lines and hands them out in batches; parse
+/// workers (one per core) do the expensive part (JSON, secret checks, message parsing); one
+/// collector thread owns the tracker. The tracker's report does not depend on the order its
+/// inputs arrive in, and checks keep their examples by line number, so the report is the same
+/// whatever the threads' timing.
 pub(crate) fn replay(
     name: &str,
     input: impl BufRead,
@@ -243,60 +318,105 @@ pub(crate) fn replay(
     // The sources come from the session line, which can only be the first line; a recording
     // without one is judged as observing all three.
     let mut sources = Sources::ALL;
-    let mut tracker: Option<Tracker> = None;
-    let mut counts = MessageCounts::default();
-    let mut checks = Checks::default();
+    let mut head = Batch::default();
     let mut lines = 0;
-    while let Some(crate::recording::ReadLine {
-        number,
-        bytes,
-        item,
-    }) = reader.next_item()?
-    {
-        lines = number;
-        progress(bytes);
-        let inputs = match item {
-            Ok(Item::Session(s)) => {
-                sources = s;
-                continue;
+    if let Some(first) = reader.next_raw()? {
+        progress(first.bytes);
+        lines = first.number;
+        let first = first.read();
+        match first.item {
+            Ok(Item::Session(s)) => sources = s,
+            _ => head.absorb(first),
+        }
+    }
+    let settings = Settings {
+        sources,
+        ..Settings::default()
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4);
+    let (tracker, totals, read) = std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
+        let collector = scope.spawn(move || {
+            let mut tracker = Tracker::new(settings);
+            let mut totals = Batch::default();
+            for batch in done_rx {
+                let Batch {
+                    inputs,
+                    counts,
+                    checks,
+                } = batch;
+                inputs.into_iter().for_each(|i| tracker.handle(i));
+                totals.merge_stats(Batch {
+                    inputs: Vec::new(),
+                    counts,
+                    checks,
+                });
             }
-            Ok(Item::Inputs(inputs)) => inputs,
-            Ok(Item::Message { parsed, input }) => {
-                count_message(&parsed, number, &mut counts, &mut checks);
-                input.into_iter().collect()
+            (tracker, totals)
+        });
+        let mut jobs = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = mpsc::sync_channel::<Vec<RawText>>(2);
+            let done = done_tx.clone();
+            scope.spawn(move || {
+                for raw_lines in rx {
+                    let mut batch = Batch::default();
+                    raw_lines
+                        .into_iter()
+                        .for_each(|raw| batch.absorb(raw.read()));
+                    if done.send(batch).is_err() {
+                        break;
+                    }
+                }
+            });
+            jobs.push(tx);
+        }
+        // The collector outlives every sender; a send fails only if it panicked, which the
+        // join below reports.
+        let _ = done_tx.send(head);
+        drop(done_tx);
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut next = 0usize;
+        let mut send = |batch: Vec<RawText>| {
+            if let Some(job) = jobs.get(next % workers) {
+                let _ = job.send(batch);
             }
-            Err(problem) => {
-                let rests_on = match problem {
-                    LineProblem::Secret(_) => "recording format: secrets never enter a recording",
-                    _ => "recording format (corpus/README.md)",
-                };
-                checks.add(
-                    problem.code(),
-                    Severity::Error,
-                    false,
-                    rests_on,
-                    number,
-                    problem.to_string(),
-                );
-                continue;
+            next += 1;
+        };
+        let read = loop {
+            match reader.next_raw() {
+                Ok(Some(raw)) => {
+                    progress(raw.bytes);
+                    lines = raw.number;
+                    batch.push(raw);
+                    if batch.len() == BATCH {
+                        send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
             }
         };
-        let t = tracker.get_or_insert_with(|| {
-            Tracker::new(Settings {
-                sources,
-                ..Settings::default()
-            })
-        });
-        inputs.into_iter().for_each(|i| t.handle(i));
-    }
-    let tracker = tracker.unwrap_or_else(|| {
-        Tracker::new(Settings {
-            sources,
-            ..Settings::default()
-        })
-    });
+        if !batch.is_empty() {
+            send(batch);
+        }
+        drop(jobs);
+        let (tracker, totals) = collector
+            .join()
+            .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
+        Ok::<_, std::io::Error>((tracker, totals, read))
+    })?;
+    read?;
     Ok(judge(
-        name, lines, sources, counts, checks, &tracker, waivers,
+        name,
+        lines,
+        sources,
+        totals.counts,
+        totals.checks,
+        &tracker,
+        waivers,
     ))
 }
 

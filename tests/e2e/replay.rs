@@ -285,3 +285,60 @@ fn schemas_declare_every_field_in_use() {
         );
     }
 }
+
+fn temp_recording(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cvnotify-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A line that is not UTF-8 is one bad line: the next line is still read.
+#[test]
+fn a_line_that_is_not_utf8_does_not_swallow_the_next() {
+    let mut bytes = br#"{"kind":"session","version":1,"sources":["queue"]}"#.to_vec();
+    bytes.extend_from_slice(b"\n{\"kind\":\"tick\",\"at\":\"\xff\xfe\"}\n");
+    bytes.extend_from_slice(br#"{"kind":"tick","at":"2026-01-01T09:00:00Z"}"#);
+    bytes.push(b'\n');
+    let path = temp_recording("not-utf8.jsonl", &bytes);
+    let out = cvnotify(&["replay", "--format", "json", path.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let session = &report["sessions"][0];
+    assert_eq!(session["lines"], 3);
+    assert_eq!(session["checks"][0]["code"], "unreadable-line");
+    assert_eq!(session["checks"][0]["count"], 1);
+    assert_eq!(session["checks"][0]["examples"][0]["line"], 2);
+}
+
+/// Thousands of lines go through several parse workers: counts are exact and the examples are
+/// the first lines, as in a single-threaded read.
+#[test]
+fn checks_across_many_batches_keep_exact_counts_and_the_first_examples() {
+    let mut text = String::from("{\"kind\":\"session\",\"version\":1,\"sources\":[\"queue\"]}\n");
+    for n in 0..5000 {
+        let msg = format!(
+            r#"{{\"version\":\"1.0\",\"type\":\"ConnectionTest\",\"content\":{{\"projectId\":\"0f5a1c2e-3b4d-4e6f-8a9b-{n:012}\"}}}}"#
+        );
+        text.push_str(&format!(
+            "{{\"kind\":\"message\",\"at\":\"2026-01-01T09:00:00Z\",\"queue\":\"q\",\"messageId\":\"m{n}\",\"dequeueCount\":1,\"messageText\":\"{msg}\"}}\n"
+        ));
+    }
+    let path = temp_recording("many.jsonl", text.as_bytes());
+    let out = cvnotify(&["replay", "--format", "json", path.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let session = &report["sessions"][0];
+    assert_eq!(session["messages"]["accepted"], 5000);
+    assert_eq!(session["projects"].as_array().unwrap().len(), 5000);
+    let check = &session["checks"][0];
+    assert_eq!(check["code"], "key-case");
+    assert_eq!(check["count"], 5000);
+    let lines: Vec<u64> = check["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, (2..22).collect::<Vec<u64>>());
+    assert_eq!(report["verdict"], "NON-STRICT");
+}
