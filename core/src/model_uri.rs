@@ -184,38 +184,51 @@ const fn hex(b: u8) -> Option<u8> {
 #[derive(Clone, Copy)]
 pub struct RedactedUri<'a>(&'a ModelUri);
 
-impl fmt::Display for RedactedUri<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RedactedUri<'_> {
+    /// The URI with its query's signature parameters and its userinfo replaced.
+    fn compose(&self) -> String {
+        use core::fmt::Write as _;
         let uri = &self.0.uri;
-        write!(f, "{}:", uri.scheme().as_str())?;
+        let mut out = String::new();
+        let _ = write!(out, "{}:", uri.scheme().as_str());
         if let Some(auth) = uri.authority() {
-            f.write_str("//")?;
+            out.push_str("//");
             if auth.has_userinfo() {
-                write!(f, "{REDACTED}@")?;
+                let _ = write!(out, "{REDACTED}@");
             }
-            f.write_str(auth.host())?;
+            out.push_str(auth.host());
             if let Some(port) = auth.port() {
-                write!(f, ":{}", port.as_str())?;
+                let _ = write!(out, ":{}", port.as_str());
             }
         }
-        f.write_str(uri.path().as_str())?;
+        out.push_str(uri.path().as_str());
         if let Some(query) = uri.query() {
-            f.write_str("?")?;
+            out.push('?');
             for (n, param) in query.split('&').enumerate() {
                 if n > 0 {
-                    f.write_str("&")?;
+                    out.push('&');
                 }
                 let param = param.as_str();
                 match param.split_once('=') {
-                    Some((name, _)) if is_secret_param(param) => write!(f, "{name}={REDACTED}")?,
-                    _ => f.write_str(param)?,
+                    Some((name, _)) if is_secret_param(param) => {
+                        let _ = write!(out, "{name}={REDACTED}");
+                    }
+                    _ => out.push_str(param),
                 }
             }
         }
         if let Some(fragment) = uri.fragment() {
-            write!(f, "#{}", fragment.as_str())?;
+            let _ = write!(out, "#{}", fragment.as_str());
         }
-        Ok(())
+        out
+    }
+}
+
+/// Composed part by part, then swept once more for anything that looks like a secret value in
+/// any component (`sig=` can sit in a host: sub-delimiters are allowed in a registered name).
+impl fmt::Display for RedactedUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::path::redact_secrets(&self.compose()))
     }
 }
 
@@ -291,6 +304,13 @@ mod tests {
         assert_eq!(uri.expose_secret(), text);
         let encoded = ModelUri::parse(&format!("https://h/c?%73Ig={CANARY}")).unwrap();
         assert!(!format!("{encoded}").contains("CANARY"));
+        // Found by fuzzing (fuzz/regressions/blob_name/sig-in-host): `&` and `=` are allowed in
+        // a registered name, so a host can hold `sig=...`.
+        let in_host =
+            ModelUri::parse(&format!("https://cvbackup.queue.c-06&sp=raup&sig={CANARY}")).unwrap();
+        assert_eq!(in_host.path(), "");
+        assert!(!format!("{in_host}").contains("CANARY"), "{in_host}");
+        assert!(!format!("{in_host:?}").contains("CANARY"));
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn write_human(out: &mut impl io::Write, parsed: &Parsed) -> io::Result<()> {
     writeln!(
         out,
         "accepted: {} ({} encoding, version \"{}\")",
-        n.type_name(),
+        cvnotify_core::path::redact_secrets(n.type_name()),
         parsed.encoding,
         parsed.version.as_str()
     )?;

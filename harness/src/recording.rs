@@ -179,6 +179,67 @@ pub(crate) struct TickLine {
     pub(crate) at: At,
 }
 
+impl Line {
+    /// Every string value of the line.
+    pub(crate) fn strings(&self) -> Vec<&str> {
+        match self {
+            Self::Session(_) | Self::Tick(_) => vec![],
+            Self::Message(m) => vec![&m.queue, &m.message_id, &m.message_text],
+            Self::Api(a) => {
+                let mut v: Vec<&str> = vec![&a.project_id];
+                v.extend(
+                    [
+                        &a.iteration_id,
+                        &a.platform,
+                        &a.flavor,
+                        &a.error_code,
+                        &a.notification_queue_uri,
+                        &a.export_model_container_uri,
+                        &a.iteration_status,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+                );
+                for e in a.exports.iter().flatten() {
+                    v.extend([e.platform.as_str(), e.status.as_str()]);
+                }
+                v
+            }
+            Self::Blob(b) => vec![&b.container, &b.name],
+        }
+    }
+
+    /// Every string value of the line, to rewrite.
+    fn strings_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Self::Session(_) | Self::Tick(_) => vec![],
+            Self::Message(m) => vec![&mut m.queue, &mut m.message_id, &mut m.message_text],
+            Self::Api(a) => {
+                let mut v: Vec<&mut String> = vec![&mut a.project_id];
+                v.extend(
+                    [
+                        &mut a.iteration_id,
+                        &mut a.platform,
+                        &mut a.flavor,
+                        &mut a.error_code,
+                        &mut a.notification_queue_uri,
+                        &mut a.export_model_container_uri,
+                        &mut a.iteration_status,
+                    ]
+                    .into_iter()
+                    .flatten(),
+                );
+                for e in a.exports.iter_mut().flatten() {
+                    v.extend([&mut e.platform, &mut e.status]);
+                }
+                v
+            }
+            Self::Blob(b) => vec![&mut b.container, &mut b.name],
+        }
+    }
+}
+
 /// Why a line could not be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum LineProblem {
@@ -358,26 +419,6 @@ fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
     })
 }
 
-/// The first secret in the strings of a line that could carry one (base64 aside).
-fn secret_in(line: &Line) -> Option<secrets::Secret> {
-    let find = secrets::find_plain;
-    match line {
-        Line::Session(_) | Line::Tick(_) => None,
-        Line::Message(m) => find(&m.queue)
-            .or_else(|| find(&m.message_id))
-            .or_else(|| find(&m.message_text)),
-        Line::Api(a) => [
-            &a.notification_queue_uri,
-            &a.export_model_container_uri,
-            &a.error_code,
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|s| find(s)),
-        Line::Blob(b) => find(&b.container).or_else(|| find(&b.name)),
-    }
-}
-
 /// A line as written, every field optional and borrowed where JSON allows: one pass of
 /// serde_json, no intermediate tree (an internally tagged enum would buffer every line first).
 /// [`RawLine::into_line`] then checks that each field belongs to the line's kind.
@@ -541,7 +582,7 @@ pub(crate) fn read_line(text: &str, number: u32, first: bool) -> Result<Item, Li
         }
     })?;
     let line = raw.into_line()?;
-    if let Some(secret) = secret_in(&line) {
+    if let Some(secret) = line.strings().into_iter().find_map(secrets::find_plain) {
         return Err(LineProblem::Secret(secret));
     }
     let evidence = Evidence::new(number).ok_or_else(|| unreadable("line number 0"))?;
@@ -715,24 +756,16 @@ impl<W: Write> Writer<W> {
     /// Writes one line, redacting every secret first.
     pub(crate) fn write(&mut self, line: &Line) -> io::Result<()> {
         let mut line = line.clone();
-        match &mut line {
-            Line::Message(m) => {
-                let (text, changed) = secrets::redact(&m.message_text);
-                m.message_text = text;
-                m.redacted |= changed;
+        let mut changed = false;
+        for value in line.strings_mut() {
+            let (redacted, this) = secrets::redact(value);
+            if this {
+                *value = redacted;
+                changed = true;
             }
-            Line::Api(a) => {
-                for uri in [
-                    &mut a.notification_queue_uri,
-                    &mut a.export_model_container_uri,
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    *uri = secrets::redact(uri).0;
-                }
-            }
-            Line::Session(_) | Line::Blob(_) | Line::Tick(_) => {}
+        }
+        if let Line::Message(m) = &mut line {
+            m.redacted |= changed;
         }
         serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")

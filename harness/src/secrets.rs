@@ -48,22 +48,16 @@ fn secret_values(text: &str) -> Vec<(Secret, std::ops::Range<usize>)> {
     }
     let lower = text.to_ascii_lowercase();
     let mut found = Vec::new();
-    for (needle, kind, ends) in [
-        (
-            "sig=",
-            Secret::SasSignature,
-            &['&', '#', '"', '\'', ' ', '\n', '<', '\\'][..],
-        ),
-        (
-            "%73ig=",
-            Secret::SasSignature,
-            &['&', '#', '"', '\'', ' ', '\n', '<', '\\'][..],
-        ),
-        (
-            "accountkey=",
-            Secret::AccountKey,
-            &[';', '"', '\'', ' ', '\n', '<', '\\'][..],
-        ),
+    // A value is the run of characters a signature or key is written with: base64 and
+    // percent-encoding.
+    let value_char = |b: &&u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'%' | b'+' | b'/' | b'=' | b'-' | b'_' | b'.' | b'~')
+    };
+    for (needle, kind) in [
+        ("sig=", Secret::SasSignature),
+        ("%73ig=", Secret::SasSignature),
+        ("accountkey=", Secret::AccountKey),
     ] {
         let mut from = 0;
         while let Some(pos) = lower.get(from..).and_then(|rest| rest.find(needle)) {
@@ -75,9 +69,9 @@ fn secret_values(text: &str) -> Vec<(Secret, std::ops::Range<usize>)> {
                     Some(b'?' | b'&' | b';' | b' ' | b'"')
                 );
             let value_start = start + needle.len();
-            let value_len = text
+            let value_len = bytes
                 .get(value_start..)
-                .map_or(0, |v| v.find(ends).unwrap_or(v.len()));
+                .map_or(0, |v| v.iter().take_while(value_char).count());
             if boundary && value_len > 0 {
                 found.push((kind, value_start..value_start + value_len));
             }

@@ -12,6 +12,9 @@
 mod cli_parse;
 mod corpus_messages;
 mod docs;
+mod fuzz_corpus;
+mod hostile;
+mod leaks;
 mod lifecycle;
 mod lifecycle_exhaustive;
 mod lifecycle_model;

@@ -284,6 +284,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         if self.depth > MAX_DEPTH {
             return Err(too_deep(self.ctx));
         }
+        // One key is kept inline: nested objects in unknown values usually have one, and a
+        // deep nesting of them should not cost an allocation per level.
+        let mut first: Option<Text<'de>> = None;
         let mut keys: Vec<Text<'de>> = Vec::new();
         let mut repeat = None;
         while let Some(key) = map.next_key_seed(KeySeed(self.ctx))? {
@@ -291,7 +294,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             if repeat.is_none() {
                 repeat = value.repeat().cloned();
             }
-            keys.push(key);
+            match first.take() {
+                None if keys.is_empty() => first = Some(key),
+                Some(f) => keys.extend([f, key]),
+                None => keys.push(key),
+            }
         }
         if let Some(key) = first_repeat(&keys, |k| k) {
             repeat = Some(Repeat { key: key.clone() });
