@@ -56,11 +56,26 @@ fn timeline(p: &ProjectSection) -> String {
     let (Some(&start), Some(&end)) = (times.iter().min(), times.iter().max()) else {
         return String::new();
     };
+    // The axis runs a little past the last event, so the phase a project ends in has a visible
+    // band (and room for its label).
     let span = (end.saturating_sub(start)).max(1) as f64;
-    let x = |t: u64| LEFT + (t.saturating_sub(start)) as f64 / span * (WIDTH - 2.0 * LEFT);
+    let shown = span * 1.15;
+    let x = |t: u64| LEFT + (t.saturating_sub(start)) as f64 / shown * (WIDTH - 2.0 * LEFT);
     let mut svg = format!(
-        "<svg class=\"timeline\" viewBox=\"0 0 {WIDTH} 86\" width=\"{WIDTH}\" height=\"86\" role=\"img\" aria-label=\"lifecycle of {}\">",
+        "<svg class=\"timeline\" viewBox=\"0 0 {WIDTH} 98\" width=\"{WIDTH}\" height=\"98\" role=\"img\" aria-label=\"lifecycle of {}\">",
         p.project_id
+    );
+    let time = |t: u64| {
+        esc(&crate::recording::format_time(
+            cvnotify_core::lifecycle::Timestamp(t),
+        ))
+    };
+    let _ = write!(
+        svg,
+        "<text x=\"{LEFT}\" y=\"94\" class=\"axis\">{}</text><text x=\"{:.1}\" y=\"94\" class=\"axis\" text-anchor=\"end\">{}</text>",
+        time(start),
+        x(end),
+        time(end)
     );
     for (n, h) in p.history.iter().enumerate() {
         let x0 = x(h.millis);
@@ -114,7 +129,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cvnotify replay</title><style>");
     h.push_str("body{font:14px system-ui,sans-serif;margin:2em;color:#263238}table{border-collapse:collapse;margin:.5em 0 1.5em}");
     h.push_str("td,th{border:1px solid #cfd8dc;padding:.25em .5em;text-align:left;vertical-align:top}.pass{color:#2e7d32}");
-    h.push_str(".nonstrict{color:#ef6c00}.fail{color:#c62828}.label{font-size:10px}.finding{font-size:10px}");
+    h.push_str(".nonstrict{color:#ef6c00}.fail{color:#c62828}.label{font-size:10px}.finding{font-size:10px}.axis{font-size:9px;fill:#78909c}");
     h.push_str(".verdict{font-weight:bold}.waived{opacity:.5}svg.timeline{background:#fafafa;border:1px solid #eceff1}");
     h.push_str("</style></head><body>\n");
     let _ = writeln!(
