@@ -247,6 +247,22 @@ pub fn catalogue() -> Vec<Hostile> {
             format!("{{\"x\":{}", "[".repeat(depth)).into_bytes(),
         );
     }
+    // The slowest shape known: serde_json recomputes the error position at every level while an
+    // error unwinds, scanning the text before it; depth is capped, so the cost stays linear.
+    let newlines = "\n".repeat(65_000);
+    let arrays = "[".repeat(127);
+    add(
+        "deep nesting",
+        "65,000 newlines, 127 arrays, end".into(),
+        M,
+        format!("{{\"x\":{newlines}{arrays}").into_bytes(),
+    );
+    add(
+        "deep nesting",
+        "127 arrays, 65,000 newlines, end".into(),
+        M,
+        format!("{{\"x\":{arrays}{newlines}").into_bytes(),
+    );
     add(
         "deep nesting",
         "recording line nested 10,000 deep".into(),
