@@ -13,6 +13,7 @@ mod replay;
 mod replay_cmd;
 mod report;
 mod secrets;
+pub mod storage;
 
 use clap::Parser as _;
 

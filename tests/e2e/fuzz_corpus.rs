@@ -92,3 +92,22 @@ fn tracker_over_every_sequence_ever_fuzzed() {
     }
     inputs.iter().for_each(|i| fuzzing::tracker(i));
 }
+
+#[test]
+fn queue_xml_over_every_body_ever_fuzzed() {
+    let mut inputs: Vec<Vec<u8>> = [
+        "<QueueMessagesList/>",
+        "<QueueMessagesList><QueueMessage><MessageId>m</MessageId><InsertionTime>Fri, 09 Oct 2009 21:04:30 GMT</InsertionTime><MessageText>a &amp; b</MessageText></QueueMessage></QueueMessagesList>",
+        "<EnumerationResults><Blobs><Blob><Name>a b</Name></Blob></Blobs><NextMarker>x</NextMarker></EnumerationResults>",
+        "<Error><Code>QueueNotFound</Code></Error>",
+        "<a><b>",
+        "{\"version\":\"1.0\"}",
+        "text with <, & and ]]>",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    inputs.extend(files(&repo_root().join("corpus/messages")));
+    inputs.extend(fuzz_inputs("queue_xml"));
+    inputs.iter().for_each(|i| fuzzing::queue_xml(i));
+}

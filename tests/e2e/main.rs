@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+mod azurite;
 mod cli_parse;
 mod corpus_messages;
 mod docs;

@@ -1,0 +1,493 @@
+//! One Azure Storage resource (a queue or a container) over HTTP: builds each request (version,
+//! date, authorization), retries what is safe to retry, and turns failures into [`StorageError`]s
+//! that never carry a URL (a SAS lives in the query) or a key.
+
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::{Method, StatusCode, Url};
+
+use super::auth::{Credentials, STORAGE_VERSION, Signer};
+use super::xml;
+
+/// When to retry and how long to wait (the Functions host and the storage SDKs retry the same
+/// statuses: 429, 500, 503, timeouts, connection failures).
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The first wait; each next one doubles, with up to half of it added at random.
+    pub initial_backoff: Duration,
+    /// The longest single wait.
+    pub max_backoff: Duration,
+    /// No retry starts after this much time since the first attempt.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            max_elapsed: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub const NONE: Self = Self {
+        max_attempts: 1,
+        initial_backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+        max_elapsed: Duration::ZERO,
+    };
+
+    /// The wait before attempt `attempt + 1`: the server's `x-ms-retry-after-ms` or
+    /// `Retry-After` when it gave one, else exponential backoff with jitter.
+    pub(crate) fn wait(
+        &self,
+        attempt: u32,
+        server: Option<Duration>,
+        jitter: &mut Jitter,
+    ) -> Duration {
+        if let Some(d) = server {
+            // The server's word, capped so that a broken header cannot stall a client for hours.
+            return d.min(Duration::from_secs(120));
+        }
+        let base = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_backoff);
+        let extra = base.mul_f64(jitter.next_unit() * 0.5);
+        (base + extra).min(self.max_backoff)
+    }
+}
+
+/// Jitter for backoff: a small xorshift, seeded per client from the clock (jitter needs to be
+/// different between clients, not unpredictable).
+#[derive(Debug, Clone)]
+pub(crate) struct Jitter(u64);
+
+impl Jitter {
+    pub(crate) fn new() -> Self {
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Self(seed | 1)
+    }
+
+    /// A number in [0, 1).
+    pub(crate) fn next_unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A failed storage request.
+#[derive(Debug)]
+pub enum StorageError {
+    /// The service answered with an error status.
+    Status {
+        /// The HTTP status.
+        status: StatusCode,
+        /// `x-ms-error-code` or the body's `Code` (`QueueNotFound`, `MessageNotFound`, ...).
+        code: Option<String>,
+        /// The body's `Message`, first line.
+        message: Option<String>,
+    },
+    /// No answer: connection refused or reset, timeout, TLS.
+    Transport(String),
+    /// An answer that is not what the API documents.
+    Body(xml::XmlError),
+    /// The resource URL is not usable.
+    Url(String),
+}
+
+impl StorageError {
+    /// The service's error code, if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Status { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status {
+                status,
+                code,
+                message,
+            } => {
+                write!(f, "storage answered {status}")?;
+                if let Some(code) = code {
+                    write!(f, " {code}")?;
+                }
+                if let Some(message) = message {
+                    write!(
+                        f,
+                        ": {}",
+                        cvnotify_core::path::redact_secrets(
+                            message.lines().next().unwrap_or_default()
+                        )
+                    )?;
+                }
+                Ok(())
+            }
+            Self::Transport(why) => write!(f, "storage unreachable: {why}"),
+            Self::Body(e) => e.fmt(f),
+            Self::Url(why) => write!(f, "storage URL: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+/// A transport error's text without the URL reqwest would print (it holds the SAS).
+fn transport(e: reqwest::Error) -> StorageError {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "broken response body"
+    } else {
+        "request failed"
+    };
+    let inner = e.without_url().to_string();
+    StorageError::Transport(format!(
+        "{kind} ({})",
+        cvnotify_core::path::redact_secrets(&inner)
+    ))
+}
+
+/// Where a request goes.
+pub(crate) struct Target<'a> {
+    suffix: &'a str,
+    blob: Option<&'a str>,
+    query: &'a [(&'a str, String)],
+    headers: &'a [(&'a str, &'a str)],
+}
+
+/// A response that arrived.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
+}
+
+/// One storage resource: a queue (`https://acct.queue.core.windows.net/q`) or a container.
+#[derive(Clone)]
+pub struct Resource {
+    http: reqwest::Client,
+    /// The resource URL without its query.
+    base: Url,
+    credentials: Credentials,
+    retry: RetryPolicy,
+}
+
+/// The URL without its query (where a SAS would be).
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("url", &self.base.as_str())
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+impl Resource {
+    /// A resource at `url`. A query on the URL is taken as a SAS unless credentials are given.
+    pub fn new(
+        url: &str,
+        credentials: Option<Credentials>,
+        retry: RetryPolicy,
+    ) -> Result<Self, StorageError> {
+        let mut base = Url::parse(url).map_err(|e| StorageError::Url(e.to_string()))?;
+        let credentials = match (credentials, base.query()) {
+            (Some(c), _) => c,
+            (None, Some(q)) if !q.is_empty() => Credentials::Sas(super::auth::SasToken::new(q)),
+            (None, _) => Credentials::Anonymous,
+        };
+        base.set_query(None);
+        base.set_fragment(None);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(transport)?;
+        Ok(Self {
+            http,
+            base,
+            credentials,
+            retry,
+        })
+    }
+
+    /// The resource URL without query.
+    pub fn url(&self) -> &Url {
+        &self.base
+    }
+
+    /// A sibling resource (same account and credentials): `<queue>-poison` next to `<queue>`.
+    pub fn sibling(&self, name: &str) -> Result<Self, StorageError> {
+        let mut base = self.base.clone();
+        let mut segments: Vec<String> = base
+            .path_segments()
+            .map(|s| s.map(str::to_string).collect())
+            .unwrap_or_default();
+        match segments.last_mut() {
+            Some(last) => *last = name.to_string(),
+            None => return Err(StorageError::Url("the URL has no resource name".into())),
+        }
+        base.set_path(&segments.join("/"));
+        Ok(Self {
+            base,
+            ..self.clone()
+        })
+    }
+
+    /// The resource's name (the last path segment).
+    pub fn name(&self) -> &str {
+        self.base
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default()
+    }
+
+    /// Sends one request to a path under the resource (`messages`, `messages/{id}`), with
+    /// retries when `retry` says the call is safe to repeat.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        suffix: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+        retry: bool,
+    ) -> Result<Answer, StorageError> {
+        let target = Target {
+            suffix,
+            blob: None,
+            query,
+            headers: &[],
+        };
+        self.send_to(method, &target, body, retry).await
+    }
+
+    /// Sends one request about the blob `name` (percent-encoded as one path segment); reads
+    /// retry, writes do not.
+    pub(crate) async fn send_blob(
+        &self,
+        method: Method,
+        name: &str,
+        body: Option<String>,
+    ) -> Result<Answer, StorageError> {
+        let retry = matches!(method, Method::GET | Method::HEAD);
+        let headers: &[(&str, &str)] = if body.is_some() {
+            &[("x-ms-blob-type", "BlockBlob")]
+        } else {
+            &[]
+        };
+        let target = Target {
+            suffix: "",
+            blob: Some(name),
+            query: &[],
+            headers,
+        };
+        self.send_to(method, &target, body, retry).await
+    }
+
+    async fn send_to(
+        &self,
+        method: Method,
+        target: &Target<'_>,
+        body: Option<String>,
+        retry: bool,
+    ) -> Result<Answer, StorageError> {
+        let policy = if retry { self.retry } else { RetryPolicy::NONE };
+        let started = Instant::now();
+        let mut jitter = Jitter::new();
+        let mut attempt = 0;
+        loop {
+            let outcome = self.attempt(method.clone(), target, body.clone()).await;
+            let (retryable, server_wait) = match &outcome {
+                Ok(a) if matches!(a.status.as_u16(), 429 | 500 | 503) => {
+                    (true, server_wait(&a.headers))
+                }
+                Ok(_) => (false, None),
+                Err(StorageError::Transport(_)) => (true, None),
+                Err(_) => (false, None),
+            };
+            attempt += 1;
+            let wait = policy.wait(attempt - 1, server_wait, &mut jitter);
+            if !retryable
+                || attempt >= policy.max_attempts
+                || started.elapsed() + wait > policy.max_elapsed
+            {
+                return outcome;
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        target: &Target<'_>,
+        body: Option<String>,
+    ) -> Result<Answer, StorageError> {
+        let mut url = self.base.clone();
+        if !target.suffix.is_empty() {
+            let path = format!("{}/{}", url.path().trim_end_matches('/'), target.suffix);
+            url.set_path(&path);
+        }
+        if let Some(name) = target.blob {
+            match url.path_segments_mut() {
+                Ok(mut segments) => {
+                    segments.pop_if_empty().push(name);
+                }
+                Err(()) => return Err(StorageError::Url("the URL cannot hold a blob name".into())),
+            }
+        }
+        if !target.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in target.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let length = body.as_ref().map_or(0, String::len);
+        let mut headers: Vec<(String, String)> = vec![
+            ("x-ms-date".into(), date),
+            ("x-ms-version".into(), STORAGE_VERSION.into()),
+            ("content-length".into(), length.to_string()),
+        ];
+        if body.is_some() && target.blob.is_none() {
+            headers.push(("content-type".into(), "application/xml".into()));
+        }
+        headers.extend(
+            target
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), (*v).to_string())),
+        );
+        match &self.credentials {
+            Credentials::SharedKey { account, key } => {
+                let decoded: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                let auth = Signer { account, key }.authorization(
+                    method.as_str(),
+                    url.path(),
+                    &decoded,
+                    &headers,
+                );
+                headers.push(("authorization".into(), auth));
+            }
+            Credentials::Sas(sas) => {
+                let joined = match url.query() {
+                    Some(q) if !q.is_empty() => format!("{q}&{}", sas.query()),
+                    _ => sas.query().to_string(),
+                };
+                url.set_query(Some(&joined));
+            }
+            Credentials::Anonymous => {}
+        }
+        let mut request = self.http.request(method, url);
+        for (name, value) in &headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.map_err(transport)?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// The wait the server asked for: `x-ms-retry-after-ms`, else `Retry-After` in seconds.
+fn server_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    number("x-ms-retry-after-ms")
+        .map(Duration::from_millis)
+        .or_else(|| number("retry-after").map(Duration::from_secs))
+}
+
+/// The error of a failed answer.
+pub(crate) fn failure(answer: &Answer) -> StorageError {
+    let (code, message) = xml::read_error(&answer.body);
+    let header = answer
+        .headers
+        .get("x-ms-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    StorageError::Status {
+        status: answer.status,
+        code: header.or(code),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_within_bounds_and_honours_the_server() {
+        let p = RetryPolicy::default();
+        let mut j = Jitter(12345);
+        let waits: Vec<Duration> = (0..8).map(|a| p.wait(a, None, &mut j)).collect();
+        for (a, w) in waits.iter().enumerate() {
+            let base = p.initial_backoff.saturating_mul(1 << a).min(p.max_backoff);
+            assert!(
+                *w >= base && *w <= (base.mul_f64(1.5)).min(p.max_backoff),
+                "attempt {a}: {w:?}"
+            );
+        }
+        assert_eq!(
+            p.wait(0, Some(Duration::from_millis(1500)), &mut j),
+            Duration::from_millis(1500)
+        );
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(server_wait(&headers), Some(Duration::from_secs(3)));
+        headers.insert("x-ms-retry-after-ms", "250".parse().unwrap());
+        assert_eq!(server_wait(&headers), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn a_sas_on_the_url_becomes_the_credentials_and_never_prints() {
+        let r = Resource::new(
+            "https://a.queue.core.windows.net/q?sv=1&sig=CANARY",
+            None,
+            RetryPolicy::NONE,
+        )
+        .unwrap();
+        assert_eq!(r.url().as_str(), "https://a.queue.core.windows.net/q");
+        assert!(!format!("{r:?}").contains("CANARY"));
+        assert_eq!(r.name(), "q");
+        assert_eq!(
+            r.sibling("q-poison").unwrap().url().as_str(),
+            "https://a.queue.core.windows.net/q-poison"
+        );
+    }
+}
