@@ -24,6 +24,12 @@ pub(crate) enum Command {
     /// Exit 0: PASS or NON-STRICT (only deviations and warnings). Exit 1: FAIL (or NON-STRICT
     /// under --strict). Exit 2: usage or I/O error.
     Replay(ReplayArgs),
+    /// Consume a notification queue: follow every project's lifecycle live, never lose a
+    /// message (poison after --max-dequeue attempts), optionally record everything.
+    ///
+    /// With --drain it ends when the queue is empty, with replay's report and exit codes;
+    /// otherwise Ctrl-C ends it after the batch in hand.
+    Watch(WatchArgs),
     /// Write a synthetic recording (for benchmarks and demos): many projects, whole lifecycles.
     #[command(hide = true)]
     GenerateRecording(GenerateArgs),
@@ -137,4 +143,47 @@ pub(crate) struct GenerateArgs {
 pub(crate) enum Shape {
     Lifecycles,
     Steady,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WatchArgs {
+    /// The queue URL (a SAS in its query authorizes; or see --account-key-env).
+    #[arg(long)]
+    pub(crate) queue: String,
+    /// The backup container URL, listed each cycle to observe backup and test blobs.
+    #[arg(long)]
+    pub(crate) container: Option<String>,
+    /// Environment variable holding the storage account key (Shared Key instead of a SAS).
+    #[arg(long)]
+    pub(crate) account_key_env: Option<String>,
+    /// Read without consuming: one page of up to 32 messages, nothing deleted.
+    #[arg(long, conflicts_with = "drain")]
+    pub(crate) peek: bool,
+    /// End when the queue holds no message (hidden ones included).
+    #[arg(long)]
+    pub(crate) drain: bool,
+    /// Write everything observed to this recording (secrets redacted).
+    #[arg(long)]
+    pub(crate) record: Option<PathBuf>,
+    /// Report format at the end.
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Human)]
+    pub(crate) format: crate::report::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
+    /// NON-STRICT fails too.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Attempts before an unparseable message goes to `<queue>-poison`.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) max_dequeue: u32,
+    /// Seconds a received message stays hidden (its redelivery delay when not deleted).
+    #[arg(long, default_value_t = 30)]
+    pub(crate) visibility: u64,
+    /// Longest wait between polls of an empty queue, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) max_interval: f64,
+    /// Allow plain http to a non-loopback host (an emulator elsewhere).
+    #[arg(long)]
+    pub(crate) emulator: bool,
 }

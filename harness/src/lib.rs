@@ -14,6 +14,7 @@ mod replay_cmd;
 mod report;
 mod secrets;
 pub mod storage;
+mod watch;
 
 use clap::Parser as _;
 
@@ -33,6 +34,7 @@ pub fn run() -> u8 {
     match cli.command {
         cli::Command::Parse(args) => parse_cmd::run(&args),
         cli::Command::Replay(args) => replay_cmd::run(&args),
+        cli::Command::Watch(args) => watch::run(&args),
         cli::Command::GenerateRecording(args) => generate_cmd::run(&args),
         cli::Command::Diagram(args) => docs_cmd::diagram(&args),
         cli::Command::Findings(args) => docs_cmd::findings(&args),

@@ -771,6 +771,11 @@ impl<W: Write> Writer<W> {
         self.out.write_all(b"\n")
     }
 
+    /// Flushes what was written so far.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flushes and returns the output.
     pub(crate) fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;

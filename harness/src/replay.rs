@@ -208,7 +208,7 @@ impl Report {
 
 /// Accumulates message-level checks with bounded examples.
 #[derive(Default)]
-struct Checks {
+pub(crate) struct Checks {
     by_code: BTreeMap<String, (Severity, bool, &'static str, u64, Vec<Example>)>,
 }
 
@@ -227,7 +227,7 @@ impl Checks {
         }
     }
 
-    fn add(
+    pub(crate) fn add(
         &mut self,
         code: &str,
         severity: Severity,
@@ -422,7 +422,7 @@ pub(crate) fn replay(
 
 const MESSAGE_SHAPE: &str = "seed: Verify the connection and after (documented message shape)";
 
-fn count_message(
+pub(crate) fn count_message(
     parsed: &Result<cvnotify_core::Parsed, cvnotify_core::ParseError>,
     line: u32,
     counts: &mut MessageCounts,
@@ -483,7 +483,7 @@ fn finding_report(f: &Finding, waivers: &Waivers) -> FindingReport {
     }
 }
 
-fn judge(
+pub(crate) fn judge(
     name: &str,
     lines: u32,
     sources: Sources,

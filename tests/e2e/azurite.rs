@@ -383,3 +383,133 @@ fn a_container_with_backup_names_that_contain_spaces_lists_in_pages() {
         assert_eq!(container.get(&names[1]).await.unwrap(), "model");
     });
 }
+
+fn cvnotify(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn watch_drains_a_queue_poisons_what_it_cannot_read_and_records_a_replayable_session() {
+    let azurite = Azurite::start();
+    let url = format!("{}?{SAS}", azurite.queue_url("notifications"));
+    let i = "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b";
+    let training = format!(
+        r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{P}","iterationId":"{i}","trainingStatus":"TrainingCompleted"}}}}"#
+    );
+    let poison_url = format!("{}?{SAS}", azurite.queue_url("notifications-poison"));
+    runtime().block_on(async {
+        let queue = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
+        queue.create().await.unwrap();
+        queue
+            .put(&notification(), Duration::ZERO, None)
+            .await
+            .unwrap();
+        queue
+            .put(
+                &base64::engine::general_purpose::STANDARD.encode(&training),
+                Duration::ZERO,
+                None,
+            )
+            .await
+            .unwrap();
+        queue.put("{not json", Duration::ZERO, None).await.unwrap();
+    });
+    let dir = std::env::temp_dir().join(format!("cvnotify-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("session.jsonl");
+    let out = cvnotify(&[
+        "watch",
+        "--queue",
+        &url,
+        "--drain",
+        "--max-dequeue",
+        "2",
+        "--visibility",
+        "1",
+        "--max-interval",
+        "0.5",
+        "--record",
+        recording.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("left for redelivery") && stderr.contains("poison: message"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ConnectionTested") && stderr.contains("Trained"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("1tmwxodj") && !String::from_utf8_lossy(&out.stdout).contains("1tmwxodj")
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let session = &report["sessions"][0];
+    assert_eq!(session["messages"]["accepted"], 2);
+    assert_eq!(
+        session["messages"]["rejected"], 2,
+        "two attempts of the unparseable message"
+    );
+    assert_eq!(session["projects"][0]["phase"], "Trained");
+    runtime().block_on(async {
+        let queue = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
+        assert_eq!(queue.approximate_count().await.unwrap(), 0);
+        let poison = Queue::new(Resource::new(&poison_url, None, RetryPolicy::NONE).unwrap());
+        let moved = poison.peek(32).await.unwrap();
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].message_text.as_deref(), Some("{not json"));
+    });
+    // The recording replays to the same judgement.
+    let replayed = cvnotify(&["replay", "--format", "json", recording.to_str().unwrap()]);
+    let again: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(again["verdict"], report["verdict"]);
+    assert_eq!(
+        again["sessions"][0]["projects"][0]["history"],
+        session["projects"][0]["history"]
+    );
+    assert!(
+        !std::fs::read_to_string(&recording)
+            .unwrap()
+            .contains("1tmwxodj"),
+        "the SAS entered the recording"
+    );
+}
+
+#[test]
+fn watch_peek_consumes_nothing_and_plain_http_elsewhere_is_refused() {
+    let azurite = Azurite::start();
+    let url = format!("{}?{SAS}", azurite.queue_url("peeked"));
+    runtime().block_on(async {
+        let queue = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
+        queue.create().await.unwrap();
+        queue
+            .put(&notification(), Duration::ZERO, None)
+            .await
+            .unwrap();
+    });
+    let out = cvnotify(&["watch", "--queue", &url, "--peek"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ConnectionTested"));
+    runtime().block_on(async {
+        let queue = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
+        assert_eq!(
+            queue.peek(32).await.unwrap().len(),
+            1,
+            "peek consumed the message"
+        );
+    });
+    let refused = cvnotify(&["watch", "--queue", "http://queue.example.net/q", "--drain"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("plain http is refused"));
+}

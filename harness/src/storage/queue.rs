@@ -37,6 +37,30 @@ impl Queue {
         }
     }
 
+    /// Get Queue Metadata's `x-ms-approximate-messages-count`: every message, hidden ones too.
+    pub async fn approximate_count(&self) -> Result<u64, StorageError> {
+        let a = self
+            .resource
+            .send(
+                Method::GET,
+                "",
+                &[("comp", "metadata".to_string())],
+                None,
+                true,
+            )
+            .await?;
+        if a.status.as_u16() != 200 {
+            return Err(failure(&a));
+        }
+        a.headers
+            .get("x-ms-approximate-messages-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                StorageError::Body(xml::XmlError("no x-ms-approximate-messages-count".into()))
+            })
+    }
+
     /// Put Message. `visibility` delays it; `ttl` of `None` keeps the service default (7 days).
     pub async fn put(
         &self,

@@ -1,0 +1,505 @@
+//! `cvnotify watch`: a queue consumer that keeps a live lifecycle view and never loses a
+//! notification. It polls like the Functions queue trigger (at once while messages come, then
+//! backing off with jitter to a maximum interval), handles each message, and deletes it only
+//! after it was applied to the tracker and, with `--record`, written and flushed: at least once,
+//! and the tracker makes a redelivery harmless. A message that cannot be parsed is left for
+//! redelivery until its dequeue count reaches the maximum; then it is put on `<queue>-poison` and
+//! deleted, never dropped. `--drain` ends when the queue holds no message at all (hidden ones
+//! included); Ctrl-C ends after the batch in hand, the rest left visible for the next consumer.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal as _, Write};
+use std::time::{Duration, SystemTime};
+
+use cvnotify_core::lifecycle::{
+    Delivery, Event, Evidence, Input, MessageId, Settings, Sources, Timestamp, Tracker,
+};
+use cvnotify_core::{ParseOptions, ProjectId};
+
+use crate::cli::WatchArgs;
+use crate::exit;
+use crate::recording::{
+    At, BlobEvent, BlobLine, FORMAT_VERSION, Line, MessageLine, SessionLine, SourceName, Writer,
+};
+use crate::replay::{self, Checks, MessageCounts, Report, Verdict, Waivers};
+use crate::report::{self, Format};
+use crate::storage::client::Jitter;
+use crate::storage::{
+    AccountKey, Container, Credentials, Queue, Resource, RetryPolicy, StorageError,
+};
+
+fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
+}
+
+/// Whether plain HTTP may be used for `url`: only for loopback hosts, or with `--emulator`.
+pub(crate) fn check_scheme(url: &str, emulator: bool) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback || emulator {
+                Ok(())
+            } else {
+                Err("plain http is refused except for loopback hosts or with --emulator".into())
+            }
+        }
+        other => Err(format!("scheme {other:?} is not http or https")),
+    }
+}
+
+/// The account name of a storage URL: the first path segment on an IP or localhost
+/// (emulator, path style), else the first label of the host.
+fn account_name(url: &reqwest::Url) -> Option<String> {
+    let path_style = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+        || url
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
+    if path_style {
+        url.path_segments()
+            .and_then(|mut s| s.next())
+            .map(str::to_string)
+    } else {
+        url.host_str()
+            .and_then(|h| h.split('.').next())
+            .map(str::to_string)
+    }
+}
+
+fn credentials(url: &str, key_env: Option<&str>) -> Result<Option<Credentials>, String> {
+    let Some(var) = key_env else { return Ok(None) };
+    let key = std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+    let key =
+        AccountKey::from_base64(&key).map_err(|_| format!("{var} is not a base64 account key"))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let account = account_name(&parsed).ok_or("cannot tell the account name from the URL")?;
+    Ok(Some(Credentials::SharedKey { account, key }))
+}
+
+/// What the watcher has seen so far, and where it tells it.
+struct State {
+    tracker: Tracker,
+    counts: MessageCounts,
+    checks: Checks,
+    recorder: Option<Writer<BufWriter<File>>>,
+    /// The next evidence number (a recording's line number: the session line is 1).
+    next: u32,
+    live: Box<dyn Write>,
+    blobs: BTreeSet<String>,
+}
+
+impl State {
+    fn evidence(&mut self) -> Evidence {
+        self.next = self.next.saturating_add(1);
+        Evidence::new(self.next).unwrap_or(Evidence(std::num::NonZeroU32::MIN))
+    }
+
+    fn record(&mut self, line: Line) -> io::Result<()> {
+        match &mut self.recorder {
+            Some(r) => r.write(&line),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies an input and tells what changed for its project: new phases, new findings.
+    fn apply(&mut self, input: Input, project: Option<ProjectId>) {
+        let before = project.and_then(|p| self.tracker.project_report(p));
+        self.tracker.handle(input);
+        let Some(after) = project.and_then(|p| self.tracker.project_report(p)) else {
+            return;
+        };
+        let phases = before.as_ref().map_or(0, |b| b.history.len());
+        for (stamp, phase) in after.history.iter().skip(phases) {
+            let _ = writeln!(
+                self.live,
+                "{}  project {}  {}  (input {})",
+                crate::recording::format_time(stamp.at),
+                after.project_id,
+                phase.as_str(),
+                stamp.evidence
+            );
+        }
+        for f in &after.findings {
+            if before.as_ref().is_some_and(|b| b.findings.contains(f)) {
+                continue;
+            }
+            let info = f.code.info();
+            let _ = writeln!(
+                self.live,
+                "{}  project {}  {} {}: {}",
+                crate::recording::format_time(f.at),
+                f.project_id,
+                info.severity.as_str(),
+                info.code,
+                info.summary
+            );
+        }
+    }
+}
+
+/// Handles one received message; `Ok(true)` when it may be deleted.
+async fn handle_message(
+    state: &mut State,
+    queue_name: &str,
+    m: &crate::storage::xml::ListedMessage,
+    max_dequeue: u32,
+    poison: Option<&Queue>,
+) -> Result<bool, StorageError> {
+    let text = m.message_text.clone().unwrap_or_default();
+    let dequeue_count = m.dequeue_count.unwrap_or(1);
+    let parsed = cvnotify_core::parse(text.as_bytes(), ParseOptions::TOLERANT);
+    let evidence = state.evidence();
+    let line = Line::Message(MessageLine {
+        at: At(Timestamp(m.insertion_time)),
+        queue: queue_name.to_string(),
+        message_id: m.message_id.clone(),
+        dequeue_count,
+        message_text: text.clone(),
+        redacted: false,
+    });
+    replay::count_message(
+        &parsed,
+        evidence.get(),
+        &mut state.counts,
+        &mut state.checks,
+    );
+    match parsed {
+        Ok(p) => {
+            state
+                .record(line)
+                .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+            let project = p.notification.project_id();
+            let delivery = Delivery {
+                message_id: MessageId::from_text(&m.message_id),
+                dequeue_count,
+            };
+            let input = Input {
+                at: Timestamp(m.insertion_time),
+                evidence,
+                event: Event::Notification {
+                    notification: p.notification,
+                    delivery,
+                },
+            };
+            state.apply(input, project);
+            Ok(true)
+        }
+        Err(e) if dequeue_count >= max_dequeue => {
+            state
+                .record(line)
+                .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+            let _ = writeln!(
+                state.live,
+                "poison: message {} (dequeue {dequeue_count}) moved to {queue_name}-poison: {e}",
+                m.message_id
+            );
+            if let Some(poison) = poison {
+                poison.put(&text, Duration::ZERO, Some(-1)).await?;
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            let _ = writeln!(
+                state.live,
+                "left for redelivery: message {} (dequeue {dequeue_count} of {max_dequeue}): {e}",
+                m.message_id
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// Lists the container and turns what appeared and went into blob inputs.
+async fn observe_container(state: &mut State, container: &Container) -> Result<(), StorageError> {
+    let listed = container.list("").await?;
+    let names: BTreeSet<String> = listed.iter().map(|b| b.name.clone()).collect();
+    let at = now();
+    let new: Vec<_> = listed
+        .iter()
+        .filter(|b| !state.blobs.contains(&b.name))
+        .collect();
+    for b in new {
+        let evidence = state.evidence();
+        let line = BlobLine {
+            at: At(at),
+            container: container.resource().name().to_string(),
+            event: BlobEvent::Created,
+            name: b.name.clone(),
+            size: b.size,
+        };
+        state
+            .record(Line::Blob(line))
+            .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+        let project = match cvnotify_core::blob::classify_blob(&b.name) {
+            cvnotify_core::BlobKind::Backup(name) => Some(name.project_id()),
+            _ => None,
+        };
+        state.apply(
+            Input {
+                at,
+                evidence,
+                event: Event::BlobCreated {
+                    name: b.name.clone(),
+                    size: b.size.unwrap_or(0),
+                },
+            },
+            project,
+        );
+    }
+    for gone in state.blobs.difference(&names).cloned().collect::<Vec<_>>() {
+        let evidence = state.evidence();
+        let line = BlobLine {
+            at: At(at),
+            container: container.resource().name().to_string(),
+            event: BlobEvent::Deleted,
+            name: gone.clone(),
+            size: None,
+        };
+        state
+            .record(Line::Blob(line))
+            .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+        state.apply(
+            Input {
+                at,
+                evidence,
+                event: Event::BlobDeleted { name: gone },
+            },
+            None,
+        );
+    }
+    state.blobs = names;
+    Ok(())
+}
+
+async fn watch(
+    args: &WatchArgs,
+    state: &mut State,
+    queue: &Queue,
+    container: Option<&Container>,
+) -> Result<(), StorageError> {
+    let poison = if args.peek {
+        None
+    } else {
+        Some(Queue::new(
+            queue
+                .resource()
+                .sibling(&format!("{}-poison", queue.resource().name()))?,
+        ))
+    };
+    if let Some(p) = &poison {
+        p.create().await?;
+    }
+    let visibility = Duration::from_secs(args.visibility.max(1));
+    let max_interval = Duration::from_secs_f64(args.max_interval.max(0.1));
+    let mut interval = Duration::ZERO;
+    let mut jitter = Jitter::new();
+    let mut stop = Box::pin(tokio::signal::ctrl_c());
+    let name = queue.resource().name().to_string();
+    loop {
+        if let Some(c) = container {
+            observe_container(state, c).await?;
+        }
+        let batch = if args.peek {
+            queue.peek(32).await?
+        } else {
+            queue.receive(32, visibility).await?
+        };
+        let mut deletions = Vec::new();
+        for m in &batch {
+            if handle_message(state, &name, m, args.max_dequeue, poison.as_ref()).await?
+                && !args.peek
+            {
+                deletions.push(m);
+            }
+        }
+        // Recorded and flushed before anything is deleted.
+        if let Some(r) = &mut state.recorder {
+            r.flush()
+                .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+        }
+        for m in deletions {
+            if let Some(receipt) = &m.pop_receipt {
+                queue.delete(&m.message_id, receipt).await?;
+            }
+        }
+        if args.peek {
+            return Ok(());
+        }
+        if batch.is_empty() {
+            if args.drain && queue.approximate_count().await? == 0 {
+                return Ok(());
+            }
+            // Back off: double the interval (with jitter) up to the maximum.
+            let base = if interval.is_zero() {
+                Duration::from_millis(100)
+            } else {
+                interval.saturating_mul(2)
+            };
+            interval = base
+                .mul_f64(1.0 + jitter.next_unit() * 0.25)
+                .min(max_interval);
+            // Time passed: deadlines may expire. Recorded too, so a replay judges the same.
+            let (at, evidence) = (now(), state.evidence());
+            state
+                .record(Line::Tick(crate::recording::TickLine { at: At(at) }))
+                .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+            state.tracker.handle(Input {
+                at,
+                evidence,
+                event: Event::Tick,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = &mut stop => return Ok(()),
+            }
+        } else {
+            interval = Duration::ZERO;
+            if futures_ready(&mut stop) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Whether Ctrl-C has already been pressed (without waiting for it).
+fn futures_ready(
+    stop: &mut std::pin::Pin<Box<impl std::future::Future<Output = io::Result<()>>>>,
+) -> bool {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    stop.as_mut().poll(&mut cx).is_ready()
+}
+
+pub(crate) fn run(args: &WatchArgs) -> u8 {
+    let usage = |why: String| {
+        eprintln!("cvnotify watch: {why}");
+        exit::USAGE_OR_IO
+    };
+    for url in std::iter::once(&args.queue).chain(&args.container) {
+        if let Err(why) = check_scheme(url, args.emulator) {
+            return usage(why);
+        }
+    }
+    let queue_creds = match credentials(&args.queue, args.account_key_env.as_deref()) {
+        Ok(c) => c,
+        Err(why) => return usage(why),
+    };
+    let queue = match Resource::new(&args.queue, queue_creds, RetryPolicy::default()) {
+        Ok(r) => Queue::new(r),
+        Err(e) => return usage(e.to_string()),
+    };
+    let container = match &args.container {
+        Some(url) => match credentials(url, args.account_key_env.as_deref())
+            .and_then(|c| Resource::new(url, c, RetryPolicy::default()).map_err(|e| e.to_string()))
+        {
+            Ok(r) => Some(Container::new(r)),
+            Err(why) => return usage(why),
+        },
+        None => None,
+    };
+    let sources = Sources {
+        queue: true,
+        training_api: false,
+        container: container.is_some(),
+    };
+    let recorder = match &args.record {
+        Some(path) => match File::create(path) {
+            Ok(f) => {
+                let mut w = Writer::new(BufWriter::new(f));
+                let mut names = vec![SourceName::Queue];
+                if container.is_some() {
+                    names.push(SourceName::Container);
+                }
+                if let Err(e) = w.write(&Line::Session(SessionLine {
+                    version: FORMAT_VERSION,
+                    sources: names,
+                })) {
+                    return usage(format!("cannot write {}: {e}", path.display()));
+                }
+                Some(w)
+            }
+            Err(e) => return usage(format!("cannot create {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let live: Box<dyn Write> = if args.format == Format::Human && args.output.is_none() {
+        Box::new(io::stdout())
+    } else {
+        Box::new(io::stderr())
+    };
+    let mut state = State {
+        tracker: Tracker::new(Settings {
+            sources,
+            ..Settings::default()
+        }),
+        counts: MessageCounts::default(),
+        checks: Checks::default(),
+        recorder,
+        next: 1,
+        live,
+        blobs: BTreeSet::new(),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(format!("cannot start: {e}")),
+    };
+    let outcome = runtime.block_on(watch(args, &mut state, &queue, container.as_ref()));
+    if let Some(r) = state.recorder.take()
+        && let Err(e) = r.finish()
+    {
+        eprintln!("cvnotify watch: cannot finish the recording: {e}");
+        return exit::USAGE_OR_IO;
+    }
+    if let Err(e) = outcome {
+        eprintln!("cvnotify watch: {e}");
+        return exit::USAGE_OR_IO;
+    }
+    let waivers = Waivers::default();
+    let session = replay::judge(
+        &format!("watch {}", queue.resource().url()),
+        state.next,
+        sources,
+        state.counts,
+        state.checks,
+        &state.tracker,
+        &waivers,
+    );
+    let report = Report::new(vec![session], args.strict);
+    let color = args.format == Format::Human
+        && args.output.is_none()
+        && io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let written = match &args.output {
+        Some(path) => File::create(path).and_then(|f| {
+            let mut out = BufWriter::new(f);
+            report::render(&report, args.format, false, &mut out)?;
+            out.flush()
+        }),
+        None => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            report::render(&report, args.format, color, &mut out).and_then(|()| out.flush())
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("cvnotify watch: cannot write the report: {e}");
+        return exit::USAGE_OR_IO;
+    }
+    match (report.verdict, args.strict) {
+        (Verdict::Pass, _) | (Verdict::NonStrict, false) => exit::OK,
+        _ => exit::REJECTED,
+    }
+}
