@@ -63,7 +63,8 @@ fn http_time(text: &str, field: &str) -> Result<u64, XmlError> {
 
 /// Reads a `QueueMessagesList` body.
 pub fn read_messages(xml: &str) -> Result<Vec<ListedMessage>, XmlError> {
-    let list: MessagesList = quick_xml::de::from_str(xml).map_err(|e| XmlError(e.to_string()))?;
+    let list: MessagesList =
+        quick_xml::de::from_str(&as_xml10(xml)).map_err(|e| XmlError(e.to_string()))?;
     list.messages
         .into_iter()
         .map(|m| {
@@ -95,12 +96,30 @@ struct PutBody<'a> {
     message_text: &'a str,
 }
 
-/// The Put/Update Message body for `text` (escaped by the serializer). A carriage return is
-/// written as `&#13;`: raw, XML's end-of-line rule would turn `\r\n` into `\n` on the way back.
+/// The Put/Update Message body for `text` (escaped by the serializer). The characters an XML
+/// reader's end-of-line handling would rewrite (`\r`; and U+0085, U+2028, which quick-xml
+/// treats by XML 1.1's rules) are written as character references, so the text comes back exactly.
 pub fn message_body(text: &str) -> Result<String, XmlError> {
     let body = quick_xml::se::to_string(&PutBody { message_text: text })
         .map_err(|e| XmlError(e.to_string()))?;
-    Ok(body.replace('\r', "&#13;"))
+    Ok(body
+        .replace('\r', "&#13;")
+        .replace('\u{85}', "&#133;")
+        .replace('\u{2028}', "&#8232;"))
+}
+
+/// The storage services answer in XML 1.0, where U+0085 and U+2028 are ordinary characters;
+/// quick-xml's deserializer applies XML 1.1's end-of-line rules to them. Written as character
+/// references first, they are read as themselves. (They cannot occur in names or markup.)
+fn as_xml10(xml: &str) -> std::borrow::Cow<'_, str> {
+    if xml.contains(['\u{85}', '\u{2028}']) {
+        std::borrow::Cow::Owned(
+            xml.replace('\u{85}', "&#133;")
+                .replace('\u{2028}', "&#8232;"),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(xml)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,7 +161,8 @@ pub struct ListedBlob {
 
 /// One page of a List Blobs answer: the blobs, and the marker of the next page (none: done).
 pub fn read_blob_page(xml: &str) -> Result<(Vec<ListedBlob>, Option<String>), XmlError> {
-    let e: Enumeration = quick_xml::de::from_str(xml).map_err(|e| XmlError(e.to_string()))?;
+    let e: Enumeration =
+        quick_xml::de::from_str(&as_xml10(xml)).map_err(|e| XmlError(e.to_string()))?;
     let blobs = e
         .blobs
         .blobs
