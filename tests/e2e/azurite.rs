@@ -509,6 +509,34 @@ fn watch_peek_consumes_nothing_and_plain_http_elsewhere_is_refused() {
             "peek consumed the message"
         );
     });
+    // Shared Key from the environment: the account comes from the path-style URL; the key is
+    // never printed, whatever the output.
+    let keyed = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args([
+            "watch",
+            "--queue",
+            &azurite.queue_url("peeked"),
+            "--account-key-env",
+            "CVNOTIFY_TEST_KEY",
+            "--peek",
+            "--format",
+            "json",
+        ])
+        .env("CVNOTIFY_TEST_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(
+        keyed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&keyed.stderr)
+    );
+    for stream in [&keyed.stdout, &keyed.stderr] {
+        assert!(
+            !String::from_utf8_lossy(stream).contains(&KEY[..20]),
+            "the account key leaked"
+        );
+    }
     let refused = cvnotify(&["watch", "--queue", "http://queue.example.net/q", "--drain"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("plain http is refused"));
