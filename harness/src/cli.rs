@@ -186,4 +186,11 @@ pub(crate) struct WatchArgs {
     /// Allow plain http to a non-loopback host (an emulator elsewhere).
     #[arg(long)]
     pub(crate) emulator: bool,
+    /// The Custom Vision training endpoint (`https://NAME.cognitiveservices.azure.com/`): each
+    /// Training and Export notification is cross-checked with GetIteration / GetExports.
+    #[arg(long, requires = "training_key_env")]
+    pub(crate) training_endpoint: Option<String>,
+    /// Environment variable holding the Training-Key for --training-endpoint.
+    #[arg(long, requires = "training_endpoint")]
+    pub(crate) training_key_env: Option<String>,
 }

@@ -22,6 +22,7 @@ fn sources(needs: Sources) -> String {
     let names = [
         (needs.queue, "queue"),
         (needs.training_api, "training API"),
+        (needs.polling, "API polling"),
         (needs.container, "container"),
     ];
     names
@@ -69,6 +70,7 @@ fn findings_json() -> Result<String, serde_json::Error> {
             let needs = [
                 (i.needs.queue, "queue"),
                 (i.needs.training_api, "training-api"),
+                (i.needs.polling, "polling"),
                 (i.needs.container, "container"),
             ];
             FindingJson {

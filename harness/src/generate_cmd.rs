@@ -51,20 +51,7 @@ impl<W: Write> Gen<W> {
     }
 
     fn api(&self, operation: ApiOperation, p: ProjectId) -> ApiLine {
-        ApiLine {
-            at: self.at(),
-            operation,
-            project_id: p.to_string(),
-            iteration_id: None,
-            platform: None,
-            flavor: None,
-            http_status: 200,
-            error_code: None,
-            notification_queue_uri: None,
-            export_model_container_uri: None,
-            iteration_status: None,
-            exports: None,
-        }
+        ApiLine::ok(self.at().0, operation, p)
     }
 
     fn message(&mut self, json: String) -> io::Result<()> {

@@ -3,6 +3,7 @@
 //! [`fuzzing`] module gives fuzz targets and their stable-Rust replays the same entry points.
 
 mod cli;
+mod cross_check;
 mod docs_cmd;
 pub mod fuzzing;
 mod generate_cmd;
@@ -14,6 +15,7 @@ mod replay_cmd;
 mod report;
 mod secrets;
 pub mod storage;
+pub mod training;
 mod watch;
 
 use clap::Parser as _;

@@ -63,6 +63,8 @@ pub(crate) fn format_time(t: Timestamp) -> String {
 pub(crate) enum SourceName {
     Queue,
     TrainingApi,
+    /// GetIteration/GetExports answers only (`watch --training-endpoint`).
+    Polling,
     Container,
 }
 
@@ -160,6 +162,26 @@ pub(crate) struct ApiLine {
     /// GetExports: the exports listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) exports: Option<Vec<ExportEntry>>,
+}
+
+impl ApiLine {
+    /// A successful call's line with only the fields every operation has.
+    pub(crate) fn ok(at: Timestamp, operation: ApiOperation, project_id: ProjectId) -> Self {
+        Self {
+            at: At(at),
+            operation,
+            project_id: project_id.to_string(),
+            iteration_id: None,
+            platform: None,
+            flavor: None,
+            http_status: 200,
+            error_code: None,
+            notification_queue_uri: None,
+            export_model_container_uri: None,
+            iteration_status: None,
+            exports: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,16 +328,7 @@ fn platform(text: Option<&str>) -> Result<ExportPlatform, LineProblem> {
 }
 
 fn flavor(text: &str) -> Result<ExportFlavor, LineProblem> {
-    Ok(match text {
-        "Linux" => ExportFlavor::Linux,
-        "Windows" => ExportFlavor::Windows,
-        "ONNX10" => ExportFlavor::Onnx10,
-        "ONNX12" => ExportFlavor::Onnx12,
-        "ARM" => ExportFlavor::Arm,
-        "TensorFlowNormal" => ExportFlavor::TensorFlowNormal,
-        "TensorFlowLite" => ExportFlavor::TensorFlowLite,
-        other => return Err(unreadable(format!("unknown flavor {other:?}"))),
-    })
+    ExportFlavor::from_name(text).ok_or_else(|| unreadable(format!("unknown flavor {text:?}")))
 }
 
 fn rejection(code: Option<&str>) -> RejectionCode {
@@ -340,7 +353,7 @@ fn operation(op: ApiOperation) -> Operation {
 }
 
 /// The events an API line stands for.
-fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
+pub(crate) fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
     let project_id = project(&line.project_id)?;
     if line.http_status >= 300 {
         let code = rejection(line.error_code.as_deref());
@@ -602,6 +615,7 @@ pub(crate) fn read_line(text: &str, number: u32, first: bool) -> Result<Item, Li
             Item::Session(Sources {
                 queue: s.sources.contains(&SourceName::Queue),
                 training_api: s.sources.contains(&SourceName::TrainingApi),
+                polling: s.sources.contains(&SourceName::Polling),
                 container: s.sources.contains(&SourceName::Container),
             })
         }

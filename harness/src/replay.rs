@@ -554,6 +554,7 @@ pub(crate) fn judge(
     for (on, n) in [
         (sources.queue, "queue"),
         (sources.training_api, "training-api"),
+        (sources.polling && !sources.training_api, "polling"),
         (sources.container, "container"),
     ] {
         if on {

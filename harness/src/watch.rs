@@ -6,6 +6,8 @@
 //! redelivery until its dequeue count reaches the maximum; then it is put on `<queue>-poison` and
 //! deleted, never dropped. `--drain` ends when the queue holds no message at all (hidden ones
 //! included); Ctrl-C ends after the batch in hand, the rest left visible for the next consumer.
+//! With `--training-endpoint`, each Training and Export notification is cross-checked with the
+//! training API (see [`crate::cross_check`]) before its message is deleted.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -18,6 +20,7 @@ use cvnotify_core::lifecycle::{
 use cvnotify_core::{ParseOptions, ProjectId};
 
 use crate::cli::WatchArgs;
+use crate::cross_check::Outcome;
 use crate::exit;
 use crate::recording::{
     At, BlobEvent, BlobLine, FORMAT_VERSION, Line, MessageLine, SessionLine, SourceName, Writer,
@@ -28,6 +31,7 @@ use crate::storage::client::Jitter;
 use crate::storage::{
     AccountKey, Container, Credentials, Queue, Resource, RetryPolicy, StorageError,
 };
+use crate::training::{OptionsForm, TrainingClient, TrainingKey};
 
 fn now() -> Timestamp {
     Timestamp(
@@ -97,6 +101,7 @@ struct State {
     next: u32,
     live: Box<dyn Write>,
     blobs: BTreeSet<String>,
+    training: Option<TrainingClient>,
 }
 
 impl State {
@@ -188,11 +193,16 @@ async fn handle_message(
                 at: Timestamp(m.insertion_time),
                 evidence,
                 event: Event::Notification {
-                    notification: p.notification,
+                    notification: p.notification.clone(),
                     delivery,
                 },
             };
             state.apply(input, project);
+            if let Some(client) = state.training.clone() {
+                cross_check(state, &client, &p.notification, project)
+                    .await
+                    .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
+            }
             Ok(true)
         }
         Err(e) if dequeue_count >= max_dequeue => {
@@ -216,6 +226,51 @@ async fn handle_message(
                 m.message_id
             );
             Ok(false)
+        }
+    }
+}
+
+/// Asks the training API about a notification; records and applies the answer.
+async fn cross_check(
+    state: &mut State,
+    client: &TrainingClient,
+    notification: &cvnotify_core::Notification,
+    project: Option<ProjectId>,
+) -> io::Result<()> {
+    match crate::cross_check::check(client, notification, now).await {
+        Outcome::NotApplicable => Ok(()),
+        Outcome::Failed(e) => {
+            let _ = writeln!(state.live, "training API: {e}");
+            Ok(())
+        }
+        Outcome::Answered { line, left_out } => {
+            for e in left_out {
+                let _ = writeln!(
+                    state.live,
+                    "training API: export {e} not judged (unknown platform or status)"
+                );
+            }
+            let events = match crate::recording::api_events(&line) {
+                Ok(events) => events,
+                Err(e) => {
+                    let _ = writeln!(state.live, "training API: answer not judged: {e}");
+                    return Ok(());
+                }
+            };
+            let at = line.at.0;
+            state.record(Line::Api(line))?;
+            let evidence = state.evidence();
+            for event in events {
+                state.apply(
+                    Input {
+                        at,
+                        evidence,
+                        event,
+                    },
+                    project,
+                );
+            }
+            Ok(())
         }
     }
 }
@@ -386,7 +441,10 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         eprintln!("cvnotify watch: {why}");
         exit::USAGE_OR_IO
     };
-    for url in std::iter::once(&args.queue).chain(&args.container) {
+    for url in std::iter::once(&args.queue)
+        .chain(&args.container)
+        .chain(&args.training_endpoint)
+    {
         if let Err(why) = check_scheme(url, args.emulator) {
             return usage(why);
         }
@@ -408,9 +466,28 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         },
         None => None,
     };
+    let training = match (&args.training_endpoint, &args.training_key_env) {
+        (Some(endpoint), Some(var)) => {
+            let key = match std::env::var(var) {
+                Ok(k) if !k.trim().is_empty() => TrainingKey::new(&k),
+                _ => return usage(format!("environment variable {var} holds no Training-Key")),
+            };
+            match TrainingClient::new(
+                endpoint,
+                key,
+                OptionsForm::default(),
+                RetryPolicy::default(),
+            ) {
+                Ok(c) => Some(c),
+                Err(e) => return usage(e.to_string()),
+            }
+        }
+        _ => None,
+    };
     let sources = Sources {
         queue: true,
         training_api: false,
+        polling: training.is_some(),
         container: container.is_some(),
     };
     let recorder = match &args.record {
@@ -418,6 +495,9 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
             Ok(f) => {
                 let mut w = Writer::new(BufWriter::new(f));
                 let mut names = vec![SourceName::Queue];
+                if training.is_some() {
+                    names.push(SourceName::Polling);
+                }
                 if container.is_some() {
                     names.push(SourceName::Container);
                 }
@@ -449,6 +529,7 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         next: 1,
         live,
         blobs: BTreeSet::new(),
+        training,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -541,3 +541,132 @@ fn watch_peek_consumes_nothing_and_plain_http_elsewhere_is_refused() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("plain http is refused"));
 }
+
+#[test]
+fn watch_cross_checks_notifications_with_the_training_api_and_the_recording_replays_the_same() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let azurite = Azurite::start();
+    let url = format!("{}?{SAS}", azurite.queue_url("crosschecked"));
+    let (i1, i2) = (
+        "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+        "2b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+    );
+    let training = |i: &str| {
+        format!(
+            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{P}","iterationId":"{i}","trainingStatus":"TrainingCompleted"}}}}"#
+        )
+    };
+    let export = format!(
+        r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{P}","iterationId":"{i1}","exportStatus":"ExportCompleted","modelUri":"https://a.blob.core.windows.net/b/{P}%20-%20{i1}.ONNX"}}}}"#
+    );
+    // The mock API runs on its own runtime's worker threads while the watcher runs.
+    let api_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = api_runtime.block_on(async {
+        let api = MockServer::start().await;
+        let base = format!("/customvision/v3.3/training/projects/{P}/iterations");
+        // Iteration 1 agrees with its notification; iteration 2 says Failed.
+        for (i, status) in [(i1, "Completed"), (i2, "Failed")] {
+            Mock::given(method("GET"))
+                .and(path(format!("{base}/{i}")))
+                .and(header("Training-Key", "TRAININGKEYCANARY"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(
+                    serde_json::json!({"id": i, "name": "it", "status": status, "projectId": P}),
+                ))
+                .expect(1)
+                .mount(&api)
+                .await;
+        }
+        // GetExports says ONNX failed, while the notification says it completed.
+        Mock::given(method("GET"))
+            .and(path(format!("{base}/{i1}/export")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"platform": "ONNX", "status": "Failed", "downloadUri": null}])))
+            .expect(1)
+            .mount(&api)
+            .await;
+        api
+    });
+    runtime().block_on(async {
+        let queue = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
+        queue.create().await.unwrap();
+        for text in [notification(), training(i1), training(i2), export.clone()] {
+            queue.put(&text, Duration::ZERO, None).await.unwrap();
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("cvnotify-cross-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("session.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args([
+            "watch",
+            "--queue",
+            &url,
+            "--drain",
+            "--max-interval",
+            "0.5",
+            "--training-endpoint",
+            &api.uri(),
+            "--training-key-env",
+            "CVNOTIFY_TEST_TRAINING_KEY",
+            "--record",
+            recording.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .env("CVNOTIFY_TEST_TRAINING_KEY", "TRAININGKEYCANARY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sessions"][0]["messages"]["accepted"], 4, "{stderr}");
+    let codes: Vec<&str> = report["sessions"][0]["projects"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| **c == "training-contradicts-polling")
+            .count(),
+        1,
+        "only iteration 2 contradicts: {codes:?}"
+    );
+    assert!(codes.contains(&"export-contradicts-polling"), "{codes:?}");
+    // Polling is not the whole training API: nothing that needs the project's own calls.
+    assert!(
+        !codes
+            .iter()
+            .any(|c| *c == "unconfigured-project" || *c == "training-not-requested"),
+        "{codes:?}"
+    );
+    let recorded = std::fs::read_to_string(&recording).unwrap();
+    assert!(
+        recorded.contains(r#""sources":["queue","polling"]"#),
+        "{recorded}"
+    );
+    assert_eq!(recorded.matches(r#""kind":"api""#).count(), 3, "{recorded}");
+    for text in [
+        &recorded,
+        &stderr.to_string(),
+        &String::from_utf8_lossy(&out.stdout).to_string(),
+    ] {
+        assert!(!text.contains("TRAININGKEYCANARY"));
+    }
+    let replayed = cvnotify(&["replay", "--format", "json", recording.to_str().unwrap()]);
+    let again: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(
+        again["sessions"][0]["projects"][0]["findings"],
+        report["sessions"][0]["projects"][0]["findings"]
+    );
+    drop(api);
+    drop(api_runtime);
+}

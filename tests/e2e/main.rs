@@ -25,3 +25,4 @@ mod redact;
 mod replay;
 mod story;
 mod support;
+mod training;

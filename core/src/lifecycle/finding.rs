@@ -39,6 +39,9 @@ pub struct Sources {
     pub queue: bool,
     /// The training API (the client's own calls and polls).
     pub training_api: bool,
+    /// GetIteration and GetExports answers only, without the project's own calls (what
+    /// `cvnotify watch --training-endpoint` sees). Implied by `training_api`.
+    pub polling: bool,
     /// The backup container's listing.
     pub container: bool,
 }
@@ -48,12 +51,14 @@ impl Sources {
     pub const ALL: Self = Self {
         queue: true,
         training_api: true,
+        polling: true,
         container: true,
     };
     /// Only the queue.
     pub const QUEUE: Self = Self {
         queue: true,
         training_api: false,
+        polling: false,
         container: false,
     };
 
@@ -61,6 +66,7 @@ impl Sources {
     pub const fn covers(self, needed: Self) -> bool {
         (self.queue || !needed.queue)
             && (self.training_api || !needed.training_api)
+            && (self.training_api || self.polling || !needed.polling)
             && (self.container || !needed.container)
     }
 }
@@ -83,21 +89,32 @@ pub struct FindingInfo {
 const Q: Sources = Sources {
     queue: true,
     training_api: false,
+    polling: false,
     container: false,
 };
 const QA: Sources = Sources {
     queue: true,
     training_api: true,
+    polling: false,
+    container: false,
+};
+/// The queue and GetIteration/GetExports answers (polling, or the whole training API).
+const QP: Sources = Sources {
+    queue: true,
+    training_api: false,
+    polling: true,
     container: false,
 };
 const QC: Sources = Sources {
     queue: true,
     training_api: false,
+    polling: false,
     container: true,
 };
 const A: Sources = Sources {
     queue: false,
     training_api: true,
+    polling: false,
     container: false,
 };
 
@@ -216,7 +233,7 @@ impl FindingCode {
                 "training-contradicts-polling",
                 Error,
                 "seed: Get event notifications",
-                QA,
+                QP,
                 "the Training notification disagrees with GetIteration's status",
             ),
             Self::ExportOfUntrainedIteration => (
@@ -230,7 +247,7 @@ impl FindingCode {
                 "export-contradicts-polling",
                 Error,
                 "seed: Get model export backups",
-                QA,
+                QP,
                 "the Export notification disagrees with GetExports for its platform",
             ),
             Self::BackupBlobMissing => (

@@ -135,6 +135,46 @@ pub enum ExportFlavor {
     TensorFlowLite,
 }
 
+impl ExportFlavor {
+    /// Every flavor.
+    pub const ALL: [Self; 7] = [
+        Self::Linux,
+        Self::Windows,
+        Self::Onnx10,
+        Self::Onnx12,
+        Self::Arm,
+        Self::TensorFlowNormal,
+        Self::TensorFlowLite,
+    ];
+
+    /// The name as the API writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "Linux",
+            Self::Windows => "Windows",
+            Self::Onnx10 => "ONNX10",
+            Self::Onnx12 => "ONNX12",
+            Self::Arm => "ARM",
+            Self::TensorFlowNormal => "TensorFlowNormal",
+            Self::TensorFlowLite => "TensorFlowLite",
+        }
+    }
+
+    /// The flavor with exactly this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// The platform the flavor belongs to.
+    pub const fn platform(self) -> ExportPlatform {
+        match self {
+            Self::Linux | Self::Windows | Self::Arm => ExportPlatform::DockerFile,
+            Self::Onnx10 | Self::Onnx12 => ExportPlatform::Onnx,
+            Self::TensorFlowNormal | Self::TensorFlowLite => ExportPlatform::TensorFlow,
+        }
+    }
+}
+
 /// A training API operation, for [`Event::ApiRejected`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operation {

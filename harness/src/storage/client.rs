@@ -149,8 +149,8 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
-/// A transport error's text without the URL reqwest would print (it holds the SAS).
-fn transport(e: reqwest::Error) -> StorageError {
+/// A transport error's text without the URL reqwest would print (it may hold a SAS).
+pub(crate) fn describe_transport(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -161,10 +161,52 @@ fn transport(e: reqwest::Error) -> StorageError {
         "request failed"
     };
     let inner = e.without_url().to_string();
-    StorageError::Transport(format!(
-        "{kind} ({})",
-        cvnotify_core::path::redact_secrets(&inner)
-    ))
+    format!("{kind} ({})", cvnotify_core::path::redact_secrets(&inner))
+}
+
+fn transport(e: reqwest::Error) -> StorageError {
+    StorageError::Transport(describe_transport(e))
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `policy` says stop. `retryable` says
+/// whether an outcome may be retried and how long the server asked to wait.
+pub(crate) async fn with_retries<T, E, F, Fut>(
+    policy: RetryPolicy,
+    mut attempt: F,
+    retryable: impl Fn(&Result<T, E>) -> (bool, Option<Duration>),
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let started = Instant::now();
+    let mut jitter = Jitter::new();
+    let mut attempts = 0;
+    loop {
+        let outcome = attempt().await;
+        let (again, server) = retryable(&outcome);
+        attempts += 1;
+        let wait = policy.wait(attempts - 1, server, &mut jitter);
+        if !again
+            || attempts >= policy.max_attempts
+            || started.elapsed() + wait > policy.max_elapsed
+        {
+            return outcome;
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Whether an HTTP status is worth retrying (429, 500, 503), and the server's wait.
+pub(crate) fn retry_status(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> (bool, Option<Duration>) {
+    if matches!(status.as_u16(), 429 | 500 | 503) {
+        (true, server_wait(headers))
+    } else {
+        (false, None)
+    }
 }
 
 /// Where a request goes.
@@ -311,29 +353,16 @@ impl Resource {
         retry: bool,
     ) -> Result<Answer, StorageError> {
         let policy = if retry { self.retry } else { RetryPolicy::NONE };
-        let started = Instant::now();
-        let mut jitter = Jitter::new();
-        let mut attempt = 0;
-        loop {
-            let outcome = self.attempt(method.clone(), target, body.clone()).await;
-            let (retryable, server_wait) = match &outcome {
-                Ok(a) if matches!(a.status.as_u16(), 429 | 500 | 503) => {
-                    (true, server_wait(&a.headers))
-                }
-                Ok(_) => (false, None),
+        with_retries(
+            policy,
+            || self.attempt(method.clone(), target, body.clone()),
+            |outcome| match outcome {
+                Ok(a) => retry_status(a.status, &a.headers),
                 Err(StorageError::Transport(_)) => (true, None),
                 Err(_) => (false, None),
-            };
-            attempt += 1;
-            let wait = policy.wait(attempt - 1, server_wait, &mut jitter);
-            if !retryable
-                || attempt >= policy.max_attempts
-                || started.elapsed() + wait > policy.max_elapsed
-            {
-                return outcome;
-            }
-            tokio::time::sleep(wait).await;
-        }
+            },
+        )
+        .await
     }
 
     async fn attempt(
@@ -420,7 +449,7 @@ impl Resource {
 }
 
 /// The wait the server asked for: `x-ms-retry-after-ms`, else `Retry-After` in seconds.
-fn server_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn server_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let number = |name: &str| {
         headers
             .get(name)

@@ -1,0 +1,79 @@
+//! Asks the training API what it says about a notification's iteration (GetIteration after a
+//! `Training` notification, GetExports after an `Export` one) and writes the answer as a
+//! recording line, which the lifecycle model then compares with the notification
+//! (`training-contradicts-polling`, `export-contradicts-polling`).
+
+use cvnotify_core::Notification;
+use cvnotify_core::lifecycle::Timestamp;
+
+use crate::recording::{ApiLine, ApiOperation, At, ExportEntry};
+use crate::training::{TrainingClient, TrainingError};
+
+/// What one cross-check produced.
+pub(crate) enum Outcome {
+    /// Nothing to ask (a `ConnectionTest` or unrecognized notification).
+    NotApplicable,
+    /// The API answered (success or a service error): the line to record and apply, and what
+    /// was left out of it (exports of a platform or status this build does not know).
+    Answered {
+        line: ApiLine,
+        left_out: Vec<String>,
+    },
+    /// No usable answer (transport failure, gateway refusal, unreadable body).
+    Failed(TrainingError),
+}
+
+/// Polls the API about `notification`; `at` is when the answer arrived.
+pub(crate) async fn check(
+    client: &TrainingClient,
+    notification: &Notification,
+    at: impl Fn() -> Timestamp,
+) -> Outcome {
+    let (project, iteration, operation) = match notification {
+        Notification::Training {
+            project_id,
+            iteration_id,
+            ..
+        } => (*project_id, *iteration_id, ApiOperation::GetIteration),
+        Notification::Export {
+            project_id,
+            iteration_id,
+            ..
+        } => (*project_id, *iteration_id, ApiOperation::GetExports),
+        _ => return Outcome::NotApplicable,
+    };
+    let mut line = ApiLine::ok(Timestamp(0), operation, project);
+    line.iteration_id = Some(iteration.to_string());
+    let mut left_out = Vec::new();
+    let answer = match operation {
+        ApiOperation::GetIteration => client
+            .get_iteration(project, iteration)
+            .await
+            .map(|it| line.iteration_status = Some(it.status)),
+        _ => client.get_exports(project, iteration).await.map(|exports| {
+            let mut kept = Vec::new();
+            for e in exports {
+                if e.known_platform().is_some() && e.known_status().is_some() {
+                    kept.push(ExportEntry {
+                        platform: e.platform,
+                        status: e.status,
+                    });
+                } else {
+                    left_out.push(format!("{} {}", e.platform, e.status));
+                }
+            }
+            line.exports = Some(kept);
+        }),
+    };
+    line.at = At(at());
+    match answer {
+        Ok(()) => Outcome::Answered { line, left_out },
+        // A service error is an answer: it becomes an `api-rejected` input.
+        Err(TrainingError::Service { status, code, .. }) => {
+            line.http_status = status.as_u16();
+            line.error_code = Some(code.as_str().to_string());
+            Outcome::Answered { line, left_out }
+        }
+        Err(e) => Outcome::Failed(e),
+    }
+}

@@ -1,0 +1,408 @@
+//! The training API over HTTP: one [`TrainingClient`] per endpoint and key. Each call builds its
+//! request, retries only what is safe to repeat, and reads the answer into a typed value or a
+//! [`TrainingError`].
+//!
+//! Retried automatically (on 429, 500, 503 and transport failures, with the storage client's
+//! [`RetryPolicy`]): GetProject, GetIterations, GetIteration, GetExports and UpdateProject (a
+//! PATCH of the whole project is idempotent). Never retried: CreateProject (a retry after a lost
+//! answer creates a second project), TrainProject (it may start a second training) and
+//! ExportIteration (a second request is refused with `BadRequestExportAlreadyInProgress`, or
+//! queues a second export); a caller that sees a transport error on those should look
+//! (GetIterations, GetExports) before trying again.
+
+use std::fmt;
+use std::time::Duration;
+
+use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::error::{TrainingError, from_answer};
+use super::model::{Export, Iteration, NewProject, Project, StorageOptions, TrainOptions};
+use crate::storage::RetryPolicy;
+use crate::storage::client::{describe_transport, retry_status, with_retries};
+use cvnotify_core::lifecycle::ExportFlavor;
+
+/// A training key (the `Training-Key` header), never printed.
+#[derive(Clone)]
+pub struct TrainingKey(String);
+
+impl TrainingKey {
+    /// From the key the portal gives.
+    pub fn new(key: &str) -> Self {
+        Self(key.trim().to_string())
+    }
+}
+
+impl fmt::Debug for TrainingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TrainingKey(REDACTED)")
+    }
+}
+
+/// Where CreateProject carries the storage URIs (protocol.md 1.0: the sources disagree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OptionsForm {
+    /// As query parameters on `/customvision/v3.3/training/projects`, as the storage
+    /// integration article's curl example does.
+    #[default]
+    Query,
+    /// As a `CreateProjectOptions` JSON body on `/customvision/v3.4-preview/training/projects`,
+    /// as the 3.4-preview SDKs do.
+    Body,
+}
+
+impl OptionsForm {
+    /// The API version in the path.
+    pub const fn api_version(self) -> &'static str {
+        match self {
+            Self::Query => "v3.3",
+            Self::Body => "v3.4-preview",
+        }
+    }
+}
+
+/// A client for one Custom Vision training resource.
+#[derive(Clone)]
+pub struct TrainingClient {
+    http: reqwest::Client,
+    /// `{endpoint}/customvision/{version}/training/`.
+    base: Url,
+    key: TrainingKey,
+    form: OptionsForm,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for TrainingClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrainingClient")
+            .field("base", &self.base.as_str())
+            .field("key", &self.key)
+            .field("form", &self.form)
+            .finish()
+    }
+}
+
+/// One request.
+struct Call<'a> {
+    operation: &'static str,
+    method: Method,
+    path: &'a str,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    retry: bool,
+}
+
+impl TrainingClient {
+    /// A client for the resource at `endpoint` (`https://{name}.cognitiveservices.azure.com/`).
+    pub fn new(
+        endpoint: &str,
+        key: TrainingKey,
+        form: OptionsForm,
+        retry: RetryPolicy,
+    ) -> Result<Self, TrainingError> {
+        let mut base = Url::parse(endpoint).map_err(|e| TrainingError::Url(e.to_string()))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(TrainingError::Url("not an http(s) URL".into()));
+        }
+        if base.query().is_some() {
+            return Err(TrainingError::Url(
+                "the endpoint takes no query (the key goes in --training-key-env)".into(),
+            ));
+        }
+        let path = format!(
+            "{}/customvision/{}/training/",
+            base.path().trim_end_matches('/'),
+            form.api_version()
+        );
+        base.set_path(&path);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| transport("client", e))?;
+        Ok(Self {
+            http,
+            base,
+            key,
+            form,
+            retry,
+        })
+    }
+
+    /// The form CreateProject uses.
+    pub fn form(&self) -> OptionsForm {
+        self.form
+    }
+
+    /// CreateProject with the storage URIs in the configured [`OptionsForm`]. Not retried.
+    pub async fn create_project(&self, project: &NewProject) -> Result<Project, TrainingError> {
+        let mut query = vec![("name", project.name.clone())];
+        if let Some(d) = &project.description {
+            query.push(("description", d.clone()));
+        }
+        if let Some(d) = project.domain_id {
+            query.push(("domainId", d.hyphenated().to_string()));
+        }
+        if let Some(c) = &project.classification_type {
+            query.push(("classificationType", c.clone()));
+        }
+        let storage = &project.storage;
+        let body = match self.form {
+            OptionsForm::Query => {
+                if let Some(u) = &storage.export_model_container_uri {
+                    query.push(("exportModelContainerUri", u.clone()));
+                }
+                if let Some(u) = &storage.notification_queue_uri {
+                    query.push(("notificationQueueUri", u.clone()));
+                }
+                None
+            }
+            // The SDKs omit the body when both are absent.
+            OptionsForm::Body if storage.is_empty() => None,
+            OptionsForm::Body => Some(json(storage)?),
+        };
+        self.call(Call {
+            operation: "CreateProject",
+            method: Method::POST,
+            path: "projects",
+            query,
+            body,
+            retry: false,
+        })
+        .await
+    }
+
+    /// GetProject.
+    pub async fn get_project(&self, project: ProjectId) -> Result<Project, TrainingError> {
+        self.call(Call {
+            operation: "GetProject",
+            method: Method::GET,
+            path: &format!("projects/{project}"),
+            query: Vec::new(),
+            body: None,
+            retry: true,
+        })
+        .await
+    }
+
+    /// UpdateProject: PATCH with the whole project (unknown fields included, as read).
+    pub async fn update_project(&self, project: &Project) -> Result<Project, TrainingError> {
+        self.call(Call {
+            operation: "UpdateProject",
+            method: Method::PATCH,
+            path: &format!("projects/{}", project.id),
+            query: Vec::new(),
+            body: Some(json(project)?),
+            retry: true,
+        })
+        .await
+    }
+
+    /// Sets the storage URIs of an existing project, as the storage integration article does:
+    /// GetProject, then UpdateProject with the URIs in `settings`. A URI left `None` keeps its
+    /// current value.
+    pub async fn configure_storage(
+        &self,
+        project: ProjectId,
+        storage: &StorageOptions,
+    ) -> Result<Project, TrainingError> {
+        let mut current = self.get_project(project).await?;
+        let settings = &mut current.settings.storage;
+        if let Some(u) = &storage.export_model_container_uri {
+            settings.export_model_container_uri = Some(u.clone());
+        }
+        if let Some(u) = &storage.notification_queue_uri {
+            settings.notification_queue_uri = Some(u.clone());
+        }
+        self.update_project(&current).await
+    }
+
+    /// TrainProject. Not retried: a repeat may start a second training.
+    pub async fn train_project(
+        &self,
+        project: ProjectId,
+        options: &TrainOptions,
+    ) -> Result<Iteration, TrainingError> {
+        let mut query = vec![(
+            "trainingType",
+            if options.advanced {
+                "Advanced"
+            } else {
+                "Regular"
+            }
+            .to_string(),
+        )];
+        if let Some(h) = options.reserved_budget_in_hours {
+            query.push(("reservedBudgetInHours", h.to_string()));
+        }
+        if options.force {
+            query.push(("forceTrain", "true".into()));
+        }
+        self.call(Call {
+            operation: "TrainProject",
+            method: Method::POST,
+            path: &format!("projects/{project}/train"),
+            query,
+            body: None,
+            retry: false,
+        })
+        .await
+    }
+
+    /// GetIterations.
+    pub async fn get_iterations(
+        &self,
+        project: ProjectId,
+    ) -> Result<Vec<Iteration>, TrainingError> {
+        self.call(Call {
+            operation: "GetIterations",
+            method: Method::GET,
+            path: &format!("projects/{project}/iterations"),
+            query: Vec::new(),
+            body: None,
+            retry: true,
+        })
+        .await
+    }
+
+    /// GetIteration.
+    pub async fn get_iteration(
+        &self,
+        project: ProjectId,
+        iteration: IterationId,
+    ) -> Result<Iteration, TrainingError> {
+        self.call(Call {
+            operation: "GetIteration",
+            method: Method::GET,
+            path: &format!("projects/{project}/iterations/{iteration}"),
+            query: Vec::new(),
+            body: None,
+            retry: true,
+        })
+        .await
+    }
+
+    /// ExportIteration. Not retried (see the module notes). A flavor of another platform is
+    /// refused here, before any request.
+    pub async fn export_iteration(
+        &self,
+        project: ProjectId,
+        iteration: IterationId,
+        platform: ExportPlatform,
+        flavor: Option<ExportFlavor>,
+    ) -> Result<Export, TrainingError> {
+        let mut query = vec![("platform", platform.as_str().to_string())];
+        if let Some(f) = flavor {
+            if f.platform() != platform {
+                return Err(TrainingError::Url(format!(
+                    "flavor {} belongs to {}, not {}",
+                    f.as_str(),
+                    f.platform().as_str(),
+                    platform.as_str()
+                )));
+            }
+            query.push(("flavor", f.as_str().to_string()));
+        }
+        self.call(Call {
+            operation: "ExportIteration",
+            method: Method::POST,
+            path: &format!("projects/{project}/iterations/{iteration}/export"),
+            query,
+            body: None,
+            retry: false,
+        })
+        .await
+    }
+
+    /// GetExports.
+    pub async fn get_exports(
+        &self,
+        project: ProjectId,
+        iteration: IterationId,
+    ) -> Result<Vec<Export>, TrainingError> {
+        self.call(Call {
+            operation: "GetExports",
+            method: Method::GET,
+            path: &format!("projects/{project}/iterations/{iteration}/export"),
+            query: Vec::new(),
+            body: None,
+            retry: true,
+        })
+        .await
+    }
+
+    async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, TrainingError> {
+        let policy = if call.retry {
+            self.retry
+        } else {
+            RetryPolicy::NONE
+        };
+        let (status, _, body) = with_retries(
+            policy,
+            || self.attempt(&call),
+            |outcome| match outcome {
+                Ok((status, headers, _)) => retry_status(*status, headers),
+                Err(TrainingError::Transport { .. }) => (true, None),
+                Err(_) => (false, None),
+            },
+        )
+        .await?;
+        if !status.is_success() {
+            return Err(from_answer(call.operation, status, &body));
+        }
+        serde_json::from_str(&body).map_err(|e| TrainingError::Body {
+            operation: call.operation,
+            detail: e.to_string(),
+        })
+    }
+
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, String), TrainingError> {
+        let mut url = self
+            .base
+            .join(call.path)
+            .map_err(|e| TrainingError::Url(e.to_string()))?;
+        if !call.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&call.query);
+        }
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .header("Training-Key", &self.key.0)
+            .header("accept", "application/json");
+        if let Some(body) = &call.body {
+            request = request
+                .header("content-type", "application/json; charset=utf-8")
+                .body(body.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport(call.operation, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| transport(call.operation, e))?;
+        Ok((status, headers, body))
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, TrainingError> {
+    serde_json::to_vec(value).map_err(|e| TrainingError::Body {
+        operation: "request",
+        detail: e.to_string(),
+    })
+}
+
+/// A transport error without the URL (the storage URIs in a CreateProject query may hold a SAS).
+fn transport(operation: &'static str, e: reqwest::Error) -> TrainingError {
+    TrainingError::Transport {
+        operation,
+        detail: describe_transport(e),
+    }
+}

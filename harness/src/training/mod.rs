@@ -1,0 +1,14 @@
+//! The Custom Vision training API (protocol.md 1.1-1.4): the calls that configure the storage
+//! integration and trigger the notifications it sends (create, update and get a project; train;
+//! get iterations; export; get exports). The `Training-Key` never appears in `Debug`, `Display`
+//! or errors, and neither does a SAS in the storage URIs the calls carry.
+
+pub mod client;
+pub mod error;
+pub mod model;
+
+pub use client::{OptionsForm, TrainingClient, TrainingKey};
+pub use error::{ErrorCode, TrainingError};
+pub use model::{
+    Export, Iteration, NewProject, Project, ProjectSettings, StorageOptions, TrainOptions,
+};
