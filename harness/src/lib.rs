@@ -14,6 +14,7 @@ mod replay;
 mod replay_cmd;
 mod report;
 mod secrets;
+pub mod sim;
 pub mod storage;
 pub mod training;
 mod watch;

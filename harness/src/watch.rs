@@ -383,11 +383,7 @@ async fn watch(
             r.flush()
                 .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
         }
-        for m in deletions {
-            if let Some(receipt) = &m.pop_receipt {
-                queue.delete(&m.message_id, receipt).await?;
-            }
-        }
+        delete_all(queue, deletions).await?;
         if args.peek {
             return Ok(());
         }
@@ -425,6 +421,37 @@ async fn watch(
             }
         }
     }
+}
+
+/// Deletes in flight at once: each delete is one round trip, and a batch holds up to 32.
+const DELETES_IN_FLIGHT: usize = 16;
+
+/// Deletes handled messages, up to [`DELETES_IN_FLIGHT`] at a time. On the first failure the
+/// rest are abandoned: those messages come back after their visibility timeout (at least once).
+async fn delete_all(
+    queue: &Queue,
+    messages: Vec<&crate::storage::xml::ListedMessage>,
+) -> Result<(), StorageError> {
+    let mut running = tokio::task::JoinSet::new();
+    let joined = |r: Result<Result<(), StorageError>, tokio::task::JoinError>| {
+        r.map_err(|e| StorageError::Transport(format!("delete task: {e}")))?
+    };
+    for m in messages {
+        let Some(receipt) = m.pop_receipt.clone() else {
+            continue;
+        };
+        if running.len() >= DELETES_IN_FLIGHT
+            && let Some(done) = running.join_next().await
+        {
+            joined(done)?;
+        }
+        let (queue, id) = (queue.clone(), m.message_id.clone());
+        running.spawn(async move { queue.delete(&id, &receipt).await });
+    }
+    while let Some(done) = running.join_next().await {
+        joined(done)?;
+    }
+    Ok(())
 }
 
 /// Whether Ctrl-C has already been pressed (without waiting for it).
