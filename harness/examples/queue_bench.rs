@@ -77,7 +77,7 @@ fn serve() {
     rt.block_on(async {
         let server = wiremock::MockServer::start().await;
         wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(cvnotify_harness::sim::SimulatedQueues::default())
+            .respond_with(cvnotify_harness::sim::Service::wall_clock_storage())
             .mount(&server)
             .await;
         println!("{}", server.uri());

@@ -23,6 +23,7 @@ mod lifecycle_properties;
 mod parse_properties;
 mod redact;
 mod replay;
+mod sim_lifecycle;
 mod sim_queue;
 mod story;
 mod support;

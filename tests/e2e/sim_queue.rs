@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cvnotify_harness::sim::SimulatedQueues;
+use cvnotify_harness::sim::Service;
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
@@ -12,7 +12,7 @@ use wiremock::{Mock, MockServer};
 async fn sim() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(SimulatedQueues::default())
+        .respond_with(Service::wall_clock_storage())
         .mount(&server)
         .await;
     server

@@ -1,7 +1,123 @@
-//! Simulations of the endpoints cvnotify talks to, built on wiremock: stateful services that
-//! answer the same REST as the real ones, for tests and benchmarks that need speed or faults
-//! the real ones do not give on demand. Issue 6 grows this; for now it holds the queue.
+//! Simulations of the endpoints cvnotify talks to, on wiremock: one stateful service that
+//! answers the Custom Vision training API and Azure Storage queues and containers on one
+//! loopback port, behaving as the seed describes (a ConnectionTest message and a temporary
+//! test blob after configuration; a Training notification when training ends; the backup blob
+//! and an Export notification when an export ends). Time is virtual: it moves only when the
+//! caller says, and [`Simulation::settle`] runs everything the service has promised, so tests
+//! never sleep.
 
-pub mod queue;
+mod storage;
+mod training;
+pub mod world;
 
-pub use queue::SimulatedQueues;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub use world::{Clock, MessageEncoding, Timings, World};
+
+/// The request handler: routes to the training API or storage by path.
+#[derive(Clone, Debug)]
+pub struct Service {
+    world: Arc<Mutex<World>>,
+}
+
+impl Service {
+    /// A service over `world`.
+    pub fn new(world: World) -> Self {
+        Self {
+            world: Arc::new(Mutex::new(world)),
+        }
+    }
+
+    /// Storage only, on the wall clock: a fast loopback queue for benchmarks.
+    pub fn wall_clock_storage() -> Self {
+        Self::new(World::new(Clock::Wall, MessageEncoding::Plain, ""))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock cannot leave the world half-updated in a way that
+        // matters to a simulation; keep serving.
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Respond for Service {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let segments: Vec<String> = request
+            .url
+            .path_segments()
+            .map(|s| s.map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut world = self.lock();
+        match segments.as_slice() {
+            [cv, _version, training, rest @ ..]
+                if cv == "customvision" && training.eq_ignore_ascii_case("training") =>
+            {
+                let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+                world.training(request, &rest)
+            }
+            _ => world.storage(request),
+        }
+    }
+}
+
+/// A running simulation: its server, its URLs and its world.
+pub struct Simulation {
+    server: MockServer,
+    service: Service,
+}
+
+impl Simulation {
+    /// Starts a simulation on a loopback port, on virtual time starting at `start_ms`.
+    pub async fn start(start_ms: u64, encoding: MessageEncoding, training_key: &str) -> Self {
+        let service = Service::new(World::new(Clock::Virtual(start_ms), encoding, training_key));
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(service.clone())
+            .mount(&server)
+            .await;
+        Self { server, service }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The training endpoint.
+    pub fn training_endpoint(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A queue or container URL in the development account.
+    pub fn storage_url(&self, name: &str) -> String {
+        format!("{}/devstoreaccount1/{name}", self.server.uri())
+    }
+
+    /// Runs all promised work, advancing virtual time; returns how many pieces ran.
+    pub fn settle(&self) -> usize {
+        self.service.lock().settle()
+    }
+
+    /// Moves virtual time forward.
+    pub fn advance(&self, by: Duration) {
+        self.service.lock().advance(by);
+    }
+
+    /// The virtual time now, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        match self.service.lock().clock {
+            Clock::Virtual(ms) => ms,
+            Clock::Wall => 0,
+        }
+    }
+
+    /// Changes how long the service takes.
+    pub fn set_timings(&self, timings: Timings) {
+        self.service.lock().timings = timings;
+    }
+}

@@ -1,38 +1,15 @@
-//! A simulated Azure Queue service (protocol.md 2): create, put, get (receive, with visibility
-//! timeouts and dequeue counts), peek, delete with pop receipt, and the approximate count, for
-//! any number of queues under path-style URLs (`/{account}/{queue}/messages`). Authorization is
-//! not checked. Messages live in memory; time is the wall clock (messages hidden by a receive
-//! come back when their visibility timeout ends, as on Azure).
+//! The simulated Azure Storage side (protocol.md 2 and 3), path-style (`/{account}/{name}`):
+//! queues (create, put, get with visibility timeouts and dequeue counts, peek, delete with pop
+//! receipt, the approximate count) and containers (create, list with prefix and paging, put, get,
+//! head). Authorization is not checked.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use wiremock::{Request, Respond, ResponseTemplate};
+use wiremock::{Request, ResponseTemplate};
 
-#[derive(Debug)]
-struct Message {
-    id: String,
-    text: String,
-    inserted: SystemTime,
-    visible_at: SystemTime,
-    dequeue_count: u32,
-    pop_receipt: String,
-}
-
-#[derive(Debug, Default)]
-struct Queues {
-    queues: BTreeMap<String, VecDeque<Message>>,
-    next: u64,
-}
-
-/// The service: mount it on a wiremock server for every request
-/// (`Mock::given(wiremock::matchers::any()).respond_with(SimulatedQueues::default())`).
-#[derive(Clone, Debug, Default)]
-pub struct SimulatedQueues {
-    state: Arc<Mutex<Queues>>,
-}
+use super::world::World;
 
 #[derive(Deserialize)]
 struct PutBody {
@@ -83,13 +60,9 @@ fn xml(status: u16, list: &List) -> ResponseTemplate {
     }
 }
 
-impl Queues {
-    fn token(&mut self) -> String {
-        self.next += 1;
-        format!("{:08x}-0000-4000-8000-{:012x}", self.next >> 48, self.next)
-    }
-
-    fn handle(&mut self, request: &Request) -> ResponseTemplate {
+impl World {
+    /// Answers one storage request.
+    pub(crate) fn storage(&mut self, request: &Request) -> ResponseTemplate {
         let segments: Vec<&str> = request
             .url
             .path_segments()
@@ -102,9 +75,19 @@ impl Queues {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(default)
         };
-        let now = SystemTime::now();
+        let now = self.now();
         let method = request.method.as_str();
+        if query.get("restype").is_some_and(|v| v == "container") {
+            return self.container(method, &segments, &query);
+        }
         match segments.as_slice() {
+            [_account, container, blob @ ..]
+                if !blob.is_empty() && self.containers.contains_key(*container) =>
+            {
+                let name = blob.join("/");
+                let name = percent_decode(&name);
+                self.blob(method, container, &name, &request.body)
+            }
             [_account, queue] if method == "PUT" => {
                 let created = !self.queues.contains_key(*queue);
                 self.queues.entry((*queue).to_string()).or_default();
@@ -116,11 +99,9 @@ impl Queues {
                 None => error(404, "QueueNotFound"),
             },
             [_account, queue, "messages"] => {
-                let id = self.token();
-                let receipt = self.token();
-                let Some(q) = self.queues.get_mut(*queue) else {
+                if !self.queues.contains_key(*queue) {
                     return error(404, "QueueNotFound");
-                };
+                }
                 match method {
                     "POST" => {
                         let Ok(body) = std::str::from_utf8(&request.body) else {
@@ -129,24 +110,17 @@ impl Queues {
                         let Ok(put) = quick_xml::de::from_str::<PutBody>(body) else {
                             return error(400, "InvalidXmlDocument");
                         };
-                        let visible_at = now + Duration::from_secs(number("visibilitytimeout", 0));
+                        let delay = Duration::from_secs(number("visibilitytimeout", 0));
+                        let (id, receipt) = self.enqueue(queue, put.message_text, delay);
                         let listed = Listed {
-                            message_id: id.clone(),
+                            message_id: id,
                             insertion_time: date(now),
                             expiration_time: date(now + Duration::from_secs(7 * 86_400)),
-                            pop_receipt: Some(receipt.clone()),
-                            time_next_visible: Some(date(visible_at)),
+                            pop_receipt: Some(receipt),
+                            time_next_visible: Some(date(now + delay)),
                             dequeue_count: 0,
                             message_text: None,
                         };
-                        q.push_back(Message {
-                            id,
-                            text: put.message_text,
-                            inserted: now,
-                            visible_at,
-                            dequeue_count: 0,
-                            pop_receipt: receipt,
-                        });
                         xml(
                             201,
                             &List {
@@ -160,6 +134,9 @@ impl Queues {
                         let hide = Duration::from_secs(number("visibilitytimeout", 30));
                         let mut out = Vec::new();
                         let mut serial = self.next;
+                        let Some(q) = self.queues.get_mut(*queue) else {
+                            return error(404, "QueueNotFound");
+                        };
                         for m in q.iter_mut().filter(|m| m.visible_at <= now).take(count) {
                             if !peek {
                                 serial += 1;
@@ -202,11 +179,118 @@ impl Queues {
     }
 }
 
-impl Respond for SimulatedQueues {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        match self.state.lock() {
-            Ok(mut state) => state.handle(request),
-            Err(_) => error(500, "InternalError"),
+impl World {
+    fn container(
+        &mut self,
+        method: &str,
+        segments: &[&str],
+        query: &BTreeMap<String, String>,
+    ) -> ResponseTemplate {
+        let [_account, name] = segments else {
+            return error(400, "InvalidUri");
+        };
+        match method {
+            "PUT" if self.containers.contains_key(*name) => error(409, "ContainerAlreadyExists"),
+            "PUT" => {
+                self.containers.insert((*name).to_string(), BTreeMap::new());
+                ResponseTemplate::new(201)
+            }
+            "GET" if query.get("comp").is_some_and(|c| c == "list") => {
+                let Some(blobs) = self.containers.get(*name) else {
+                    return error(404, "ContainerNotFound");
+                };
+                let prefix = query.get("prefix").map_or("", String::as_str);
+                let max = query
+                    .get("maxresults")
+                    .and_then(|m| m.parse::<usize>().ok())
+                    .unwrap_or(5000)
+                    .max(1);
+                let start = query.get("marker").map_or("", String::as_str);
+                let mut page: Vec<(&String, &Vec<u8>)> = blobs
+                    .range(start.to_string()..)
+                    .filter(|(n, _)| n.starts_with(prefix))
+                    .take(max + 1)
+                    .collect();
+                let next = if page.len() > max {
+                    page.pop().map(|(n, _)| n.clone())
+                } else {
+                    None
+                };
+                let list = Enumeration {
+                    blobs: BlobsXml {
+                        blob: page
+                            .into_iter()
+                            .map(|(n, b)| BlobOut {
+                                name: n.clone(),
+                                properties: PropertiesOut {
+                                    content_length: b.len() as u64,
+                                },
+                            })
+                            .collect(),
+                    },
+                    next_marker: next.unwrap_or_default(),
+                };
+                match quick_xml::se::to_string(&list) {
+                    Ok(body) => ResponseTemplate::new(200)
+                        .insert_header("content-type", "application/xml")
+                        .set_body_string(body),
+                    Err(_) => error(500, "InternalError"),
+                }
+            }
+            _ => error(400, "UnsupportedRequest"),
         }
     }
+
+    fn blob(&mut self, method: &str, container: &str, name: &str, body: &[u8]) -> ResponseTemplate {
+        let Some(blobs) = self.containers.get_mut(container) else {
+            return error(404, "ContainerNotFound");
+        };
+        match (method, blobs.get(name)) {
+            ("PUT", _) => {
+                blobs.insert(name.to_string(), body.to_vec());
+                ResponseTemplate::new(201)
+            }
+            ("GET", Some(b)) => ResponseTemplate::new(200).set_body_bytes(b.clone()),
+            ("HEAD", Some(b)) => {
+                ResponseTemplate::new(200).insert_header("content-length", b.len().to_string())
+            }
+            ("GET" | "HEAD", None) => error(404, "BlobNotFound"),
+            _ => error(400, "UnsupportedRequest"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename = "EnumerationResults")]
+struct Enumeration {
+    #[serde(rename = "Blobs")]
+    blobs: BlobsXml,
+    #[serde(rename = "NextMarker")]
+    next_marker: String,
+}
+
+#[derive(Serialize)]
+struct BlobsXml {
+    #[serde(rename = "Blob")]
+    blob: Vec<BlobOut>,
+}
+
+#[derive(Serialize)]
+struct BlobOut {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Properties")]
+    properties: PropertiesOut,
+}
+
+#[derive(Serialize)]
+struct PropertiesOut {
+    #[serde(rename = "Content-Length")]
+    content_length: u64,
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map_or_else(|| text.to_string(), |(_, v)| v.into_owned())
 }

@@ -1,0 +1,203 @@
+//! The simulated Custom Vision service, driven through our own clients on virtual time: the
+//! seed's behaviour (ConnectionTest and a temporary test blob after configuration, a Training
+//! notification when training ends, the backup blob and an Export notification after an export)
+//! and the documented refusals.
+
+use std::time::Duration;
+
+use cvnotify_core::lifecycle::{ExportJobStatus, IterationStatus};
+use cvnotify_core::{ExportPlatform, Notification, ParseOptions, parse};
+use cvnotify_harness::sim::{MessageEncoding, Simulation};
+use cvnotify_harness::storage::{Container, Queue, Resource, RetryPolicy};
+use cvnotify_harness::training::{
+    ErrorCode, NewProject, OptionsForm, StorageOptions, TrainOptions, TrainingClient,
+    TrainingError, TrainingKey,
+};
+
+const KEY: &str = "SIMKEY";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn drain(queue: &Queue) -> Vec<Notification> {
+    let mut out = Vec::new();
+    loop {
+        let batch = queue.receive(32, Duration::from_secs(30)).await.unwrap();
+        if batch.is_empty() {
+            return out;
+        }
+        for m in batch {
+            let text = m.message_text.clone().unwrap();
+            out.push(
+                parse(text.as_bytes(), ParseOptions::STRICT)
+                    .unwrap()
+                    .notification,
+            );
+            queue
+                .delete(&m.message_id, m.pop_receipt.as_deref().unwrap())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
+    runtime().block_on(async {
+        let sim = Simulation::start(1_795_000_000_000, encoding, KEY).await;
+        let queue_url = sim.storage_url("notifications");
+        let container_url = sim.storage_url("backups");
+        let queue = Queue::new(Resource::new(&queue_url, None, RetryPolicy::NONE).unwrap());
+        let container =
+            Container::new(Resource::new(&container_url, None, RetryPolicy::NONE).unwrap());
+        queue.create().await.unwrap();
+        container.create().await.unwrap();
+        let api = TrainingClient::new(
+            &sim.training_endpoint(),
+            TrainingKey::new(KEY),
+            form,
+            RetryPolicy::NONE,
+        )
+        .unwrap();
+        let project = api
+            .create_project(&NewProject {
+                name: "birds".into(),
+                storage: StorageOptions {
+                    export_model_container_uri: Some(container_url.clone()),
+                    notification_queue_uri: Some(queue_url.clone()),
+                },
+                ..NewProject::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            project.settings.storage.notification_queue_uri.as_deref(),
+            Some(queue_url.as_str())
+        );
+        let p = project.id;
+
+        // Configuration: the connection test blob appears, then goes; the message arrives.
+        assert!(drain(&queue).await.is_empty(), "nothing before time passes");
+        sim.advance(Duration::from_secs(3));
+        assert_eq!(sim.settle(), 2, "connection test, then the test blob's removal");
+        let notes = drain(&queue).await;
+        assert!(matches!(notes.as_slice(), [Notification::ConnectionTest { project_id }] if *project_id == p));
+        assert!(container.list("CustomVision-TestPermission/").await.unwrap().is_empty());
+
+        // Training.
+        let it = api.train_project(p, &TrainOptions::default()).await.unwrap();
+        assert_eq!(it.known_status(), Some(IterationStatus::Training));
+        let early = api
+            .export_iteration(p, it.id, ExportPlatform::Onnx, None)
+            .await
+            .unwrap_err();
+        assert_eq!(early.code(), Some(&ErrorCode::BadRequestIterationIsNotTrained));
+        let busy = api.train_project(p, &TrainOptions::default()).await.unwrap_err();
+        assert_eq!(busy.code(), Some(&ErrorCode::BadRequestTrainingAlreadyInProgress));
+        let before = sim.now_ms();
+        sim.settle();
+        assert!(sim.now_ms() - before >= 60_000, "training takes virtual time");
+        let polled = api.get_iteration(p, it.id).await.unwrap();
+        assert_eq!(polled.known_status(), Some(IterationStatus::Completed));
+        let notes = drain(&queue).await;
+        assert!(matches!(notes.as_slice(), [Notification::Training { iteration_id, .. }] if *iteration_id == it.id));
+        let again = api.train_project(p, &TrainOptions::default()).await.unwrap_err();
+        assert_eq!(again.code(), Some(&ErrorCode::BadRequestTrainingNotNeeded));
+
+        // Export: the backup blob and the notification pointing at it.
+        let export = api
+            .export_iteration(p, it.id, ExportPlatform::Onnx, None)
+            .await
+            .unwrap();
+        assert_eq!(export.known_status(), Some(ExportJobStatus::Exporting));
+        let twice = api
+            .export_iteration(p, it.id, ExportPlatform::Onnx, None)
+            .await
+            .unwrap_err();
+        assert_eq!(twice.code(), Some(&ErrorCode::BadRequestExportAlreadyInProgress));
+        sim.settle();
+        let exports = api.get_exports(p, it.id).await.unwrap();
+        assert_eq!(exports[0].known_status(), Some(ExportJobStatus::Done));
+        let blob = format!("{p} - {}.ONNX", it.id);
+        let listed = container.list("").await.unwrap();
+        assert_eq!(listed.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), [blob.as_str()]);
+        assert_eq!(container.head(&blob).await.unwrap(), Some(5));
+        let notes = drain(&queue).await;
+        let [Notification::Export { model_uri: Some(uri), .. }] = notes.as_slice() else {
+            panic!("{notes:?}");
+        };
+        let named = uri.backup_blob_name().unwrap().unwrap();
+        assert_eq!(named.project_id(), p);
+        assert_eq!(named.iteration_id(), it.id);
+    });
+}
+
+#[test]
+fn a_whole_lifecycle_with_the_uris_as_query_parameters_and_plain_messages() {
+    lifecycle(OptionsForm::Query, MessageEncoding::Plain);
+}
+
+#[test]
+fn a_whole_lifecycle_with_the_uris_in_a_body_and_base64_messages() {
+    lifecycle(OptionsForm::Body, MessageEncoding::Base64);
+}
+
+#[test]
+fn the_simulated_api_refuses_like_the_real_one() {
+    runtime().block_on(async {
+        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
+        let wrong = TrainingClient::new(
+            &sim.training_endpoint(),
+            TrainingKey::new("WRONG"),
+            OptionsForm::Query,
+            RetryPolicy::NONE,
+        )
+        .unwrap();
+        let e = wrong
+            .create_project(&NewProject {
+                name: "x".into(),
+                ..NewProject::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, TrainingError::Gateway { code, .. } if code == "401"),
+            "{e:?}"
+        );
+        let api = TrainingClient::new(
+            &sim.training_endpoint(),
+            TrainingKey::new(KEY),
+            OptionsForm::Body,
+            RetryPolicy::NONE,
+        )
+        .unwrap();
+        let missing =
+            cvnotify_core::ProjectId::parse("0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b").unwrap();
+        let e = api.get_project(missing).await.unwrap_err();
+        assert_eq!(e.code(), Some(&ErrorCode::NotFoundProject));
+        let e = api
+            .create_project(&NewProject {
+                name: "x".into(),
+                storage: StorageOptions {
+                    notification_queue_uri: Some("not a uri".into()),
+                    export_model_container_uri: None,
+                },
+                ..NewProject::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(&ErrorCode::BadRequestInvalidUri));
+        // Without storage settings nothing is promised.
+        api.create_project(&NewProject {
+            name: "plain".into(),
+            ..NewProject::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(sim.settle(), 0);
+    });
+}
