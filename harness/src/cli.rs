@@ -30,6 +30,11 @@ pub(crate) enum Command {
     /// With --drain it ends when the queue is empty, with replay's report and exit codes;
     /// otherwise Ctrl-C ends it after the batch in hand.
     Watch(WatchArgs),
+    /// Run a client through the whole storage-integration lifecycle and judge it: create a
+    /// project with a queue and a container, wait for the connection test, train, export, and
+    /// check every notification and backup blob. Without --training-endpoint it runs against
+    /// the embedded simulation, on virtual time.
+    Check(CheckArgs),
     /// Write a synthetic recording (for benchmarks and demos): many projects, whole lifecycles.
     #[command(hide = true)]
     GenerateRecording(GenerateArgs),
@@ -143,6 +148,67 @@ pub(crate) struct GenerateArgs {
 pub(crate) enum Shape {
     Lifecycles,
     Steady,
+}
+
+/// Where CreateProject puts the storage URIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormArg {
+    /// Query parameters on v3.3 (the seed's example).
+    Query,
+    /// A CreateProjectOptions JSON body on v3.4-preview (the SDKs).
+    Body,
+}
+
+/// How the simulated service encodes its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EncodingArg {
+    /// JSON text.
+    Plain,
+    /// Base64 of the JSON text.
+    Base64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// Export platforms to check (repeat the flag for several).
+    #[arg(long = "platform", default_values_t = ["ONNX".to_string(), "DockerFile".to_string()])]
+    pub(crate) platforms: Vec<String>,
+    /// Where CreateProject puts the storage URIs.
+    #[arg(long, value_enum, default_value_t = FormArg::Query)]
+    pub(crate) form: FormArg,
+    /// The simulated service's message encoding.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Plain)]
+    pub(crate) encoding: EncodingArg,
+    /// A real Custom Vision training endpoint instead of the simulation.
+    #[arg(long, requires_all = ["training_key_env", "queue", "container"])]
+    pub(crate) training_endpoint: Option<String>,
+    /// Environment variable holding the Training-Key.
+    #[arg(long)]
+    pub(crate) training_key_env: Option<String>,
+    /// The notification queue URL (with a SAS, or see --account-key-env).
+    #[arg(long)]
+    pub(crate) queue: Option<String>,
+    /// The backup container URL.
+    #[arg(long)]
+    pub(crate) container: Option<String>,
+    /// Environment variable holding the storage account key.
+    #[arg(long)]
+    pub(crate) account_key_env: Option<String>,
+    /// Against a real endpoint: longest wait for each notification, in seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub(crate) timeout: u64,
+    /// Write everything observed to this recording (secrets redacted).
+    #[arg(long)]
+    pub(crate) record: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Human)]
+    pub(crate) format: crate::report::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
+    /// NON-STRICT fails too.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,7 @@
 //! line, the recording format, replay and its reports. The `cvnotify` binary is [`run`]; the
 //! [`fuzzing`] module gives fuzz targets and their stable-Rust replays the same entry points.
 
+mod check_cmd;
 mod cli;
 mod cross_check;
 mod docs_cmd;
@@ -38,6 +39,7 @@ pub fn run() -> u8 {
         cli::Command::Parse(args) => parse_cmd::run(&args),
         cli::Command::Replay(args) => replay_cmd::run(&args),
         cli::Command::Watch(args) => watch::run(&args),
+        cli::Command::Check(args) => check_cmd::run(&args),
         cli::Command::GenerateRecording(args) => generate_cmd::run(&args),
         cli::Command::Diagram(args) => docs_cmd::diagram(&args),
         cli::Command::Findings(args) => docs_cmd::findings(&args),

@@ -33,7 +33,7 @@ use crate::storage::{
 };
 use crate::training::{OptionsForm, TrainingClient, TrainingKey};
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp(
         SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -91,8 +91,11 @@ fn credentials(url: &str, key_env: Option<&str>) -> Result<Option<Credentials>, 
     Ok(Some(Credentials::SharedKey { account, key }))
 }
 
+/// Where a session's times come from: the wall clock, or a simulation's virtual clock.
+pub(crate) type ClockFn = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
 /// What the watcher has seen so far, and where it tells it.
-struct State {
+pub(crate) struct State {
     tracker: Tracker,
     counts: MessageCounts,
     checks: Checks,
@@ -102,9 +105,110 @@ struct State {
     live: Box<dyn Write>,
     blobs: BTreeSet<String>,
     training: Option<TrainingClient>,
+    clock: ClockFn,
 }
 
 impl State {
+    /// A fresh session: `sources` observed, recording to `record` (whose session line this
+    /// writes), live lines to `live`.
+    pub(crate) fn new(
+        sources: Sources,
+        record: Option<&std::path::Path>,
+        live: Box<dyn Write>,
+        training: Option<TrainingClient>,
+        clock: ClockFn,
+    ) -> io::Result<Self> {
+        let recorder = match record {
+            Some(path) => {
+                let mut w = Writer::new(BufWriter::new(File::create(path)?));
+                let mut names = vec![SourceName::Queue];
+                if sources.training_api {
+                    names.push(SourceName::TrainingApi);
+                } else if sources.polling {
+                    names.push(SourceName::Polling);
+                }
+                if sources.container {
+                    names.push(SourceName::Container);
+                }
+                w.write(&Line::Session(SessionLine {
+                    version: FORMAT_VERSION,
+                    sources: names,
+                }))?;
+                Some(w)
+            }
+            None => None,
+        };
+        Ok(Self {
+            tracker: Tracker::new(Settings {
+                sources,
+                ..Settings::default()
+            }),
+            counts: MessageCounts::default(),
+            checks: Checks::default(),
+            recorder,
+            next: 1,
+            live,
+            blobs: BTreeSet::new(),
+            training,
+            clock,
+        })
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// Where live lines go.
+    pub(crate) fn live(&mut self) -> &mut dyn Write {
+        &mut *self.live
+    }
+
+    /// Flushes the recording (before anything read is deleted).
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        match &mut self.recorder {
+            Some(r) => r.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a training API call's line and applies what it says.
+    pub(crate) fn api(&mut self, line: crate::recording::ApiLine) -> io::Result<()> {
+        let project = cvnotify_core::ProjectId::parse(&line.project_id).ok();
+        let events = match crate::recording::api_events(&line) {
+            Ok(events) => events,
+            Err(e) => {
+                let _ = writeln!(self.live, "training API: answer not judged: {e}");
+                return Ok(());
+            }
+        };
+        let at = line.at.0;
+        self.record(Line::Api(line))?;
+        let evidence = self.evidence();
+        for event in events {
+            self.apply(
+                Input {
+                    at,
+                    evidence,
+                    event,
+                },
+                project,
+            );
+        }
+        Ok(())
+    }
+
+    /// Time passed: records a tick and lets deadlines expire.
+    pub(crate) fn tick(&mut self) -> io::Result<()> {
+        let (at, evidence) = (self.now(), self.evidence());
+        self.record(Line::Tick(crate::recording::TickLine { at: At(at) }))?;
+        self.tracker.handle(Input {
+            at,
+            evidence,
+            event: Event::Tick,
+        });
+        Ok(())
+    }
+
     fn evidence(&mut self) -> Evidence {
         self.next = self.next.saturating_add(1);
         Evidence::new(self.next).unwrap_or(Evidence(std::num::NonZeroU32::MIN))
@@ -154,7 +258,7 @@ impl State {
 }
 
 /// Handles one received message; `Ok(true)` when it may be deleted.
-async fn handle_message(
+pub(crate) async fn handle_message(
     state: &mut State,
     queue_name: &str,
     m: &crate::storage::xml::ListedMessage,
@@ -199,7 +303,7 @@ async fn handle_message(
             };
             state.apply(input, project);
             if let Some(client) = state.training.clone() {
-                cross_check(state, &client, &p.notification, project)
+                cross_check(state, &client, &p.notification)
                     .await
                     .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
             }
@@ -235,9 +339,9 @@ async fn cross_check(
     state: &mut State,
     client: &TrainingClient,
     notification: &cvnotify_core::Notification,
-    project: Option<ProjectId>,
 ) -> io::Result<()> {
-    match crate::cross_check::check(client, notification, now).await {
+    let clock = state.clock.clone();
+    match crate::cross_check::check(client, notification, move || clock()).await {
         Outcome::NotApplicable => Ok(()),
         Outcome::Failed(e) => {
             let _ = writeln!(state.live, "training API: {e}");
@@ -250,36 +354,19 @@ async fn cross_check(
                     "training API: export {e} not judged (unknown platform or status)"
                 );
             }
-            let events = match crate::recording::api_events(&line) {
-                Ok(events) => events,
-                Err(e) => {
-                    let _ = writeln!(state.live, "training API: answer not judged: {e}");
-                    return Ok(());
-                }
-            };
-            let at = line.at.0;
-            state.record(Line::Api(line))?;
-            let evidence = state.evidence();
-            for event in events {
-                state.apply(
-                    Input {
-                        at,
-                        evidence,
-                        event,
-                    },
-                    project,
-                );
-            }
-            Ok(())
+            state.api(line)
         }
     }
 }
 
 /// Lists the container and turns what appeared and went into blob inputs.
-async fn observe_container(state: &mut State, container: &Container) -> Result<(), StorageError> {
+pub(crate) async fn observe_container(
+    state: &mut State,
+    container: &Container,
+) -> Result<(), StorageError> {
     let listed = container.list("").await?;
     let names: BTreeSet<String> = listed.iter().map(|b| b.name.clone()).collect();
-    let at = now();
+    let at = state.now();
     let new: Vec<_> = listed
         .iter()
         .filter(|b| !state.blobs.contains(&b.name))
@@ -401,15 +488,9 @@ async fn watch(
                 .mul_f64(1.0 + jitter.next_unit() * 0.25)
                 .min(max_interval);
             // Time passed: deadlines may expire. Recorded too, so a replay judges the same.
-            let (at, evidence) = (now(), state.evidence());
             state
-                .record(Line::Tick(crate::recording::TickLine { at: At(at) }))
+                .tick()
                 .map_err(|e| StorageError::Transport(format!("recording: {e}")))?;
-            state.tracker.handle(Input {
-                at,
-                evidence,
-                event: Event::Tick,
-            });
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
                 _ = &mut stop => return Ok(()),
@@ -517,46 +598,20 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         polling: training.is_some(),
         container: container.is_some(),
     };
-    let recorder = match &args.record {
-        Some(path) => match File::create(path) {
-            Ok(f) => {
-                let mut w = Writer::new(BufWriter::new(f));
-                let mut names = vec![SourceName::Queue];
-                if training.is_some() {
-                    names.push(SourceName::Polling);
-                }
-                if container.is_some() {
-                    names.push(SourceName::Container);
-                }
-                if let Err(e) = w.write(&Line::Session(SessionLine {
-                    version: FORMAT_VERSION,
-                    sources: names,
-                })) {
-                    return usage(format!("cannot write {}: {e}", path.display()));
-                }
-                Some(w)
-            }
-            Err(e) => return usage(format!("cannot create {}: {e}", path.display())),
-        },
-        None => None,
-    };
     let live: Box<dyn Write> = if args.format == Format::Human && args.output.is_none() {
         Box::new(io::stdout())
     } else {
         Box::new(io::stderr())
     };
-    let mut state = State {
-        tracker: Tracker::new(Settings {
-            sources,
-            ..Settings::default()
-        }),
-        counts: MessageCounts::default(),
-        checks: Checks::default(),
-        recorder,
-        next: 1,
+    let mut state = match State::new(
+        sources,
+        args.record.as_deref(),
         live,
-        blobs: BTreeSet::new(),
         training,
+        std::sync::Arc::new(now),
+    ) {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot write the recording: {e}")),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -566,19 +621,43 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         Err(e) => return usage(format!("cannot start: {e}")),
     };
     let outcome = runtime.block_on(watch(args, &mut state, &queue, container.as_ref()));
-    if let Some(r) = state.recorder.take()
-        && let Err(e) = r.finish()
-    {
-        eprintln!("cvnotify watch: cannot finish the recording: {e}");
-        return exit::USAGE_OR_IO;
-    }
     if let Err(e) = outcome {
+        if let Some(r) = state.recorder.take() {
+            let _ = r.finish();
+        }
         eprintln!("cvnotify watch: {e}");
         return exit::USAGE_OR_IO;
     }
+    finish(
+        "watch",
+        &format!("watch {}", queue.resource().url()),
+        state,
+        args.format,
+        args.output.as_deref(),
+        args.strict,
+    )
+}
+
+/// Ends a live session: finishes the recording, judges what was seen as `cvnotify replay`
+/// would, writes the report and returns the exit code.
+pub(crate) fn finish(
+    command: &str,
+    label: &str,
+    mut state: State,
+    format: Format,
+    output: Option<&std::path::Path>,
+    strict: bool,
+) -> u8 {
+    if let Some(r) = state.recorder.take()
+        && let Err(e) = r.finish()
+    {
+        eprintln!("cvnotify {command}: cannot finish the recording: {e}");
+        return exit::USAGE_OR_IO;
+    }
+    let sources = state.tracker.settings().sources;
     let waivers = Waivers::default();
     let session = replay::judge(
-        &format!("watch {}", queue.resource().url()),
+        label,
         state.next,
         sources,
         state.counts,
@@ -586,27 +665,27 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         &state.tracker,
         &waivers,
     );
-    let report = Report::new(vec![session], args.strict);
-    let color = args.format == Format::Human
-        && args.output.is_none()
+    let report = Report::new(vec![session], strict);
+    let color = format == Format::Human
+        && output.is_none()
         && io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let written = match &args.output {
+    let written = match output {
         Some(path) => File::create(path).and_then(|f| {
             let mut out = BufWriter::new(f);
-            report::render(&report, args.format, false, &mut out)?;
+            report::render(&report, format, false, &mut out)?;
             out.flush()
         }),
         None => {
             let mut out = BufWriter::new(io::stdout().lock());
-            report::render(&report, args.format, color, &mut out).and_then(|()| out.flush())
+            report::render(&report, format, color, &mut out).and_then(|()| out.flush())
         }
     };
     if let Err(e) = written {
-        eprintln!("cvnotify watch: cannot write the report: {e}");
+        eprintln!("cvnotify {command}: cannot write the report: {e}");
         return exit::USAGE_OR_IO;
     }
-    match (report.verdict, args.strict) {
+    match (report.verdict, strict) {
         (Verdict::Pass, _) | (Verdict::NonStrict, false) => exit::OK,
         _ => exit::REJECTED,
     }

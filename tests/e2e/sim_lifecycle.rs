@@ -201,3 +201,98 @@ fn the_simulated_api_refuses_like_the_real_one() {
         assert_eq!(sim.settle(), 0);
     });
 }
+
+fn check(args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out, report)
+}
+
+#[test]
+fn check_runs_a_whole_lifecycle_on_the_simulation_and_its_recording_replays_the_same() {
+    let dir = std::env::temp_dir().join(format!("cvnotify-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (form, encoding) in [("query", "plain"), ("body", "base64")] {
+        let recording = dir.join(format!("{form}.jsonl"));
+        let (out, report) = check(&[
+            "--form",
+            form,
+            "--encoding",
+            encoding,
+            "--platform",
+            "ONNX",
+            "--platform",
+            "TensorFlow",
+            "--platform",
+            "VAIDK",
+            "--record",
+            recording.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert_eq!(report["verdict"], "PASS");
+        let session = &report["sessions"][0];
+        assert_eq!(
+            session["sources"],
+            serde_json::json!(["queue", "training-api", "container"])
+        );
+        // ConnectionTest, Training, three Exports.
+        assert_eq!(session["messages"]["accepted"], 5);
+        assert_eq!(session["messages"][encoding], 5, "{session}");
+        let project = &session["projects"][0];
+        assert_eq!(project["phase"], "Exported");
+        let phases: Vec<&str> = project["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["phase"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                "Configured",
+                "ConnectionTested",
+                "Training",
+                "Trained",
+                "Exported"
+            ]
+        );
+        assert!(stderr.contains("exporting to VAIDK"), "{stderr}");
+        let recorded = std::fs::read_to_string(&recording).unwrap();
+        for blob in ["ONNX", "TensorFlow", "VAIDK"] {
+            assert!(
+                recorded.contains(&format!(".{blob}\",\"size\"")),
+                "backup blob for {blob} not observed: {recorded}"
+            );
+        }
+        let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+            .args(["replay", "--format", "json", recording.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let again: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+        assert_eq!(again["verdict"], "PASS");
+        assert_eq!(again["sessions"][0]["projects"], session["projects"]);
+    }
+}
+
+#[test]
+fn check_refuses_an_unknown_platform_and_half_a_real_endpoint() {
+    let (out, _) = check(&["--platform", "Nokia"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown platform \"Nokia\""));
+    let (out, _) = check(&[
+        "--training-endpoint",
+        "https://x.cognitiveservices.azure.com/",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the queue, container and key are required too"
+    );
+}

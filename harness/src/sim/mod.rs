@@ -116,6 +116,17 @@ impl Simulation {
         }
     }
 
+    /// The simulation's clock, for whoever stamps what it observes.
+    pub fn clock(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let service = self.service.clone();
+        move || match service.lock().clock {
+            Clock::Virtual(ms) => ms,
+            Clock::Wall => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        }
+    }
+
     /// Changes how long the service takes.
     pub fn set_timings(&self, timings: Timings) {
         self.service.lock().timings = timings;

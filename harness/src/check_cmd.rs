@@ -1,0 +1,431 @@
+//! `cvnotify check`: runs a client through the whole storage-integration lifecycle (create a
+//! project with a queue and a container, wait for the connection test, train, wait for the
+//! Training notification, export to each platform, wait for the Export notifications and the
+//! backup blobs), records everything in the recording format and judges it with the lifecycle
+//! model, reporting like `cvnotify replay`. Without `--training-endpoint` it starts the embedded
+//! simulation, whose virtual time makes the run take well under a second.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cvnotify_core::lifecycle::{Sources, Timestamp};
+use cvnotify_core::{ExportPlatform, IterationId, Notification, ParseOptions, ProjectId};
+
+use crate::cli::{CheckArgs, EncodingArg, FormArg};
+use crate::exit;
+use crate::recording::{ApiLine, ApiOperation, ExportEntry};
+use crate::report::Format;
+use crate::sim::{MessageEncoding, Simulation};
+use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
+use crate::training::{
+    NewProject, OptionsForm, StorageOptions, TrainOptions, TrainingClient, TrainingError,
+    TrainingKey,
+};
+use crate::watch::{self, State};
+
+/// The key the embedded simulation accepts (it guards nothing: the simulation is local).
+const SIM_KEY: &str = "cvnotify-simulation-key";
+
+/// Where the run happens.
+enum Environment {
+    Simulated(Simulation),
+    Real { timeout: Duration },
+}
+
+struct Run {
+    state: State,
+    api: TrainingClient,
+    queue: Queue,
+    container: Container,
+    env: Environment,
+    /// Every notification read so far.
+    seen: Vec<Notification>,
+}
+
+/// Why a scenario stopped early.
+enum Stop {
+    /// The API refused a call (recorded and judged; the report says the rest).
+    Refused(TrainingError),
+    /// Storage or the recording failed.
+    Broken(String),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        Stop::Broken(format!("recording: {e}"))
+    }
+}
+
+impl From<crate::storage::StorageError> for Stop {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Stop::Broken(e.to_string())
+    }
+}
+
+impl Run {
+    fn line(&self, operation: ApiOperation, project: ProjectId) -> ApiLine {
+        ApiLine::ok(self.state.now(), operation, project)
+    }
+
+    /// Records a refused call and stops the scenario.
+    fn refused(
+        &mut self,
+        operation: ApiOperation,
+        project: ProjectId,
+        e: TrainingError,
+    ) -> Result<Stop, Stop> {
+        if let TrainingError::Service { status, code, .. } = &e {
+            let mut line = self.line(operation, project);
+            line.http_status = status.as_u16();
+            line.error_code = Some(code.as_str().to_string());
+            self.state.api(line)?;
+        }
+        Ok(Stop::Refused(e))
+    }
+
+    /// Reads everything the queue holds now.
+    async fn consume(&mut self) -> Result<(), Stop> {
+        let name = self.queue.resource().name().to_string();
+        loop {
+            let batch = self.queue.receive(32, Duration::from_secs(60)).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for m in &batch {
+                // A message that cannot be parsed is recorded and judged, then deleted: a check
+                // has no later consumer to redeliver to.
+                watch::handle_message(&mut self.state, &name, m, 1, None).await?;
+                if let Some(text) = &m.message_text
+                    && let Ok(p) = cvnotify_core::parse(text.as_bytes(), ParseOptions::TOLERANT)
+                {
+                    self.seen.push(p.notification);
+                }
+            }
+            self.state.flush()?;
+            for m in &batch {
+                if let Some(receipt) = &m.pop_receipt {
+                    self.queue.delete(&m.message_id, receipt).await?;
+                }
+            }
+        }
+    }
+
+    /// Waits until `count` notifications read so far satisfy `done` (the simulation runs its
+    /// promised work at once; a real service is polled until the timeout).
+    async fn wait_for(
+        &mut self,
+        count: usize,
+        done: impl Fn(&Notification) -> bool,
+    ) -> Result<bool, Stop> {
+        let started = Instant::now();
+        loop {
+            if let Environment::Simulated(sim) = &self.env {
+                sim.settle();
+            }
+            self.consume().await?;
+            watch::observe_container(&mut self.state, &self.container).await?;
+            if self.seen.iter().filter(|n| done(n)).count() >= count {
+                return Ok(true);
+            }
+            match &self.env {
+                Environment::Simulated(_) => return Ok(false),
+                Environment::Real { timeout } if started.elapsed() >= *timeout => return Ok(false),
+                Environment::Real { .. } => tokio::time::sleep(Duration::from_secs(5)).await,
+            }
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let _ = writeln!(self.state.live(), "check: {text}");
+    }
+
+    async fn scenario(&mut self, platforms: &[ExportPlatform]) -> Result<(), Stop> {
+        let storage = StorageOptions {
+            export_model_container_uri: Some(self.container_uri()),
+            notification_queue_uri: Some(self.queue_uri()),
+        };
+        let name = format!("cvnotify-check-{}", self.state.now().0);
+        let project = match self
+            .api
+            .create_project(&NewProject {
+                name,
+                storage: storage.clone(),
+                ..NewProject::default()
+            })
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return Err(Stop::Broken(e.to_string())),
+        };
+        let p = project.id;
+        let mut line = self.line(ApiOperation::CreateProject, p);
+        line.notification_queue_uri = storage.notification_queue_uri.clone();
+        line.export_model_container_uri = storage.export_model_container_uri.clone();
+        self.state.api(line)?;
+        self.say(&format!("created project {p} with a queue and a container"));
+
+        if !self
+            .wait_for(
+                1,
+                |n| matches!(n, Notification::ConnectionTest { project_id } if *project_id == p),
+            )
+            .await?
+        {
+            self.say("no ConnectionTest arrived");
+        }
+
+        let iteration = match self.api.train_project(p, &TrainOptions::default()).await {
+            Ok(it) => it,
+            Err(e) => return Err(self.refused(ApiOperation::TrainProject, p, e)?),
+        };
+        let i = iteration.id;
+        let mut line = self.line(ApiOperation::TrainProject, p);
+        line.iteration_id = Some(i.to_string());
+        self.state.api(line)?;
+        self.say(&format!("training iteration {i}"));
+        if !self.wait_for(1, |n| is_training(n, p, i)).await? {
+            self.say("no Training notification arrived");
+        }
+        match self.api.get_iteration(p, i).await {
+            Ok(it) => {
+                let mut line = self.line(ApiOperation::GetIteration, p);
+                line.iteration_id = Some(i.to_string());
+                line.iteration_status = Some(it.status);
+                self.state.api(line)?;
+            }
+            Err(e) => return Err(self.refused(ApiOperation::GetIteration, p, e)?),
+        }
+
+        for platform in platforms {
+            match self.api.export_iteration(p, i, *platform, None).await {
+                Ok(_) => {
+                    let mut line = self.line(ApiOperation::ExportIteration, p);
+                    line.iteration_id = Some(i.to_string());
+                    line.platform = Some(platform.as_str().to_string());
+                    self.state.api(line)?;
+                    self.say(&format!("exporting to {}", platform.as_str()));
+                }
+                Err(e) => return Err(self.refused(ApiOperation::ExportIteration, p, e)?),
+            }
+        }
+        if !self
+            .wait_for(platforms.len(), |n| is_export(n, p, i))
+            .await?
+        {
+            self.say("not every Export notification arrived");
+        }
+        match self.api.get_exports(p, i).await {
+            Ok(exports) => {
+                let mut line = self.line(ApiOperation::GetExports, p);
+                line.iteration_id = Some(i.to_string());
+                line.exports = Some(
+                    exports
+                        .into_iter()
+                        .filter(|e| e.known_platform().is_some() && e.known_status().is_some())
+                        .map(|e| ExportEntry {
+                            platform: e.platform,
+                            status: e.status,
+                        })
+                        .collect(),
+                );
+                self.state.api(line)?;
+            }
+            Err(e) => return Err(self.refused(ApiOperation::GetExports, p, e)?),
+        }
+        // Time for the backup blobs, then a last look and a tick for the deadlines.
+        if let Environment::Simulated(sim) = &self.env {
+            sim.settle();
+        }
+        watch::observe_container(&mut self.state, &self.container).await?;
+        self.state.tick()?;
+        Ok(())
+    }
+
+    fn queue_uri(&self) -> String {
+        self.queue.resource().url().to_string()
+    }
+
+    fn container_uri(&self) -> String {
+        self.container.resource().url().to_string()
+    }
+}
+
+fn is_training(n: &Notification, p: ProjectId, i: IterationId) -> bool {
+    matches!(n, Notification::Training { project_id, iteration_id, .. } if *project_id == p && *iteration_id == i)
+}
+
+fn is_export(n: &Notification, p: ProjectId, i: IterationId) -> bool {
+    matches!(n, Notification::Export { project_id, iteration_id, .. } if *project_id == p && *iteration_id == i)
+}
+
+fn credentials(url: &str, key_env: Option<&str>) -> Result<Option<Credentials>, String> {
+    let Some(var) = key_env else {
+        return Ok(None);
+    };
+    let key = std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+    let key = AccountKey::from_base64(&key).map_err(|_| format!("{var} is not base64"))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let account = parsed
+        .host_str()
+        .and_then(|h| h.split('.').next())
+        .filter(|a| !a.is_empty() && !a.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(str::to_string)
+        .or_else(|| {
+            parsed
+                .path_segments()
+                .and_then(|mut s| s.next())
+                .map(str::to_string)
+        })
+        .ok_or("cannot tell the account name from the URL")?;
+    Ok(Some(Credentials::SharedKey { account, key }))
+}
+
+pub(crate) fn run(args: &CheckArgs) -> u8 {
+    let usage = |why: String| {
+        eprintln!("cvnotify check: {why}");
+        exit::USAGE_OR_IO
+    };
+    let mut platforms = Vec::new();
+    for name in &args.platforms {
+        match ExportPlatform::from_name(name) {
+            Some(p) if !platforms.contains(&p) => platforms.push(p),
+            Some(_) => {}
+            None => {
+                let known: Vec<&str> = ExportPlatform::ALL.iter().map(|p| p.as_str()).collect();
+                return usage(format!(
+                    "unknown platform {name:?} (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    let form = match args.form {
+        FormArg::Query => OptionsForm::Query,
+        FormArg::Body => OptionsForm::Body,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(format!("cannot start: {e}")),
+    };
+    let live: Box<dyn Write> = if args.format == Format::Human && args.output.is_none() {
+        Box::new(io::stdout())
+    } else {
+        Box::new(io::stderr())
+    };
+    let sources = Sources::ALL;
+    let outcome = runtime.block_on(async {
+        let (env, endpoint, key, queue_url, container_url, clock): (_, _, _, _, _, watch::ClockFn) =
+            match &args.training_endpoint {
+                None => {
+                    // On a whole second: queue times (HTTP dates) have no milliseconds.
+                    let start = watch::now().0 / 1000 * 1000;
+                    let encoding = match args.encoding {
+                        EncodingArg::Plain => MessageEncoding::Plain,
+                        EncodingArg::Base64 => MessageEncoding::Base64,
+                    };
+                    let sim = Simulation::start(start, encoding, SIM_KEY).await;
+                    let clock = sim.clock();
+                    let (endpoint, q, c) = (
+                        sim.training_endpoint(),
+                        sim.storage_url("cvnotify-check-notifications"),
+                        sim.storage_url("cvnotify-check-backups"),
+                    );
+                    (
+                        Environment::Simulated(sim),
+                        endpoint,
+                        SIM_KEY.to_string(),
+                        q,
+                        c,
+                        Arc::new(move || Timestamp(clock())) as watch::ClockFn,
+                    )
+                }
+                Some(endpoint) => {
+                    let var = args.training_key_env.as_deref().unwrap_or_default();
+                    let key = std::env::var(var)
+                        .map_err(|_| format!("environment variable {var} holds no Training-Key"))?;
+                    for url in [
+                        endpoint,
+                        args.queue.as_ref().unwrap_or(endpoint),
+                        args.container.as_ref().unwrap_or(endpoint),
+                    ] {
+                        watch::check_scheme(url, false)?;
+                    }
+                    (
+                        Environment::Real {
+                            timeout: Duration::from_secs(args.timeout),
+                        },
+                        endpoint.clone(),
+                        key,
+                        args.queue.clone().unwrap_or_default(),
+                        args.container.clone().unwrap_or_default(),
+                        Arc::new(watch::now) as watch::ClockFn,
+                    )
+                }
+            };
+        let simulated = matches!(env, Environment::Simulated(_));
+        let queue = Queue::new(
+            Resource::new(
+                &queue_url,
+                credentials(&queue_url, args.account_key_env.as_deref())?,
+                RetryPolicy::default(),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        let container = Container::new(
+            Resource::new(
+                &container_url,
+                credentials(&container_url, args.account_key_env.as_deref())?,
+                RetryPolicy::default(),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        if simulated {
+            queue.create().await.map_err(|e| e.to_string())?;
+            container.create().await.map_err(|e| e.to_string())?;
+        }
+        let api = TrainingClient::new(
+            &endpoint,
+            TrainingKey::new(&key),
+            form,
+            RetryPolicy::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        let state = State::new(sources, args.record.as_deref(), live, None, clock)
+            .map_err(|e| format!("cannot write the recording: {e}"))?;
+        let mut run = Run {
+            state,
+            api,
+            queue,
+            container,
+            env,
+            seen: Vec::new(),
+        };
+        let label = if simulated {
+            "check (embedded simulation)".to_string()
+        } else {
+            format!("check {endpoint}")
+        };
+        match run.scenario(&platforms).await {
+            Ok(()) => {}
+            Err(Stop::Refused(e)) => run.say(&format!("stopped: {e}")),
+            Err(Stop::Broken(why)) => return Err(why),
+        }
+        Ok::<_, String>((run.state, label))
+    });
+    match outcome {
+        Ok((state, label)) => watch::finish(
+            "check",
+            &label,
+            state,
+            args.format,
+            args.output.as_deref(),
+            args.strict,
+        ),
+        Err(why) => usage(why),
+    }
+}
