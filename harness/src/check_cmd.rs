@@ -16,7 +16,7 @@ use crate::cli::{CheckArgs, EncodingArg, FormArg};
 use crate::exit;
 use crate::recording::{ApiLine, ApiOperation, ExportEntry};
 use crate::report::Format;
-use crate::sim::{MessageEncoding, Simulation};
+use crate::sim::{Faults, MessageEncoding, Simulation};
 use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
 use crate::training::{
     NewProject, OptionsForm, StorageOptions, TrainOptions, TrainingClient, TrainingError,
@@ -68,19 +68,21 @@ impl Run {
         ApiLine::ok(self.state.now(), operation, project)
     }
 
-    /// Records a refused call and stops the scenario.
+    /// Records a refused call and stops the scenario; a call without a service answer
+    /// (transport, gateway, unreadable body) breaks the run.
     fn refused(
         &mut self,
         operation: ApiOperation,
         project: ProjectId,
         e: TrainingError,
     ) -> Result<Stop, Stop> {
-        if let TrainingError::Service { status, code, .. } = &e {
-            let mut line = self.line(operation, project);
-            line.http_status = status.as_u16();
-            line.error_code = Some(code.as_str().to_string());
-            self.state.api(line)?;
-        }
+        let TrainingError::Service { status, code, .. } = &e else {
+            return Ok(Stop::Broken(e.to_string()));
+        };
+        let mut line = self.line(operation, project);
+        line.http_status = status.as_u16();
+        line.error_code = Some(code.as_str().to_string());
+        self.state.api(line)?;
         Ok(Stop::Refused(e))
     }
 
@@ -237,9 +239,19 @@ impl Run {
         if let Environment::Simulated(sim) = &self.env {
             sim.settle();
         }
+        self.consume().await?;
         watch::observe_container(&mut self.state, &self.container).await?;
+        self.finish_time();
         self.state.tick()?;
         Ok(())
+    }
+
+    /// On the simulation, lets every deadline pass (the longest is a day for training), so
+    /// whatever never came is reported; a real run ends when it ends.
+    fn finish_time(&self) {
+        if let Environment::Simulated(sim) = &self.env {
+            sim.advance(Duration::from_secs(25 * 3600));
+        }
     }
 
     fn queue_uri(&self) -> String {
@@ -329,6 +341,9 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
                         EncodingArg::Base64 => MessageEncoding::Base64,
                     };
                     let sim = Simulation::start(start, encoding, SIM_KEY).await;
+                    if let Some(spec) = &args.faults {
+                        sim.set_faults(Faults::parse(spec).map_err(|e| e.to_string())?);
+                    }
                     let clock = sim.clock();
                     let (endpoint, q, c) = (
                         sim.training_endpoint(),
@@ -410,22 +425,35 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         } else {
             format!("check {endpoint}")
         };
-        match run.scenario(&platforms).await {
-            Ok(()) => {}
-            Err(Stop::Refused(e)) => run.say(&format!("stopped: {e}")),
+        let stopped = match run.scenario(&platforms).await {
+            Ok(()) => false,
+            Err(Stop::Refused(e)) => {
+                run.say(&format!("stopped early: {e}"));
+                run.finish_time();
+                run.state.tick().map_err(|e| format!("recording: {e}"))?;
+                true
+            }
             Err(Stop::Broken(why)) => return Err(why),
-        }
-        Ok::<_, String>((run.state, label))
+        };
+        Ok::<_, String>((run.state, label, stopped))
     });
     match outcome {
-        Ok((state, label)) => watch::finish(
-            "check",
-            &label,
-            state,
-            args.format,
-            args.output.as_deref(),
-            args.strict,
-        ),
+        Ok((state, label, stopped)) => {
+            let code = watch::finish(
+                "check",
+                &label,
+                state,
+                args.format,
+                args.output.as_deref(),
+                args.strict,
+            );
+            // A scenario that could not run to its end does not pass, whatever was judged.
+            if stopped && code == exit::OK {
+                exit::REJECTED
+            } else {
+                code
+            }
+        }
         Err(why) => usage(why),
     }
 }

@@ -194,6 +194,14 @@ pub(crate) struct CheckArgs {
     /// Environment variable holding the storage account key.
     #[arg(long)]
     pub(crate) account_key_env: Option<String>,
+    /// Against the simulation: what the service gets wrong, e.g.
+    /// `no-backup-blob,api#2=503,queue#1=malformed`. Misbehaviours: skip-connection-test,
+    /// drop-training-notification, conflicting-training-status, training-contradicts-polling,
+    /// export-before-training, export-contradicts-polling, no-backup-blob, wrong-blob-name,
+    /// model-uri-outside-container, drop-export-notification, duplicate-delivery. HTTP faults:
+    /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS.
+    #[arg(long, conflicts_with = "training_endpoint")]
+    pub(crate) faults: Option<String>,
     /// Against a real endpoint: longest wait for each notification, in seconds.
     #[arg(long, default_value_t = 1800)]
     pub(crate) timeout: u64,

@@ -296,3 +296,80 @@ fn check_refuses_an_unknown_platform_and_half_a_real_endpoint() {
         "the queue, container and key are required too"
     );
 }
+
+fn finding_codes(report: &serde_json::Value) -> Vec<String> {
+    report["sessions"][0]["projects"][0]["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["code"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_misbehaviour_of_the_simulated_service_is_detected() {
+    let (clean, report) = check(&["--format", "json"]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(finding_codes(&report).is_empty(), "{report}");
+    for (_, name, finding) in cvnotify_harness::sim::DETECTION {
+        let (out, report) = check(&["--faults", name, "--format", "json"]);
+        let codes = finding_codes(&report);
+        assert!(
+            codes.iter().any(|c| c == finding),
+            "--faults {name}: expected {finding}, got {codes:?}; {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_readme_lists_every_misbehaviour_and_its_finding() {
+    let readme = std::fs::read_to_string(crate::support::repo_root().join("README.md")).unwrap();
+    for (_, name, finding) in cvnotify_harness::sim::DETECTION {
+        assert!(
+            readme.contains(&format!("| `{name}` | `{finding}` |")),
+            "README lacks the row for {name}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+    /// Random HTTP fault schedules: the run ends with a report in which no notification is
+    /// lost or counted twice, or it stops with one clear error line.
+    #[test]
+    fn random_http_faults_never_lose_or_double_a_notification(
+        faults in proptest::collection::vec(
+            (0..3usize, 1..10u32, proptest::prop_oneof!["500", "503", "delay:20", "malformed", "empty"]),
+            1..3,
+        )
+    ) {
+        let spec: Vec<String> = faults
+            .iter()
+            .map(|(e, n, f)| format!("{}#{n}={f}", ["api", "queue", "blob"][*e]))
+            .collect();
+        let (out, report) = check(&["--faults", &spec.join(","), "--format", "json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        match out.status.code() {
+            Some(0 | 1) => {
+                let session = &report["sessions"][0];
+                let project = &session["projects"][0];
+                if project["phase"] == "Exported" {
+                    // ConnectionTest, Training, two Exports: each read once, none lost.
+                    proptest::prop_assert_eq!(&session["messages"]["accepted"], &serde_json::json!(4), "{}", spec.join(","));
+                    proptest::prop_assert!(!finding_codes(&report).iter().any(|c| c.ends_with("-missing")), "{}", spec.join(","));
+                } else {
+                    proptest::prop_assert!(stderr.contains("stopped early"), "{} {stderr}", spec.join(","));
+                }
+            }
+            Some(2) => {
+                let last = stderr.lines().last().unwrap_or_default();
+                proptest::prop_assert!(last.starts_with("cvnotify check: "), "{}: {stderr}", spec.join(","));
+            }
+            other => proptest::prop_assert!(false, "exit {other:?}: {stderr}"),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! caller says, and [`Simulation::settle`] runs everything the service has promised, so tests
 //! never sleep.
 
+pub mod faults;
 mod storage;
 mod training;
 pub mod world;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour};
 pub use world::{Clock, MessageEncoding, Timings, World};
 
 /// The request handler: routes to the training API or storage by path.
@@ -53,14 +55,62 @@ impl Respond for Service {
             .map(|s| s.map(str::to_string).collect())
             .unwrap_or_default();
         let mut world = self.lock();
-        match segments.as_slice() {
-            [cv, _version, training, rest @ ..]
+        let endpoint = match segments.as_slice() {
+            [cv, _version, training, ..]
                 if cv == "customvision" && training.eq_ignore_ascii_case("training") =>
             {
-                let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+                Endpoint::Api
+            }
+            [_account, name, ..]
+                if world.containers.contains_key(name)
+                    || request
+                        .url
+                        .query()
+                        .is_some_and(|q| q.contains("restype=container")) =>
+            {
+                Endpoint::Blob
+            }
+            _ => Endpoint::Queue,
+        };
+        let slot = match endpoint {
+            Endpoint::Api => 0,
+            Endpoint::Queue => 1,
+            Endpoint::Blob => 2,
+        };
+        let n = world.requests.get(slot).copied().unwrap_or(0) + 1;
+        if let Some(count) = world.requests.get_mut(slot) {
+            *count = n;
+        }
+        let fault = world
+            .faults
+            .http
+            .iter()
+            .find(|(e, k, _)| *e == endpoint && *k == n)
+            .map(|(_, _, f)| *f);
+        match fault {
+            Some(HttpFault::Status(status)) => {
+                let mut r = ResponseTemplate::new(status);
+                if matches!(status, 429 | 503) {
+                    r = r.insert_header("retry-after", "1");
+                }
+                return r;
+            }
+            Some(HttpFault::Malformed) => {
+                return ResponseTemplate::new(200).set_body_string("<<< not the documented body");
+            }
+            Some(HttpFault::Empty) => return ResponseTemplate::new(200),
+            Some(HttpFault::Delay(_)) | None => {}
+        }
+        let answer = match endpoint {
+            Endpoint::Api => {
+                let rest: Vec<&str> = segments.iter().skip(3).map(String::as_str).collect();
                 world.training(request, &rest)
             }
             _ => world.storage(request),
+        };
+        match fault {
+            Some(HttpFault::Delay(ms)) => answer.set_delay(Duration::from_millis(ms)),
+            _ => answer,
         }
     }
 }
@@ -125,6 +175,11 @@ impl Simulation {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         }
+    }
+
+    /// Tells the service what to get wrong from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.service.lock().faults = faults;
     }
 
     /// Changes how long the service takes.

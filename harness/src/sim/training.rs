@@ -10,7 +10,10 @@ use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use serde_json::{Value, json};
 use wiremock::{Request, ResponseTemplate};
 
-use super::world::{IterationState, Pending, SimIteration, SimProject, World};
+use super::faults::Misbehaviour;
+use super::world::{
+    IterationState, Pending, SimIteration, SimProject, World, export_completed, resource_name,
+};
 
 fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"code": code, "message": message}))
@@ -45,11 +48,20 @@ impl World {
         })
     }
 
-    fn iteration_json(p: &SimProject, it: &SimIteration) -> Value {
+    fn iteration_json(&self, p: &SimProject, it: &SimIteration) -> Value {
+        let status = match it.state {
+            IterationState::Training => "Training",
+            IterationState::Completed
+                if self.misbehaves(Misbehaviour::TrainingContradictsPolling) =>
+            {
+                "Failed"
+            }
+            IterationState::Completed => "Completed",
+        };
         json!({
             "id": it.id.to_string(),
             "name": format!("Iteration {}", p.iterations.iter().position(|i| i.id == it.id).map_or(0, |k| k + 1)),
-            "status": match it.state { IterationState::Training => "Training", IterationState::Completed => "Completed" },
+            "status": status,
             "created": rfc3339(it.created),
             "projectId": p.id.to_string(),
             "exportable": it.state == IterationState::Completed,
@@ -216,7 +228,7 @@ impl World {
                         return not_found_project();
                     };
                     let it = p.iterations.last();
-                    it.map(|it| Self::iteration_json(p, it))
+                    it.map(|it| self.iteration_json(p, it))
                         .unwrap_or(Value::Null)
                 };
                 self.schedule(
@@ -226,6 +238,22 @@ impl World {
                         iteration: id,
                     },
                 );
+                if self.misbehaves(Misbehaviour::ExportBeforeTraining)
+                    && let Some(p) = self.projects.get(&project)
+                    && let (Some(q), Some(c)) = (
+                        p.queue_uri.as_deref().and_then(resource_name),
+                        p.container_uri.clone(),
+                    )
+                {
+                    let base = c
+                        .split('?')
+                        .next()
+                        .unwrap_or(&c)
+                        .trim_end_matches('/')
+                        .to_string();
+                    let uri = format!("{base}/{project}%20-%20{id}.ONNX");
+                    self.post(&q, &export_completed(project, id, &uri));
+                }
                 ResponseTemplate::new(200).set_body_json(answer)
             }
             ("GET", ["iterations"]) => {
@@ -235,7 +263,7 @@ impl World {
                 let all: Vec<Value> = p
                     .iterations
                     .iter()
-                    .map(|it| Self::iteration_json(p, it))
+                    .map(|it| self.iteration_json(p, it))
                     .collect();
                 ResponseTemplate::new(200).set_body_json(all)
             }
@@ -258,6 +286,7 @@ impl World {
         query: &BTreeMap<String, String>,
     ) -> ResponseTemplate {
         let after = self.timings.export;
+        let contradict = self.faults.has(Misbehaviour::ExportContradictsPolling);
         let Some(p) = self.projects.get_mut(&project) else {
             return not_found_project();
         };
@@ -270,13 +299,14 @@ impl World {
                     return not_found_project();
                 };
                 let it = p.iterations.iter().find(|i| i.id == iteration);
-                ResponseTemplate::new(200).set_body_json(it.map(|it| Self::iteration_json(p, it)))
+                ResponseTemplate::new(200).set_body_json(it.map(|it| self.iteration_json(p, it)))
             }
             ("GET", ["export"]) => {
                 let all: Vec<Value> = it
                     .exports
                     .iter()
                     .map(|(platform, status)| {
+                        let status = if contradict && *status == "Done" { &"Failed" } else { status };
                         let uri = if *status == "Done" {
                             Value::String(format!("https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"))
                         } else {

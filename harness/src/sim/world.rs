@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 
+use super::faults::{Faults, Misbehaviour};
+
 /// Where time comes from.
 #[derive(Clone, Copy, Debug)]
 pub enum Clock {
@@ -123,6 +125,10 @@ pub struct World {
     pub(crate) timings: Timings,
     /// The Training-Key the API accepts.
     pub(crate) training_key: String,
+    /// What to get wrong.
+    pub(crate) faults: Faults,
+    /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
+    pub(crate) requests: [u32; 3],
 }
 
 impl World {
@@ -138,7 +144,13 @@ impl World {
             encoding,
             timings: Timings::default(),
             training_key: training_key.to_string(),
+            faults: Faults::default(),
+            requests: [0; 3],
         }
+    }
+
+    pub(crate) fn misbehaves(&self, m: Misbehaviour) -> bool {
+        self.faults.has(m)
     }
 
     pub(crate) fn now(&self) -> SystemTime {
@@ -206,7 +218,9 @@ impl World {
                     let life = self.timings.test_blob_lifetime;
                     self.schedule(life, Pending::RemoveBlob { container: c, name });
                 }
-                if let Some(q) = queue.as_deref().and_then(resource_name) {
+                if let Some(q) = queue.as_deref().and_then(resource_name)
+                    && !self.misbehaves(Misbehaviour::SkipConnectionTest)
+                {
                     let json = format!(
                         r#"{{"version":"1.0","type":"ConnectionTest","Content":{{"projectId":"{project}"}}}}"#
                     );
@@ -226,11 +240,18 @@ impl World {
                     it.state = IterationState::Completed;
                 }
                 let queue = p.queue_uri.as_deref().and_then(resource_name);
-                if let Some(q) = queue {
-                    let json = format!(
-                        r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{project}","iterationId":"{iteration}","trainingStatus":"TrainingCompleted"}}}}"#
-                    );
-                    self.post(&q, &json);
+                if let Some(q) = queue
+                    && !self.misbehaves(Misbehaviour::DropTrainingNotification)
+                {
+                    let training = |status: &str| {
+                        format!(
+                            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{project}","iterationId":"{iteration}","trainingStatus":"{status}"}}}}"#
+                        )
+                    };
+                    self.post(&q, &training("TrainingCompleted"));
+                    if self.misbehaves(Misbehaviour::ConflictingTrainingStatus) {
+                        self.post(&q, &training("TrainingFailed"));
+                    }
                 }
             }
             Pending::FinishExport {
@@ -248,23 +269,38 @@ impl World {
                     p.queue_uri.as_deref().and_then(resource_name),
                     p.container_uri.clone(),
                 );
-                let name = format!("{project} - {iteration}.{}", platform.as_str());
+                let named = if self.misbehaves(Misbehaviour::WrongBlobName) {
+                    self.guid()
+                } else {
+                    iteration.to_string()
+                };
+                let name = format!("{project} - {named}.{}", platform.as_str());
                 let model_uri = match container_uri.as_deref() {
                     Some(uri) => {
-                        if let Some(c) = resource_name(uri) {
+                        if let Some(c) = resource_name(uri)
+                            && !self.misbehaves(Misbehaviour::NoBackupBlob)
+                        {
                             self.put_blob(&c, &name, b"model".to_vec());
                         }
-                        let base = uri.split('?').next().unwrap_or(uri).trim_end_matches('/');
+                        let mut base = uri
+                            .split('?')
+                            .next()
+                            .unwrap_or(uri)
+                            .trim_end_matches('/')
+                            .to_string();
+                        if self.misbehaves(Misbehaviour::ModelUriOutsideContainer) {
+                            base.push_str("-elsewhere");
+                        }
                         format!("{base}/{}", name.replace(' ', "%20"))
                     }
                     None => format!(
                         "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
                     ),
                 };
-                if let Some(q) = queue {
-                    let json = format!(
-                        r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportCompleted","modelUri":"{model_uri}"}}}}"#
-                    );
+                if let Some(q) = queue
+                    && !self.misbehaves(Misbehaviour::DropExportNotification)
+                {
+                    let json = export_completed(project, iteration, &model_uri);
                     self.post(&q, &json);
                 }
             }
@@ -272,12 +308,19 @@ impl World {
     }
 
     /// Posts a notification the way the service does (in the configured encoding).
-    fn post(&mut self, queue: &str, json: &str) {
+    pub(crate) fn post(&mut self, queue: &str, json: &str) {
         let text = match self.encoding {
             MessageEncoding::Plain => json.to_string(),
             MessageEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(json),
         };
-        self.enqueue(queue, text, Duration::ZERO);
+        let copies = if self.misbehaves(Misbehaviour::DuplicateDelivery) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            self.enqueue(queue, text.clone(), Duration::ZERO);
+        }
     }
 
     /// Adds a message to a queue (created on demand, as the service would fail otherwise but a
@@ -310,6 +353,17 @@ impl World {
             .or_default()
             .insert(name.to_string(), body);
     }
+}
+
+/// An ExportCompleted notification.
+pub(crate) fn export_completed(
+    project: ProjectId,
+    iteration: IterationId,
+    model_uri: &str,
+) -> String {
+    format!(
+        r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportCompleted","modelUri":"{model_uri}"}}}}"#
+    )
 }
 
 /// The last path segment of a resource URL (`http://h/devstoreaccount1/q?sas` -> `q`).

@@ -126,6 +126,9 @@ impl fmt::Display for StorageError {
                 message,
             } => {
                 write!(f, "storage answered {status}")?;
+                if status.is_success() {
+                    f.write_str(", not the status this call documents")?;
+                }
                 if let Some(code) = code {
                     write!(f, " {code}")?;
                 }

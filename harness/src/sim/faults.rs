@@ -1,0 +1,248 @@
+//! What the simulation can be told to get wrong, from a small text spec (`--faults`):
+//! misbehaviours of the service itself (each with the finding the lifecycle model must raise
+//! for it, in [`DETECTION`]), and HTTP faults on the n-th request to an endpoint.
+//!
+//! Spec: comma-separated items. A misbehaviour by name (`skip-connection-test`); an HTTP fault
+//! as `ENDPOINT#N=FAULT`, where ENDPOINT is `api`, `queue` or `blob`, N counts that endpoint's
+//! requests from 1, and FAULT is a status (`429`, `500`, `503`; 429 and 503 carry
+//! `Retry-After: 1`), `malformed` (a 200 whose body is not the documented one), `empty` (a 200
+//! with no body) or `delay:MS`. wiremock cannot reset a connection, so there is no reset fault.
+
+use std::fmt;
+
+/// A way the simulated service misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Misbehaviour {
+    /// No ConnectionTest message after configuration.
+    SkipConnectionTest,
+    /// No Training notification when training ends.
+    DropTrainingNotification,
+    /// Both TrainingCompleted and TrainingFailed for the iteration.
+    ConflictingTrainingStatus,
+    /// GetIteration says Failed while the notification says TrainingCompleted.
+    TrainingContradictsPolling,
+    /// An Export notification (ExportCompleted) as soon as training starts.
+    ExportBeforeTraining,
+    /// GetExports says Failed while the notification says ExportCompleted.
+    ExportContradictsPolling,
+    /// ExportCompleted, but no backup blob written.
+    NoBackupBlob,
+    /// The backup blob and the modelUri name another iteration.
+    WrongBlobName,
+    /// The modelUri points into another container.
+    ModelUriOutsideContainer,
+    /// The backup blob is written but no Export notification is posted.
+    DropExportNotification,
+    /// Every notification is posted twice.
+    DuplicateDelivery,
+}
+
+/// Each misbehaviour and the finding `cvnotify check` must report for it.
+pub const DETECTION: &[(Misbehaviour, &str, &str)] = &[
+    (
+        Misbehaviour::SkipConnectionTest,
+        "skip-connection-test",
+        "connection-test-missing",
+    ),
+    (
+        Misbehaviour::DropTrainingNotification,
+        "drop-training-notification",
+        "training-notification-missing",
+    ),
+    (
+        Misbehaviour::ConflictingTrainingStatus,
+        "conflicting-training-status",
+        "training-status-conflict",
+    ),
+    (
+        Misbehaviour::TrainingContradictsPolling,
+        "training-contradicts-polling",
+        "training-contradicts-polling",
+    ),
+    (
+        Misbehaviour::ExportBeforeTraining,
+        "export-before-training",
+        "export-of-untrained-iteration",
+    ),
+    (
+        Misbehaviour::ExportContradictsPolling,
+        "export-contradicts-polling",
+        "export-contradicts-polling",
+    ),
+    (
+        Misbehaviour::NoBackupBlob,
+        "no-backup-blob",
+        "backup-blob-missing",
+    ),
+    (
+        Misbehaviour::WrongBlobName,
+        "wrong-blob-name",
+        "model-uri-names-other-ids",
+    ),
+    (
+        Misbehaviour::ModelUriOutsideContainer,
+        "model-uri-outside-container",
+        "model-uri-outside-container",
+    ),
+    (
+        Misbehaviour::DropExportNotification,
+        "drop-export-notification",
+        "backup-blob-unannounced",
+    ),
+    (
+        Misbehaviour::DuplicateDelivery,
+        "duplicate-delivery",
+        "duplicate-delivery",
+    ),
+];
+
+impl Misbehaviour {
+    /// Its name in a spec.
+    pub fn name(self) -> &'static str {
+        DETECTION
+            .iter()
+            .find(|(m, _, _)| *m == self)
+            .map_or("", |(_, n, _)| n)
+    }
+}
+
+/// Which endpoint an HTTP fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The training API.
+    Api,
+    /// Queue requests.
+    Queue,
+    /// Container and blob requests.
+    Blob,
+}
+
+/// What an HTTP fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpFault {
+    /// Answer with this status (429 and 503 with `Retry-After: 1`).
+    Status(u16),
+    /// A 200 whose body is not the documented one.
+    Malformed,
+    /// A 200 with no body.
+    Empty,
+    /// The real answer, this many milliseconds late.
+    Delay(u64),
+}
+
+/// A parsed fault spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Service misbehaviours.
+    pub misbehaviours: Vec<Misbehaviour>,
+    /// HTTP faults: endpoint, request number (from 1), fault.
+    pub http: Vec<(Endpoint, u32, HttpFault)>,
+}
+
+/// A spec that cannot be read: the item and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultSpecError {
+    /// The item as written.
+    pub item: String,
+    /// What is wrong with it.
+    pub why: &'static str,
+}
+
+impl fmt::Display for FaultSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fault {:?}: {}", self.item, self.why)
+    }
+}
+
+impl std::error::Error for FaultSpecError {}
+
+impl Faults {
+    /// Whether the service misbehaves this way.
+    pub fn has(&self, m: Misbehaviour) -> bool {
+        self.misbehaviours.contains(&m)
+    }
+
+    /// Reads a spec (see the module notes).
+    pub fn parse(spec: &str) -> Result<Self, FaultSpecError> {
+        let mut faults = Self::default();
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let bad = |why| FaultSpecError {
+                item: item.to_string(),
+                why,
+            };
+            if let Some((target, fault)) = item.split_once('=') {
+                let (endpoint, n) = target
+                    .split_once('#')
+                    .ok_or_else(|| bad("an HTTP fault is ENDPOINT#N=FAULT"))?;
+                let endpoint = match endpoint {
+                    "api" => Endpoint::Api,
+                    "queue" => Endpoint::Queue,
+                    "blob" => Endpoint::Blob,
+                    _ => return Err(bad("the endpoint is api, queue or blob")),
+                };
+                let n: u32 = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("N is a request number from 1"))?;
+                let fault = match fault {
+                    "malformed" => HttpFault::Malformed,
+                    "empty" => HttpFault::Empty,
+                    "429" | "500" | "503" => HttpFault::Status(fault.parse().unwrap_or(500)),
+                    d if d.starts_with("delay:") => HttpFault::Delay(
+                        d.trim_start_matches("delay:")
+                            .parse()
+                            .map_err(|_| bad("delay:MS takes milliseconds"))?,
+                    ),
+                    _ => {
+                        return Err(bad(
+                            "the fault is 429, 500, 503, malformed, empty or delay:MS",
+                        ));
+                    }
+                };
+                faults.http.push((endpoint, n, fault));
+            } else {
+                let m = DETECTION
+                    .iter()
+                    .find(|(_, name, _)| *name == item)
+                    .map(|(m, _, _)| *m)
+                    .ok_or_else(|| bad("not a known misbehaviour (see cvnotify check --help)"))?;
+                faults.misbehaviours.push(m);
+            }
+        }
+        Ok(faults)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_read_and_bad_items_are_named() {
+        let f =
+            Faults::parse("no-backup-blob, api#2=503,queue#1=delay:20,blob#3=malformed").unwrap();
+        assert!(f.has(Misbehaviour::NoBackupBlob));
+        assert_eq!(
+            f.http,
+            [
+                (Endpoint::Api, 2, HttpFault::Status(503)),
+                (Endpoint::Queue, 1, HttpFault::Delay(20)),
+                (Endpoint::Blob, 3, HttpFault::Malformed)
+            ]
+        );
+        for (spec, why) in [
+            ("teleport", "not a known misbehaviour"),
+            ("api#0=503", "N is a request number"),
+            ("db#1=503", "the endpoint is"),
+            ("api#1=418", "the fault is"),
+            ("api=503", "ENDPOINT#N=FAULT"),
+        ] {
+            let e = Faults::parse(spec).unwrap_err();
+            assert!(e.to_string().contains(why), "{spec}: {e}");
+        }
+        for (m, name, _) in DETECTION {
+            assert_eq!(m.name(), *name);
+        }
+    }
+}
