@@ -341,6 +341,7 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
                         EncodingArg::Base64 => MessageEncoding::Base64,
                     };
                     let sim = Simulation::start(start, encoding, SIM_KEY).await;
+                    sim.set_seed(args.seed);
                     if let Some(spec) = &args.faults {
                         sim.set_faults(Faults::parse(spec).map_err(|e| e.to_string())?);
                     }

@@ -35,6 +35,10 @@ pub(crate) enum Command {
     /// check every notification and backup blob. Without --training-endpoint it runs against
     /// the embedded simulation, on virtual time.
     Check(CheckArgs),
+    /// Run the simulated Custom Vision and Storage endpoints as a standalone server, so a client
+    /// in any language can be tested against them. Prints one JSON line with the endpoints, then
+    /// serves until stopped.
+    Simulate(SimulateArgs),
     /// Write a synthetic recording (for benchmarks and demos): many projects, whole lifecycles.
     #[command(hide = true)]
     GenerateRecording(GenerateArgs),
@@ -169,6 +173,25 @@ pub(crate) enum EncodingArg {
 }
 
 #[derive(Debug, clap::Args)]
+pub(crate) struct SimulateArgs {
+    /// The loopback port (a free one when absent).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// Fixes the ids the service hands out: the same seed replays the same run.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u32,
+    /// How the service encodes its messages.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Plain)]
+    pub(crate) encoding: EncodingArg,
+    /// What the service gets wrong (as for `cvnotify check --faults`).
+    #[arg(long)]
+    pub(crate) faults: Option<String>,
+    /// Virtual seconds per wall-clock second (training takes a virtual minute).
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) speed: f64,
+}
+
+#[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
     /// Export platforms to check (repeat the flag for several).
     #[arg(long = "platform", default_values_t = ["ONNX".to_string(), "DockerFile".to_string()])]
@@ -202,6 +225,9 @@ pub(crate) struct CheckArgs {
     /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS.
     #[arg(long, conflicts_with = "training_endpoint")]
     pub(crate) faults: Option<String>,
+    /// Against the simulation: fixes the ids it hands out.
+    #[arg(long, default_value_t = 0, conflicts_with = "training_endpoint")]
+    pub(crate) seed: u32,
     /// Against a real endpoint: longest wait for each notification, in seconds.
     #[arg(long, default_value_t = 1800)]
     pub(crate) timeout: u64,

@@ -16,6 +16,7 @@ mod replay_cmd;
 mod report;
 mod secrets;
 pub mod sim;
+mod simulate_cmd;
 pub mod storage;
 pub mod training;
 mod watch;
@@ -40,6 +41,7 @@ pub fn run() -> u8 {
         cli::Command::Replay(args) => replay_cmd::run(&args),
         cli::Command::Watch(args) => watch::run(&args),
         cli::Command::Check(args) => check_cmd::run(&args),
+        cli::Command::Simulate(args) => simulate_cmd::run(&args),
         cli::Command::GenerateRecording(args) => generate_cmd::run(&args),
         cli::Command::Diagram(args) => docs_cmd::diagram(&args),
         cli::Command::Findings(args) => docs_cmd::findings(&args),

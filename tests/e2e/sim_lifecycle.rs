@@ -373,3 +373,103 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn simulate_serves_the_simulation_standalone_with_time_following_the_clock() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args([
+            "simulate",
+            "--seed",
+            "7",
+            "--speed",
+            "1000",
+            "--encoding",
+            "base64",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let endpoints: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let outcome = std::panic::catch_unwind(|| {
+        runtime().block_on(async {
+            let api = TrainingClient::new(
+                endpoints["trainingEndpoint"].as_str().unwrap(),
+                TrainingKey::new(endpoints["trainingKey"].as_str().unwrap()),
+                OptionsForm::Body,
+                RetryPolicy::NONE,
+            )
+            .unwrap();
+            let (queue_url, container_url) = (
+                endpoints["queueUrl"].as_str().unwrap(),
+                endpoints["containerUrl"].as_str().unwrap(),
+            );
+            let project = api
+                .create_project(&NewProject {
+                    name: "standalone".into(),
+                    storage: StorageOptions {
+                        export_model_container_uri: Some(container_url.into()),
+                        notification_queue_uri: Some(queue_url.into()),
+                    },
+                    ..NewProject::default()
+                })
+                .await
+                .unwrap();
+            assert!(
+                project.id.to_string().starts_with("00000007-"),
+                "the seed fixes ids"
+            );
+            let queue = Queue::new(Resource::new(queue_url, None, RetryPolicy::NONE).unwrap());
+            // Two virtual seconds are two wall-clock milliseconds at --speed 1000.
+            let started = std::time::Instant::now();
+            let first = loop {
+                let got = queue.receive(32, Duration::from_secs(30)).await.unwrap();
+                if let Some(m) = got.into_iter().next() {
+                    break m;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "no ConnectionTest"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let text = first.message_text.unwrap();
+            let parsed = parse(text.as_bytes(), ParseOptions::STRICT).unwrap();
+            assert_eq!(parsed.encoding, cvnotify_core::Encoding::Base64);
+            assert!(matches!(
+                parsed.notification,
+                Notification::ConnectionTest { .. }
+            ));
+            // The barrier: everything pending, at once.
+            api.train_project(project.id, &TrainOptions::default())
+                .await
+                .unwrap();
+            let settled: serde_json::Value = reqwest::Client::new()
+                .post(endpoints["settle"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(settled["ran"].as_u64().unwrap() >= 1);
+            let got = queue.receive(32, Duration::from_secs(30)).await.unwrap();
+            assert!(got.iter().any(|m| {
+                let text = m.message_text.clone().unwrap();
+                matches!(
+                    parse(text.as_bytes(), ParseOptions::STRICT).map(|p| p.notification),
+                    Ok(Notification::Training { .. })
+                )
+            }));
+        });
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -55,6 +55,18 @@ impl Respond for Service {
             .map(|s| s.map(str::to_string).collect())
             .unwrap_or_default();
         let mut world = self.lock();
+        // The standalone simulation's admin endpoint: the barrier.
+        if let [admin, action] = segments.as_slice()
+            && admin == "admin"
+        {
+            return match action.as_str() {
+                "settle" => {
+                    let ran = world.settle();
+                    ResponseTemplate::new(200).set_body_json(serde_json::json!({ "ran": ran }))
+                }
+                _ => ResponseTemplate::new(404),
+            };
+        }
         let endpoint = match segments.as_slice() {
             [cv, _version, training, ..]
                 if cv == "customvision" && training.eq_ignore_ascii_case("training") =>
@@ -124,8 +136,21 @@ pub struct Simulation {
 impl Simulation {
     /// Starts a simulation on a loopback port, on virtual time starting at `start_ms`.
     pub async fn start(start_ms: u64, encoding: MessageEncoding, training_key: &str) -> Self {
+        Self::start_on(None, start_ms, encoding, training_key).await
+    }
+
+    /// Starts a simulation on `listener` (a free loopback port when `None`).
+    pub async fn start_on(
+        listener: Option<std::net::TcpListener>,
+        start_ms: u64,
+        encoding: MessageEncoding,
+        training_key: &str,
+    ) -> Self {
         let service = Service::new(World::new(Clock::Virtual(start_ms), encoding, training_key));
-        let server = MockServer::start().await;
+        let server = match listener {
+            Some(l) => MockServer::builder().listener(l).start().await,
+            None => MockServer::start().await,
+        };
         Mock::given(wiremock::matchers::any())
             .respond_with(service.clone())
             .mount(&server)
@@ -175,6 +200,16 @@ impl Simulation {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         }
+    }
+
+    /// Runs the work due by virtual time `until_ms`; virtual time is then `until_ms`.
+    pub fn run_due(&self, until_ms: u64) -> usize {
+        self.service.lock().run_due(Some(until_ms))
+    }
+
+    /// Fixes the ids the service hands out.
+    pub fn set_seed(&self, seed: u32) {
+        self.service.lock().seed = seed;
     }
 
     /// Tells the service what to get wrong from now on.

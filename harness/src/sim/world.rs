@@ -127,6 +127,8 @@ pub struct World {
     pub(crate) training_key: String,
     /// What to get wrong.
     pub(crate) faults: Faults,
+    /// Fixes the ids the service hands out.
+    pub(crate) seed: u32,
     /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
     pub(crate) requests: [u32; 3],
 }
@@ -145,6 +147,7 @@ impl World {
             timings: Timings::default(),
             training_key: training_key.to_string(),
             faults: Faults::default(),
+            seed: 0,
             requests: [0; 3],
         }
     }
@@ -166,10 +169,10 @@ impl World {
         self.next
     }
 
-    /// A fresh GUID-shaped token (deterministic: a counter).
+    /// A fresh GUID-shaped token: the seed and a counter, so a seed fixes every id.
     pub(crate) fn guid(&mut self) -> String {
         let n = self.serial();
-        format!("{:08x}-5e1a-4000-8000-{n:012x}", n >> 16)
+        format!("{:08x}-5e1a-4000-8000-{n:012x}", self.seed)
     }
 
     pub(crate) fn schedule(&mut self, after: Duration, work: Pending) {
@@ -181,10 +184,23 @@ impl World {
     /// Runs every pending piece of work, advancing virtual time to each one's due time, until
     /// nothing is pending (work may schedule more). Returns how many ran.
     pub fn settle(&mut self) -> usize {
+        self.run_due(None)
+    }
+
+    /// Runs the work due by `until` (all of it when `None`), in due order, with virtual time at
+    /// each one's due time; then virtual time is `until`. Returns how many ran.
+    pub fn run_due(&mut self, until: Option<u64>) -> usize {
         let mut ran = 0;
         while let Some(k) = (0..self.pending.len())
             .min_by_key(|&k| self.pending.get(k).map(|(at, order, _)| (*at, *order)))
         {
+            let due_ms = self.pending.get(k).map_or(0, |(at, _, _)| {
+                at.duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64)
+            });
+            if until.is_some_and(|u| due_ms > u) {
+                break;
+            }
             let (at, _, work) = self.pending.remove(k);
             if let Clock::Virtual(ms) = &mut self.clock {
                 let due = at
@@ -194,6 +210,9 @@ impl World {
             }
             self.run(work);
             ran += 1;
+        }
+        if let (Some(u), Clock::Virtual(ms)) = (until, &mut self.clock) {
+            *ms = (*ms).max(u);
         }
         ran
     }

@@ -1,0 +1,92 @@
+//! `cvnotify simulate`: the simulation as a standalone loopback server for clients in any
+//! language (the official Python SDKs, for one). Virtual time follows the wall clock, sped up
+//! by `--speed`; `POST /admin/settle` runs everything pending at once (the barrier).
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use crate::cli::{EncodingArg, SimulateArgs};
+use crate::exit;
+use crate::sim::{Faults, MessageEncoding, Simulation};
+
+/// The account SAS Azurite's documentation uses (valid until 2099); the simulation does not
+/// check it, but clients that insist on one get a well-formed token.
+const SAS: &str = "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D";
+
+pub(crate) fn run(args: &SimulateArgs) -> u8 {
+    let usage = |why: String| {
+        eprintln!("cvnotify simulate: {why}");
+        exit::USAGE_OR_IO
+    };
+    let faults = match args.faults.as_deref().map(Faults::parse).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => return usage(e.to_string()),
+    };
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return usage("--speed must be a positive number".into());
+    }
+    let listener = match args.port {
+        Some(port) => match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(l) => Some(l),
+            Err(e) => return usage(format!("cannot listen on 127.0.0.1:{port}: {e}")),
+        },
+        None => None,
+    };
+    let encoding = match args.encoding {
+        EncodingArg::Plain => MessageEncoding::Plain,
+        EncodingArg::Base64 => MessageEncoding::Base64,
+    };
+    let key = format!("simulated-training-key-{:08x}", args.seed);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(format!("cannot start: {e}")),
+    };
+    runtime.block_on(async {
+        let start = crate::watch::now().0 / 1000 * 1000;
+        let sim = Simulation::start_on(listener, start, encoding, &key).await;
+        sim.set_seed(args.seed);
+        sim.set_faults(faults);
+        for name in ["notifications", "backups"] {
+            // Created through the simulation's own REST, as a client would.
+            let url = sim.storage_url(name);
+            let resource = crate::storage::Resource::new(&url, None, crate::storage::RetryPolicy::NONE);
+            if let Ok(r) = resource {
+                let created = if name == "backups" {
+                    crate::storage::Container::new(r).create().await
+                } else {
+                    crate::storage::Queue::new(r).create().await
+                };
+                if let Err(e) = created {
+                    eprintln!("cvnotify simulate: cannot create {name}: {e}");
+                }
+            }
+        }
+        let endpoints = serde_json::json!({
+            "trainingEndpoint": sim.training_endpoint(),
+            "trainingKey": key,
+            "queueUrl": format!("{}?{SAS}", sim.storage_url("notifications")),
+            "containerUrl": format!("{}?{SAS}", sim.storage_url("backups")),
+            "connectionString": format!(
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint={0}/devstoreaccount1;BlobEndpoint={0}/devstoreaccount1;",
+                sim.uri()
+            ),
+            "settle": format!("{}/admin/settle", sim.uri()),
+        });
+        println!("{endpoints}");
+        let _ = std::io::stdout().flush();
+        let began = Instant::now();
+        let mut stop = Box::pin(tokio::signal::ctrl_c());
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = &mut stop => return exit::OK,
+            }
+            let virtual_elapsed = began.elapsed().as_secs_f64() * args.speed * 1000.0;
+            sim.run_due(start + virtual_elapsed as u64);
+        }
+    })
+}
