@@ -189,6 +189,11 @@ impl Run {
         if !self.wait_for(1, |n| is_training(n, p, i)).await? {
             self.say("no Training notification arrived");
         }
+        let failed = self.seen.iter().any(|n| {
+            matches!(n, Notification::Training { project_id, iteration_id, status }
+                if *project_id == p && *iteration_id == i
+                    && *status == cvnotify_core::TrainingStatus::TrainingFailed)
+        });
         match self.api.get_iteration(p, i).await {
             Ok(it) => {
                 let mut line = self.line(ApiOperation::GetIteration, p);
@@ -197,6 +202,11 @@ impl Run {
                 self.state.api(line)?;
             }
             Err(e) => return Err(self.refused(ApiOperation::GetIteration, p, e)?),
+        }
+        if failed {
+            // A failed training, notified as such: the lifecycle ends there, nothing to export.
+            self.say("training failed; nothing to export");
+            return self.end().await;
         }
 
         for platform in platforms {
@@ -235,7 +245,11 @@ impl Run {
             }
             Err(e) => return Err(self.refused(ApiOperation::GetExports, p, e)?),
         }
-        // Time for the backup blobs, then a last look and a tick for the deadlines.
+        self.end().await
+    }
+
+    /// Time for the backup blobs, then a last look and a tick for the deadlines.
+    async fn end(&mut self) -> Result<(), Stop> {
         if let Environment::Simulated(sim) = &self.env {
             sim.settle();
         }

@@ -473,3 +473,18 @@ fn simulate_serves_the_simulation_standalone_with_time_following_the_clock() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn failures_the_service_reports_correctly_and_reordering_pass_with_the_right_phase() {
+    for (_, name, phase) in cvnotify_harness::sim::OUTCOMES {
+        let (out, report) = check(&["--faults", name, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "--faults {name}: {report}");
+        let project = &report["sessions"][0]["projects"][0];
+        assert_eq!(project["phase"], *phase, "--faults {name}");
+        // ExportFailed carries no platform, so two of them read as one notification twice
+        // (duplicate-delivery, info): nothing above info is allowed.
+        for f in project["findings"].as_array().unwrap() {
+            assert_eq!(f["severity"], "info", "--faults {name}: {f}");
+        }
+    }
+}

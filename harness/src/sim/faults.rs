@@ -35,6 +35,12 @@ pub enum Misbehaviour {
     DropExportNotification,
     /// Every notification is posted twice.
     DuplicateDelivery,
+    /// Training ends in failure (a legitimate outcome, correctly notified).
+    TrainingFails,
+    /// Exports end in failure (a legitimate outcome, correctly notified).
+    ExportFails,
+    /// Each new message goes to the front of the queue (queues do not promise order).
+    ReorderNotifications,
 }
 
 /// Each misbehaviour and the finding `cvnotify check` must report for it.
@@ -96,11 +102,28 @@ pub const DETECTION: &[(Misbehaviour, &str, &str)] = &[
     ),
 ];
 
+/// Behaviours a correct integration must take in its stride: each with the phase `cvnotify
+/// check` must end in, with no finding above info.
+pub const OUTCOMES: &[(Misbehaviour, &str, &str)] = &[
+    (
+        Misbehaviour::TrainingFails,
+        "training-fails",
+        "TrainingFailed",
+    ),
+    (Misbehaviour::ExportFails, "export-fails", "ExportFailed"),
+    (
+        Misbehaviour::ReorderNotifications,
+        "reorder-notifications",
+        "Exported",
+    ),
+];
+
 impl Misbehaviour {
     /// Its name in a spec.
     pub fn name(self) -> &'static str {
         DETECTION
             .iter()
+            .chain(OUTCOMES)
             .find(|(m, _, _)| *m == self)
             .map_or("", |(_, n, _)| n)
     }
@@ -204,6 +227,7 @@ impl Faults {
             } else {
                 let m = DETECTION
                     .iter()
+                    .chain(OUTCOMES)
                     .find(|(_, name, _)| *name == item)
                     .map(|(m, _, _)| *m)
                     .ok_or_else(|| bad("not a known misbehaviour (see cvnotify check --help)"))?;
@@ -241,7 +265,7 @@ mod tests {
             let e = Faults::parse(spec).unwrap_err();
             assert!(e.to_string().contains(why), "{spec}: {e}");
         }
-        for (m, name, _) in DETECTION {
+        for (m, name, _) in DETECTION.iter().chain(OUTCOMES) {
             assert_eq!(m.name(), *name);
         }
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour};
+pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};
 pub use world::{Clock, MessageEncoding, Timings, World};
 
 /// The request handler: routes to the training API or storage by path.

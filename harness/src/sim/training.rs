@@ -57,6 +57,7 @@ impl World {
                 "Failed"
             }
             IterationState::Completed => "Completed",
+            IterationState::Failed => "Failed",
         };
         json!({
             "id": it.id.to_string(),

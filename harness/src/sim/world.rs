@@ -68,6 +68,7 @@ pub(crate) struct Message {
 pub(crate) enum IterationState {
     Training,
     Completed,
+    Failed,
 }
 
 #[derive(Debug)]
@@ -255,8 +256,13 @@ impl World {
                 let Some(p) = self.projects.get_mut(&project) else {
                     return;
                 };
+                let fails = self.faults.has(Misbehaviour::TrainingFails);
                 if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
-                    it.state = IterationState::Completed;
+                    it.state = if fails {
+                        IterationState::Failed
+                    } else {
+                        IterationState::Completed
+                    };
                 }
                 let queue = p.queue_uri.as_deref().and_then(resource_name);
                 if let Some(q) = queue
@@ -267,6 +273,10 @@ impl World {
                             r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{project}","iterationId":"{iteration}","trainingStatus":"{status}"}}}}"#
                         )
                     };
+                    if fails {
+                        self.post(&q, &training("TrainingFailed"));
+                        return;
+                    }
                     self.post(&q, &training("TrainingCompleted"));
                     if self.misbehaves(Misbehaviour::ConflictingTrainingStatus) {
                         self.post(&q, &training("TrainingFailed"));
@@ -281,8 +291,19 @@ impl World {
                 let Some(p) = self.projects.get_mut(&project) else {
                     return;
                 };
+                let fails = self.faults.has(Misbehaviour::ExportFails);
                 if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
-                    it.exports.insert(platform.as_str(), "Done");
+                    it.exports
+                        .insert(platform.as_str(), if fails { "Failed" } else { "Done" });
+                }
+                if fails {
+                    if let Some(q) = p.queue_uri.as_deref().and_then(resource_name) {
+                        let json = format!(
+                            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportFailed"}}}}"#
+                        );
+                        self.post(&q, &json);
+                    }
+                    return;
                 }
                 let (queue, container_uri) = (
                     p.queue_uri.as_deref().and_then(resource_name),
@@ -352,17 +373,21 @@ impl World {
     ) -> (String, String) {
         let (id, receipt) = (self.guid(), self.guid());
         let now = self.now();
-        self.queues
-            .entry(queue.to_string())
-            .or_default()
-            .push_back(Message {
-                id: id.clone(),
-                text,
-                inserted: now,
-                visible_at: now + delay,
-                dequeue_count: 0,
-                pop_receipt: receipt.clone(),
-            });
+        let front = self.misbehaves(Misbehaviour::ReorderNotifications);
+        let message = Message {
+            id: id.clone(),
+            text,
+            inserted: now,
+            visible_at: now + delay,
+            dequeue_count: 0,
+            pop_receipt: receipt.clone(),
+        };
+        let q = self.queues.entry(queue.to_string()).or_default();
+        if front {
+            q.push_front(message);
+        } else {
+            q.push_back(message);
+        }
         (id, receipt)
     }
 
