@@ -354,10 +354,16 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
                         EncodingArg::Plain => MessageEncoding::Plain,
                         EncodingArg::Base64 => MessageEncoding::Base64,
                     };
-                    let sim = Simulation::start(start, encoding, SIM_KEY).await;
+                    let mut sim = Simulation::start(start, encoding, SIM_KEY).await;
                     sim.set_seed(args.seed);
                     if let Some(spec) = &args.faults {
-                        sim.set_faults(Faults::parse(spec).map_err(|e| e.to_string())?);
+                        let faults = Faults::parse(spec).map_err(|e| e.to_string())?;
+                        if !faults.resets.is_empty() {
+                            sim.reset_connections(faults.resets.clone())
+                                .await
+                                .map_err(|e| format!("cannot start the reset layer: {e}"))?;
+                        }
+                        sim.set_faults(faults);
                     }
                     let clock = sim.clock();
                     let (endpoint, q, c) = (

@@ -222,7 +222,9 @@ pub(crate) struct CheckArgs {
     /// drop-training-notification, conflicting-training-status, training-contradicts-polling,
     /// export-before-training, export-contradicts-polling, no-backup-blob, wrong-blob-name,
     /// model-uri-outside-container, drop-export-notification, duplicate-delivery. HTTP faults:
-    /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS.
+    /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS;
+    /// conn#N=reset resets the N-th TCP connection. Not misbehaviours: training-fails,
+    /// export-fails, reorder-notifications.
     #[arg(long, conflicts_with = "training_endpoint")]
     pub(crate) faults: Option<String>,
     /// Against the simulation: fixes the ids it hands out.

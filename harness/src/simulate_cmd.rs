@@ -47,8 +47,15 @@ pub(crate) fn run(args: &SimulateArgs) -> u8 {
     };
     runtime.block_on(async {
         let start = crate::watch::now().0 / 1000 * 1000;
-        let sim = Simulation::start_on(listener, start, encoding, &key).await;
+        let mut sim = Simulation::start_on(listener, start, encoding, &key).await;
         sim.set_seed(args.seed);
+        if !faults.resets.is_empty() {
+            // The layer takes a port of its own; --port stays the server's.
+            if let Err(e) = sim.reset_connections(faults.resets.clone()).await {
+                eprintln!("cvnotify simulate: cannot start the reset layer: {e}");
+                return exit::USAGE_OR_IO;
+            }
+        }
         sim.set_faults(faults);
         for name in ["notifications", "backups"] {
             // Created through the simulation's own REST, as a client would.

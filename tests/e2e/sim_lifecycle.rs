@@ -338,18 +338,21 @@ fn the_readme_lists_every_misbehaviour_and_its_finding() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
 
-    /// Random HTTP fault schedules: the run ends with a report in which no notification is
+    /// Random HTTP fault schedules, connection resets included: the run ends with a report in which no notification is
     /// lost or counted twice, or it stops with one clear error line.
     #[test]
     fn random_http_faults_never_lose_or_double_a_notification(
         faults in proptest::collection::vec(
-            (0..3usize, 1..10u32, proptest::prop_oneof!["500", "503", "delay:20", "malformed", "empty"]),
+            (0..4usize, 1..10u32, proptest::prop_oneof!["500", "503", "delay:20", "malformed", "empty"]),
             1..3,
         )
     ) {
         let spec: Vec<String> = faults
             .iter()
-            .map(|(e, n, f)| format!("{}#{n}={f}", ["api", "queue", "blob"][*e]))
+            .map(|(e, n, f)| match *e {
+                3 => format!("conn#{n}=reset"),
+                e => format!("{}#{n}={f}", ["api", "queue", "blob"][e]),
+            })
             .collect();
         let (out, report) = check(&["--faults", &spec.join(","), "--format", "json"]);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();

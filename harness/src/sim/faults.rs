@@ -6,7 +6,8 @@
 //! as `ENDPOINT#N=FAULT`, where ENDPOINT is `api`, `queue` or `blob`, N counts that endpoint's
 //! requests from 1, and FAULT is a status (`429`, `500`, `503`; 429 and 503 carry
 //! `Retry-After: 1`), `malformed` (a 200 whose body is not the documented one), `empty` (a 200
-//! with no body) or `delay:MS`. wiremock cannot reset a connection, so there is no reset fault.
+//! with no body) or `delay:MS`. `conn#N=reset` resets the N-th TCP connection the server accepts
+//! (wiremock cannot; a thin TCP layer in front of it does, see `reset.rs`).
 
 use std::fmt;
 
@@ -160,6 +161,8 @@ pub struct Faults {
     pub misbehaviours: Vec<Misbehaviour>,
     /// HTTP faults: endpoint, request number (from 1), fault.
     pub http: Vec<(Endpoint, u32, HttpFault)>,
+    /// TCP connections (numbered from 1) to reset.
+    pub resets: Vec<u32>,
 }
 
 /// A spec that cannot be read: the item and why.
@@ -197,11 +200,23 @@ impl Faults {
                 let (endpoint, n) = target
                     .split_once('#')
                     .ok_or_else(|| bad("an HTTP fault is ENDPOINT#N=FAULT"))?;
+                if endpoint == "conn" {
+                    let n: u32 = n
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad("N is a connection number from 1"))?;
+                    if fault != "reset" {
+                        return Err(bad("a connection fault is conn#N=reset"));
+                    }
+                    faults.resets.push(n);
+                    continue;
+                }
                 let endpoint = match endpoint {
                     "api" => Endpoint::Api,
                     "queue" => Endpoint::Queue,
                     "blob" => Endpoint::Blob,
-                    _ => return Err(bad("the endpoint is api, queue or blob")),
+                    _ => return Err(bad("the endpoint is api, queue, blob or conn")),
                 };
                 let n: u32 = n
                     .parse()
@@ -260,6 +275,7 @@ mod tests {
             ("api#0=503", "N is a request number"),
             ("db#1=503", "the endpoint is"),
             ("api#1=418", "the fault is"),
+            ("conn#1=503", "conn#N=reset"),
             ("api=503", "ENDPOINT#N=FAULT"),
         ] {
             let e = Faults::parse(spec).unwrap_err();

@@ -7,6 +7,7 @@
 //! never sleep.
 
 pub mod faults;
+mod reset;
 mod storage;
 mod training;
 pub mod world;
@@ -131,6 +132,8 @@ impl Respond for Service {
 pub struct Simulation {
     server: MockServer,
     service: Service,
+    /// The connection-reset layer in front of the server, when one runs.
+    front: Option<std::net::SocketAddr>,
 }
 
 impl Simulation {
@@ -155,22 +158,36 @@ impl Simulation {
             .respond_with(service.clone())
             .mount(&server)
             .await;
-        Self { server, service }
+        Self {
+            server,
+            service,
+            front: None,
+        }
+    }
+
+    /// Puts the connection-reset layer in front of the server: the `which`-th connections
+    /// (from 1) are reset; [`Simulation::uri`] then names the layer.
+    pub async fn reset_connections(&mut self, which: Vec<u32>) -> std::io::Result<()> {
+        self.front = Some(reset::start(*self.server.address(), which).await?);
+        Ok(())
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        match self.front {
+            Some(address) => format!("http://{address}"),
+            None => self.server.uri(),
+        }
     }
 
     /// The training endpoint.
     pub fn training_endpoint(&self) -> String {
-        self.server.uri()
+        self.uri()
     }
 
     /// A queue or container URL in the development account.
     pub fn storage_url(&self, name: &str) -> String {
-        format!("{}/devstoreaccount1/{name}", self.server.uri())
+        format!("{}/devstoreaccount1/{name}", self.uri())
     }
 
     /// Runs all promised work, advancing virtual time; returns how many pieces ran.

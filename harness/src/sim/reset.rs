@@ -1,0 +1,41 @@
+//! A thin TCP layer in front of the wiremock server, for the one fault wiremock cannot make: a
+//! connection reset. It accepts connections, numbers them from 1, and copies bytes both ways
+//! to the server; a connection whose number is listed is read until its first bytes arrive
+//! (the client is mid-request), then closed with `SO_LINGER` 0, so the kernel answers with a
+//! RST and the client sees "connection reset".
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt as _;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Starts the layer on a free loopback port in front of `upstream`; returns its address.
+pub(crate) async fn start(upstream: SocketAddr, resets: Vec<u32>) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        let mut number = 0u32;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            number = number.saturating_add(1);
+            if resets.contains(&number) {
+                tokio::spawn(async move {
+                    let mut first = [0u8; 1];
+                    let _ = inbound.read(&mut first).await;
+                    // Deprecated because a positive linger blocks the thread on drop; a zero
+                    // linger does not block: the close sends the RST at once.
+                    #[allow(deprecated)]
+                    let _ = inbound.set_linger(Some(Duration::ZERO));
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut server).await;
+                }
+            });
+        }
+    });
+    Ok(address)
+}
