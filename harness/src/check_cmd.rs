@@ -121,6 +121,7 @@ impl Run {
         done: impl Fn(&Notification) -> bool,
     ) -> Result<bool, Stop> {
         let started = Instant::now();
+        let mut interval = Duration::from_millis(100);
         loop {
             if let Environment::Simulated(sim) = &self.env {
                 sim.settle();
@@ -133,7 +134,11 @@ impl Run {
             match &self.env {
                 Environment::Simulated(_) => return Ok(false),
                 Environment::Real { timeout } if started.elapsed() >= *timeout => return Ok(false),
-                Environment::Real { .. } => tokio::time::sleep(Duration::from_secs(5)).await,
+                Environment::Real { .. } => {
+                    // Poll soon, then less often: 0.1 s doubling up to 5 s.
+                    tokio::time::sleep(interval).await;
+                    interval = (interval * 2).min(Duration::from_secs(5));
+                }
             }
         }
     }

@@ -189,6 +189,10 @@ pub(crate) struct SimulateArgs {
     /// Virtual seconds per wall-clock second (training takes a virtual minute).
     #[arg(long, default_value_t = 60.0)]
     pub(crate) speed: f64,
+    /// Accept the Training-Key in this environment variable instead of a generated one (then
+    /// the key is not printed).
+    #[arg(long)]
+    pub(crate) training_key_env: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,7 +226,8 @@ pub(crate) struct CheckArgs {
     /// drop-training-notification, conflicting-training-status, training-contradicts-polling,
     /// export-before-training, export-contradicts-polling, no-backup-blob, wrong-blob-name,
     /// model-uri-outside-container, drop-export-notification, duplicate-delivery. HTTP faults:
-    /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS;
+    /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS|
+    /// delay:MIN-MAX;
     /// conn#N=reset resets the N-th TCP connection. Not misbehaviours: training-fails,
     /// export-fails, reorder-notifications.
     #[arg(long, conflicts_with = "training_endpoint")]

@@ -36,7 +36,16 @@ pub(crate) fn run(args: &SimulateArgs) -> u8 {
         EncodingArg::Plain => MessageEncoding::Plain,
         EncodingArg::Base64 => MessageEncoding::Base64,
     };
-    let key = format!("simulated-training-key-{:08x}", args.seed);
+    let (key, shown) = match &args.training_key_env {
+        Some(var) => match std::env::var(var) {
+            Ok(k) if !k.trim().is_empty() => (k.trim().to_string(), format!("from ${var}")),
+            _ => return usage(format!("environment variable {var} holds no key")),
+        },
+        None => {
+            let k = format!("simulated-training-key-{:08x}", args.seed);
+            (k.clone(), k)
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,7 +83,7 @@ pub(crate) fn run(args: &SimulateArgs) -> u8 {
         }
         let endpoints = serde_json::json!({
             "trainingEndpoint": sim.training_endpoint(),
-            "trainingKey": key,
+            "trainingKey": shown,
             "queueUrl": format!("{}?{SAS}", sim.storage_url("notifications")),
             "containerUrl": format!("{}?{SAS}", sim.storage_url("backups")),
             "connectionString": format!(

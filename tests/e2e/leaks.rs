@@ -1,8 +1,8 @@
 //! Nothing leaks: every command that exists runs with canary secrets in its input (a SAS `sig`
 //! in a modelUri, plain and base64; an account key; a signature in a rejected field; a
 //! recording line that carries one) and every byte it writes (stdout, stderr, every report
-//! format, files) is searched for the canaries. `watch`, `simulate` and `check` join this test
-//! when they exist.
+//! format, files) is searched for the canaries. `watch` is checked against Azurite in
+//! `azurite.rs`; `check` and `simulate` here, with a canary Training-Key and SAS signatures.
 
 use std::process::Command;
 
@@ -119,4 +119,111 @@ fn replay_writes_no_secret_in_any_format() {
     let out = run(&["replay", "-"], recording.as_bytes());
     assert_clean("replay - stdout", &out.stdout);
     let _ = repo_root();
+}
+
+/// `check` against a real-endpoint configuration (here `simulate`, standing in for Azure) with a
+/// canary Training-Key, canary SAS signatures on the queue and container URLs and a canary
+/// account key in the environment: nothing it or `simulate` writes holds a canary, in any
+/// report format, its live lines or its recording.
+#[test]
+fn check_and_simulate_write_no_secret() {
+    use std::io::BufRead as _;
+    const TRAINING_KEY: &str = "CANARYtrainingkey000000000000000";
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args(["simulate", "--training-key-env", "CVNOTIFY_LEAK_KEY"])
+        .env("CVNOTIFY_LEAK_KEY", TRAINING_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(sim.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let endpoints: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let dir = std::env::temp_dir().join(format!("cvnotify-leak-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One queue and container per run (a check judges every message on its queue), created as
+    // a user would beforehand. The runs go side by side, so the simulation's sped-up clock
+    // stays within the deadlines of the wall clock that check stamps its own calls with.
+    let base = endpoints["trainingEndpoint"].as_str().unwrap().to_string();
+    let formats = ["human", "json", "junit", "html"];
+    let url = |kind: &str, format: &str| format!("{base}/devstoreaccount1/leak-{kind}-{format}");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use cvnotify_harness::storage::{Container, Queue, Resource, RetryPolicy};
+            for format in formats {
+                let r = |kind| Resource::new(&url(kind, format), None, RetryPolicy::NONE).unwrap();
+                Queue::new(r("q")).create().await.unwrap();
+                Container::new(r("c")).create().await.unwrap();
+            }
+        });
+    let runs: Vec<_> = formats
+        .into_iter()
+        .map(|format| {
+            let queue = format!("{}?sv=2021-08-06&sig={SIG}", url("q", format));
+            let container = format!("{}?sv=2021-08-06&sig={SIG}", url("c", format));
+            let (base, record, report) = (
+                base.clone(),
+                dir.join(format!("{format}.jsonl")),
+                dir.join(format!("report.{format}")),
+            );
+            std::thread::spawn(move || {
+                let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+                    .args([
+                        "check",
+                        "--training-endpoint",
+                        &base,
+                        "--training-key-env",
+                        "CVNOTIFY_LEAK_KEY",
+                        "--queue",
+                        &queue,
+                        "--container",
+                        &container,
+                        "--platform",
+                        "ONNX",
+                        "--timeout",
+                        "20",
+                        "--format",
+                        format,
+                        "--record",
+                        record.to_str().unwrap(),
+                        "--output",
+                        report.to_str().unwrap(),
+                    ])
+                    .env("CVNOTIFY_LEAK_KEY", TRAINING_KEY)
+                    .output()
+                    .unwrap();
+                (format, out, record, report)
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    sim.kill().unwrap();
+    let sim_out = sim.wait_with_output().unwrap();
+    for (format, out, record, report) in outcomes {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "check --format {format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (what, bytes) in [
+            ("stdout", out.stdout.clone()),
+            ("stderr", out.stderr.clone()),
+            ("recording", std::fs::read(&record).unwrap()),
+            ("report", std::fs::read(&report).unwrap()),
+        ] {
+            assert_clean(&format!("check --format {format} {what}"), &bytes);
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(TRAINING_KEY),
+                "check --format {format} {what} leaked the training key"
+            );
+        }
+    }
+    for bytes in [first.as_bytes(), &sim_out.stderr] {
+        assert!(!String::from_utf8_lossy(bytes).contains(TRAINING_KEY));
+    }
 }

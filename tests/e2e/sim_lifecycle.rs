@@ -491,3 +491,78 @@ fn failures_the_service_reports_correctly_and_reordering_pass_with_the_right_pha
         }
     }
 }
+
+#[test]
+fn simulated_queues_redeliver_on_virtual_time_and_paths_ignore_the_case_of_training() {
+    runtime().block_on(async {
+        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
+        let q = Queue::new(
+            Resource::new(&sim.storage_url("redelivery"), None, RetryPolicy::NONE).unwrap(),
+        );
+        q.create().await.unwrap();
+        q.put("x", Duration::ZERO, None).await.unwrap();
+        let first = q.receive(1, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(first[0].dequeue_count, Some(1));
+        sim.advance(Duration::from_secs(29));
+        assert!(
+            q.receive(1, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // No sleeping: the visibility timeout ends when virtual time says so.
+        sim.advance(Duration::from_secs(2));
+        let again = q.receive(1, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(again[0].dequeue_count, Some(2));
+
+        let api = TrainingClient::new(
+            &sim.training_endpoint(),
+            TrainingKey::new(KEY),
+            OptionsForm::Query,
+            RetryPolicy::NONE,
+        )
+        .unwrap();
+        let p = api
+            .create_project(&NewProject {
+                name: "case".into(),
+                ..NewProject::default()
+            })
+            .await
+            .unwrap()
+            .id;
+        let other =
+            cvnotify_core::IterationId::parse("0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b").unwrap();
+        let missing = api.get_iteration(p, other).await.unwrap_err();
+        assert_eq!(missing.code(), Some(&ErrorCode::NotFoundIteration));
+        // The storage integration article writes `Training` with a capital T.
+        let status = reqwest::Client::new()
+            .get(format!(
+                "{}/customvision/v3.3/Training/projects/{p}",
+                sim.uri()
+            ))
+            .header("Training-key", KEY)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 200);
+    });
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let run = |seed: &str| {
+        let (out, report) = check(&[
+            "--seed",
+            seed,
+            "--faults",
+            "api#2=delay:1-5",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        report["sessions"][0]["projects"][0]["projectId"].clone()
+    };
+    assert_eq!(run("41"), run("41"));
+    assert_ne!(run("41"), run("42"));
+}

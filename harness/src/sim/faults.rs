@@ -152,6 +152,8 @@ pub enum HttpFault {
     Empty,
     /// The real answer, this many milliseconds late.
     Delay(u64),
+    /// The real answer, late by a number of milliseconds in this range, drawn from the seed.
+    RandomDelay(u64, u64),
 }
 
 /// A parsed fault spec.
@@ -227,11 +229,22 @@ impl Faults {
                     "malformed" => HttpFault::Malformed,
                     "empty" => HttpFault::Empty,
                     "429" | "500" | "503" => HttpFault::Status(fault.parse().unwrap_or(500)),
-                    d if d.starts_with("delay:") => HttpFault::Delay(
-                        d.trim_start_matches("delay:")
-                            .parse()
-                            .map_err(|_| bad("delay:MS takes milliseconds"))?,
-                    ),
+                    d if d.starts_with("delay:") => {
+                        let ms = |s: &str| {
+                            s.parse::<u64>()
+                                .map_err(|_| bad("delay:MS or delay:MIN-MAX takes milliseconds"))
+                        };
+                        match d.trim_start_matches("delay:").split_once('-') {
+                            Some((lo, hi)) => {
+                                let (lo, hi) = (ms(lo)?, ms(hi)?);
+                                if lo > hi {
+                                    return Err(bad("delay:MIN-MAX needs MIN <= MAX"));
+                                }
+                                HttpFault::RandomDelay(lo, hi)
+                            }
+                            None => HttpFault::Delay(ms(d.trim_start_matches("delay:"))?),
+                        }
+                    }
                     _ => {
                         return Err(bad(
                             "the fault is 429, 500, 503, malformed, empty or delay:MS",
@@ -259,15 +272,18 @@ mod tests {
 
     #[test]
     fn specs_read_and_bad_items_are_named() {
-        let f =
-            Faults::parse("no-backup-blob, api#2=503,queue#1=delay:20,blob#3=malformed").unwrap();
+        let f = Faults::parse(
+            "no-backup-blob, api#2=503,queue#1=delay:20,blob#3=malformed,api#4=delay:5-9",
+        )
+        .unwrap();
         assert!(f.has(Misbehaviour::NoBackupBlob));
         assert_eq!(
             f.http,
             [
                 (Endpoint::Api, 2, HttpFault::Status(503)),
                 (Endpoint::Queue, 1, HttpFault::Delay(20)),
-                (Endpoint::Blob, 3, HttpFault::Malformed)
+                (Endpoint::Blob, 3, HttpFault::Malformed),
+                (Endpoint::Api, 4, HttpFault::RandomDelay(5, 9))
             ]
         );
         for (spec, why) in [

@@ -112,7 +112,7 @@ impl Respond for Service {
                 return ResponseTemplate::new(200).set_body_string("<<< not the documented body");
             }
             Some(HttpFault::Empty) => return ResponseTemplate::new(200),
-            Some(HttpFault::Delay(_)) | None => {}
+            Some(HttpFault::Delay(_) | HttpFault::RandomDelay(..)) | None => {}
         }
         let answer = match endpoint {
             Endpoint::Api => {
@@ -123,6 +123,10 @@ impl Respond for Service {
         };
         match fault {
             Some(HttpFault::Delay(ms)) => answer.set_delay(Duration::from_millis(ms)),
+            Some(HttpFault::RandomDelay(lo, hi)) => {
+                let ms = lo + world.random() % (hi - lo + 1);
+                answer.set_delay(Duration::from_millis(ms))
+            }
             _ => answer,
         }
     }

@@ -128,8 +128,10 @@ pub struct World {
     pub(crate) training_key: String,
     /// What to get wrong.
     pub(crate) faults: Faults,
-    /// Fixes the ids the service hands out.
+    /// Fixes the ids the service hands out and every random choice.
     pub(crate) seed: u32,
+    /// Numbers drawn from the seeded sequence so far.
+    pub(crate) draws: u64,
     /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
     pub(crate) requests: [u32; 3],
 }
@@ -149,8 +151,19 @@ impl World {
             training_key: training_key.to_string(),
             faults: Faults::default(),
             seed: 0,
+            draws: 0,
             requests: [0; 3],
         }
+    }
+
+    /// The next number of the seeded sequence (splitmix64 over the seed and a counter): the
+    /// simulation's only random choices draw from it, so a seed replays them.
+    pub(crate) fn random(&mut self) -> u64 {
+        self.draws += 1;
+        let mut z = ((u64::from(self.seed) << 32) | self.draws).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     pub(crate) fn misbehaves(&self, m: Misbehaviour) -> bool {
