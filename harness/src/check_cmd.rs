@@ -17,7 +17,7 @@ use crate::exit;
 use crate::recording::{ApiLine, ApiOperation, ExportEntry};
 use crate::report::Format;
 use crate::sim::{Faults, MessageEncoding, Simulation};
-use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
+use crate::storage::{Container, Queue, Resource, RetryPolicy};
 use crate::training::{
     NewProject, OptionsForm, StorageOptions, TrainOptions, TrainingClient, TrainingError,
     TrainingKey,
@@ -290,28 +290,6 @@ fn is_export(n: &Notification, p: ProjectId, i: IterationId) -> bool {
     matches!(n, Notification::Export { project_id, iteration_id, .. } if *project_id == p && *iteration_id == i)
 }
 
-fn credentials(url: &str, key_env: Option<&str>) -> Result<Option<Credentials>, String> {
-    let Some(var) = key_env else {
-        return Ok(None);
-    };
-    let key = std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
-    let key = AccountKey::from_base64(&key).map_err(|_| format!("{var} is not base64"))?;
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    let account = parsed
-        .host_str()
-        .and_then(|h| h.split('.').next())
-        .filter(|a| !a.is_empty() && !a.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        .map(str::to_string)
-        .or_else(|| {
-            parsed
-                .path_segments()
-                .and_then(|mut s| s.next())
-                .map(str::to_string)
-        })
-        .ok_or("cannot tell the account name from the URL")?;
-    Ok(Some(Credentials::SharedKey { account, key }))
-}
-
 pub(crate) fn run(args: &CheckArgs) -> u8 {
     let usage = |why: String| {
         eprintln!("cvnotify check: {why}");
@@ -343,11 +321,12 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start: {e}")),
     };
-    let live: Box<dyn Write> = if args.format == Format::Human && args.output.is_none() {
-        Box::new(io::stdout())
-    } else {
-        Box::new(io::stderr())
-    };
+    let live: Box<dyn Write> =
+        if args.report.format == Format::Human && args.report.output.is_none() {
+            Box::new(io::stdout())
+        } else {
+            Box::new(io::stderr())
+        };
     let sources = Sources::ALL;
     let outcome = runtime.block_on(async {
         let (env, endpoint, key, queue_url, container_url, clock): (_, _, _, _, _, watch::ClockFn) =
@@ -412,7 +391,7 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         let queue = Queue::new(
             Resource::new(
                 &queue_url,
-                credentials(&queue_url, args.account_key_env.as_deref())?,
+                watch::credentials(&queue_url, args.account_key_env.as_deref())?,
                 RetryPolicy::default(),
             )
             .map_err(|e| e.to_string())?,
@@ -420,7 +399,7 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         let container = Container::new(
             Resource::new(
                 &container_url,
-                credentials(&container_url, args.account_key_env.as_deref())?,
+                watch::credentials(&container_url, args.account_key_env.as_deref())?,
                 RetryPolicy::default(),
             )
             .map_err(|e| e.to_string())?,
@@ -436,7 +415,7 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
             RetryPolicy::default(),
         )
         .map_err(|e| e.to_string())?;
-        let state = State::new(sources, args.record.as_deref(), live, None, clock)
+        let state = State::new(sources, args.report.record.as_deref(), live, None, clock)
             .map_err(|e| format!("cannot write the recording: {e}"))?;
         let mut run = Run {
             state,
@@ -469,9 +448,9 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
                 "check",
                 &label,
                 state,
-                args.format,
-                args.output.as_deref(),
-                args.strict,
+                args.report.format,
+                args.report.output.as_deref(),
+                args.report.strict,
             );
             // A scenario that could not run to its end does not pass, whatever was judged.
             if stopped && code == exit::OK {

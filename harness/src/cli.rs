@@ -238,10 +238,17 @@ pub(crate) struct CheckArgs {
     /// Against a real endpoint: longest wait for each notification, in seconds.
     #[arg(long, default_value_t = 1800)]
     pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) report: SessionOutput,
+}
+
+/// Where a live session's recording and report go (`watch`, `check`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct SessionOutput {
     /// Write everything observed to this recording (secrets redacted).
     #[arg(long)]
     pub(crate) record: Option<PathBuf>,
-    /// Report format.
+    /// Report format at the end.
     #[arg(long, value_enum, default_value_t = crate::report::Format::Human)]
     pub(crate) format: crate::report::Format,
     /// Write the report here instead of stdout.
@@ -269,18 +276,8 @@ pub(crate) struct WatchArgs {
     /// End when the queue holds no message (hidden ones included).
     #[arg(long)]
     pub(crate) drain: bool,
-    /// Write everything observed to this recording (secrets redacted).
-    #[arg(long)]
-    pub(crate) record: Option<PathBuf>,
-    /// Report format at the end.
-    #[arg(long, value_enum, default_value_t = crate::report::Format::Human)]
-    pub(crate) format: crate::report::Format,
-    /// Write the report here instead of stdout.
-    #[arg(long, short)]
-    pub(crate) output: Option<PathBuf>,
-    /// NON-STRICT fails too.
-    #[arg(long)]
-    pub(crate) strict: bool,
+    #[command(flatten)]
+    pub(crate) report: SessionOutput,
     /// Attempts before an unparseable message goes to `<queue>-poison`.
     #[arg(long, default_value_t = 5)]
     pub(crate) max_dequeue: u32,

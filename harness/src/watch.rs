@@ -81,7 +81,7 @@ fn account_name(url: &reqwest::Url) -> Option<String> {
     }
 }
 
-fn credentials(url: &str, key_env: Option<&str>) -> Result<Option<Credentials>, String> {
+pub(crate) fn credentials(url: &str, key_env: Option<&str>) -> Result<Option<Credentials>, String> {
     let Some(var) = key_env else { return Ok(None) };
     let key = std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
     let key =
@@ -598,14 +598,15 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         polling: training.is_some(),
         container: container.is_some(),
     };
-    let live: Box<dyn Write> = if args.format == Format::Human && args.output.is_none() {
-        Box::new(io::stdout())
-    } else {
-        Box::new(io::stderr())
-    };
+    let live: Box<dyn Write> =
+        if args.report.format == Format::Human && args.report.output.is_none() {
+            Box::new(io::stdout())
+        } else {
+            Box::new(io::stderr())
+        };
     let mut state = match State::new(
         sources,
-        args.record.as_deref(),
+        args.report.record.as_deref(),
         live,
         training,
         std::sync::Arc::new(now),
@@ -632,9 +633,9 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         "watch",
         &format!("watch {}", queue.resource().url()),
         state,
-        args.format,
-        args.output.as_deref(),
-        args.strict,
+        args.report.format,
+        args.report.output.as_deref(),
+        args.report.strict,
     )
 }
 
