@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cvnotify_core::lifecycle::{Sources, Timestamp};
 use cvnotify_core::{ExportPlatform, IterationId, Notification, ParseOptions, ProjectId};
 
-use crate::cli::{CheckArgs, EncodingArg, FormArg};
+use crate::cli::{CheckArgs, FormArg};
 use crate::exit;
 use crate::recording::{ApiLine, ApiOperation, ExportEntry};
 use crate::report::Format;
@@ -313,11 +313,7 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         FormArg::Query => OptionsForm::Query,
         FormArg::Body => OptionsForm::Body,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::sim::runtime() {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start: {e}")),
     };
@@ -334,10 +330,7 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
                 None => {
                     // On a whole second: queue times (HTTP dates) have no milliseconds.
                     let start = watch::now().0 / 1000 * 1000;
-                    let encoding = match args.encoding {
-                        EncodingArg::Plain => MessageEncoding::Plain,
-                        EncodingArg::Base64 => MessageEncoding::Base64,
-                    };
+                    let encoding = MessageEncoding::from(args.encoding);
                     let mut sim = Simulation::start(start, encoding, SIM_KEY).await;
                     sim.set_seed(args.seed);
                     if let Some(spec) = &args.faults {

@@ -172,6 +172,15 @@ pub(crate) enum EncodingArg {
     Base64,
 }
 
+impl From<EncodingArg> for crate::sim::MessageEncoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::Plain => Self::Plain,
+            EncodingArg::Base64 => Self::Base64,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct SimulateArgs {
     /// The loopback port (a free one when absent).

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::cli::{EncodingArg, SimulateArgs};
+use crate::cli::SimulateArgs;
 use crate::exit;
 use crate::sim::{Faults, MessageEncoding, Simulation};
 
@@ -32,10 +32,7 @@ pub(crate) fn run(args: &SimulateArgs) -> u8 {
         },
         None => None,
     };
-    let encoding = match args.encoding {
-        EncodingArg::Plain => MessageEncoding::Plain,
-        EncodingArg::Base64 => MessageEncoding::Base64,
-    };
+    let encoding = MessageEncoding::from(args.encoding);
     let (key, shown) = match &args.training_key_env {
         Some(var) => match std::env::var(var) {
             Ok(k) if !k.trim().is_empty() => (k.trim().to_string(), format!("from ${var}")),
@@ -46,11 +43,7 @@ pub(crate) fn run(args: &SimulateArgs) -> u8 {
             (k.clone(), k)
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::sim::runtime() {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start: {e}")),
     };

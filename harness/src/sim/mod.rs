@@ -20,6 +20,15 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};
 pub use world::{Clock, MessageEncoding, Timings, World};
 
+/// The runtime the simulation and its client run on (the server answers on worker threads
+/// while the client awaits).
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// The request handler: routes to the training API or storage by path.
 #[derive(Clone, Debug)]
 pub struct Service {
