@@ -13,8 +13,9 @@ use cvnotify_core::lifecycle::{Sources, Timestamp};
 use cvnotify_core::{ExportPlatform, IterationId, Notification, ParseOptions, ProjectId};
 
 use crate::cli::{CheckArgs, FormArg};
+use crate::cross_check::Outcome;
 use crate::exit;
-use crate::recording::{ApiLine, ApiOperation, ExportEntry};
+use crate::recording::{ApiLine, ApiOperation};
 use crate::report::Format;
 use crate::sim::{Faults, MessageEncoding, Simulation};
 use crate::storage::{Container, Queue, Resource, RetryPolicy};
@@ -84,6 +85,26 @@ impl Run {
         line.error_code = Some(code.as_str().to_string());
         self.state.api(line)?;
         Ok(Stop::Refused(e))
+    }
+
+    /// GetIteration or GetExports, recorded as `watch --training-endpoint` records them; a
+    /// refusal stops the scenario, no answer breaks the run.
+    async fn poll(
+        &mut self,
+        operation: ApiOperation,
+        p: ProjectId,
+        i: IterationId,
+    ) -> Result<(), Stop> {
+        let state = &self.state;
+        match crate::cross_check::poll(&self.api, operation, p, i, || state.now()).await {
+            Outcome::Answered { line, left_out } => Ok(self.state.polled(line, &left_out)?),
+            Outcome::Refused { line, error } => {
+                self.state.api(line)?;
+                Err(Stop::Refused(error))
+            }
+            Outcome::Failed(e) => Err(Stop::Broken(e.to_string())),
+            Outcome::NotApplicable => Ok(()),
+        }
     }
 
     /// Reads everything the queue holds now.
@@ -199,15 +220,7 @@ impl Run {
                 if *project_id == p && *iteration_id == i
                     && *status == cvnotify_core::TrainingStatus::TrainingFailed)
         });
-        match self.api.get_iteration(p, i).await {
-            Ok(it) => {
-                let mut line = self.line(ApiOperation::GetIteration, p);
-                line.iteration_id = Some(i.to_string());
-                line.iteration_status = Some(it.status);
-                self.state.api(line)?;
-            }
-            Err(e) => return Err(self.refused(ApiOperation::GetIteration, p, e)?),
-        }
+        self.poll(ApiOperation::GetIteration, p, i).await?;
         if failed {
             // A failed training, notified as such: the lifecycle ends there, nothing to export.
             self.say("training failed; nothing to export");
@@ -232,24 +245,7 @@ impl Run {
         {
             self.say("not every Export notification arrived");
         }
-        match self.api.get_exports(p, i).await {
-            Ok(exports) => {
-                let mut line = self.line(ApiOperation::GetExports, p);
-                line.iteration_id = Some(i.to_string());
-                line.exports = Some(
-                    exports
-                        .into_iter()
-                        .filter(|e| e.known_platform().is_some() && e.known_status().is_some())
-                        .map(|e| ExportEntry {
-                            platform: e.platform,
-                            status: e.status,
-                        })
-                        .collect(),
-                );
-                self.state.api(line)?;
-            }
-            Err(e) => return Err(self.refused(ApiOperation::GetExports, p, e)?),
-        }
+        self.poll(ApiOperation::GetExports, p, i).await?;
         self.end().await
     }
 

@@ -3,8 +3,8 @@
 //! recording line, which the lifecycle model then compares with the notification
 //! (`training-contradicts-polling`, `export-contradicts-polling`).
 
-use cvnotify_core::Notification;
 use cvnotify_core::lifecycle::Timestamp;
+use cvnotify_core::{IterationId, Notification, ProjectId};
 
 use crate::recording::{ApiLine, ApiOperation, At, ExportEntry};
 use crate::training::{TrainingClient, TrainingError};
@@ -19,6 +19,8 @@ pub(crate) enum Outcome {
         line: ApiLine,
         left_out: Vec<String>,
     },
+    /// The service refused the call: the line to record (an `api-rejected` input), and why.
+    Refused { line: ApiLine, error: TrainingError },
     /// No usable answer (transport failure, gateway refusal, unreadable body).
     Failed(TrainingError),
 }
@@ -42,6 +44,18 @@ pub(crate) async fn check(
         } => (*project_id, *iteration_id, ApiOperation::GetExports),
         _ => return Outcome::NotApplicable,
     };
+    poll(client, operation, project, iteration, at).await
+}
+
+/// Asks GetIteration (`operation` GetIteration) or GetExports (any other) about an iteration
+/// and writes the answer as a recording line; `at` is when the answer arrived.
+pub(crate) async fn poll(
+    client: &TrainingClient,
+    operation: ApiOperation,
+    project: ProjectId,
+    iteration: IterationId,
+    at: impl Fn() -> Timestamp,
+) -> Outcome {
     let mut line = ApiLine::ok(Timestamp(0), operation, project);
     line.iteration_id = Some(iteration.to_string());
     let mut left_out = Vec::new();
@@ -69,10 +83,12 @@ pub(crate) async fn check(
     match answer {
         Ok(()) => Outcome::Answered { line, left_out },
         // A service error is an answer: it becomes an `api-rejected` input.
-        Err(TrainingError::Service { status, code, .. }) => {
-            line.http_status = status.as_u16();
-            line.error_code = Some(code.as_str().to_string());
-            Outcome::Answered { line, left_out }
+        Err(error @ TrainingError::Service { .. }) => {
+            if let TrainingError::Service { status, code, .. } = &error {
+                line.http_status = status.as_u16();
+                line.error_code = Some(code.as_str().to_string());
+            }
+            Outcome::Refused { line, error }
         }
         Err(e) => Outcome::Failed(e),
     }

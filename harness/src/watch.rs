@@ -197,6 +197,21 @@ impl State {
         Ok(())
     }
 
+    /// Records a GetIteration/GetExports answer, telling which exports it could not judge.
+    pub(crate) fn polled(
+        &mut self,
+        line: crate::recording::ApiLine,
+        left_out: &[String],
+    ) -> io::Result<()> {
+        for e in left_out {
+            let _ = writeln!(
+                self.live,
+                "training API: export {e} not judged (unknown platform or status)"
+            );
+        }
+        self.api(line)
+    }
+
     /// Time passed: records a tick and lets deadlines expire.
     pub(crate) fn tick(&mut self) -> io::Result<()> {
         let (at, evidence) = (self.now(), self.evidence());
@@ -347,15 +362,8 @@ async fn cross_check(
             let _ = writeln!(state.live, "training API: {e}");
             Ok(())
         }
-        Outcome::Answered { line, left_out } => {
-            for e in left_out {
-                let _ = writeln!(
-                    state.live,
-                    "training API: export {e} not judged (unknown platform or status)"
-                );
-            }
-            state.api(line)
-        }
+        Outcome::Answered { line, left_out } => state.polled(line, &left_out),
+        Outcome::Refused { line, .. } => state.api(line),
     }
 }
 

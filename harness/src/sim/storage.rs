@@ -39,6 +39,9 @@ struct Listed {
     message_text: Option<String>,
 }
 
+/// How long a message lives (the service default: 7 days).
+const MESSAGE_TTL: Duration = Duration::from_secs(7 * 86_400);
+
 fn date(t: SystemTime) -> String {
     httpdate::fmt_http_date(t)
 }
@@ -115,7 +118,7 @@ impl World {
                         let listed = Listed {
                             message_id: id,
                             insertion_time: date(now),
-                            expiration_time: date(now + Duration::from_secs(7 * 86_400)),
+                            expiration_time: date(now + MESSAGE_TTL),
                             pop_receipt: Some(receipt),
                             time_next_visible: Some(date(now + delay)),
                             dequeue_count: 0,
@@ -147,7 +150,7 @@ impl World {
                             out.push(Listed {
                                 message_id: m.id.clone(),
                                 insertion_time: date(m.inserted),
-                                expiration_time: date(m.inserted + Duration::from_secs(7 * 86_400)),
+                                expiration_time: date(m.inserted + MESSAGE_TTL),
                                 pop_receipt: (!peek).then(|| m.pop_receipt.clone()),
                                 time_next_visible: (!peek).then(|| date(m.visible_at)),
                                 dequeue_count: m.dequeue_count,

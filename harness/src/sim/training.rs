@@ -12,7 +12,8 @@ use wiremock::{Request, ResponseTemplate};
 
 use super::faults::Misbehaviour;
 use super::world::{
-    IterationState, Pending, SimIteration, SimProject, World, export_completed, resource_name,
+    IterationState, Pending, SimIteration, SimProject, World, container_base, export_completed,
+    resource_name, service_model_uri,
 };
 
 fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
@@ -246,12 +247,7 @@ impl World {
                         p.container_uri.clone(),
                     )
                 {
-                    let base = c
-                        .split('?')
-                        .next()
-                        .unwrap_or(&c)
-                        .trim_end_matches('/')
-                        .to_string();
+                    let base = container_base(&c);
                     let uri = format!("{base}/{project}%20-%20{id}.ONNX");
                     self.post(&q, &export_completed(project, id, &uri));
                 }
@@ -309,7 +305,7 @@ impl World {
                     .map(|(platform, status)| {
                         let status = if contradict && *status == "Done" { &"Failed" } else { status };
                         let uri = if *status == "Done" {
-                            Value::String(format!("https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"))
+                            Value::String(service_model_uri(iteration))
                         } else {
                             Value::String(String::new())
                         };

@@ -335,20 +335,13 @@ impl World {
                         {
                             self.put_blob(&c, &name, b"model".to_vec());
                         }
-                        let mut base = uri
-                            .split('?')
-                            .next()
-                            .unwrap_or(uri)
-                            .trim_end_matches('/')
-                            .to_string();
+                        let mut base = container_base(uri);
                         if self.misbehaves(Misbehaviour::ModelUriOutsideContainer) {
                             base.push_str("-elsewhere");
                         }
                         format!("{base}/{}", name.replace(' ', "%20"))
                     }
-                    None => format!(
-                        "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
-                    ),
+                    None => service_model_uri(iteration),
                 };
                 if let Some(q) = queue
                     && !self.misbehaves(Misbehaviour::DropExportNotification)
@@ -420,6 +413,23 @@ pub(crate) fn export_completed(
 ) -> String {
     format!(
         r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportCompleted","modelUri":"{model_uri}"}}}}"#
+    )
+}
+
+/// A container URL without its query (a SAS) and trailing `/`: where its blobs' URLs start.
+pub(crate) fn container_base(uri: &str) -> String {
+    uri.split('?')
+        .next()
+        .unwrap_or(uri)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// The URL of the service's own copy of a model (a SAS URL), where an export points when no
+/// backup container is configured.
+pub(crate) fn service_model_uri(iteration: IterationId) -> String {
+    format!(
+        "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
     )
 }
 

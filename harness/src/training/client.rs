@@ -93,6 +93,20 @@ struct Call<'a> {
     retry: bool,
 }
 
+impl<'a> Call<'a> {
+    /// A read: retried when the policy allows.
+    fn get(operation: &'static str, path: &'a str) -> Self {
+        Self {
+            operation,
+            method: Method::GET,
+            path,
+            query: Vec::new(),
+            body: None,
+            retry: true,
+        }
+    }
+}
+
 impl TrainingClient {
     /// A client for the resource at `endpoint` (`https://{name}.cognitiveservices.azure.com/`).
     pub fn new(
@@ -175,15 +189,8 @@ impl TrainingClient {
 
     /// GetProject.
     pub async fn get_project(&self, project: ProjectId) -> Result<Project, TrainingError> {
-        self.call(Call {
-            operation: "GetProject",
-            method: Method::GET,
-            path: &format!("projects/{project}"),
-            query: Vec::new(),
-            body: None,
-            retry: true,
-        })
-        .await
+        self.call(Call::get("GetProject", &format!("projects/{project}")))
+            .await
     }
 
     /// UpdateProject: PATCH with the whole project (unknown fields included, as read).
@@ -255,14 +262,10 @@ impl TrainingClient {
         &self,
         project: ProjectId,
     ) -> Result<Vec<Iteration>, TrainingError> {
-        self.call(Call {
-            operation: "GetIterations",
-            method: Method::GET,
-            path: &format!("projects/{project}/iterations"),
-            query: Vec::new(),
-            body: None,
-            retry: true,
-        })
+        self.call(Call::get(
+            "GetIterations",
+            &format!("projects/{project}/iterations"),
+        ))
         .await
     }
 
@@ -272,14 +275,10 @@ impl TrainingClient {
         project: ProjectId,
         iteration: IterationId,
     ) -> Result<Iteration, TrainingError> {
-        self.call(Call {
-            operation: "GetIteration",
-            method: Method::GET,
-            path: &format!("projects/{project}/iterations/{iteration}"),
-            query: Vec::new(),
-            body: None,
-            retry: true,
-        })
+        self.call(Call::get(
+            "GetIteration",
+            &format!("projects/{project}/iterations/{iteration}"),
+        ))
         .await
     }
 
@@ -321,14 +320,10 @@ impl TrainingClient {
         project: ProjectId,
         iteration: IterationId,
     ) -> Result<Vec<Export>, TrainingError> {
-        self.call(Call {
-            operation: "GetExports",
-            method: Method::GET,
-            path: &format!("projects/{project}/iterations/{iteration}/export"),
-            query: Vec::new(),
-            body: None,
-            retry: true,
-        })
+        self.call(Call::get(
+            "GetExports",
+            &format!("projects/{project}/iterations/{iteration}/export"),
+        ))
         .await
     }
 
