@@ -42,17 +42,64 @@ pub enum DeviationKind {
     },
 }
 
+/// The stable code of a [`DeviationKind`], without its details: [`DeviationCode::ALL`] is every
+/// code a deviation can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DeviationCode {
+    /// `version-minor`.
+    VersionMinor,
+    /// `key-case`.
+    KeyCase,
+    /// `unknown-key`.
+    UnknownKey,
+    /// `key-not-for-type`.
+    KeyNotForType,
+    /// `type-case`.
+    TypeCase,
+    /// `unrecognized-type`.
+    UnrecognizedType,
+}
+
+impl DeviationCode {
+    /// Every code.
+    pub const ALL: [Self; 6] = [
+        Self::VersionMinor,
+        Self::KeyCase,
+        Self::UnknownKey,
+        Self::KeyNotForType,
+        Self::TypeCase,
+        Self::UnrecognizedType,
+    ];
+
+    /// The code as reports and `--select`/`--exclude` lists write it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::VersionMinor => "version-minor",
+            Self::KeyCase => "key-case",
+            Self::UnknownKey => "unknown-key",
+            Self::KeyNotForType => "key-not-for-type",
+            Self::TypeCase => "type-case",
+            Self::UnrecognizedType => "unrecognized-type",
+        }
+    }
+}
+
 impl DeviationKind {
+    /// The code of this kind.
+    pub const fn kind_code(&self) -> DeviationCode {
+        match self {
+            Self::VersionMinor { .. } => DeviationCode::VersionMinor,
+            Self::KeyCase { .. } => DeviationCode::KeyCase,
+            Self::UnknownKey => DeviationCode::UnknownKey,
+            Self::KeyNotForType { .. } => DeviationCode::KeyNotForType,
+            Self::TypeCase { .. } => DeviationCode::TypeCase,
+            Self::UnrecognizedType { .. } => DeviationCode::UnrecognizedType,
+        }
+    }
+
     /// The stable code, as in reports and `--select`/`--exclude` lists.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::VersionMinor { .. } => "version-minor",
-            Self::KeyCase { .. } => "key-case",
-            Self::UnknownKey => "unknown-key",
-            Self::KeyNotForType { .. } => "key-not-for-type",
-            Self::TypeCase { .. } => "type-case",
-            Self::UnrecognizedType { .. } => "unrecognized-type",
-        }
+        self.kind_code().as_str()
     }
 }
 

@@ -263,27 +263,114 @@ pub enum ParseErrorKind {
     },
 }
 
-impl ParseErrorKind {
-    /// A stable code for reports and snapshots.
-    pub const fn code(&self) -> &'static str {
+/// The stable code of a [`ParseErrorKind`], without its details: [`ParseErrorCode::ALL`] is every
+/// code a rejection can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ParseErrorCode {
+    /// `too-large`.
+    TooLarge,
+    /// `empty`.
+    Empty,
+    /// `byte-order-mark`.
+    ByteOrderMark,
+    /// `invalid-base64`.
+    InvalidBase64,
+    /// `invalid-utf8`.
+    InvalidUtf8,
+    /// `syntax`.
+    Syntax,
+    /// `too-deep`.
+    TooDeep,
+    /// `not-an-object`.
+    NotAnObject,
+    /// `duplicate-key`.
+    DuplicateKey,
+    /// `missing-field`.
+    MissingField,
+    /// `wrong-type`.
+    WrongType,
+    /// `unsupported-version`.
+    UnsupportedVersion,
+    /// `invalid-guid`.
+    InvalidGuid,
+    /// `unknown-status`.
+    UnknownStatus,
+    /// `invalid-model-uri`.
+    InvalidModelUri,
+    /// `strict`.
+    Strict,
+}
+
+impl ParseErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 16] = [
+        Self::TooLarge,
+        Self::Empty,
+        Self::ByteOrderMark,
+        Self::InvalidBase64,
+        Self::InvalidUtf8,
+        Self::Syntax,
+        Self::TooDeep,
+        Self::NotAnObject,
+        Self::DuplicateKey,
+        Self::MissingField,
+        Self::WrongType,
+        Self::UnsupportedVersion,
+        Self::InvalidGuid,
+        Self::UnknownStatus,
+        Self::InvalidModelUri,
+        Self::Strict,
+    ];
+
+    /// The code as reports and snapshots write it.
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Self::TooLarge { .. } => "too-large",
+            Self::TooLarge => "too-large",
             Self::Empty => "empty",
             Self::ByteOrderMark => "byte-order-mark",
-            Self::InvalidBase64(_) => "invalid-base64",
-            Self::InvalidUtf8 { .. } => "invalid-utf8",
-            Self::Syntax { .. } => "syntax",
-            Self::TooDeep { .. } => "too-deep",
-            Self::NotAnObject { .. } => "not-an-object",
-            Self::DuplicateKey { .. } => "duplicate-key",
-            Self::MissingField { .. } => "missing-field",
-            Self::WrongType { .. } => "wrong-type",
-            Self::UnsupportedVersion { .. } => "unsupported-version",
-            Self::InvalidGuid { .. } => "invalid-guid",
-            Self::UnknownStatus { .. } => "unknown-status",
-            Self::InvalidModelUri { .. } => "invalid-model-uri",
-            Self::Strict { .. } => "strict",
+            Self::InvalidBase64 => "invalid-base64",
+            Self::InvalidUtf8 => "invalid-utf8",
+            Self::Syntax => "syntax",
+            Self::TooDeep => "too-deep",
+            Self::NotAnObject => "not-an-object",
+            Self::DuplicateKey => "duplicate-key",
+            Self::MissingField => "missing-field",
+            Self::WrongType => "wrong-type",
+            Self::UnsupportedVersion => "unsupported-version",
+            Self::InvalidGuid => "invalid-guid",
+            Self::UnknownStatus => "unknown-status",
+            Self::InvalidModelUri => "invalid-model-uri",
+            Self::Strict => "strict",
         }
+    }
+}
+
+impl ParseErrorKind {
+    /// The code of this kind.
+    pub const fn kind_code(&self) -> ParseErrorCode {
+        match self {
+            Self::TooLarge { .. } => ParseErrorCode::TooLarge,
+            Self::Empty => ParseErrorCode::Empty,
+            Self::ByteOrderMark => ParseErrorCode::ByteOrderMark,
+            Self::InvalidBase64(_) => ParseErrorCode::InvalidBase64,
+            Self::InvalidUtf8 { .. } => ParseErrorCode::InvalidUtf8,
+            Self::Syntax { .. } => ParseErrorCode::Syntax,
+            Self::TooDeep { .. } => ParseErrorCode::TooDeep,
+            Self::NotAnObject { .. } => ParseErrorCode::NotAnObject,
+            Self::DuplicateKey { .. } => ParseErrorCode::DuplicateKey,
+            Self::MissingField { .. } => ParseErrorCode::MissingField,
+            Self::WrongType { .. } => ParseErrorCode::WrongType,
+            Self::UnsupportedVersion { .. } => ParseErrorCode::UnsupportedVersion,
+            Self::InvalidGuid { .. } => ParseErrorCode::InvalidGuid,
+            Self::UnknownStatus { .. } => ParseErrorCode::UnknownStatus,
+            Self::InvalidModelUri { .. } => ParseErrorCode::InvalidModelUri,
+            Self::Strict { .. } => ParseErrorCode::Strict,
+        }
+    }
+
+    /// A stable code for reports and snapshots.
+    pub const fn code(&self) -> &'static str {
+        self.kind_code().as_str()
     }
 
     /// The JSON path the error is about; the whole message (`$`) for errors of the text itself.

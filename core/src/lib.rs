@@ -14,7 +14,7 @@
 //!   reader accepts beyond the documented shape is reported as a [`Deviation`], and strict mode
 //!   rejects it.
 //!
-//! Start at [`parse`]:
+//! Start at [`parse()`]:
 //!
 //! ```
 //! use cvnotify_core::{Encoding, Notification, ParseOptions, TrainingStatus, parse};
@@ -59,11 +59,12 @@ pub mod model_uri;
 pub mod notification;
 pub mod parse;
 pub mod path;
+pub mod redact;
 
 pub use blob::{BackupBlobName, BlobKind, BlobNameError, ExportPlatform, PlatformType};
-pub use deviation::{Deviation, DeviationKind};
+pub use deviation::{Deviation, DeviationCode, DeviationKind};
 pub use encoding::Encoding;
-pub use error::{JsonKind, ParseError, ParseErrorKind, SyntaxProblem};
+pub use error::{JsonKind, ParseError, ParseErrorCode, ParseErrorKind, SyntaxProblem};
 pub use id::{GuidError, IterationId, ProjectId};
 pub use model_uri::{ModelUri, ModelUriError};
 pub use notification::{

@@ -12,9 +12,7 @@ use fluent_uri::Uri;
 
 use crate::blob::{BackupBlobName, BlobNameError};
 use crate::path::Snippet;
-
-/// What replaces a secret when a URI is printed.
-pub const REDACTED: &str = "REDACTED";
+use crate::redact::REDACTED;
 
 /// Why a `modelUri` is not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -142,42 +140,10 @@ impl ModelUri {
     }
 }
 
-/// `sig=...` (any case of the name, percent-encoded or not).
+/// `sig=...` (any case of the name, percent-encoded or not): the secret rule's name test.
 fn is_secret_param(param: &str) -> bool {
     let name = param.split_once('=').map_or(param, |(n, _)| n);
-    name.eq_ignore_ascii_case("sig")
-        || name.eq_ignore_ascii_case("%73ig")
-        || decode_eq_ignore_case(name, "sig")
-}
-
-/// Percent-decodes `name` (ASCII only) and compares it to `expected`, ignoring ASCII case.
-fn decode_eq_ignore_case(name: &str, expected: &str) -> bool {
-    let bytes = name.as_bytes();
-    let mut out = expected.bytes();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let (decoded, step) = match (b, bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) => match (hex(h), hex(l)) {
-                (Some(h), Some(l)) => (h << 4 | l, 3),
-                _ => return false,
-            },
-            _ => (b, 1),
-        };
-        match out.next() {
-            Some(e) if e.eq_ignore_ascii_case(&decoded) => i += step,
-            _ => return false,
-        }
-    }
-    out.next().is_none()
-}
-
-const fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    crate::redact::is_secret_name(name)
 }
 
 /// The URI with the `sig` value and any userinfo replaced by [`REDACTED`].
@@ -228,7 +194,7 @@ impl RedactedUri<'_> {
 /// any component (`sig=` can sit in a host: sub-delimiters are allowed in a registered name).
 impl fmt::Display for RedactedUri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::path::redact_secrets(&self.compose()))
+        f.write_str(&crate::redact::redact(&self.compose()))
     }
 }
 

@@ -347,9 +347,7 @@ impl Serialize for WireMessage<'_> {
         };
         // An unrecognized type is text a queue writer chose: redacted like any quotation.
         let kind: alloc::borrow::Cow<'_, str> = match self.secrets {
-            Secrets::Redact => {
-                alloc::borrow::Cow::Owned(String::from(crate::path::redact_secrets(n.type_name())))
-            }
+            Secrets::Redact => crate::redact::redact(n.type_name()),
             Secrets::Expose => alloc::borrow::Cow::Borrowed(n.type_name()),
         };
         WireEnvelope {

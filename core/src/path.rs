@@ -16,17 +16,16 @@ pub struct Snippet {
 }
 
 impl Snippet {
-    /// Quotes `text`, keeping at most [`SNIPPET_MAX_CHARS`] characters. Whatever looks like a
-    /// secret value (after `sig=` or `AccountKey=`, in any case) is replaced by `REDACTED`: a
-    /// snippet quotes what a queue writer sent, and that must never carry a signature into an
-    /// error or a report.
+    /// Quotes `text`, keeping at most [`SNIPPET_MAX_CHARS`] characters. Secret values are
+    /// replaced by `REDACTED` ([`crate::redact`]): a snippet quotes what a queue writer sent,
+    /// and that must never carry a signature into an error or a report.
     pub fn new(text: &str) -> Self {
         let (kept, truncated) = match text.char_indices().nth(SNIPPET_MAX_CHARS) {
             Some((end, _)) => (text.get(..end).unwrap_or(text), true),
             None => (text, false),
         };
         Self {
-            text: redact_secrets(kept),
+            text: Box::from(&*crate::redact::redact(kept)),
             truncated,
         }
     }
@@ -40,43 +39,6 @@ impl Snippet {
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }
-}
-
-/// `text` with the values after `sig=`, `%73ig=` and `accountkey=` (any case) replaced by
-/// `REDACTED`: for printing text a queue writer controls.
-pub fn redact_secrets(text: &str) -> Box<str> {
-    let lower = text.to_ascii_lowercase();
-    let bytes = text.as_bytes();
-    let value_char = |b: &&u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(b, b'%' | b'+' | b'/' | b'=' | b'-' | b'_' | b'.' | b'~')
-    };
-    let mut out = alloc::string::String::with_capacity(text.len());
-    let mut last = 0;
-    let mut at = 0;
-    while at < lower.len() {
-        let rest = lower.get(at..).unwrap_or_default();
-        let needle = ["sig=", "%73ig=", "accountkey="]
-            .into_iter()
-            .find(|n| rest.starts_with(n));
-        match needle {
-            Some(n) => {
-                let start = at + n.len();
-                let len = bytes
-                    .get(start..)
-                    .map_or(0, |v| v.iter().take_while(value_char).count());
-                if len > 0 {
-                    out.push_str(text.get(last..start).unwrap_or_default());
-                    out.push_str(crate::model_uri::REDACTED);
-                    last = start + len;
-                }
-                at = start + len;
-            }
-            None => at += rest.chars().next().map_or(1, char::len_utf8),
-        }
-    }
-    out.push_str(text.get(last..).unwrap_or_default());
-    Box::from(out.as_str())
 }
 
 /// `"text"` with Rust-style escapes, and `…` after the quote when cut.

@@ -48,18 +48,7 @@ const CONTAINER: &str = "https://cvbackup.blob.core.windows.net/backups";
 
 /// A GUID that looks random (like the service's v4 ids), fixed by (kind, n, k): splitmix64.
 fn guid(kind: u8, n: u32, k: u32) -> [u8; 16] {
-    let mut x = (u64::from(kind) << 56) ^ (u64::from(n) << 24) ^ u64::from(k);
-    let mut next = || {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&next().to_be_bytes());
-    b[8..].copy_from_slice(&next().to_be_bytes());
-    b
+    cvnotify_harness::seed::guid_bytes(u64::from(kind), u64::from(n), u64::from(k))
 }
 
 /// The inputs, in delivery order: round k of every project, then round k + 1.

@@ -3,30 +3,37 @@
 //! recording line, which the lifecycle model then compares with the notification
 //! (`training-contradicts-polling`, `export-contradicts-polling`).
 
-use cvnotify_core::lifecycle::Timestamp;
+use cvnotify_core::lifecycle::{Operation, Timestamp};
 use cvnotify_core::{IterationId, Notification, ProjectId};
 
-use crate::recording::{ApiLine, ApiOperation, At, ExportEntry};
+use crate::recording::{ApiLine, At, ExportEntry};
 use crate::training::{TrainingClient, TrainingError};
 
 /// What one cross-check produced.
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// Nothing to ask (a `ConnectionTest` or unrecognized notification).
     NotApplicable,
     /// The API answered (success or a service error): the line to record and apply, and what
     /// was left out of it (exports of a platform or status this build does not know).
     Answered {
+        /// The line to record.
         line: ApiLine,
+        /// Exports of a platform or status this build does not know.
         left_out: Vec<String>,
     },
     /// The service refused the call: the line to record (an `api-rejected` input), and why.
-    Refused { line: ApiLine, error: TrainingError },
+    Refused {
+        /// The line to record.
+        line: ApiLine,
+        /// The refusal.
+        error: TrainingError,
+    },
     /// No usable answer (transport failure, gateway refusal, unreadable body).
     Failed(TrainingError),
 }
 
 /// Polls the API about `notification`; `at` is when the answer arrived.
-pub(crate) async fn check(
+pub async fn check(
     client: &TrainingClient,
     notification: &Notification,
     at: impl Fn() -> Timestamp,
@@ -36,12 +43,12 @@ pub(crate) async fn check(
             project_id,
             iteration_id,
             ..
-        } => (*project_id, *iteration_id, ApiOperation::GetIteration),
+        } => (*project_id, *iteration_id, Operation::GetIteration),
         Notification::Export {
             project_id,
             iteration_id,
             ..
-        } => (*project_id, *iteration_id, ApiOperation::GetExports),
+        } => (*project_id, *iteration_id, Operation::GetExports),
         _ => return Outcome::NotApplicable,
     };
     poll(client, operation, project, iteration, at).await
@@ -49,9 +56,9 @@ pub(crate) async fn check(
 
 /// Asks GetIteration (`operation` GetIteration) or GetExports (any other) about an iteration
 /// and writes the answer as a recording line; `at` is when the answer arrived.
-pub(crate) async fn poll(
+pub async fn poll(
     client: &TrainingClient,
-    operation: ApiOperation,
+    operation: Operation,
     project: ProjectId,
     iteration: IterationId,
     at: impl Fn() -> Timestamp,
@@ -60,7 +67,7 @@ pub(crate) async fn poll(
     line.iteration_id = Some(iteration.to_string());
     let mut left_out = Vec::new();
     let answer = match operation {
-        ApiOperation::GetIteration => client
+        Operation::GetIteration => client
             .get_iteration(project, iteration)
             .await
             .map(|it| line.iteration_status = Some(it.status)),

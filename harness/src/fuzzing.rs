@@ -23,7 +23,6 @@ use cvnotify_core::{
 };
 
 use crate::recording::{Item, Line, Writer, read_line};
-use crate::secrets;
 
 /// `parse_message`: any bytes, tolerant and strict. The same input gives the same answer, strict
 /// accepts only what tolerant accepts without deviation, an error is one line, and what is
@@ -83,10 +82,10 @@ pub fn blob_name(data: &[u8]) {
     if let Ok(uri) = ModelUri::parse(text) {
         let shown = uri.to_string();
         assert!(
-            secrets::find_plain(&shown).is_none(),
+            cvnotify_core::redact::find(&shown).is_none(),
             "a printed URI carries a secret"
         );
-        assert!(secrets::find_plain(&format!("{uri:?}")).is_none());
+        assert!(cvnotify_core::redact::find(&format!("{uri:?}")).is_none());
         let _ = uri.backup_blob_name();
         assert_eq!(
             ModelUri::parse(uri.expose_secret()).ok().as_ref(),
@@ -116,7 +115,7 @@ pub fn recording_line(data: &[u8]) {
             serde_json::from_str(written.trim_end()).expect("the writer writes recording lines");
         for value in back.strings() {
             assert!(
-                secrets::find(value).is_none(),
+                cvnotify_core::redact::find_deep(value).is_none(),
                 "the writer left a secret in {value:?}"
             );
         }

@@ -1,49 +1,53 @@
-//! `cvnotify-harness`: everything around `cvnotify-core` that touches the world: the command
-//! line, the recording format, replay and its reports. The `cvnotify` binary is [`run`]; the
-//! [`fuzzing`] module gives fuzz targets and their stable-Rust replays the same entry points.
+//! # cvnotify-harness
+//!
+//! Everything around [`cvnotify_core`] that touches the world: the recording format, replay and
+//! its reports, the live session behind `watch` and `check`, the storage and training API
+//! clients, and the simulated endpoints. The `cvnotify` binary is [`run`].
+//!
+//! ## Layout
+//!
+//! Arrows point one way: commands → drivers → [`session`] / [`replay`] → [`report`] →
+//! [`recording`] → the core. No command uses another command; drivers use the clients and the
+//! session, never a command.
+//!
+//! - `cmd` (private): the command line, one file per subcommand turning flags into library
+//!   calls; errors are printed in one place.
+//! - [`watch`]: the queue consumer (poll, hand to the session, delete, poison) and
+//!   [`check`]: the lifecycle check (create, train, export, wait, judge). Both are drivers: the
+//!   I/O around a [`session::Session`]. [`cross_check`] is what both ask the training API.
+//! - [`session`]: the live session, sans-I/O: tracker, tally, recorder and live lines. Its
+//!   recorder hands out evidence numbers, so a live report equals the replay of its recording.
+//! - [`replay`]: a recording streamed and judged.
+//! - [`report`]: the report model, how a session is judged into it, and its renderers (human,
+//!   JSON, JUnit, HTML).
+//! - [`recording`]: the recording format (schema, reading, what a line stands for, writing).
+//! - [`storage`], [`training`]: the Azure Storage and Custom Vision training API clients.
+//! - [`sim`]: the simulated endpoints, with fault injection and a virtual clock.
+//! - [`catalogue`]: the transition table and findings catalogue rendered for people.
+//! - [`generate`]: synthetic recordings for benchmarks. [`endpoint`]: where credentials may go.
+//!   [`clock`]: where times come from. [`seed`]: deterministic sequences.
+//! - `fuzzing`, `hostile`: scaffolding for the fuzz targets and the hostile-input tests (hidden
+//!   from the documentation; not part of the library's face).
 
-mod check_cmd;
-mod cli;
-mod cross_check;
-mod docs_cmd;
+pub mod catalogue;
+pub mod check;
+pub mod clock;
+mod cmd;
+pub mod cross_check;
+pub mod endpoint;
+#[doc(hidden)]
 pub mod fuzzing;
-mod generate_cmd;
+pub mod generate;
+#[doc(hidden)]
 pub mod hostile;
-mod parse_cmd;
-mod recording;
-mod replay;
-mod replay_cmd;
-mod report;
-mod secrets;
+pub mod recording;
+pub mod replay;
+pub mod report;
+pub mod seed;
+pub mod session;
 pub mod sim;
-mod simulate_cmd;
 pub mod storage;
 pub mod training;
-mod watch;
+pub mod watch;
 
-use clap::Parser as _;
-
-/// Exit codes shared by every subcommand.
-pub(crate) mod exit {
-    /// Accepted / passed.
-    pub(crate) const OK: u8 = 0;
-    /// Rejected / failed.
-    pub(crate) const REJECTED: u8 = 1;
-    /// Usage or I/O error (clap uses 2 for usage errors as well).
-    pub(crate) const USAGE_OR_IO: u8 = 2;
-}
-
-/// Parses the process arguments, runs the subcommand, and returns the exit code.
-pub fn run() -> u8 {
-    let cli = cli::Cli::parse();
-    match cli.command {
-        cli::Command::Parse(args) => parse_cmd::run(&args),
-        cli::Command::Replay(args) => replay_cmd::run(&args),
-        cli::Command::Watch(args) => watch::run(&args),
-        cli::Command::Check(args) => check_cmd::run(&args),
-        cli::Command::Simulate(args) => simulate_cmd::run(&args),
-        cli::Command::GenerateRecording(args) => generate_cmd::run(&args),
-        cli::Command::Diagram(args) => docs_cmd::diagram(&args),
-        cli::Command::Findings(args) => docs_cmd::findings(&args),
-    }
-}
+pub use cmd::run;

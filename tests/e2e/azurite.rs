@@ -13,14 +13,14 @@ use cvnotify_harness::storage::{
 
 use crate::support::repo_root;
 
-const ACCOUNT: &str = "devstoreaccount1";
-const KEY: &str =
+pub(crate) const ACCOUNT: &str = "devstoreaccount1";
+pub(crate) const KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 /// An account SAS for the development account, valid until 2099 (../shared/reference/tooling.md).
-const SAS: &str = "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D";
+pub(crate) const SAS: &str = "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D";
 
 /// Azurite's queue and blob servers, stopped on drop.
-struct Azurite {
+pub(crate) struct Azurite {
     children: Vec<Child>,
     queue_port: u16,
     blob_port: u16,
@@ -47,7 +47,7 @@ fn wait_for(port: u16) {
 }
 
 impl Azurite {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let bin = repo_root().join("node_modules/.bin");
         assert!(
             bin.join("azurite-queue").exists(),
@@ -85,11 +85,11 @@ impl Azurite {
         }
     }
 
-    fn queue_url(&self, name: &str) -> String {
+    pub(crate) fn queue_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{ACCOUNT}/{name}", self.queue_port)
     }
 
-    fn container_url(&self, name: &str) -> String {
+    pub(crate) fn container_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{ACCOUNT}/{name}", self.blob_port)
     }
 }

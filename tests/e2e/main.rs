@@ -20,6 +20,7 @@ mod lifecycle;
 mod lifecycle_exhaustive;
 mod lifecycle_model;
 mod lifecycle_properties;
+mod live_replay;
 mod parse_properties;
 mod redact;
 mod replay;

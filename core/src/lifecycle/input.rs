@@ -175,8 +175,11 @@ impl ExportFlavor {
     }
 }
 
-/// A training API operation, for [`Event::ApiRejected`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A training API operation, for [`Event::ApiRejected`] (and, by its variant name, the
+/// `operation` of a recording's `api` line).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Operation {
     /// CreateProject.
     CreateProject,
@@ -190,6 +193,30 @@ pub enum Operation {
     GetIteration,
     /// GetExports.
     GetExports,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Self; 6] = [
+        Self::CreateProject,
+        Self::UpdateProject,
+        Self::TrainProject,
+        Self::ExportIteration,
+        Self::GetIteration,
+        Self::GetExports,
+    ];
+
+    /// The name as the API reference writes it (and a recording's `operation`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateProject => "CreateProject",
+            Self::UpdateProject => "UpdateProject",
+            Self::TrainProject => "TrainProject",
+            Self::ExportIteration => "ExportIteration",
+            Self::GetIteration => "GetIteration",
+            Self::GetExports => "GetExports",
+        }
+    }
 }
 
 /// The `CustomVisionError` codes the model gives a meaning to; every other code is `Other`.

@@ -1,5 +1,5 @@
 //! [`parse`]: a queue message's raw `MessageText` in, a typed [`Parsed`] or a [`ParseError`] out.
-//! Two stages: [`capture`] reads the JSON with serde_json and records what it holds; [`validate`]
+//! Two stages: `capture` reads the JSON with serde_json and records what it holds; `validate`
 //! judges that record against the documented format. Neither panics on any input, and both are
 //! linear in the input (keys of one object are compared after sorting: n log n in their count).
 

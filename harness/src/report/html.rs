@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::replay::{ProjectSection, Report, Verdict};
+use super::model::{ProjectSection, Report, Verdict};
 
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

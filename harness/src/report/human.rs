@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::replay::{Report, Verdict};
+use super::model::{Report, Verdict};
 
 struct Paint {
     on: bool,

@@ -9,7 +9,7 @@ use cvnotify_core::lifecycle::FindingCode;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use crate::replay::{Report, SessionReport};
+use super::model::{Report, SessionReport};
 
 struct Case {
     class: String,

@@ -1,19 +1,26 @@
-//! Renders a replay [`Report`] for people and for CI: `human` lines, one `json` document
+//! Reports: the model every output format renders ([`model`]), how a session is judged into it
+//! ([`tally`]), and the renderers: `human` lines, one `json` document
 //! (`corpus/report.schema.json`), `junit` XML, and a self-contained `html` page with a timeline
-//! per project. Every format renders the same data; none prints a secret, since the report
-//! holds none (the recording reader refuses them).
+//! per project. Every format renders the same data; none prints a secret, since the report holds
+//! none (the recording reader refuses them, and live sessions judge what they recorded).
 
 mod html;
 mod human;
 mod junit;
+mod model;
+mod tally;
 
 use std::io::{self, Write};
 
-use crate::replay::Report;
+pub use model::{
+    Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
+    ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
+};
+pub use tally::{Tally, session_report};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Format {
+pub enum Format {
     /// Lines for a person (colour on a terminal only; `NO_COLOR` is respected).
     Human,
     /// One JSON document (`corpus/report.schema.json`).
@@ -24,13 +31,8 @@ pub(crate) enum Format {
     Html,
 }
 
-/// Writes `report` in `format`.
-pub(crate) fn render(
-    report: &Report,
-    format: Format,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+/// Writes `report` in `format`; `color` only matters to `human`.
+pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Human => human::render(report, color, out),
         Format::Json => {

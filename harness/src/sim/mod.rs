@@ -6,11 +6,11 @@
 //! caller says, and [`Simulation::settle`] runs everything the service has promised, so tests
 //! never sleep.
 
-pub mod faults;
+mod faults;
 mod reset;
 mod storage;
 mod training;
-pub mod world;
+mod world;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

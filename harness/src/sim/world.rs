@@ -160,10 +160,7 @@ impl World {
     /// simulation's only random choices draw from it, so a seed replays them.
     pub(crate) fn random(&mut self) -> u64 {
         self.draws += 1;
-        let mut z = ((u64::from(self.seed) << 32) | self.draws).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        crate::seed::splitmix64((u64::from(self.seed) << 32) | self.draws)
     }
 
     pub(crate) fn misbehaves(&self, m: Misbehaviour) -> bool {

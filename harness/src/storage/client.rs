@@ -136,9 +136,7 @@ impl fmt::Display for StorageError {
                     write!(
                         f,
                         ": {}",
-                        cvnotify_core::path::redact_secrets(
-                            message.lines().next().unwrap_or_default()
-                        )
+                        cvnotify_core::redact::redact(message.lines().next().unwrap_or_default())
                     )?;
                 }
                 Ok(())
@@ -164,7 +162,7 @@ pub(crate) fn describe_transport(e: reqwest::Error) -> String {
         "request failed"
     };
     let inner = e.without_url().to_string();
-    format!("{kind} ({})", cvnotify_core::path::redact_secrets(&inner))
+    format!("{kind} ({})", cvnotify_core::redact::redact(&inner))
 }
 
 fn transport(e: reqwest::Error) -> StorageError {
@@ -225,6 +223,25 @@ pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) headers: reqwest::header::HeaderMap,
     pub(crate) body: String,
+}
+
+impl Answer {
+    /// The answer, when its status is one of `expected`; else the error it carries.
+    pub(crate) fn expect(self, expected: &[u16]) -> Result<Self, StorageError> {
+        if expected.contains(&self.status.as_u16()) {
+            Ok(self)
+        } else {
+            Err(failure(&self))
+        }
+    }
+
+    /// The text of the header `name`, which the call documents.
+    pub(crate) fn header(&self, name: &str) -> Result<&str, StorageError> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| StorageError::Body(xml::XmlError(format!("no {name} header"))))
+    }
 }
 
 /// One storage resource: a queue (`https://acct.queue.core.windows.net/q`) or a container.

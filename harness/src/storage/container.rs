@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 
-use super::client::{Resource, StorageError, failure};
+use super::client::{Resource, StorageError};
 use super::xml::{self, ListedBlob};
 
 /// A container.
@@ -36,10 +36,7 @@ impl Container {
                 true,
             )
             .await?;
-        match a.status.as_u16() {
-            201 | 409 => Ok(()),
-            _ => Err(failure(&a)),
-        }
+        a.expect(&[201, 409]).map(drop)
     }
 
     /// Every blob whose name starts with `prefix`, following `NextMarker` page by page.
@@ -73,9 +70,7 @@ impl Container {
                 .resource
                 .send(Method::GET, "", &query, None, true)
                 .await?;
-            if a.status.as_u16() != 200 {
-                return Err(failure(&a));
-            }
+            let a = a.expect(&[200])?;
             let (page, next) = xml::read_blob_page(&a.body).map_err(StorageError::Body)?;
             all.extend(page);
             match next {
@@ -91,32 +86,24 @@ impl Container {
             .resource
             .send_blob(Method::PUT, name, Some(body))
             .await?;
-        match a.status.as_u16() {
-            201 => Ok(()),
-            _ => Err(failure(&a)),
-        }
+        a.expect(&[201]).map(drop)
     }
 
     /// Whether a blob exists (Get Blob Properties), with its size.
     pub async fn head(&self, name: &str) -> Result<Option<u64>, StorageError> {
         let a = self.resource.send_blob(Method::HEAD, name, None).await?;
         match a.status.as_u16() {
-            200 => Ok(a
-                .headers
-                .get("content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())),
             404 => Ok(None),
-            _ => Err(failure(&a)),
+            _ => {
+                let a = a.expect(&[200])?;
+                Ok(a.header("content-length").ok().and_then(|v| v.parse().ok()))
+            }
         }
     }
 
     /// Get Blob: the content as text.
     pub async fn get(&self, name: &str) -> Result<String, StorageError> {
         let a = self.resource.send_blob(Method::GET, name, None).await?;
-        match a.status.as_u16() {
-            200 => Ok(a.body),
-            _ => Err(failure(&a)),
-        }
+        a.expect(&[200]).map(|a| a.body)
     }
 }

@@ -2,13 +2,14 @@
 //! authorized by Shared Key or SAS, with the XML read and written by quick-xml. Secrets (account
 //! keys, SAS signatures) never appear in `Debug`, `Display` or errors.
 
-pub mod auth;
-pub mod client;
-pub mod container;
-pub mod queue;
-pub mod xml;
+mod auth;
+pub(crate) mod client;
+mod container;
+mod queue;
+pub(crate) mod xml;
 
-pub use auth::{AccountKey, Credentials, SasToken};
+pub use auth::{AccountKey, Credentials, STORAGE_VERSION, SasToken};
 pub use client::{Resource, RetryPolicy, StorageError};
 pub use container::Container;
 pub use queue::Queue;
+pub use xml::{ListedBlob, ListedMessage, XmlError};

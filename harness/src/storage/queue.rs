@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use super::client::{Resource, StorageError, failure};
+use super::client::{Resource, StorageError};
 use super::xml::{self, ListedMessage};
 
 /// A queue.
@@ -30,35 +30,23 @@ impl Queue {
     /// Creates the queue (nothing happens when it exists).
     pub async fn create(&self) -> Result<(), StorageError> {
         let a = self.resource.send(Method::PUT, "", &[], None, true).await?;
-        match a.status.as_u16() {
-            201 | 204 => Ok(()),
-            409 => Ok(()),
-            _ => Err(failure(&a)),
-        }
+        a.expect(&[201, 204, 409]).map(drop)
     }
 
     /// Get Queue Metadata's `x-ms-approximate-messages-count`: every message, hidden ones too.
     pub async fn approximate_count(&self) -> Result<u64, StorageError> {
+        let query = [("comp", "metadata".to_string())];
         let a = self
             .resource
-            .send(
-                Method::GET,
-                "",
-                &[("comp", "metadata".to_string())],
-                None,
-                true,
-            )
+            .send(Method::GET, "", &query, None, true)
             .await?;
-        if a.status.as_u16() != 200 {
-            return Err(failure(&a));
-        }
-        a.headers
-            .get("x-ms-approximate-messages-count")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| {
-                StorageError::Body(xml::XmlError("no x-ms-approximate-messages-count".into()))
-            })
+        let a = a.expect(&[200])?;
+        let count = a.header("x-ms-approximate-messages-count")?;
+        count.trim().parse().map_err(|_| {
+            StorageError::Body(xml::XmlError(
+                "x-ms-approximate-messages-count is not a number".into(),
+            ))
+        })
     }
 
     /// Put Message. `visibility` delays it; `ttl` of `None` keeps the service default (7 days).
@@ -76,10 +64,8 @@ impl Queue {
         let a = self
             .resource
             .send(Method::POST, "messages", &query, Some(body), false)
-            .await?;
-        if a.status.as_u16() != 201 {
-            return Err(failure(&a));
-        }
+            .await?
+            .expect(&[201])?;
         xml::read_messages(&a.body)
             .map_err(StorageError::Body)?
             .into_iter()
@@ -101,14 +87,7 @@ impl Queue {
             ("numofmessages", count.clamp(1, 32).to_string()),
             ("visibilitytimeout", visibility.as_secs().max(1).to_string()),
         ];
-        let a = self
-            .resource
-            .send(Method::GET, "messages", &query, None, true)
-            .await?;
-        if a.status.as_u16() != 200 {
-            return Err(failure(&a));
-        }
-        xml::read_messages(&a.body).map_err(StorageError::Body)
+        self.list(&query).await
     }
 
     /// Peek Messages: up to `count` (1..=32) messages, without hiding them.
@@ -117,33 +96,28 @@ impl Queue {
             ("peekonly", "true".to_string()),
             ("numofmessages", count.clamp(1, 32).to_string()),
         ];
+        self.list(&query).await
+    }
+
+    /// Get or Peek Messages with `query`.
+    async fn list(&self, query: &[(&str, String)]) -> Result<Vec<ListedMessage>, StorageError> {
         let a = self
             .resource
-            .send(Method::GET, "messages", &query, None, true)
-            .await?;
-        if a.status.as_u16() != 200 {
-            return Err(failure(&a));
-        }
+            .send(Method::GET, "messages", query, None, true)
+            .await?
+            .expect(&[200])?;
         xml::read_messages(&a.body).map_err(StorageError::Body)
     }
 
     /// Delete Message with its pop receipt.
     pub async fn delete(&self, message_id: &str, pop_receipt: &str) -> Result<(), StorageError> {
         let query = [("popreceipt", pop_receipt.to_string())];
+        let path = format!("messages/{message_id}");
         let a = self
             .resource
-            .send(
-                Method::DELETE,
-                &format!("messages/{message_id}"),
-                &query,
-                None,
-                true,
-            )
+            .send(Method::DELETE, &path, &query, None, true)
             .await?;
-        match a.status.as_u16() {
-            204 => Ok(()),
-            _ => Err(failure(&a)),
-        }
+        a.expect(&[204]).map(drop)
     }
 
     /// Update Message: hides it for `visibility` more; returns the new pop receipt.
@@ -157,27 +131,12 @@ impl Queue {
             ("popreceipt", pop_receipt.to_string()),
             ("visibilitytimeout", visibility.as_secs().to_string()),
         ];
+        let path = format!("messages/{message_id}");
         let a = self
             .resource
-            .send(
-                Method::PUT,
-                &format!("messages/{message_id}"),
-                &query,
-                None,
-                true,
-            )
-            .await?;
-        if a.status.as_u16() != 204 {
-            return Err(failure(&a));
-        }
-        a.headers
-            .get("x-ms-popreceipt")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                StorageError::Body(xml::XmlError(
-                    "Update Message answered without x-ms-popreceipt".into(),
-                ))
-            })
+            .send(Method::PUT, &path, &query, None, true)
+            .await?
+            .expect(&[204])?;
+        a.header("x-ms-popreceipt").map(str::to_string)
     }
 }

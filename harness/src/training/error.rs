@@ -102,7 +102,7 @@ error_codes! {
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&cvnotify_core::path::redact_secrets(self.as_str()))
+        f.write_str(&cvnotify_core::redact::redact(self.as_str()))
     }
 }
 
@@ -241,7 +241,7 @@ pub(crate) fn from_answer(
         message: String,
     }
     let first_line =
-        |m: &str| cvnotify_core::path::redact_secrets(m.lines().next().unwrap_or_default()).into();
+        |m: &str| cvnotify_core::redact::redact(m.lines().next().unwrap_or_default()).into();
     if let Ok(b) = serde_json::from_str::<ServiceBody>(body) {
         return TrainingError::Service {
             operation,
@@ -258,7 +258,7 @@ pub(crate) fn from_answer(
         return TrainingError::Gateway {
             operation,
             status,
-            code: cvnotify_core::path::redact_secrets(&code).into(),
+            code: cvnotify_core::redact::redact(&code).into(),
             message: first_line(&b.error.message),
         };
     }

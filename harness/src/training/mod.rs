@@ -3,9 +3,9 @@
 //! get iterations; export; get exports). The `Training-Key` never appears in `Debug`, `Display`
 //! or errors, and neither does a SAS in the storage URIs the calls carry.
 
-pub mod client;
-pub mod error;
-pub mod model;
+mod client;
+mod error;
+mod model;
 
 pub use client::{OptionsForm, TrainingClient, TrainingKey};
 pub use error::{ErrorCode, TrainingError};

@@ -55,7 +55,10 @@ impl StorageOptions {
 
 impl fmt::Debug for StorageOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |u: &Option<String>| u.as_deref().map(cvnotify_core::path::redact_secrets);
+        let show = |u: &Option<String>| {
+            u.as_deref()
+                .map(|t| cvnotify_core::redact::redact(t).into_owned())
+        };
         f.debug_struct("StorageOptions")
             .field(
                 "export_model_container_uri",

@@ -1,4 +1,4 @@
-//! `cvnotify generate-recording`: a synthetic recording of whole, well-behaved lifecycles over
+//! Synthetic recordings (`cvnotify generate-recording`): a recording of whole, well-behaved lifecycles over
 //! many projects, interleaved round by round as a shared queue would see them. Deterministic
 //! (ids and times follow from the line number), for benchmarks and demos.
 
@@ -8,31 +8,37 @@ use base64::Engine as _;
 use cvnotify_core::lifecycle::Timestamp;
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 
-use crate::cli::GenerateArgs;
-use crate::exit;
+use cvnotify_core::lifecycle::Operation;
+
 use crate::recording::{
-    ApiLine, ApiOperation, At, BlobEvent, BlobLine, ExportEntry, FORMAT_VERSION, Line, MessageLine,
-    SessionLine, SourceName, Writer,
+    ApiLine, At, BlobEvent, BlobLine, ExportEntry, FORMAT_VERSION, Line, MessageLine, SessionLine,
+    SourceName, TickLine, Writer,
 };
+use crate::seed::guid_bytes as guid;
 
 const CONTAINER: &str = "https://cvbackup.blob.core.windows.net/backups";
 const QUEUE: &str = "https://cvbackup.queue.core.windows.net/notifications";
 
-/// A deterministic, random-looking GUID (splitmix64 of the inputs).
-fn guid(kind: u64, a: u64, b: u64) -> [u8; 16] {
-    let mut x = kind << 56 ^ a << 24 ^ b;
-    let mut next = || {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let (hi, lo) = (next(), next());
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&hi.to_be_bytes());
-    b[8..].copy_from_slice(&lo.to_be_bytes());
-    b
+/// What a generated recording looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// Every project keeps training and exporting new iterations (the state grows with the
+    /// file).
+    Lifecycles,
+    /// One lifecycle per project, then polls and ticks only (the state stays the same however
+    /// long the file is).
+    Steady,
+}
+
+/// What to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    /// About how many lines.
+    pub lines: u64,
+    /// Over how many projects.
+    pub projects: u32,
+    /// Which shape.
+    pub shape: Shape,
 }
 
 struct Gen<W: Write> {
@@ -50,7 +56,7 @@ impl<W: Write> Gen<W> {
         self.out.write(&line)
     }
 
-    fn api(&self, operation: ApiOperation, p: ProjectId) -> ApiLine {
+    fn api(&self, operation: Operation, p: ProjectId) -> ApiLine {
         ApiLine::ok(self.at().0, operation, p)
     }
 
@@ -74,7 +80,7 @@ impl<W: Write> Gen<W> {
     }
 
     fn configure(&mut self, p: ProjectId) -> io::Result<()> {
-        let mut line = self.api(ApiOperation::CreateProject, p);
+        let mut line = self.api(Operation::CreateProject, p);
         line.notification_queue_uri = Some(QUEUE.into());
         line.export_model_container_uri = Some(CONTAINER.into());
         self.emit(Line::Api(line))?;
@@ -84,10 +90,10 @@ impl<W: Write> Gen<W> {
     }
 
     fn cycle(&mut self, p: ProjectId, i: IterationId) -> io::Result<()> {
-        let mut train = self.api(ApiOperation::TrainProject, p);
+        let mut train = self.api(Operation::TrainProject, p);
         train.iteration_id = Some(i.to_string());
         self.emit(Line::Api(train))?;
-        let mut poll = self.api(ApiOperation::GetIteration, p);
+        let mut poll = self.api(Operation::GetIteration, p);
         poll.iteration_id = Some(i.to_string());
         poll.iteration_status = Some("Training".into());
         self.emit(Line::Api(poll))?;
@@ -95,7 +101,7 @@ impl<W: Write> Gen<W> {
             r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{p}","iterationId":"{i}","trainingStatus":"TrainingCompleted"}}}}"#
         ))?;
         for platform in [ExportPlatform::Onnx, ExportPlatform::CoreMl] {
-            let mut export = self.api(ApiOperation::ExportIteration, p);
+            let mut export = self.api(Operation::ExportIteration, p);
             export.iteration_id = Some(i.to_string());
             export.platform = Some(platform.as_str().into());
             self.emit(Line::Api(export))?;
@@ -110,7 +116,7 @@ impl<W: Write> Gen<W> {
                 size: Some(4_200_000),
             };
             self.emit(Line::Blob(blob))?;
-            let mut exports = self.api(ApiOperation::GetExports, p);
+            let mut exports = self.api(Operation::GetExports, p);
             exports.iteration_id = Some(i.to_string());
             exports.exports = Some(vec![ExportEntry {
                 platform: platform.as_str().into(),
@@ -122,7 +128,8 @@ impl<W: Write> Gen<W> {
     }
 }
 
-fn generate(args: &GenerateArgs, out: impl Write) -> io::Result<()> {
+/// Writes the recording `spec` describes to `out`.
+pub fn generate(spec: Spec, out: impl Write) -> io::Result<()> {
     let mut g = Gen {
         out: Writer::new(out),
         n: 0,
@@ -136,32 +143,32 @@ fn generate(args: &GenerateArgs, out: impl Write) -> io::Result<()> {
         version: FORMAT_VERSION,
         sources,
     }))?;
-    let projects: Vec<ProjectId> = (0..u64::from(args.projects.max(1)))
+    let projects: Vec<ProjectId> = (0..u64::from(spec.projects.max(1)))
         .map(|n| ProjectId::from_bytes(guid(1, n, 0)))
         .collect();
     for &p in &projects {
         g.configure(p)?;
     }
-    let steady = args.shape == crate::cli::Shape::Steady;
+    let steady = spec.shape == Shape::Steady;
     let mut round = 0;
-    while g.n < args.lines {
+    while g.n < spec.lines {
         if steady && round > 0 {
             // The monitoring tail: a GetIteration poll of each project's iteration, then a tick.
             for (n, &p) in projects.iter().enumerate() {
-                if g.n >= args.lines {
+                if g.n >= spec.lines {
                     break;
                 }
-                let mut poll = g.api(ApiOperation::GetIteration, p);
+                let mut poll = g.api(Operation::GetIteration, p);
                 poll.iteration_id = Some(IterationId::from_bytes(guid(2, n as u64, 0)).to_string());
                 poll.iteration_status = Some("Completed".into());
                 g.emit(Line::Api(poll))?;
             }
-            let tick = crate::recording::TickLine { at: g.at() };
+            let tick = TickLine { at: g.at() };
             g.emit(Line::Tick(tick))?;
             continue;
         }
         for (n, &p) in projects.iter().enumerate() {
-            if g.n >= args.lines {
+            if g.n >= spec.lines {
                 break;
             }
             g.cycle(p, IterationId::from_bytes(guid(2, n as u64, round)))?;
@@ -169,14 +176,4 @@ fn generate(args: &GenerateArgs, out: impl Write) -> io::Result<()> {
         round += 1;
     }
     g.out.finish().map(drop)
-}
-
-pub(crate) fn run(args: &GenerateArgs) -> u8 {
-    match generate(args, io::BufWriter::new(io::stdout().lock())) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("cvnotify generate-recording: {e}");
-            exit::USAGE_OR_IO
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! `cvnotify parse`: one message in, the verdict out (human lines or one JSON object).
 
 use std::io::{self, Read as _, Write as _};
+use std::path::PathBuf;
 
 use cvnotify_core::notification::WireMessage;
 use cvnotify_core::{
@@ -8,18 +9,38 @@ use cvnotify_core::{
 };
 use serde::Serialize;
 
-use crate::cli::{ParseArgs, ParseFormat};
-use crate::exit;
+use super::prelude::{CmdError, exit};
+
+/// Output formats of `parse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ParseFormat {
+    /// Lines for a person.
+    Human,
+    /// One JSON object on stdout: {"encoding", "message", "deviations"}, or {"error"} when
+    /// rejected. Secrets in `modelUri` are redacted.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// File holding the message text; `-` reads stdin.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+    /// Reject any deviation from the documented format.
+    #[arg(long)]
+    strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ParseFormat::Human)]
+    format: ParseFormat,
+    /// Keep a final line ending as part of the message. By default one trailing "\n" or "\r\n"
+    /// (as `echo` and editors add) is dropped before parsing.
+    #[arg(long)]
+    exact: bool,
+}
 
 /// Runs the command and returns its exit code.
-pub(crate) fn run(args: &ParseArgs) -> u8 {
-    let raw = match read_input(args) {
-        Ok(raw) => raw,
-        Err(e) => {
-            eprintln!("cvnotify parse: cannot read {}: {e}", args.file.display());
-            return exit::USAGE_OR_IO;
-        }
-    };
+pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
+    let raw = read_input(args).map_err(|e| CmdError::file("read", &args.file, e))?;
     let options = ParseOptions {
         strict: args.strict,
     };
@@ -31,22 +52,21 @@ pub(crate) fn run(args: &ParseArgs) -> u8 {
         (Err(e), ParseFormat::Json) => write_json(&mut out, &rejected_json(e)),
         (Err(_), ParseFormat::Human) => Ok(()),
     };
-    if let Err(e) = written.and_then(|()| out.flush()) {
-        eprintln!("cvnotify parse: cannot write output: {e}");
-        return exit::USAGE_OR_IO;
-    }
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| CmdError::run(format!("cannot write output: {e}")))?;
     match outcome {
-        Ok(_) => exit::OK,
+        Ok(_) => Ok(exit::OK),
         Err(e) => {
             eprintln!("rejected: {e}");
-            exit::REJECTED
+            Ok(exit::REJECTED)
         }
     }
 }
 
 /// Reads at most a little more than the largest message, so a huge file is refused by the
 /// parser's size check without being loaded whole.
-fn read_input(args: &ParseArgs) -> io::Result<Vec<u8>> {
+fn read_input(args: &Args) -> io::Result<Vec<u8>> {
     let limit = u64::try_from(cvnotify_core::MAX_MESSAGE_BYTES + 3).unwrap_or(u64::MAX);
     let mut raw = Vec::new();
     if args.file.as_os_str() == "-" {
@@ -120,7 +140,7 @@ fn write_human(out: &mut impl io::Write, parsed: &Parsed) -> io::Result<()> {
     writeln!(
         out,
         "accepted: {} ({} encoding, version \"{}\")",
-        cvnotify_core::path::redact_secrets(n.type_name()),
+        cvnotify_core::redact::redact(n.type_name()),
         parsed.encoding,
         parsed.version.as_str()
     )?;

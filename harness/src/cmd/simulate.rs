@@ -5,58 +5,69 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::cli::SimulateArgs;
-use crate::exit;
+use super::prelude::{CmdError, EncodingArg, exit, secret_from_env};
 use crate::sim::{Faults, MessageEncoding, Simulation};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The loopback port (a free one when absent).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Fixes the ids the service hands out: the same seed replays the same run.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// How the service encodes its messages.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Plain)]
+    encoding: EncodingArg,
+    /// What the service gets wrong (as for `cvnotify check --faults`).
+    #[arg(long)]
+    faults: Option<String>,
+    /// Virtual seconds per wall-clock second (training takes a virtual minute).
+    #[arg(long, default_value_t = 60.0)]
+    speed: f64,
+    /// Accept the Training-Key in this environment variable instead of a generated one (then
+    /// the key is not printed).
+    #[arg(long)]
+    training_key_env: Option<String>,
+}
 
 /// The account SAS Azurite's documentation uses (valid until 2099); the simulation does not
 /// check it, but clients that insist on one get a well-formed token.
 const SAS: &str = "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D";
 
-pub(crate) fn run(args: &SimulateArgs) -> u8 {
-    let usage = |why: String| {
-        eprintln!("cvnotify simulate: {why}");
-        exit::USAGE_OR_IO
-    };
+pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     let faults = match args.faults.as_deref().map(Faults::parse).transpose() {
         Ok(f) => f.unwrap_or_default(),
-        Err(e) => return usage(e.to_string()),
+        Err(e) => return Err(CmdError::usage(e)),
     };
     if !(args.speed.is_finite() && args.speed > 0.0) {
-        return usage("--speed must be a positive number".into());
+        return Err(CmdError::usage("--speed must be a positive number"));
     }
     let listener = match args.port {
-        Some(port) => match std::net::TcpListener::bind(("127.0.0.1", port)) {
-            Ok(l) => Some(l),
-            Err(e) => return usage(format!("cannot listen on 127.0.0.1:{port}: {e}")),
-        },
+        Some(port) => Some(
+            std::net::TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| CmdError::run(format!("cannot listen on 127.0.0.1:{port}: {e}")))?,
+        ),
         None => None,
     };
     let encoding = MessageEncoding::from(args.encoding);
     let (key, shown) = match &args.training_key_env {
-        Some(var) => match std::env::var(var) {
-            Ok(k) if !k.trim().is_empty() => (k.trim().to_string(), format!("from ${var}")),
-            _ => return usage(format!("environment variable {var} holds no key")),
-        },
+        Some(var) => (secret_from_env(var, "key")?, format!("from ${var}")),
         None => {
             let k = format!("simulated-training-key-{:08x}", args.seed);
             (k.clone(), k)
         }
     };
-    let runtime = match crate::sim::runtime() {
-        Ok(r) => r,
-        Err(e) => return usage(format!("cannot start: {e}")),
-    };
+    let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
     runtime.block_on(async {
-        let start = crate::watch::now().0 / 1000 * 1000;
+        let start = crate::clock::wall().0 / 1000 * 1000;
         let mut sim = Simulation::start_on(listener, start, encoding, &key).await;
         sim.set_seed(args.seed);
         if !faults.resets.is_empty() {
             // The layer takes a port of its own; --port stays the server's.
-            if let Err(e) = sim.reset_connections(faults.resets.clone()).await {
-                eprintln!("cvnotify simulate: cannot start the reset layer: {e}");
-                return exit::USAGE_OR_IO;
-            }
+            sim.reset_connections(faults.resets.clone())
+                .await
+                .map_err(|e| CmdError::run(format!("cannot start the reset layer: {e}")))?;
         }
         sim.set_faults(faults);
         for name in ["notifications", "backups"] {
@@ -92,7 +103,7 @@ pub(crate) fn run(args: &SimulateArgs) -> u8 {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = &mut stop => return exit::OK,
+                _ = &mut stop => return Ok(exit::OK),
             }
             let virtual_elapsed = began.elapsed().as_secs_f64() * args.speed * 1000.0;
             sim.run_due(start + virtual_elapsed as u64);

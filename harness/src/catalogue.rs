@@ -1,17 +1,23 @@
-//! `cvnotify diagram` and `cvnotify findings`: the lifecycle table and the findings catalogue,
-//! rendered from the core's data (the README embeds both; a test keeps them current).
+//! The lifecycle's transition table and the findings catalogue, rendered from the core's data
+//! for `cvnotify diagram` and `cvnotify findings` (the README embeds both; a test keeps them
+//! current).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use cvnotify_core::lifecycle::{FindingCode, Sources, transitions};
 use serde::Serialize;
 
-use crate::cli::{DiagramArgs, DiagramFormat, FindingsArgs, FindingsFormat};
-use crate::exit;
+/// Diagram formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiagramFormat {
+    /// Mermaid `stateDiagram-v2` (GitHub renders it in Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
 
-/// The diagram text.
-pub(crate) fn diagram_text(format: DiagramFormat) -> String {
+/// The transition table as a diagram.
+pub fn diagram_text(format: DiagramFormat) -> String {
     match format {
         DiagramFormat::Mermaid => transitions::to_mermaid(),
         DiagramFormat::Dot => transitions::to_dot(),
@@ -34,7 +40,7 @@ fn sources(needs: Sources) -> String {
 }
 
 /// The catalogue as a Markdown table.
-pub(crate) fn findings_markdown() -> String {
+pub fn findings_markdown() -> String {
     let mut s = String::from(
         "| code | severity | rests on | needs | what it means |\n|---|---|---|---|---|\n",
     );
@@ -62,7 +68,8 @@ struct FindingJson {
     summary: &'static str,
 }
 
-fn findings_json() -> Result<String, serde_json::Error> {
+/// The catalogue as one JSON array.
+pub fn findings_json() -> Result<String, serde_json::Error> {
     let all: Vec<FindingJson> = FindingCode::ALL
         .into_iter()
         .map(|code| {
@@ -87,32 +94,4 @@ fn findings_json() -> Result<String, serde_json::Error> {
         })
         .collect();
     serde_json::to_string_pretty(&all)
-}
-
-fn print(text: &str) -> u8 {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("cvnotify: cannot write output: {e}");
-            exit::USAGE_OR_IO
-        }
-    }
-}
-
-pub(crate) fn diagram(args: &DiagramArgs) -> u8 {
-    print(&diagram_text(args.format))
-}
-
-pub(crate) fn findings(args: &FindingsArgs) -> u8 {
-    match args.format {
-        FindingsFormat::Markdown => print(&findings_markdown()),
-        FindingsFormat::Json => match findings_json() {
-            Ok(json) => print(&format!("{json}\n")),
-            Err(e) => {
-                eprintln!("cvnotify: cannot render the catalogue: {e}");
-                exit::USAGE_OR_IO
-            }
-        },
-    }
 }

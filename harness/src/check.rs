@@ -1,0 +1,368 @@
+//! The lifecycle check: a client run through the whole storage-integration lifecycle (create a
+//! project with a queue and a container, wait for the connection test, train, wait for the
+//! Training notification, export to each platform, wait for the Export notifications and the
+//! backup blobs), everything fed to a [`Session`], judged like a replay. It runs against the
+//! embedded simulation, whose virtual time makes the run take well under a second, or against a
+//! real Custom Vision resource and storage account.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use cvnotify_core::lifecycle::{Operation, Timestamp};
+use cvnotify_core::{ExportPlatform, IterationId, Notification, ProjectId, TrainingStatus};
+
+use crate::clock::Now;
+use crate::cross_check::{self, Outcome};
+use crate::recording::ApiLine;
+use crate::session::Session;
+use crate::sim::Simulation;
+use crate::storage::{Container, Queue, StorageError};
+use crate::training::{NewProject, StorageOptions, TrainOptions, TrainingClient, TrainingError};
+use crate::watch::{observe_container, received};
+
+/// Where the run happens.
+pub enum Environment {
+    /// The embedded simulation (its clock is virtual: waiting is settling).
+    Simulated(Simulation),
+    /// A real service, polled for up to `timeout` per step.
+    Real {
+        /// The longest wait for each notification.
+        timeout: Duration,
+    },
+}
+
+/// What a check runs against and feeds.
+pub struct Check {
+    /// The session it feeds.
+    pub session: Session,
+    /// The training API.
+    pub api: TrainingClient,
+    /// The notification queue (the check's own: every message on it is judged).
+    pub queue: Queue,
+    /// The backup container.
+    pub container: Container,
+    /// Where it runs.
+    pub env: Environment,
+    /// Where its times come from.
+    pub clock: Now,
+}
+
+/// How a check ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// The lifecycle ran to its end (the report says whether it was right).
+    Completed,
+    /// The API refused a call; it was recorded and judged, and the rest did not run.
+    Refused(TrainingError),
+}
+
+/// Why a check could not go on.
+#[derive(Debug)]
+pub enum CheckError {
+    /// A training API call got no usable answer (transport, gateway, unreadable body).
+    Training {
+        /// The call.
+        operation: Operation,
+        /// What happened.
+        error: TrainingError,
+    },
+    /// Storage failed for good.
+    Storage(StorageError),
+    /// The recording could not be written.
+    Recording(io::Error),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Training { operation, error } => write!(f, "{}: {error}", operation.as_str()),
+            Self::Storage(e) => e.fmt(f),
+            Self::Recording(e) => write!(f, "cannot write the recording: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+impl From<io::Error> for CheckError {
+    fn from(e: io::Error) -> Self {
+        Self::Recording(e)
+    }
+}
+
+impl From<StorageError> for CheckError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl From<crate::watch::WatchError> for CheckError {
+    fn from(e: crate::watch::WatchError) -> Self {
+        match e {
+            crate::watch::WatchError::Storage(e) => Self::Storage(e),
+            crate::watch::WatchError::Recording(e) => Self::Recording(e),
+        }
+    }
+}
+
+/// Why the scenario stopped before its end.
+enum Stop {
+    Refused(TrainingError),
+    Broken(CheckError),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        Stop::Broken(e.into())
+    }
+}
+
+impl From<StorageError> for Stop {
+    fn from(e: StorageError) -> Self {
+        Stop::Broken(e.into())
+    }
+}
+
+impl From<crate::watch::WatchError> for Stop {
+    fn from(e: crate::watch::WatchError) -> Self {
+        Stop::Broken(e.into())
+    }
+}
+
+/// Every notification read so far.
+struct Seen(Vec<Notification>);
+
+impl Check {
+    /// Runs the lifecycle, exporting to `platforms`; `name` is the project's name.
+    pub async fn run(
+        &mut self,
+        name: &str,
+        platforms: &[ExportPlatform],
+    ) -> Result<Ending, CheckError> {
+        let mut seen = Seen(Vec::new());
+        match self.scenario(name, platforms, &mut seen).await {
+            Ok(()) => Ok(Ending::Completed),
+            Err(Stop::Refused(e)) => {
+                self.say(&format!("stopped early: {e}"));
+                self.finish_time();
+                self.session.tick(self.now())?;
+                Ok(Ending::Refused(e))
+            }
+            Err(Stop::Broken(e)) => Err(e),
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    fn line(&self, operation: Operation, project: ProjectId) -> ApiLine {
+        ApiLine::ok(self.now(), operation, project)
+    }
+
+    fn say(&mut self, text: &str) {
+        self.session.say(&format!("check: {text}"));
+    }
+
+    /// Records a refused call and stops the scenario; a call without a service answer
+    /// (transport, gateway, unreadable body) breaks the run.
+    fn refused(&mut self, operation: Operation, project: ProjectId, e: TrainingError) -> Stop {
+        let TrainingError::Service { status, code, .. } = &e else {
+            return Stop::Broken(CheckError::Training {
+                operation,
+                error: e,
+            });
+        };
+        let mut line = self.line(operation, project);
+        line.http_status = status.as_u16();
+        line.error_code = Some(code.as_str().to_string());
+        match self.session.api(line) {
+            Ok(()) => Stop::Refused(e),
+            Err(io) => Stop::Broken(CheckError::Recording(io)),
+        }
+    }
+
+    /// GetIteration or GetExports, recorded as `watch --training-endpoint` records them; a
+    /// refusal stops the scenario, no answer breaks the run.
+    async fn poll(
+        &mut self,
+        operation: Operation,
+        p: ProjectId,
+        i: IterationId,
+    ) -> Result<(), Stop> {
+        let clock = self.clock.clone();
+        match cross_check::poll(&self.api, operation, p, i, || clock()).await {
+            Outcome::Answered { line, left_out } => Ok(self.session.polled(line, &left_out)?),
+            Outcome::Refused { line, error } => {
+                self.session.api(line)?;
+                Err(Stop::Refused(error))
+            }
+            Outcome::Failed(error) => Err(Stop::Broken(CheckError::Training { operation, error })),
+            Outcome::NotApplicable => Ok(()),
+        }
+    }
+
+    /// Reads everything the queue holds now.
+    async fn consume(&mut self, seen: &mut Seen) -> Result<(), Stop> {
+        let name = self.queue.resource().name().to_string();
+        loop {
+            let batch = self.queue.receive(32, Duration::from_secs(60)).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for m in &batch {
+                // A message that cannot be parsed is recorded and judged, then deleted: a check
+                // has no later consumer to redeliver to.
+                let handled = self.session.message(received(&name, m), 1)?;
+                seen.0.extend(handled.notification);
+            }
+            self.session.flush()?;
+            for m in &batch {
+                if let Some(receipt) = &m.pop_receipt {
+                    self.queue.delete(&m.message_id, receipt).await?;
+                }
+            }
+        }
+    }
+
+    /// Waits until `count` notifications read so far satisfy `done` (the simulation runs its
+    /// promised work at once; a real service is polled until the timeout).
+    async fn wait_for(
+        &mut self,
+        seen: &mut Seen,
+        count: usize,
+        done: impl Fn(&Notification) -> bool,
+    ) -> Result<bool, Stop> {
+        let started = Instant::now();
+        let mut interval = Duration::from_millis(100);
+        loop {
+            if let Environment::Simulated(sim) = &self.env {
+                sim.settle();
+            }
+            self.consume(seen).await?;
+            observe_container(&mut self.session, &self.container, &self.clock).await?;
+            if seen.0.iter().filter(|n| done(n)).count() >= count {
+                return Ok(true);
+            }
+            match &self.env {
+                Environment::Simulated(_) => return Ok(false),
+                Environment::Real { timeout } if started.elapsed() >= *timeout => return Ok(false),
+                Environment::Real { .. } => {
+                    // Poll soon, then less often: 0.1 s doubling up to 5 s.
+                    tokio::time::sleep(interval).await;
+                    interval = (interval * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn scenario(
+        &mut self,
+        name: &str,
+        platforms: &[ExportPlatform],
+        seen: &mut Seen,
+    ) -> Result<(), Stop> {
+        let storage = StorageOptions {
+            export_model_container_uri: Some(self.container.resource().url().to_string()),
+            notification_queue_uri: Some(self.queue.resource().url().to_string()),
+        };
+        let project = self
+            .api
+            .create_project(&NewProject {
+                name: name.to_string(),
+                storage: storage.clone(),
+                ..NewProject::default()
+            })
+            .await
+            .map_err(|error| {
+                Stop::Broken(CheckError::Training {
+                    operation: Operation::CreateProject,
+                    error,
+                })
+            })?;
+        let p = project.id;
+        let mut line = self.line(Operation::CreateProject, p);
+        line.notification_queue_uri = storage.notification_queue_uri.clone();
+        line.export_model_container_uri = storage.export_model_container_uri.clone();
+        self.session.api(line)?;
+        self.say(&format!("created project {p} with a queue and a container"));
+
+        let tested = |n: &Notification| matches!(n, Notification::ConnectionTest { project_id } if *project_id == p);
+        if !self.wait_for(seen, 1, tested).await? {
+            self.say("no ConnectionTest arrived");
+        }
+
+        let iteration = match self.api.train_project(p, &TrainOptions::default()).await {
+            Ok(it) => it,
+            Err(e) => return Err(self.refused(Operation::TrainProject, p, e)),
+        };
+        let i = iteration.id;
+        let mut line = self.line(Operation::TrainProject, p);
+        line.iteration_id = Some(i.to_string());
+        self.session.api(line)?;
+        self.say(&format!("training iteration {i}"));
+        if !self.wait_for(seen, 1, |n| is_training(n, p, i)).await? {
+            self.say("no Training notification arrived");
+        }
+        let failed = seen.0.iter().any(|n| {
+            matches!(n, Notification::Training { project_id, iteration_id, status }
+                if *project_id == p && *iteration_id == i
+                    && *status == TrainingStatus::TrainingFailed)
+        });
+        self.poll(Operation::GetIteration, p, i).await?;
+        if failed {
+            // A failed training, notified as such: the lifecycle ends there, nothing to export.
+            self.say("training failed; nothing to export");
+            return self.end(seen).await;
+        }
+
+        for platform in platforms {
+            match self.api.export_iteration(p, i, *platform, None).await {
+                Ok(_) => {
+                    let mut line = self.line(Operation::ExportIteration, p);
+                    line.iteration_id = Some(i.to_string());
+                    line.platform = Some(platform.as_str().to_string());
+                    self.session.api(line)?;
+                    self.say(&format!("exporting to {}", platform.as_str()));
+                }
+                Err(e) => return Err(self.refused(Operation::ExportIteration, p, e)),
+            }
+        }
+        if !self
+            .wait_for(seen, platforms.len(), |n| is_export(n, p, i))
+            .await?
+        {
+            self.say("not every Export notification arrived");
+        }
+        self.poll(Operation::GetExports, p, i).await?;
+        self.end(seen).await
+    }
+
+    /// Time for the backup blobs, then a last look and a tick for the deadlines.
+    async fn end(&mut self, seen: &mut Seen) -> Result<(), Stop> {
+        if let Environment::Simulated(sim) = &self.env {
+            sim.settle();
+        }
+        self.consume(seen).await?;
+        observe_container(&mut self.session, &self.container, &self.clock).await?;
+        self.finish_time();
+        self.session.tick(self.now())?;
+        Ok(())
+    }
+
+    /// On the simulation, lets every deadline pass (the longest is a day for training), so
+    /// whatever never came is reported; a real run ends when it ends.
+    fn finish_time(&self) {
+        if let Environment::Simulated(sim) = &self.env {
+            sim.advance(Duration::from_secs(25 * 3600));
+        }
+    }
+}
+
+fn is_training(n: &Notification, p: ProjectId, i: IterationId) -> bool {
+    matches!(n, Notification::Training { project_id, iteration_id, .. } if *project_id == p && *iteration_id == i)
+}
+
+fn is_export(n: &Notification, p: ProjectId, i: IterationId) -> bool {
+    matches!(n, Notification::Export { project_id, iteration_id, .. } if *project_id == p && *iteration_id == i)
+}

@@ -1,0 +1,203 @@
+//! `cvnotify check`: a client run through the whole lifecycle (see [`crate::check`]) against
+//! the embedded simulation or a real endpoint, then judged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cvnotify_core::ExportPlatform;
+use cvnotify_core::lifecycle::{Sources, Timestamp};
+
+use super::prelude::{CmdError, EncodingArg, FormArg, SessionOutput, exit, secret_from_env};
+use super::watch::credentials;
+use crate::check::{Check, Ending, Environment};
+use crate::clock::{self, Now};
+use crate::endpoint::check_transport;
+use crate::report::{Report, Waivers};
+use crate::session::Session;
+use crate::sim::{Faults, MessageEncoding, Simulation};
+use crate::storage::{Container, Queue, Resource, RetryPolicy};
+use crate::training::{TrainingClient, TrainingKey};
+
+/// The key the embedded simulation accepts (it guards nothing: the simulation is local).
+const SIM_KEY: &str = "cvnotify-simulation-key";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Export platforms to check (repeat the flag for several).
+    #[arg(long = "platform", default_values_t = ["ONNX".to_string(), "DockerFile".to_string()])]
+    platforms: Vec<String>,
+    /// Where CreateProject puts the storage URIs.
+    #[arg(long, value_enum, default_value_t = FormArg::Query)]
+    form: FormArg,
+    /// The simulated service's message encoding.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Plain)]
+    encoding: EncodingArg,
+    /// A real Custom Vision training endpoint instead of the simulation.
+    #[arg(long, requires_all = ["training_key_env", "queue", "container"])]
+    training_endpoint: Option<String>,
+    /// Environment variable holding the Training-Key.
+    #[arg(long)]
+    training_key_env: Option<String>,
+    /// The notification queue URL (with a SAS, or see --account-key-env).
+    #[arg(long)]
+    queue: Option<String>,
+    /// The backup container URL.
+    #[arg(long)]
+    container: Option<String>,
+    /// Environment variable holding the storage account key.
+    #[arg(long)]
+    account_key_env: Option<String>,
+    /// Against the simulation: what the service gets wrong, e.g.
+    /// `no-backup-blob,api#2=503,queue#1=malformed`. Misbehaviours: skip-connection-test,
+    /// drop-training-notification, conflicting-training-status, training-contradicts-polling,
+    /// export-before-training, export-contradicts-polling, no-backup-blob, wrong-blob-name,
+    /// model-uri-outside-container, drop-export-notification, duplicate-delivery. HTTP faults:
+    /// ENDPOINT#N=FAULT with ENDPOINT api|queue|blob, FAULT 429|500|503|malformed|empty|delay:MS|
+    /// delay:MIN-MAX;
+    /// conn#N=reset resets the N-th TCP connection. Not misbehaviours: training-fails,
+    /// export-fails, reorder-notifications.
+    #[arg(long, conflicts_with = "training_endpoint")]
+    faults: Option<String>,
+    /// Against the simulation: fixes the ids it hands out.
+    #[arg(long, default_value_t = 0, conflicts_with = "training_endpoint")]
+    seed: u32,
+    /// Against a real endpoint: longest wait for each notification, in seconds.
+    #[arg(long, default_value_t = 1800)]
+    timeout: u64,
+    #[command(flatten)]
+    report: SessionOutput,
+}
+
+/// The platforms asked for, each once, in order.
+fn platforms(names: &[String]) -> Result<Vec<ExportPlatform>, CmdError> {
+    let mut platforms = Vec::new();
+    for name in names {
+        match ExportPlatform::from_name(name) {
+            Some(p) if !platforms.contains(&p) => platforms.push(p),
+            Some(_) => {}
+            None => {
+                let known: Vec<&str> = ExportPlatform::ALL.iter().map(|p| p.as_str()).collect();
+                return Err(CmdError::usage(format!(
+                    "unknown platform {name:?} (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(platforms)
+}
+
+/// Where the run happens, with its endpoints, key and clock.
+struct Target {
+    env: Environment,
+    endpoint: String,
+    key: String,
+    queue: String,
+    container: String,
+    clock: Now,
+}
+
+async fn simulated(args: &Args) -> Result<Target, CmdError> {
+    // On a whole second: queue times (HTTP dates) have no milliseconds.
+    let start = clock::wall().0 / 1000 * 1000;
+    let mut sim = Simulation::start(start, MessageEncoding::from(args.encoding), SIM_KEY).await;
+    sim.set_seed(args.seed);
+    if let Some(spec) = &args.faults {
+        let faults = Faults::parse(spec).map_err(CmdError::usage)?;
+        if !faults.resets.is_empty() {
+            sim.reset_connections(faults.resets.clone())
+                .await
+                .map_err(|e| CmdError::run(format!("cannot start the reset layer: {e}")))?;
+        }
+        sim.set_faults(faults);
+    }
+    let sim_clock = sim.clock();
+    Ok(Target {
+        endpoint: sim.training_endpoint(),
+        key: SIM_KEY.to_string(),
+        queue: sim.storage_url("cvnotify-check-notifications"),
+        container: sim.storage_url("cvnotify-check-backups"),
+        clock: Arc::new(move || Timestamp(sim_clock())),
+        env: Environment::Simulated(sim),
+    })
+}
+
+fn real(args: &Args, endpoint: &str) -> Result<Target, CmdError> {
+    let var = args.training_key_env.as_deref().unwrap_or_default();
+    let key = secret_from_env(var, "Training-Key")?;
+    let (queue, container) = (
+        args.queue.clone().unwrap_or_default(),
+        args.container.clone().unwrap_or_default(),
+    );
+    for url in [endpoint, &queue, &container] {
+        check_transport(url, false).map_err(CmdError::usage)?;
+    }
+    Ok(Target {
+        env: Environment::Real {
+            timeout: Duration::from_secs(args.timeout),
+        },
+        endpoint: endpoint.to_string(),
+        key,
+        queue,
+        container,
+        clock: clock::wall_now(),
+    })
+}
+
+pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
+    let platforms = platforms(&args.platforms)?;
+    let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
+    let (session, label, ending) = runtime.block_on(async {
+        let target = match &args.training_endpoint {
+            None => simulated(args).await?,
+            Some(endpoint) => real(args, endpoint)?,
+        };
+        let simulated = matches!(target.env, Environment::Simulated(_));
+        let resource = |url: &str| {
+            let creds = credentials(url, args.account_key_env.as_deref())?;
+            Resource::new(url, creds, RetryPolicy::default()).map_err(CmdError::usage)
+        };
+        let queue = Queue::new(resource(&target.queue)?);
+        let container = Container::new(resource(&target.container)?);
+        if simulated {
+            queue.create().await.map_err(CmdError::run)?;
+            container.create().await.map_err(CmdError::run)?;
+        }
+        let api = TrainingClient::new(
+            &target.endpoint,
+            TrainingKey::new(&target.key),
+            args.form.into(),
+            RetryPolicy::default(),
+        )
+        .map_err(CmdError::usage)?;
+        let session = Session::new(Sources::ALL, args.report.recording()?, args.report.live())
+            .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
+        let label = if simulated {
+            "check (embedded simulation)".to_string()
+        } else {
+            format!("check {}", target.endpoint)
+        };
+        let name = format!("cvnotify-check-{}", (target.clock)().0);
+        let mut check = Check {
+            session,
+            api,
+            queue,
+            container,
+            env: target.env,
+            clock: target.clock,
+        };
+        let ending = check.run(&name, &platforms).await.map_err(CmdError::run)?;
+        Ok::<_, CmdError>((check.session, label, ending))
+    })?;
+    let report = session
+        .finish(&label, &Waivers::default())
+        .map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
+    let code = args
+        .report
+        .emit(&Report::new(vec![report], args.report.strict))?;
+    // A scenario that could not run to its end does not pass, whatever was judged.
+    Ok(match ending {
+        Ending::Refused(_) if code == exit::OK => exit::REJECTED,
+        _ => code,
+    })
+}

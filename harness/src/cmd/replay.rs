@@ -1,0 +1,93 @@
+//! `cvnotify replay FILE...`: each recording streamed and judged, one report for all of them.
+
+use std::fs::File;
+use std::io::{self, BufReader, IsTerminal as _};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use std::path::PathBuf;
+
+use super::prelude::{CmdError, verdict_exit, write_report};
+use crate::replay::replay;
+use crate::report::{Format, Report, Waivers, known_codes};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Recordings to judge (`-` reads stdin).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// NON-STRICT (deviations and warnings) fails too.
+    #[arg(long)]
+    strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Only these check codes count (comma-separated or repeated); the rest are waived.
+    #[arg(long, value_delimiter = ',')]
+    select: Vec<String>,
+    /// Waive these check codes (comma-separated or repeated): reported, but not counted.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// No colour, even on a terminal (as does a non-empty NO_COLOR).
+    #[arg(long, alias = "no-colour")]
+    no_color: bool,
+}
+
+fn progress_bar(len: Option<u64>) -> ProgressBar {
+    // Drawn on stderr, and only when stderr is a terminal.
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(len, target);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
+    let known = known_codes();
+    for code in args.select.iter().chain(&args.exclude) {
+        if !known.contains(&code.as_str()) {
+            return Err(CmdError::usage(format!(
+                "unknown check code {code:?}; known codes: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let waivers = Waivers {
+        select: args.select.clone(),
+        exclude: args.exclude.clone(),
+    };
+    let mut sessions = Vec::new();
+    for path in &args.files {
+        let name = path.display().to_string();
+        let session = if path.as_os_str() == "-" {
+            replay("-", io::stdin().lock(), &waivers, |_| {})
+        } else {
+            File::open(path).and_then(|file| {
+                let bar = progress_bar(file.metadata().ok().map(|m| m.len()));
+                bar.set_message(name.clone());
+                let session = replay(
+                    &name,
+                    BufReader::with_capacity(1 << 16, file),
+                    &waivers,
+                    |n| bar.inc(n as u64),
+                );
+                bar.finish_and_clear();
+                session
+            })
+        };
+        sessions.push(session.map_err(|e| CmdError::file("read", path, e))?);
+    }
+    let report = Report::new(sessions, args.strict);
+    write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
+    Ok(verdict_exit(report.verdict, args.strict))
+}

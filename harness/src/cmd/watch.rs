@@ -1,0 +1,152 @@
+//! `cvnotify watch`: consume a notification queue live (see [`crate::watch`]), then judge it.
+
+use std::time::Duration;
+
+use cvnotify_core::lifecycle::Sources;
+
+use super::prelude::{CmdError, SessionOutput, secret_from_env};
+use crate::clock;
+use crate::endpoint::{check_transport, shared_key};
+use crate::report::{Report, Waivers};
+use crate::session::Session;
+use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
+use crate::training::{OptionsForm, TrainingClient, TrainingKey};
+use crate::watch::{Mode, Options, Watcher};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The queue URL (a SAS in its query authorizes; or see --account-key-env).
+    #[arg(long)]
+    queue: String,
+    /// The backup container URL, listed each cycle to observe backup and test blobs.
+    #[arg(long)]
+    container: Option<String>,
+    /// Environment variable holding the storage account key (Shared Key instead of a SAS).
+    #[arg(long)]
+    account_key_env: Option<String>,
+    /// Read without consuming: one page of up to 32 messages, nothing deleted.
+    #[arg(long, conflicts_with = "drain")]
+    peek: bool,
+    /// End when the queue holds no message (hidden ones included).
+    #[arg(long)]
+    drain: bool,
+    #[command(flatten)]
+    report: SessionOutput,
+    /// Attempts before an unparseable message goes to `<queue>-poison`.
+    #[arg(long, default_value_t = 5)]
+    max_dequeue: u32,
+    /// Seconds a received message stays hidden (its redelivery delay when not deleted).
+    #[arg(long, default_value_t = 30)]
+    visibility: u64,
+    /// Longest wait between polls of an empty queue, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    max_interval: f64,
+    /// Allow plain http to a non-loopback host (an emulator elsewhere).
+    #[arg(long)]
+    emulator: bool,
+    /// The Custom Vision training endpoint (`https://NAME.cognitiveservices.azure.com/`): each
+    /// Training and Export notification is cross-checked with GetIteration / GetExports.
+    #[arg(long, requires = "training_key_env")]
+    training_endpoint: Option<String>,
+    /// Environment variable holding the Training-Key for --training-endpoint.
+    #[arg(long, requires = "training_endpoint")]
+    training_key_env: Option<String>,
+}
+
+/// Storage credentials for `url`: Shared Key from `key_env` when given, else whatever the URL
+/// carries (a SAS in its query).
+pub(crate) fn credentials(
+    url: &str,
+    key_env: Option<&str>,
+) -> Result<Option<Credentials>, CmdError> {
+    let Some(var) = key_env else { return Ok(None) };
+    let key = secret_from_env(var, "account key")?;
+    let key = AccountKey::from_base64(&key)
+        .map_err(|_| CmdError::usage(format!("{var} is not a base64 account key")))?;
+    shared_key(url, key).map(Some).map_err(CmdError::usage)
+}
+
+pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
+    for url in std::iter::once(&args.queue)
+        .chain(&args.container)
+        .chain(&args.training_endpoint)
+    {
+        check_transport(url, args.emulator).map_err(CmdError::usage)?;
+    }
+    let creds = credentials(&args.queue, args.account_key_env.as_deref())?;
+    let queue = Queue::new(
+        Resource::new(&args.queue, creds, RetryPolicy::default()).map_err(CmdError::usage)?,
+    );
+    let container = match &args.container {
+        Some(url) => {
+            let creds = credentials(url, args.account_key_env.as_deref())?;
+            Some(Container::new(
+                Resource::new(url, creds, RetryPolicy::default()).map_err(CmdError::usage)?,
+            ))
+        }
+        None => None,
+    };
+    let training = match (&args.training_endpoint, &args.training_key_env) {
+        (Some(endpoint), Some(var)) => {
+            let key = TrainingKey::new(&secret_from_env(var, "Training-Key")?);
+            Some(
+                TrainingClient::new(
+                    endpoint,
+                    key,
+                    OptionsForm::default(),
+                    RetryPolicy::default(),
+                )
+                .map_err(CmdError::usage)?,
+            )
+        }
+        _ => None,
+    };
+    let sources = Sources {
+        queue: true,
+        training_api: false,
+        polling: training.is_some(),
+        container: container.is_some(),
+    };
+    let options = Options {
+        mode: if args.peek {
+            Mode::Peek
+        } else if args.drain {
+            Mode::Drain
+        } else {
+            Mode::Consume
+        },
+        max_dequeue: args.max_dequeue,
+        visibility: Duration::from_secs(args.visibility),
+        max_interval: Duration::from_secs_f64(args.max_interval.max(0.1)),
+    };
+    let mut session = Session::new(sources, args.report.recording()?, args.report.live())
+        .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
+    let outcome = runtime.block_on(async {
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        Watcher {
+            session: &mut session,
+            queue: &queue,
+            container: container.as_ref(),
+            training: training.as_ref(),
+            clock: clock::wall_now(),
+        }
+        .run(options, stop)
+        .await
+    });
+    if let Err(e) = outcome {
+        let _ = session.finish("", &Waivers::default());
+        return Err(CmdError::run(e));
+    }
+    let label = format!("watch {}", queue.resource().url());
+    let report = session
+        .finish(&label, &Waivers::default())
+        .map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
+    args.report
+        .emit(&Report::new(vec![report], args.report.strict))
+}

@@ -1,0 +1,227 @@
+//! What each recording line stands for in the lifecycle model: a message line is parsed into a
+//! notification, an `api` line becomes configuration, requests, polls or a refusal, a `blob`
+//! line a blob seen or gone, a `tick` the passing of time.
+
+use cvnotify_core::lifecycle::{
+    ContainerUri, Delivery, Event, Evidence, ExportFlavor, ExportJobStatus, Input, IterationStatus,
+    MessageId, RejectionCode, Sources,
+};
+use cvnotify_core::{
+    Encoding, ExportPlatform, IterationId, Notification, ParseError, ParseOptions, Parsed,
+    ProjectId, redact,
+};
+
+use super::read::LineProblem;
+use super::schema::{ApiLine, At, BlobEvent, FORMAT_VERSION, Line, SourceName};
+use cvnotify_core::lifecycle::Operation;
+
+/// What one line amounts to. Returned once per line and consumed at once, so the size of the
+/// `Message` variant costs a move, where boxing it would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Item {
+    /// The session header.
+    Session(Sources),
+    /// Lifecycle inputs (a GetExports answer may give several).
+    Inputs(Vec<Input>),
+    /// A queue message, parsed or rejected, with its input when it was accepted.
+    Message {
+        /// The parser's verdict.
+        parsed: Result<Parsed, ParseError>,
+        /// The lifecycle input, when it was accepted.
+        input: Option<Input>,
+    },
+}
+
+use super::read::unreadable;
+
+fn project(text: &str) -> Result<ProjectId, LineProblem> {
+    ProjectId::parse(text).map_err(|e| unreadable(format!("projectId: {e}")))
+}
+
+fn iteration(text: Option<&str>) -> Result<IterationId, LineProblem> {
+    let text = text.ok_or_else(|| unreadable("iterationId is required for this operation"))?;
+    IterationId::parse(text).map_err(|e| unreadable(format!("iterationId: {e}")))
+}
+
+fn platform(text: Option<&str>) -> Result<ExportPlatform, LineProblem> {
+    let text = text.ok_or_else(|| unreadable("platform is required for this operation"))?;
+    ExportPlatform::from_name(text).ok_or_else(|| unreadable(format!("unknown platform {text:?}")))
+}
+
+fn flavor(text: &str) -> Result<ExportFlavor, LineProblem> {
+    ExportFlavor::from_name(text).ok_or_else(|| unreadable(format!("unknown flavor {text:?}")))
+}
+
+fn rejection(code: Option<&str>) -> RejectionCode {
+    match code {
+        Some("BadRequestExportAlreadyInProgress") => RejectionCode::ExportAlreadyInProgress,
+        Some("BadRequestTrainingNotNeeded") => RejectionCode::TrainingNotNeeded,
+        Some("BadRequestIterationIsNotTrained") => RejectionCode::IterationIsNotTrained,
+        Some("NotFoundProject" | "NotFoundIteration") => RejectionCode::NotFound,
+        _ => RejectionCode::Other,
+    }
+}
+
+/// The events an API line stands for.
+pub fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
+    let project_id = project(&line.project_id)?;
+    if line.http_status >= 300 {
+        let code = rejection(line.error_code.as_deref());
+        return Ok(vec![Event::ApiRejected {
+            project_id,
+            operation: line.operation,
+            code,
+        }]);
+    }
+    let iteration_id = || iteration(line.iteration_id.as_deref());
+    Ok(match line.operation {
+        Operation::CreateProject | Operation::UpdateProject => {
+            let container = line
+                .export_model_container_uri
+                .as_deref()
+                .map(ContainerUri::parse)
+                .transpose()
+                .map_err(|e| unreadable(format!("exportModelContainerUri: {e}")))?;
+            vec![Event::Configured {
+                project_id,
+                queue: line.notification_queue_uri.is_some(),
+                container,
+            }]
+        }
+        Operation::TrainProject => vec![Event::TrainingRequested {
+            project_id,
+            iteration_id: iteration_id()?,
+        }],
+        Operation::ExportIteration => vec![Event::ExportRequested {
+            project_id,
+            iteration_id: iteration_id()?,
+            platform: platform(line.platform.as_deref())?,
+            flavor: line.flavor.as_deref().map(flavor).transpose()?,
+        }],
+        Operation::GetIteration => {
+            let status = match line.iteration_status.as_deref() {
+                Some("Training") => IterationStatus::Training,
+                Some("Completed") => IterationStatus::Completed,
+                Some("Failed") => IterationStatus::Failed,
+                // `New` (a blank iteration) and statuses the model has no use for.
+                Some(_) => return Ok(vec![]),
+                None => return Err(unreadable("iterationStatus is required for GetIteration")),
+            };
+            vec![Event::IterationPolled {
+                project_id,
+                iteration_id: iteration_id()?,
+                status,
+            }]
+        }
+        Operation::GetExports => {
+            let iteration_id = iteration_id()?;
+            let exports = line
+                .exports
+                .as_deref()
+                .ok_or_else(|| unreadable("exports is required for GetExports"))?;
+            exports
+                .iter()
+                .map(|e| {
+                    let status = match e.status.as_str() {
+                        "Exporting" => ExportJobStatus::Exporting,
+                        "Done" => ExportJobStatus::Done,
+                        "Failed" => ExportJobStatus::Failed,
+                        other => {
+                            return Err(unreadable(format!("unknown export status {other:?}")));
+                        }
+                    };
+                    Ok(Event::ExportPolled {
+                        project_id,
+                        iteration_id,
+                        platform: platform(Some(&e.platform))?,
+                        status,
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        }
+    })
+}
+
+/// What a decoded line stands for; `evidence` is its number, `first` whether it is the first
+/// line (the only place a session line may be).
+pub(crate) fn item(line: Line, evidence: Evidence, first: bool) -> Result<Item, LineProblem> {
+    let input = |at: At, event| Input {
+        at: at.0,
+        evidence,
+        event,
+    };
+    Ok(match line {
+        Line::Session(s) if first => {
+            if s.version != FORMAT_VERSION {
+                return Err(unreadable(format!(
+                    "recording version {} (this build reads {FORMAT_VERSION})",
+                    s.version
+                )));
+            }
+            Item::Session(Sources {
+                queue: s.sources.contains(&SourceName::Queue),
+                training_api: s.sources.contains(&SourceName::TrainingApi),
+                polling: s.sources.contains(&SourceName::Polling),
+                container: s.sources.contains(&SourceName::Container),
+            })
+        }
+        Line::Session(_) => return Err(LineProblem::LateSession),
+        Line::Message(m) => {
+            let parsed = cvnotify_core::parse(m.message_text.as_bytes(), ParseOptions::TOLERANT);
+            // Inside base64 the plain scan sees nothing: the parsed modelUri says whether the
+            // message carries a signature; a base64 message that did not parse is decoded and
+            // scanned.
+            let hidden = match &parsed {
+                Ok(p) => match &p.notification {
+                    Notification::Export {
+                        model_uri: Some(uri),
+                        ..
+                    } => {
+                        p.encoding == Encoding::Base64
+                            && redact::find(uri.expose_secret()).is_some()
+                    }
+                    _ => false,
+                },
+                Err(e) => {
+                    e.encoding() == Some(Encoding::Base64)
+                        && redact::find_deep(&m.message_text).is_some()
+                }
+            };
+            if hidden {
+                return Err(LineProblem::Secret(redact::SecretKind::SasSignature));
+            }
+            let input = parsed.as_ref().ok().map(|p| {
+                let delivery = Delivery {
+                    message_id: MessageId::from_text(&m.message_id),
+                    dequeue_count: m.dequeue_count,
+                };
+                input(
+                    m.at,
+                    Event::Notification {
+                        notification: p.notification.clone(),
+                        delivery,
+                    },
+                )
+            });
+            Item::Message { parsed, input }
+        }
+        Line::Api(a) => Item::Inputs(
+            api_events(&a)?
+                .into_iter()
+                .map(|e| input(a.at, e))
+                .collect(),
+        ),
+        Line::Blob(b) => {
+            let event = match b.event {
+                BlobEvent::Created => Event::BlobCreated {
+                    name: b.name,
+                    size: b.size.unwrap_or(0),
+                },
+                BlobEvent::Deleted => Event::BlobDeleted { name: b.name },
+            };
+            Item::Inputs(vec![input(b.at, event)])
+        }
+        Line::Tick(t) => Item::Inputs(vec![input(t.at, Event::Tick)]),
+    })
+}

@@ -1,0 +1,314 @@
+//! Reading a recording: [`Reader`] streams raw lines (memory does not grow with the file), and
+//! [`read_line`] checks one strictly (unknown fields, fields of another kind, missing fields and
+//! secrets are refused, each with a reason) and says what it stands for.
+
+use std::io::{self, BufRead};
+
+use cvnotify_core::lifecycle::Evidence;
+use cvnotify_core::redact;
+use serde::Deserialize;
+
+use super::inputs::{self, Item};
+use super::schema::{
+    ApiLine, At, BlobEvent, BlobLine, ExportEntry, Line, MessageLine, SessionLine, SourceName,
+    TickLine,
+};
+use cvnotify_core::lifecycle::Operation;
+
+/// Why a line could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineProblem {
+    /// Not a recording line (JSON, kind, fields or values).
+    Unreadable(String),
+    /// It carries a secret.
+    Secret(redact::SecretKind),
+    /// A session line after the first line.
+    LateSession,
+}
+
+impl LineProblem {
+    /// The check code a report files it under.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Unreadable(_) => "unreadable-line",
+            Self::Secret(_) => "secret-in-recording",
+            Self::LateSession => "unreadable-line",
+        }
+    }
+}
+
+impl std::fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreadable(why) => f.write_str(why),
+            Self::Secret(kind) => write!(f, "the line carries {}; it was refused", kind.as_str()),
+            Self::LateSession => f.write_str("a session line may only be the first line"),
+        }
+    }
+}
+
+/// A line as written, every field optional and borrowed where JSON allows: one pass of
+/// serde_json, no intermediate tree (an internally tagged enum would buffer every line first).
+/// [`RawLine::into_line`] then checks that each field belongs to the line's kind.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawLine<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    version: Option<u32>,
+    sources: Option<Vec<SourceName>>,
+    at: Option<At>,
+    queue: Option<String>,
+    message_id: Option<String>,
+    dequeue_count: Option<u32>,
+    message_text: Option<String>,
+    redacted: Option<bool>,
+    operation: Option<Operation>,
+    project_id: Option<String>,
+    iteration_id: Option<String>,
+    platform: Option<String>,
+    flavor: Option<String>,
+    http_status: Option<u16>,
+    error_code: Option<String>,
+    notification_queue_uri: Option<String>,
+    export_model_container_uri: Option<String>,
+    iteration_status: Option<String>,
+    exports: Option<Vec<ExportEntry>>,
+    container: Option<String>,
+    event: Option<BlobEvent>,
+    name: Option<String>,
+    size: Option<u64>,
+}
+
+fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProblem> {
+    value.ok_or_else(|| unreadable(format!("a {kind} line needs `{field}`")))
+}
+
+impl RawLine<'_> {
+    /// The first present field not in `allowed` (no allocation: this runs for every line).
+    fn foreign(&self, allowed: &[&str]) -> Option<&'static str> {
+        let all = [
+            ("version", self.version.is_some()),
+            ("sources", self.sources.is_some()),
+            ("at", self.at.is_some()),
+            ("queue", self.queue.is_some()),
+            ("messageId", self.message_id.is_some()),
+            ("dequeueCount", self.dequeue_count.is_some()),
+            ("messageText", self.message_text.is_some()),
+            ("redacted", self.redacted.is_some()),
+            ("operation", self.operation.is_some()),
+            ("projectId", self.project_id.is_some()),
+            ("iterationId", self.iteration_id.is_some()),
+            ("platform", self.platform.is_some()),
+            ("flavor", self.flavor.is_some()),
+            ("httpStatus", self.http_status.is_some()),
+            ("errorCode", self.error_code.is_some()),
+            (
+                "notificationQueueUri",
+                self.notification_queue_uri.is_some(),
+            ),
+            (
+                "exportModelContainerUri",
+                self.export_model_container_uri.is_some(),
+            ),
+            ("iterationStatus", self.iteration_status.is_some()),
+            ("exports", self.exports.is_some()),
+            ("container", self.container.is_some()),
+            ("event", self.event.is_some()),
+            ("name", self.name.is_some()),
+            ("size", self.size.is_some()),
+        ];
+        all.into_iter()
+            .find(|(name, on)| *on && !allowed.contains(name))
+            .map(|(name, _)| name)
+    }
+
+    fn into_line(self) -> Result<Line, LineProblem> {
+        let kind = self.kind.to_string();
+        let allowed: &[&str] = match kind.as_str() {
+            "session" => &["version", "sources"],
+            "message" => &[
+                "at",
+                "queue",
+                "messageId",
+                "dequeueCount",
+                "messageText",
+                "redacted",
+            ],
+            "api" => &[
+                "at",
+                "operation",
+                "projectId",
+                "iterationId",
+                "platform",
+                "flavor",
+                "httpStatus",
+                "errorCode",
+                "notificationQueueUri",
+                "exportModelContainerUri",
+                "iterationStatus",
+                "exports",
+            ],
+            "blob" => &["at", "container", "event", "name", "size"],
+            "tick" => &["at"],
+            other => return Err(unreadable(format!("unknown line kind {other:?}"))),
+        };
+        if let Some(foreign) = self.foreign(allowed) {
+            return Err(unreadable(format!(
+                "`{foreign}` does not belong in a {kind} line"
+            )));
+        }
+        let k = kind.as_str();
+        Ok(match k {
+            "session" => Line::Session(SessionLine {
+                version: required(self.version, "version", k)?,
+                sources: required(self.sources, "sources", k)?,
+            }),
+            "message" => Line::Message(MessageLine {
+                at: required(self.at, "at", k)?,
+                queue: required(self.queue, "queue", k)?,
+                message_id: required(self.message_id, "messageId", k)?,
+                dequeue_count: required(self.dequeue_count, "dequeueCount", k)?,
+                message_text: required(self.message_text, "messageText", k)?,
+                redacted: self.redacted.unwrap_or(false),
+            }),
+            "api" => Line::Api(ApiLine {
+                at: required(self.at, "at", k)?,
+                operation: required(self.operation, "operation", k)?,
+                project_id: required(self.project_id, "projectId", k)?,
+                iteration_id: self.iteration_id,
+                platform: self.platform,
+                flavor: self.flavor,
+                http_status: required(self.http_status, "httpStatus", k)?,
+                error_code: self.error_code,
+                notification_queue_uri: self.notification_queue_uri,
+                export_model_container_uri: self.export_model_container_uri,
+                iteration_status: self.iteration_status,
+                exports: self.exports,
+            }),
+            "blob" => Line::Blob(BlobLine {
+                at: required(self.at, "at", k)?,
+                container: required(self.container, "container", k)?,
+                event: required(self.event, "event", k)?,
+                name: required(self.name, "name", k)?,
+                size: self.size,
+            }),
+            _ => Line::Tick(TickLine {
+                at: required(self.at, "at", k)?,
+            }),
+        })
+    }
+}
+
+/// Reads one line (without its newline) of a recording.
+pub fn read_line(text: &str, number: u32, first: bool) -> Result<Item, LineProblem> {
+    let line = decode(text)?;
+    let evidence = Evidence::new(number).ok_or_else(|| unreadable("line number 0"))?;
+    inputs::item(line, evidence, first)
+}
+
+/// Decodes one line strictly: JSON, a known kind, only that kind's fields, the required ones
+/// present, no secret in any string.
+pub fn decode(text: &str) -> Result<Line, LineProblem> {
+    let raw: RawLine<'_> = serde_json::from_str(text).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => unreadable(format!("not JSON: {e}")),
+            Category::Data => unreadable(format!("not a recording line: {e}")),
+        }
+    })?;
+    let line = raw.into_line()?;
+    if let Some(secret) = line.strings().into_iter().find_map(redact::find) {
+        return Err(LineProblem::Secret(secret));
+    }
+    Ok(line)
+}
+
+/// One line read: its number and what it amounts to.
+#[derive(Debug)]
+pub struct ReadLine {
+    /// Its line number (from 1).
+    pub number: u32,
+    /// What it amounts to, or why it cannot be used.
+    pub item: Result<Item, LineProblem>,
+}
+
+/// One raw line: its number, its length in bytes, its text (or why it has none).
+#[derive(Debug)]
+pub struct RawText {
+    /// Its line number (from 1).
+    pub number: u32,
+    /// Its length in bytes, line ending included.
+    pub bytes: usize,
+    /// Its text, or why it has none (not UTF-8).
+    pub text: Result<String, LineProblem>,
+}
+
+impl RawText {
+    /// What the line amounts to (the expensive part: JSON, checks, message parsing).
+    pub fn read(self) -> ReadLine {
+        let item = self
+            .text
+            .and_then(|text| read_line(&text, self.number, self.number == 1));
+        ReadLine {
+            number: self.number,
+            item,
+        }
+    }
+}
+
+/// Streams a recording line by line; memory does not grow with its length.
+pub struct Reader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    number: u32,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader of `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: Vec::new(),
+            number: 0,
+        }
+    }
+
+    /// The next non-empty raw line. `None` at the end. A line that is not UTF-8 is a bad line,
+    /// not the end of the file.
+    pub fn next_raw(&mut self) -> io::Result<Option<RawText>> {
+        loop {
+            self.buf.clear();
+            let read = self.inner.read_until(b'\n', &mut self.buf)?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.number = self.number.saturating_add(1);
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(text) => text.trim_end_matches(['\n', '\r']),
+                Err(_) => {
+                    let text = Err(unreadable("the line is not UTF-8"));
+                    return Ok(Some(RawText {
+                        number: self.number,
+                        bytes: read,
+                        text,
+                    }));
+                }
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let text = Ok(text.to_string());
+            return Ok(Some(RawText {
+                number: self.number,
+                bytes: read,
+                text,
+            }));
+        }
+    }
+}
+
+/// A line that is not a recording line, with the reason.
+pub(crate) fn unreadable(why: impl Into<String>) -> LineProblem {
+    LineProblem::Unreadable(why.into())
+}

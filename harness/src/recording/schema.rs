@@ -1,0 +1,272 @@
+//! The line schema of a recording: every kind of line and its fields, as written and read
+//! (`corpus/README.md` documents them, `corpus/recording.schema.json` is the JSON Schema). Times
+//! are RFC 3339 text held as milliseconds.
+
+use cvnotify_core::ProjectId;
+use cvnotify_core::lifecycle::{Operation, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// The recording format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A time as RFC 3339 text, held as milliseconds since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct At(pub Timestamp);
+
+impl Serialize for At {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_time(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for At {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse_time(&text).map(At).map_err(serde::de::Error::custom)
+    }
+}
+
+/// RFC 3339 text to milliseconds (times before 1970 are refused).
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("`at` is not an RFC 3339 time: {e}"))?;
+    let millis = t.unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(millis)
+        .map(Timestamp)
+        .map_err(|_| "`at` is before 1970".to_string())
+}
+
+/// Milliseconds to RFC 3339 UTC text with milliseconds.
+pub fn format_time(t: Timestamp) -> String {
+    let nanos = i128::from(t.0) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|dt| {
+            dt.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{}ms", t.0))
+}
+
+/// An observed source, as named in a session line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceName {
+    /// The notification queue.
+    Queue,
+    /// The training API: the client's own calls and polls.
+    TrainingApi,
+    /// GetIteration/GetExports answers only (`watch --training-endpoint`).
+    Polling,
+    /// The backup container's listing.
+    Container,
+}
+
+/// One platform of a GetExports answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportEntry {
+    /// The platform, as the API writes it.
+    pub platform: String,
+    /// `Exporting`, `Done` or `Failed`.
+    pub status: String,
+}
+
+/// Whether a blob appeared or went away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobEvent {
+    /// Listed for the first time.
+    Created,
+    /// No longer listed.
+    Deleted,
+}
+
+/// One line of a recording.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Line {
+    /// First line: what the run observed.
+    Session(SessionLine),
+    /// A queue message as received.
+    Message(MessageLine),
+    /// A training API call and its result.
+    Api(ApiLine),
+    /// A blob seen or gone in the backup container.
+    Blob(BlobLine),
+    /// Time passed.
+    Tick(TickLine),
+}
+
+/// The first line: the format version and what the run observed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionLine {
+    /// The format version ([`FORMAT_VERSION`]).
+    pub version: u32,
+    /// The sources observed.
+    pub sources: Vec<SourceName>,
+}
+
+/// A queue message as received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageLine {
+    /// The queue's insertion time.
+    pub at: At,
+    /// The queue's name.
+    pub queue: String,
+    /// `MessageId`.
+    pub message_id: String,
+    /// `DequeueCount`: how many times the queue has handed it out, this time included.
+    pub dequeue_count: u32,
+    /// The raw MessageText (after XML unescaping), untouched but for redacted secrets.
+    pub message_text: String,
+    /// Whether the writer replaced a secret in `messageText`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+}
+
+/// A training API call and its result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiLine {
+    /// When the response arrived.
+    pub at: At,
+    /// The call.
+    pub operation: Operation,
+    /// The project it was about.
+    pub project_id: String,
+    /// The iteration, for the calls about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_id: Option<String>,
+    /// ExportIteration: the platform asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// ExportIteration: the flavor asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+    /// The HTTP status of the answer.
+    pub http_status: u16,
+    /// The `CustomVisionError` code (or the gateway's), when the call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// CreateProject/UpdateProject: the queue URI set (its SAS, if any, redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_queue_uri: Option<String>,
+    /// CreateProject/UpdateProject: the container URI set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_model_container_uri: Option<String>,
+    /// GetIteration: the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_status: Option<String>,
+    /// GetExports: the exports listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exports: Option<Vec<ExportEntry>>,
+}
+
+impl ApiLine {
+    /// A successful call's line with only the fields every operation has.
+    pub fn ok(at: Timestamp, operation: Operation, project_id: ProjectId) -> Self {
+        Self {
+            at: At(at),
+            operation,
+            project_id: project_id.to_string(),
+            iteration_id: None,
+            platform: None,
+            flavor: None,
+            http_status: 200,
+            error_code: None,
+            notification_queue_uri: None,
+            export_model_container_uri: None,
+            iteration_status: None,
+            exports: None,
+        }
+    }
+}
+
+/// A blob seen or gone in the backup container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlobLine {
+    /// When the listing showed it.
+    pub at: At,
+    /// The container's name.
+    pub container: String,
+    /// Seen or gone.
+    pub event: BlobEvent,
+    /// The blob's name (not percent-encoded).
+    pub name: String,
+    /// Its size in bytes, when listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// Time passed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TickLine {
+    /// What time it is.
+    pub at: At,
+}
+
+impl Line {
+    /// Every string value of the line.
+    pub fn strings(&self) -> Vec<&str> {
+        match self {
+            Self::Session(_) | Self::Tick(_) => vec![],
+            Self::Message(m) => vec![&m.queue, &m.message_id, &m.message_text],
+            Self::Api(a) => {
+                let mut v: Vec<&str> = vec![&a.project_id];
+                v.extend(
+                    [
+                        &a.iteration_id,
+                        &a.platform,
+                        &a.flavor,
+                        &a.error_code,
+                        &a.notification_queue_uri,
+                        &a.export_model_container_uri,
+                        &a.iteration_status,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+                );
+                for e in a.exports.iter().flatten() {
+                    v.extend([e.platform.as_str(), e.status.as_str()]);
+                }
+                v
+            }
+            Self::Blob(b) => vec![&b.container, &b.name],
+        }
+    }
+
+    /// Every string value of the line, to rewrite.
+    pub(crate) fn strings_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Self::Session(_) | Self::Tick(_) => vec![],
+            Self::Message(m) => vec![&mut m.queue, &mut m.message_id, &mut m.message_text],
+            Self::Api(a) => {
+                let mut v: Vec<&mut String> = vec![&mut a.project_id];
+                v.extend(
+                    [
+                        &mut a.iteration_id,
+                        &mut a.platform,
+                        &mut a.flavor,
+                        &mut a.error_code,
+                        &mut a.notification_queue_uri,
+                        &mut a.export_model_container_uri,
+                        &mut a.iteration_status,
+                    ]
+                    .into_iter()
+                    .flatten(),
+                );
+                for e in a.exports.iter_mut().flatten() {
+                    v.extend([&mut e.platform, &mut e.status]);
+                }
+                v
+            }
+            Self::Blob(b) => vec![&mut b.container, &mut b.name],
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Writing a recording: [`Writer`] writes one line at a time with every secret redacted first
+//! ([`cvnotify_core::redact`], inside base64 message texts too).
+
+use std::io::{self, Write};
+
+use cvnotify_core::redact;
+
+use super::schema::Line;
+
+/// Writes a recording: each line with its secrets redacted.
+pub struct Writer<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer to `out`.
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+
+    /// Writes one line, redacting every secret first.
+    pub fn write(&mut self, line: &Line) -> io::Result<()> {
+        let mut line = line.clone();
+        let mut changed = false;
+        for value in line.strings_mut() {
+            let (redacted, this) = redact::redact_deep(value);
+            if this {
+                *value = redacted.into_owned();
+                changed = true;
+            }
+        }
+        if let Line::Message(m) = &mut line {
+            m.redacted |= changed;
+        }
+        serde_json::to_writer(&mut self.out, &line)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Flushes what was written so far.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Flushes and returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

@@ -1,0 +1,251 @@
+//! The report model: what every output format renders, for `replay`, `watch` and `check`
+//! alike. A [`Report`] holds one [`SessionReport`] per recording or live session: its verdict,
+//! message counts, message-level checks and, per project, the lifecycle and its findings.
+
+use cvnotify_core::lifecycle::{FindingCode, Severity};
+use cvnotify_core::{DeviationCode, IterationId, ProjectId};
+use serde::Serialize;
+
+use crate::recording::format_time;
+
+/// How many examples of each message-level check a report keeps (the count is always exact).
+pub const EXAMPLES: usize = 20;
+
+/// The three verdict tiers, as conformance suites have them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Verdict {
+    /// Nothing above info.
+    #[serde(rename = "PASS")]
+    Pass,
+    /// Only deviations and warnings.
+    #[serde(rename = "NON-STRICT")]
+    NonStrict,
+    /// An error: a lifecycle error finding, a rejected message, an unreadable line, a secret.
+    #[serde(rename = "FAIL")]
+    Fail,
+}
+
+impl Verdict {
+    /// `PASS`, `NON-STRICT` or `FAIL`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::NonStrict => "NON-STRICT",
+            Self::Fail => "FAIL",
+        }
+    }
+
+    pub(crate) fn of(severity: Severity, deviation: bool) -> Self {
+        match (severity, deviation) {
+            (Severity::Error, _) => Self::Fail,
+            (Severity::Warning, _) | (_, true) => Self::NonStrict,
+            (Severity::Info, false) => Self::Pass,
+        }
+    }
+}
+
+/// Which checks count: `--select` keeps only the codes named, `--exclude` waives codes.
+#[derive(Clone, Debug, Default)]
+pub struct Waivers {
+    /// When not empty, only these codes count.
+    pub select: Vec<String>,
+    /// These codes do not count.
+    pub exclude: Vec<String>,
+}
+
+impl Waivers {
+    /// Whether `code` is waived.
+    pub fn waived(&self, code: &str) -> bool {
+        (!self.select.is_empty() && !self.select.iter().any(|c| c == code))
+            || self.exclude.iter().any(|c| c == code)
+    }
+}
+
+/// The codes of the checks that are not lifecycle findings or parser deviations: a rejected
+/// message, a recording line that cannot be read, a recording line that carries a secret.
+pub const LINE_CHECKS: [&str; 3] = ["message-rejected", "unreadable-line", "secret-in-recording"];
+
+/// Every code a report can carry, for validating `--select`/`--exclude`: the lifecycle
+/// findings, the parser's deviations and [`LINE_CHECKS`].
+pub fn known_codes() -> Vec<&'static str> {
+    FindingCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .chain(DeviationCode::ALL.iter().map(|c| c.as_str()))
+        .chain(LINE_CHECKS)
+        .collect()
+}
+
+/// One line that shows a message-level check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Example {
+    /// Its line number.
+    pub line: u32,
+    /// What the line shows.
+    pub detail: String,
+}
+
+/// A message-level or line-level check: a parser deviation, a rejected message, a bad line.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// The check's code.
+    pub code: String,
+    /// `error`, `warning`, `deviation` or `info`.
+    pub severity: &'static str,
+    /// What the expectation comes from.
+    pub rests_on: &'static str,
+    /// How many lines showed it.
+    pub count: u64,
+    /// Whether `--select`/`--exclude` waived it.
+    pub waived: bool,
+    /// The first lines that showed it (at most [`EXAMPLES`]).
+    pub examples: Vec<Example>,
+}
+
+/// One phase change (its time formatted only when written).
+#[derive(Clone, Debug)]
+pub struct HistoryEntry {
+    /// When, in milliseconds since the epoch.
+    pub millis: u64,
+    /// The phase entered.
+    pub phase: &'static str,
+    /// The evidence number of the step that entered it.
+    pub line: u32,
+}
+
+impl HistoryEntry {
+    /// When, as RFC 3339 text.
+    pub fn at(&self) -> String {
+        format_time(cvnotify_core::lifecycle::Timestamp(self.millis))
+    }
+}
+
+impl Serialize for HistoryEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("HistoryEntry", 3)?;
+        st.serialize_field("at", &self.at())?;
+        st.serialize_field("phase", self.phase)?;
+        st.serialize_field("line", &self.line)?;
+        st.end()
+    }
+}
+
+/// One lifecycle finding, as reported.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingReport {
+    /// The finding's code.
+    pub code: &'static str,
+    /// `error`, `warning` or `info`.
+    pub severity: &'static str,
+    /// The seed section or reference it rests on.
+    pub rests_on: &'static str,
+    /// What it means.
+    pub summary: &'static str,
+    /// When it shows (RFC 3339).
+    pub at: String,
+    /// The same, in milliseconds since the epoch.
+    #[serde(skip)]
+    pub millis: u64,
+    /// The iteration, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iteration_id: Option<IterationId>,
+    /// The export platform, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The line numbers of the inputs that show it.
+    pub evidence: Vec<u32>,
+    /// Whether `--select`/`--exclude` waived it.
+    pub waived: bool,
+}
+
+/// One project.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSection {
+    /// The project.
+    pub project_id: ProjectId,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The phase it ended in.
+    pub phase: &'static str,
+    /// Every phase change, the first entry being the start.
+    pub history: Vec<HistoryEntry>,
+    /// Its findings, by time.
+    pub findings: Vec<FindingReport>,
+}
+
+/// Message counts.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct MessageCounts {
+    /// Accepted messages.
+    pub accepted: u64,
+    /// Of those, plain JSON.
+    pub plain: u64,
+    /// Of those, base64.
+    pub base64: u64,
+    /// Rejected messages.
+    pub rejected: u64,
+    /// Accepted messages with at least one deviation.
+    #[serde(rename = "withDeviations")]
+    pub with_deviations: u64,
+}
+
+/// One recording.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionReport {
+    /// The recording's name, or the live session's label.
+    pub file: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The number of the last line read or recorded.
+    pub lines: u32,
+    /// The sources it observed.
+    pub sources: Vec<&'static str>,
+    /// Message counts.
+    pub messages: MessageCounts,
+    /// Message- and line-level checks.
+    pub checks: Vec<Check>,
+    /// Every project, by id.
+    pub projects: Vec<ProjectSection>,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// `cvnotify`.
+    pub tool: &'static str,
+    /// This build's version.
+    pub version: &'static str,
+    /// The report format's version.
+    pub format_version: u32,
+    /// Whether NON-STRICT fails.
+    pub strict: bool,
+    /// The most severe session verdict.
+    pub verdict: Verdict,
+    /// One per recording or live session.
+    pub sessions: Vec<SessionReport>,
+}
+
+impl Report {
+    /// A report of `sessions`.
+    pub fn new(sessions: Vec<SessionReport>, strict: bool) -> Self {
+        let verdict = sessions
+            .iter()
+            .map(|s| s.verdict)
+            .max()
+            .unwrap_or(Verdict::Pass);
+        Self {
+            tool: "cvnotify",
+            version: env!("CARGO_PKG_VERSION"),
+            format_version: 1,
+            strict,
+            verdict,
+            sessions,
+        }
+    }
+}

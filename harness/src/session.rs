@@ -1,0 +1,410 @@
+//! The live session: what `watch` and `check` (and, next, the simulation's journal) feed as they
+//! observe, as one sans-I/O value. It owns the lifecycle tracker, the message tally, the
+//! [`Recorder`] and the live lines; drivers do the I/O and hand it what they saw, with the time
+//! they saw it. Every input is recorded before it is applied, and the recorder hands out the
+//! evidence numbers, so a number exists only for a line that was written: replaying the
+//! recording gives exactly the report the session gives at its end ([`Session::finish`]).
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+
+use cvnotify_core::lifecycle::{
+    Delivery, Event, Evidence, Input, MessageId, Settings, Sources, Timestamp, Tracker,
+};
+use cvnotify_core::{BlobKind, Notification, ParseError, ParseOptions, ProjectId};
+
+use crate::recording::{
+    ApiLine, At, BlobEvent, BlobLine, FORMAT_VERSION, Line, MessageLine, SessionLine, SourceName,
+    TickLine, Writer, api_events, format_time,
+};
+use crate::report::{SessionReport, Tally, Waivers, session_report};
+
+/// Where a session's recording goes.
+pub type RecordingSink = Box<dyn Write + Send>;
+
+/// Where a session's live lines go.
+pub type LiveSink = Box<dyn Write + Send>;
+
+/// Writes the recording, when there is one, and numbers its lines: line 1 is the session line.
+/// Without a file the numbering goes on as if there were one, so evidence numbers mean the same
+/// either way.
+pub struct Recorder {
+    writer: Option<Writer<RecordingSink>>,
+    last: u32,
+}
+
+impl Recorder {
+    /// A recorder writing to `sink` (nowhere when `None`).
+    pub fn new(sink: Option<RecordingSink>) -> Self {
+        Self {
+            writer: sink.map(Writer::new),
+            last: 0,
+        }
+    }
+
+    /// Writes `line` and returns its number: the evidence that stands for it.
+    pub fn record(&mut self, line: &Line) -> io::Result<Evidence> {
+        if let Some(w) = &mut self.writer {
+            w.write(line)?;
+        }
+        self.last = self.last.saturating_add(1);
+        Evidence::new(self.last).ok_or_else(|| io::Error::other("line number 0"))
+    }
+
+    /// The number of the last line written.
+    pub fn lines(&self) -> u32 {
+        self.last
+    }
+
+    /// Flushes what was written so far.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes and closes the recording.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self.writer.take() {
+            Some(w) => w.finish().map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A queue message as a driver received it (Get Messages or Peek Messages).
+#[derive(Clone, Copy, Debug)]
+pub struct Received<'a> {
+    /// The queue's name.
+    pub queue: &'a str,
+    /// `MessageId`.
+    pub message_id: &'a str,
+    /// `InsertionTime`: when the message happened, for the lifecycle.
+    pub insertion_time: Timestamp,
+    /// `DequeueCount` (1 for a first delivery).
+    pub dequeue_count: u32,
+    /// `MessageText`, XML-unescaped.
+    pub text: &'a str,
+}
+
+/// What the driver should do with a message it handed to [`Session::message`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// It was judged and recorded: delete it.
+    Delete,
+    /// It cannot be parsed and has attempts left: leave it to come back after its visibility
+    /// timeout.
+    Redeliver,
+    /// It cannot be parsed and its attempts are used up: move it to `<queue>-poison` (or, where
+    /// there is no later consumer, delete it), then tell [`Session::poisoned`].
+    Poison,
+}
+
+/// What [`Session::message`] made of a message.
+#[derive(Debug)]
+pub struct Handled {
+    /// What to do with it.
+    pub disposition: Disposition,
+    /// The notification, when it was accepted.
+    pub notification: Option<Notification>,
+    /// Why it was rejected, when it was.
+    pub error: Option<ParseError>,
+}
+
+/// One live session.
+pub struct Session {
+    tracker: Tracker,
+    tally: Tally,
+    recorder: Recorder,
+    live: LiveSink,
+    /// The container's listing as last observed.
+    blobs: BTreeSet<String>,
+}
+
+impl Session {
+    /// A session observing `sources`, recording to `recording` (its session line is written
+    /// now), telling what changes to `live`.
+    pub fn new(
+        sources: Sources,
+        recording: Option<RecordingSink>,
+        live: LiveSink,
+    ) -> io::Result<Self> {
+        let mut recorder = Recorder::new(recording);
+        let mut names = Vec::new();
+        if sources.queue {
+            names.push(SourceName::Queue);
+        }
+        if sources.training_api {
+            names.push(SourceName::TrainingApi);
+        } else if sources.polling {
+            names.push(SourceName::Polling);
+        }
+        if sources.container {
+            names.push(SourceName::Container);
+        }
+        recorder.record(&Line::Session(SessionLine {
+            version: FORMAT_VERSION,
+            sources: names,
+        }))?;
+        Ok(Self {
+            tracker: Tracker::new(Settings {
+                sources,
+                ..Settings::default()
+            }),
+            tally: Tally::default(),
+            recorder,
+            live,
+            blobs: BTreeSet::new(),
+        })
+    }
+
+    /// The sources the session observes.
+    pub fn sources(&self) -> Sources {
+        self.tracker.settings().sources
+    }
+
+    /// The lifecycle tracker.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// The message tally so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Writes one live line.
+    pub fn say(&mut self, text: &str) {
+        let _ = writeln!(self.live, "{text}");
+    }
+
+    /// Flushes the recording: call it before deleting anything the recording holds.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.recorder.flush()
+    }
+
+    /// Records a message, tallies and applies it, and says what to do with it: accepted ones
+    /// are deleted; a rejected one is left for redelivery until its dequeue count reaches
+    /// `max_dequeue`, then poisoned.
+    pub fn message(&mut self, m: Received<'_>, max_dequeue: u32) -> io::Result<Handled> {
+        let parsed = cvnotify_core::parse(m.text.as_bytes(), ParseOptions::TOLERANT);
+        let line = Line::Message(MessageLine {
+            at: At(m.insertion_time),
+            queue: m.queue.to_string(),
+            message_id: m.message_id.to_string(),
+            dequeue_count: m.dequeue_count,
+            message_text: m.text.to_string(),
+            redacted: false,
+        });
+        let evidence = self.recorder.record(&line)?;
+        self.tally.message(&parsed, evidence.get());
+        match parsed {
+            Ok(p) => {
+                let project = p.notification.project_id();
+                let delivery = Delivery {
+                    message_id: MessageId::from_text(m.message_id),
+                    dequeue_count: m.dequeue_count,
+                };
+                self.apply(
+                    Input {
+                        at: m.insertion_time,
+                        evidence,
+                        event: Event::Notification {
+                            notification: p.notification.clone(),
+                            delivery,
+                        },
+                    },
+                    project,
+                );
+                Ok(Handled {
+                    disposition: Disposition::Delete,
+                    notification: Some(p.notification),
+                    error: None,
+                })
+            }
+            Err(e) => {
+                let disposition = if m.dequeue_count >= max_dequeue {
+                    Disposition::Poison
+                } else {
+                    let _ = writeln!(
+                        self.live,
+                        "left for redelivery: message {} (dequeue {} of {max_dequeue}): {e}",
+                        m.message_id, m.dequeue_count
+                    );
+                    Disposition::Redeliver
+                };
+                Ok(Handled {
+                    disposition,
+                    notification: None,
+                    error: Some(e),
+                })
+            }
+        }
+    }
+
+    /// Tells that a message was moved to the poison queue `to` (after it happened).
+    pub fn poisoned(&mut self, message_id: &str, dequeue_count: u32, to: &str, why: &ParseError) {
+        let _ = writeln!(
+            self.live,
+            "poison: message {message_id} (dequeue {dequeue_count}) moved to {to}: {why}"
+        );
+    }
+
+    /// Records a training API call's line and applies what it says.
+    pub fn api(&mut self, line: ApiLine) -> io::Result<()> {
+        let project = ProjectId::parse(&line.project_id).ok();
+        let events = match api_events(&line) {
+            Ok(events) => events,
+            Err(e) => {
+                let _ = writeln!(self.live, "training API: answer not judged: {e}");
+                return Ok(());
+            }
+        };
+        let at = line.at.0;
+        let evidence = self.recorder.record(&Line::Api(line))?;
+        for event in events {
+            self.apply(
+                Input {
+                    at,
+                    evidence,
+                    event,
+                },
+                project,
+            );
+        }
+        Ok(())
+    }
+
+    /// Records a GetIteration/GetExports answer, telling which exports it could not judge.
+    pub fn polled(&mut self, line: ApiLine, left_out: &[String]) -> io::Result<()> {
+        for e in left_out {
+            let _ = writeln!(
+                self.live,
+                "training API: export {e} not judged (unknown platform or status)"
+            );
+        }
+        self.api(line)
+    }
+
+    /// The container `container` listed these blob names (with sizes) at `at`: what appeared and
+    /// what went since the last listing become blob lines and inputs.
+    pub fn container(
+        &mut self,
+        at: Timestamp,
+        container: &str,
+        listed: &[(String, Option<u64>)],
+    ) -> io::Result<()> {
+        let names: BTreeSet<String> = listed.iter().map(|(n, _)| n.clone()).collect();
+        for (name, size) in listed {
+            if self.blobs.contains(name) {
+                continue;
+            }
+            let line = BlobLine {
+                at: At(at),
+                container: container.to_string(),
+                event: BlobEvent::Created,
+                name: name.clone(),
+                size: *size,
+            };
+            let evidence = self.recorder.record(&Line::Blob(line))?;
+            let project = match cvnotify_core::blob::classify_blob(name) {
+                BlobKind::Backup(b) => Some(b.project_id()),
+                _ => None,
+            };
+            self.apply(
+                Input {
+                    at,
+                    evidence,
+                    event: Event::BlobCreated {
+                        name: name.clone(),
+                        size: size.unwrap_or(0),
+                    },
+                },
+                project,
+            );
+        }
+        let gone: Vec<String> = self.blobs.difference(&names).cloned().collect();
+        for name in gone {
+            let line = BlobLine {
+                at: At(at),
+                container: container.to_string(),
+                event: BlobEvent::Deleted,
+                name: name.clone(),
+                size: None,
+            };
+            let evidence = self.recorder.record(&Line::Blob(line))?;
+            self.apply(
+                Input {
+                    at,
+                    evidence,
+                    event: Event::BlobDeleted { name },
+                },
+                None,
+            );
+        }
+        self.blobs = names;
+        Ok(())
+    }
+
+    /// Time passed (it is `at` now): records a tick and lets deadlines expire.
+    pub fn tick(&mut self, at: Timestamp) -> io::Result<()> {
+        let evidence = self.recorder.record(&Line::Tick(TickLine { at: At(at) }))?;
+        self.tracker.handle(Input {
+            at,
+            evidence,
+            event: Event::Tick,
+        });
+        Ok(())
+    }
+
+    /// Applies an input and tells what changed for its project: new phases, new findings.
+    fn apply(&mut self, input: Input, project: Option<ProjectId>) {
+        let before = project.and_then(|p| self.tracker.project_report(p));
+        self.tracker.handle(input);
+        let Some(after) = project.and_then(|p| self.tracker.project_report(p)) else {
+            return;
+        };
+        let phases = before.as_ref().map_or(0, |b| b.history.len());
+        for (stamp, phase) in after.history.iter().skip(phases) {
+            let _ = writeln!(
+                self.live,
+                "{}  project {}  {}  (line {})",
+                format_time(stamp.at),
+                after.project_id,
+                phase.as_str(),
+                stamp.evidence.get()
+            );
+        }
+        for f in &after.findings {
+            if before.as_ref().is_some_and(|b| b.findings.contains(f)) {
+                continue;
+            }
+            let info = f.code.info();
+            let _ = writeln!(
+                self.live,
+                "{}  project {}  {} {}: {}",
+                format_time(f.at),
+                f.project_id,
+                info.severity.as_str(),
+                info.code,
+                info.summary
+            );
+        }
+    }
+
+    /// Ends the session: closes the recording and judges what was seen, as `replay` judges the
+    /// recording. `name` labels the session in the report.
+    pub fn finish(mut self, name: &str, waivers: &Waivers) -> io::Result<SessionReport> {
+        self.recorder.finish()?;
+        let sources = self.tracker.settings().sources;
+        Ok(session_report(
+            name,
+            self.recorder.lines(),
+            sources,
+            self.tally,
+            &self.tracker,
+            waivers,
+        ))
+    }
+}
