@@ -360,3 +360,93 @@ fn findings_name_their_evidence() {
     assert_eq!(evidence, [4, 5]);
     assert_eq!(f.at.0, 5 * MINUTE);
 }
+
+/// Issue 12: two notifications with the same `at` gave PASS in one evidence order and
+/// `export-of-untrained-iteration` in the other. Same-instant steps are judged in the order the
+/// lifecycle allows, whatever their evidence numbers.
+#[test]
+fn equal_times_are_judged_in_lifecycle_order_not_by_evidence() {
+    let (p, i) = (project(1), iteration(1));
+    for export_first in [false, true] {
+        let mut story = Story::full();
+        story.configure(p, true).connection_test(p).train(p, i);
+        if export_first {
+            story
+                .exported_to(p, i, ExportPlatform::Onnx)
+                .at_once()
+                .trained(p, i, TrainingStatus::TrainingCompleted);
+        } else {
+            story
+                .trained(p, i, TrainingStatus::TrainingCompleted)
+                .at_once()
+                .exported_to(p, i, ExportPlatform::Onnx);
+        }
+        story
+            .at_once()
+            .blob(p, i, ExportPlatform::Onnx)
+            .at_once()
+            .export(p, i, ExportPlatform::Onnx);
+        assert_eq!(
+            story.codes(p),
+            Vec::<&str>::new(),
+            "export first: {export_first}"
+        );
+        assert_eq!(
+            story.report(p).phase,
+            Phase::Exported,
+            "export first: {export_first}"
+        );
+    }
+    // A configuration and its connection test in the same second: the test counts.
+    let mut story = Story::full();
+    story
+        .connection_test(p)
+        .at_once()
+        .configure(p, true)
+        .wait(HOUR)
+        .tick();
+    assert_eq!(story.codes(p), Vec::<&str>::new());
+}
+
+/// Issue 12: deadlines caught absence, not lateness. Late is a finding of its own (a warning:
+/// the integration works, slower than the deadline).
+#[test]
+fn late_events_are_findings_of_their_own() {
+    let (p, i) = (project(1), iteration(1));
+    let deadlines = Deadlines::default();
+    let mut story = Story::full();
+    story
+        .configure(p, true)
+        .wait(33 * MINUTE)
+        .connection_test(p)
+        .train(p, i)
+        .wait(deadlines.training_notification + HOUR)
+        .trained(p, i, TrainingStatus::TrainingCompleted)
+        .exported_to(p, i, ExportPlatform::Onnx)
+        .wait(2 * HOUR)
+        .blob(p, i, ExportPlatform::Onnx)
+        .blob(p, i, ExportPlatform::CoreMl)
+        .wait(20 * MINUTE)
+        .exported_to(p, i, ExportPlatform::CoreMl)
+        .tick();
+    assert_eq!(
+        story.codes(p),
+        [
+            "connection-test-late",
+            "training-notification-late",
+            "backup-blob-late",
+            "export-notification-late"
+        ]
+    );
+    let report = story.report(p);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.code.severity() == cvnotify_core::lifecycle::Severity::Warning)
+    );
+    // On time, none of them.
+    let mut story = Story::full();
+    story.happy(p, i).wait(HOUR).tick();
+    assert_eq!(story.codes(p), Vec::<&str>::new());
+}

@@ -6,7 +6,7 @@
 
 use cvnotify_core::lifecycle::{
     ContainerUri, Delivery, Event, Evidence, ExportFlavor, ExportJobStatus, FindingCode, Input,
-    IterationStatus, MessageId, Operation, RejectionCode, Settings, Timestamp, Tracker,
+    IterationStatus, MessageId, Operation, Phase, RejectionCode, Settings, Timestamp, Tracker,
 };
 use cvnotify_core::{ExportPlatform, ExportStatus, ModelUri, Notification, TrainingStatus};
 use proptest::prelude::*;
@@ -136,9 +136,16 @@ pub(crate) fn event() -> impl Strategy<Value = Event> {
     ]
 }
 
-/// Inputs with times over two days (so deadlines expire) and evidence numbered in order.
+/// A time: half the time one of six instants (queue insertion times have one-second
+/// resolution, so equal times are common on real data), else any minute of two days (so
+/// deadlines expire).
+fn minute() -> impl Strategy<Value = u64> {
+    prop_oneof![(0u64..6).prop_map(|k| k * 7), 0u64..2 * 24 * 60]
+}
+
+/// Inputs with times over two days, many of them equal, and evidence numbered in order.
 pub(crate) fn inputs(max: usize) -> impl Strategy<Value = Vec<Input>> {
-    proptest::collection::vec((0u64..2 * 24 * 60, event()), 0..max).prop_map(|events| {
+    proptest::collection::vec((minute(), event()), 0..max).prop_map(|events| {
         events
             .into_iter()
             .enumerate()
@@ -149,6 +156,57 @@ pub(crate) fn inputs(max: usize) -> impl Strategy<Value = Vec<Input>> {
             })
             .collect()
     })
+}
+
+/// The inputs numbered again from `first`, in their order: what replaying a reordered or split
+/// recording does (each recording numbers its own lines).
+fn renumbered(inputs: &[Input], first: u32) -> Vec<Input> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(n, i)| Input {
+            evidence: Evidence::new(first + u32::try_from(n).unwrap()).unwrap(),
+            ..i.clone()
+        })
+        .collect()
+}
+
+/// What a report says, without evidence numbers: each project's phase, its phase changes with
+/// their times, and its findings (code, time, iteration, platform).
+type Meaning = Vec<(
+    cvnotify_core::ProjectId,
+    Phase,
+    Vec<(Timestamp, Phase)>,
+    Vec<(
+        Timestamp,
+        FindingCode,
+        Option<cvnotify_core::IterationId>,
+        Option<String>,
+    )>,
+)>;
+
+fn meaning(tracker: &Tracker) -> Meaning {
+    tracker
+        .report()
+        .into_iter()
+        .map(|r| {
+            let history = r.history.iter().map(|(s, p)| (s.at, *p)).collect();
+            let mut findings: Vec<_> = r
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.at,
+                        f.code,
+                        f.iteration_id,
+                        f.platform.as_ref().map(|p| p.as_str().to_string()),
+                    )
+                })
+                .collect();
+            findings.sort();
+            (r.project_id, r.phase, history, findings)
+        })
+        .collect()
 }
 
 pub(crate) fn track(inputs: &[Input]) -> Tracker {
@@ -178,6 +236,38 @@ proptest! {
         let (a, b) = (track(&original), track(&shuffled));
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(a.report(), b.report());
+    }
+
+    /// Issue 12: every generator fixed an input's evidence before shuffling, so reordering never
+    /// changed a tie-break. Here the inputs are numbered again after the shuffle, as replaying a
+    /// reordered recording does: what the report says must not change.
+    #[test]
+    fn evidence_numbers_never_decide_a_verdict(
+        inputs in inputs(40).prop_flat_map(|v| (Just(v.clone()), Just(v).prop_shuffle()))
+    ) {
+        let (original, shuffled) = inputs;
+        let a = track(&original);
+        let b = track(&renumbered(&shuffled, 1));
+        prop_assert_eq!(meaning(&a), meaning(&b));
+    }
+
+    /// Several recordings each number their own lines: split the inputs between consumers,
+    /// number each part on its own (in ranges of its own, as evidence names a file and a line),
+    /// merge, and the report says what the whole does.
+    #[test]
+    fn merged_recordings_numbered_apart_mean_the_whole(
+        inputs in inputs(40),
+        owners in proptest::collection::vec(0u8..3, 40),
+    ) {
+        let whole = track(&inputs);
+        let part = |k: u8| -> Vec<Input> {
+            let mine: Vec<Input> = inputs.iter().zip(&owners).filter(|(_, o)| **o == k).map(|(i, _)| i.clone()).collect();
+            renumbered(&mine, 1 + 1000 * u32::from(k))
+        };
+        let mut merged = track(&part(0));
+        merged.merge(&track(&part(1))).unwrap();
+        merged.merge(&track(&part(2))).unwrap();
+        prop_assert_eq!(meaning(&merged), meaning(&whole));
     }
 
     /// Any notification delivered again (the same message, handed out again, no earlier than the

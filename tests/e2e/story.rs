@@ -30,6 +30,8 @@ pub(crate) struct Story {
     pub(crate) inputs: Vec<Input>,
     now: u64,
     next_message: u128,
+    /// The next input happens at the same instant as the previous one.
+    same_time: bool,
 }
 
 impl Story {
@@ -43,6 +45,7 @@ impl Story {
             inputs: Vec::new(),
             now: 0,
             next_message: 1,
+            same_time: false,
         }
     }
 
@@ -57,8 +60,17 @@ impl Story {
         self
     }
 
+    /// The next input happens at the same instant as the last one (queue insertion times have
+    /// one-second resolution, so this is common on real data).
+    pub(crate) fn at_once(&mut self) -> &mut Self {
+        self.same_time = true;
+        self
+    }
+
     pub(crate) fn push(&mut self, event: Event) -> &mut Self {
-        self.now += MINUTE;
+        if !std::mem::take(&mut self.same_time) {
+            self.now += MINUTE;
+        }
         let evidence = Evidence::new(u32::try_from(self.inputs.len() + 1).unwrap()).unwrap();
         let input = Input {
             at: Timestamp(self.now),

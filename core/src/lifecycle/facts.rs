@@ -597,9 +597,28 @@ impl ProjectFacts {
         }
     }
 
-    /// The configuration in force at `stamp`: the latest at or before it, else the first.
+    /// The configuration in force at `stamp`: the latest at or before its time (configurations
+    /// at the same instant are ordered by their content, never by evidence), else the first.
     pub fn config_at(&self, stamp: Stamp) -> Option<&Config> {
-        let before = self.configs.iter().rev().find(|(s, _)| *s <= stamp);
-        before.or(self.configs.first()).map(|(_, c)| c)
+        let before = self
+            .configs
+            .iter()
+            .filter(|(s, _)| s.at <= stamp.at)
+            .max_by(|(a, x), (b, y)| (a.at, x).cmp(&(b.at, y)));
+        before
+            .or_else(|| {
+                self.configs
+                    .iter()
+                    .min_by(|(a, x), (b, y)| (a.at, x).cmp(&(b.at, y)))
+            })
+            .map(|(_, c)| c)
+    }
+
+    /// The latest configuration with a queue, by time (then content, never evidence).
+    pub fn latest_queue_config(&self) -> Option<&(Stamp, Config)> {
+        self.configs
+            .iter()
+            .filter(|(_, c)| c.queue)
+            .max_by(|(a, x), (b, y)| (a.at, x).cmp(&(b.at, y)))
     }
 }

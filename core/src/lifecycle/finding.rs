@@ -62,6 +62,16 @@ impl Sources {
         container: false,
     };
 
+    /// What both observe.
+    pub const fn intersect(self, other: Self) -> Self {
+        Self {
+            queue: self.queue && other.queue,
+            training_api: self.training_api && other.training_api,
+            polling: (self.polling || self.training_api) && (other.polling || other.training_api),
+            container: self.container && other.container,
+        }
+    }
+
     /// Whether every source in `needed` is observed.
     pub const fn covers(self, needed: Self) -> bool {
         (self.queue || !needed.queue)
@@ -128,6 +138,8 @@ pub enum FindingCode {
     /// Time matters: only a connection test at or after the latest configuration counts, and
     /// the finding appears once the latest time seen passes the deadline.
     ConnectionTestMissing,
+    /// The `ConnectionTest` came, but after the deadline.
+    ConnectionTestLate,
     /// Another `ConnectionTest` message without a reconfiguration.
     ///
     /// Order matters, by `at`: a configuration between two tests makes the second expected.
@@ -136,6 +148,8 @@ pub enum FindingCode {
     TrainingNotRequested,
     /// TrainProject returned an iteration, no `Training` notification by the deadline.
     TrainingNotificationMissing,
+    /// The `Training` notification came, but after the deadline.
+    TrainingNotificationLate,
     /// Both `TrainingCompleted` and `TrainingFailed` for one iteration.
     TrainingStatusConflict,
     /// A `Training` notification contradicts GetIteration.
@@ -149,8 +163,12 @@ pub enum FindingCode {
     ExportContradictsPolling,
     /// `ExportCompleted` with a container configured, and no backup blob by the deadline.
     BackupBlobMissing,
+    /// The backup blob appeared, but later than the deadline after `ExportCompleted`.
+    BackupBlobLate,
     /// A backup blob with no `ExportCompleted` for its iteration by the deadline.
     BackupBlobUnannounced,
+    /// The `ExportCompleted` came, but later than the deadline after its backup blob appeared.
+    ExportNotificationLate,
     /// The `modelUri`'s backup blob name names other ids than the message.
     ModelUriNamesOtherIds,
     /// The `modelUri` is not in the configured container.
@@ -165,18 +183,22 @@ pub enum FindingCode {
 
 impl FindingCode {
     /// Every code, in catalogue order.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 19] = [
         Self::UnconfiguredProject,
         Self::ConnectionTestMissing,
+        Self::ConnectionTestLate,
         Self::ConnectionTestRepeated,
         Self::TrainingNotRequested,
         Self::TrainingNotificationMissing,
+        Self::TrainingNotificationLate,
         Self::TrainingStatusConflict,
         Self::TrainingContradictsPolling,
         Self::ExportOfUntrainedIteration,
         Self::ExportContradictsPolling,
         Self::BackupBlobMissing,
+        Self::BackupBlobLate,
         Self::BackupBlobUnannounced,
+        Self::ExportNotificationLate,
         Self::ModelUriNamesOtherIds,
         Self::ModelUriOutsideContainer,
         Self::DuplicateDelivery,
@@ -201,6 +223,13 @@ impl FindingCode {
                 QA,
                 "configured with a queue, but no ConnectionTest notification by the deadline",
             ),
+            Self::ConnectionTestLate => (
+                "connection-test-late",
+                Warning,
+                "seed: Verify the connection",
+                QA,
+                "the ConnectionTest notification came, but after the deadline",
+            ),
             Self::ConnectionTestRepeated => (
                 "connection-test-repeated",
                 Info,
@@ -221,6 +250,13 @@ impl FindingCode {
                 "seed: Get event notifications",
                 QA,
                 "TrainProject returned an iteration, but no Training notification by the deadline",
+            ),
+            Self::TrainingNotificationLate => (
+                "training-notification-late",
+                Warning,
+                "seed: Get event notifications",
+                QA,
+                "the Training notification came, but after the deadline",
             ),
             Self::TrainingStatusConflict => (
                 "training-status-conflict",
@@ -257,12 +293,26 @@ impl FindingCode {
                 QC,
                 "ExportCompleted, but no backup blob {projectId} - {iterationId}.{platformType} by the deadline",
             ),
+            Self::BackupBlobLate => (
+                "backup-blob-late",
+                Warning,
+                "seed: Get model export backups",
+                QC,
+                "the backup blob appeared, but later than the deadline after ExportCompleted",
+            ),
             Self::BackupBlobUnannounced => (
                 "backup-blob-unannounced",
                 Warning,
                 "seed: Get model export backups",
                 QC,
                 "a backup blob appeared, but no ExportCompleted for its iteration by the deadline",
+            ),
+            Self::ExportNotificationLate => (
+                "export-notification-late",
+                Warning,
+                "seed: Get model export backups",
+                QC,
+                "ExportCompleted came, but later than the deadline after its backup blob appeared",
             ),
             Self::ModelUriNamesOtherIds => (
                 "model-uri-names-other-ids",

@@ -117,6 +117,14 @@ impl Tracker {
         &self.settings
     }
 
+    /// Judges by fewer sources: only what both the current sources and `sources` observe. A
+    /// recording whose runs observed different sources (or a source that turned out not to be
+    /// observable, as a training API that refused the key) is judged by what was observed
+    /// throughout. Facts are kept; only the judgement changes.
+    pub fn narrow_sources(&mut self, sources: Sources) {
+        self.settings.sources = self.settings.sources.intersect(sources);
+    }
+
     /// The latest `at` seen.
     pub const fn now(&self) -> Timestamp {
         self.now
@@ -328,6 +336,11 @@ impl Tracker {
     }
 }
 
+/// Whether `then` came more than `deadline` milliseconds after `from`.
+fn late(from: Stamp, then: Stamp, deadline: u64) -> bool {
+    then.at > from.at.plus_millis(deadline)
+}
+
 /// A step of one project, ready for the table.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Planned {
@@ -428,7 +441,25 @@ impl Judge<'_> {
                 }
             }
         }
-        steps.sort();
+        // By time; steps at the same instant in the order the lifecycle allows (the `Step`
+        // order: configure, test, request, outcome, export), so that equal times (queue times
+        // have one-second resolution) never make the verdict depend on evidence numbers.
+        steps.sort_by(|a, b| {
+            (
+                a.stamp.at,
+                a.step,
+                &a.iteration,
+                &a.platform,
+                a.stamp.evidence,
+            )
+                .cmp(&(
+                    b.stamp.at,
+                    b.step,
+                    &b.iteration,
+                    &b.platform,
+                    b.stamp.evidence,
+                ))
+        });
         steps
     }
 
@@ -446,8 +477,10 @@ impl Judge<'_> {
                 }
             }
             Step::ExportCompleted | Step::ExportFailed => {
+                // A completion at the same instant counts as before: the lifecycle allows that
+                // order, and queue times cannot tell the two apart.
                 let completed = iteration.and_then(IterationFacts::completed_at);
-                if completed.is_some_and(|c| c < step.stamp) {
+                if completed.is_some_and(|c| c.at <= step.stamp.at) {
                     Guard::TrainedBefore
                 } else {
                     Guard::NotTrainedBefore
@@ -536,21 +569,35 @@ impl Judge<'_> {
     fn check(&mut self) {
         let facts = self.facts;
         let deadlines = self.tracker.settings.deadlines;
-        // Connection test: after the latest configuration with a queue.
-        if let Some((configured, _)) = facts.configs.iter().rev().find(|(_, c)| c.queue) {
+        // Connection test: after the latest configuration with a queue, by the deadline.
+        if let Some((configured, _)) = facts.latest_queue_config() {
             let tested = facts
                 .connection_tests
                 .messages()
                 .iter()
-                .any(|r| r.first() >= *configured);
-            if !tested && let Some(due) = self.expired(*configured, deadlines.connection_test) {
-                self.raise(
-                    FindingCode::ConnectionTestMissing,
-                    due,
+                .map(|r| r.first())
+                .filter(|t| t.at >= configured.at)
+                .min();
+            match tested {
+                None => {
+                    if let Some(due) = self.expired(*configured, deadlines.connection_test) {
+                        self.raise(
+                            FindingCode::ConnectionTestMissing,
+                            due,
+                            None,
+                            None,
+                            vec![*configured],
+                        );
+                    }
+                }
+                Some(t) if late(*configured, t, deadlines.connection_test) => self.raise(
+                    FindingCode::ConnectionTestLate,
+                    t.at,
                     None,
                     None,
-                    vec![*configured],
-                );
+                    vec![*configured, t],
+                ),
+                Some(_) => {}
             }
         }
         for r in facts.connection_tests.messages() {
@@ -588,6 +635,18 @@ impl Judge<'_> {
                 Some(id),
                 None,
                 vec![requested],
+            );
+        }
+        if let Some(requested) = it.requested()
+            && let Some(outcome) = completed.into_iter().chain(failed).min()
+            && late(requested, outcome, deadlines.training_notification)
+        {
+            self.raise(
+                FindingCode::TrainingNotificationLate,
+                outcome.at,
+                Some(id),
+                None,
+                vec![requested, outcome],
             );
         }
         if let (Some(c), Some(f)) = (completed, failed) {
@@ -708,33 +767,61 @@ impl Judge<'_> {
                     Some(p) => it.platform(p).and_then(|f| f.blob),
                     None => it.platforms().iter().filter_map(|f| f.blob).min(),
                 };
-                if blob.is_none()
-                    && let Some(due) = self.expired(first, deadlines.backup_blob)
-                {
-                    self.raise(
-                        FindingCode::BackupBlobMissing,
-                        due,
+                match blob {
+                    None => {
+                        if let Some(due) = self.expired(first, deadlines.backup_blob) {
+                            self.raise(
+                                FindingCode::BackupBlobMissing,
+                                due,
+                                Some(id),
+                                platform.clone(),
+                                vec![first],
+                            );
+                        }
+                    }
+                    Some((seen, _)) if late(first, seen, deadlines.backup_blob) => self.raise(
+                        FindingCode::BackupBlobLate,
+                        seen.at,
                         Some(id),
                         platform.clone(),
-                        vec![first],
-                    );
+                        vec![first, seen],
+                    ),
+                    Some(_) => {}
                 }
             }
         }
         for p in it.platforms() {
             let Some((created, _)) = p.blob else { continue };
-            let announced = it.notices.as_slice().iter().any(|n| {
-                n.status == ExportStatus::ExportCompleted
-                    && n.platform().is_none_or(|np| np == p.platform)
-            });
-            if !announced && let Some(due) = self.expired(created, deadlines.blob_announcement) {
-                self.raise(
-                    FindingCode::BackupBlobUnannounced,
-                    due,
+            let announced = it
+                .notices
+                .as_slice()
+                .iter()
+                .filter(|n| {
+                    n.status == ExportStatus::ExportCompleted
+                        && n.platform().is_none_or(|np| np == p.platform)
+                })
+                .filter_map(|n| n.deliveries.first())
+                .min();
+            match announced {
+                None => {
+                    if let Some(due) = self.expired(created, deadlines.blob_announcement) {
+                        self.raise(
+                            FindingCode::BackupBlobUnannounced,
+                            due,
+                            Some(id),
+                            Some(p.platform.clone()),
+                            vec![created],
+                        );
+                    }
+                }
+                Some(notice) if late(created, notice, deadlines.blob_announcement) => self.raise(
+                    FindingCode::ExportNotificationLate,
+                    notice.at,
                     Some(id),
                     Some(p.platform.clone()),
-                    vec![created],
-                );
+                    vec![created, notice],
+                ),
+                Some(_) => {}
             }
         }
     }
