@@ -26,10 +26,31 @@ def at(seconds):
 
 
 class Session:
-    def __init__(self, sources=("queue", "training-api", "container")):
-        self.lines = [{"kind": "session", "version": 1, "sources": list(sources)}]
+    """One recording. Version 2 (the default) starts with a session line that says when the run
+    started, and ends with an end line saying how it ended (end=None leaves it out: a run that
+    crashed)."""
+
+    def __init__(self, sources=("queue", "training-api", "container"), version=2, scope=None):
         self.t = 0
         self.msg = 0
+        self.version = version
+        self.lines = []
+        self.end = ("completed", None)
+        self.start_run(sources, scope)
+
+    def start_run(self, sources=("queue", "training-api", "container"), scope=None):
+        line = {"kind": "session", "version": self.version, "sources": list(sources)}
+        if self.version >= 2:
+            line["at"] = at(self.t)
+        if scope:
+            line["scope"] = scope
+        return self.raw(line)
+
+    def end_run(self, outcome="completed", reason=None, seconds=1):
+        line = {"kind": "end", "at": self.step(seconds), "outcome": outcome}
+        if reason:
+            line["reason"] = reason
+        return self.raw(line)
 
     def step(self, seconds=5):
         self.t += seconds
@@ -101,7 +122,14 @@ class Session:
         return self.export(p, i, "CoreML", b64=b64)
 
     def text(self):
-        return "".join(json.dumps(l, separators=(",", ":")) + "\n" for l in self.lines)
+        lines = list(self.lines)
+        if self.version >= 2 and self.end is not None:
+            outcome, reason = self.end
+            line = {"kind": "end", "at": at(self.t + 1), "outcome": outcome}
+            if reason:
+                line["reason"] = reason
+            lines.append(line)
+        return "".join(json.dumps(l, separators=(",", ":")) + "\n" for l in lines)
 
 
 sessions = {}
@@ -163,6 +191,41 @@ s.raw({"kind": "api", "at": s.step(), "operation": "UpdateProject", "projectId":
 s.tick(60); sessions["n_secret_in_recording"] = s
 s = Session(sources=("queue",)); s.connection_test(P[0]).trained(P[0], I[0]).exported(P[0], I[0], "ONNX").tick(86400)
 sessions["y_queue_only"] = s
+
+# ---- issue 12: runs, empty runs, ties, lateness, an unobservable API, scope ----
+# A version 1 recording (no end lines) still reads and passes.
+s = Session(version=1); s.happy(P[0], I[0]).tick(3600); sessions["y_version_1_recording"] = s
+# A run that crashed: no end line.
+s = Session(); s.happy(P[0], I[0]).tick(3600); s.end = None; sessions["n_run_without_end"] = s
+# A check whose TrainProject got a 503 without a CustomVisionError: the call is recorded, the
+# API was not observed, and the run aborted.
+s = Session(scope="created"); s.configure(P[0]).connection_test(P[0])
+s.api("TrainProject", P[0], httpStatus=503)
+s.end = ("aborted", "TrainProject: the training API answered 503 Service Unavailable")
+sessions["n_run_aborted"] = s
+# A watch that crashed, restarted, and finished the work: a warning, nothing lost.
+s = Session(sources=("queue",)); s.connection_test(P[0]).trained(P[0], I[0])
+s.start_run(sources=("queue",)); s.exported(P[0], I[0], "ONNX").tick(60)
+sessions["i_watch_restarted"] = s
+# A run that judged nothing is not a pass.
+s = Session(sources=("queue",)); s.tick(60); sessions["n_nothing_judged"] = s
+# watch --training-endpoint with a key the gateway refuses: GetIteration is not observed.
+s = Session(sources=("queue", "polling")); s.connection_test(P[0]).trained(P[0], I[0])
+s.api("GetIteration", P[0], iterationId=I[0], httpStatus=401, errorCode="401").tick(60)
+sessions["n_training_api_unavailable"] = s
+# The Export and Training notifications in the same second, the Export line first: queue times
+# have one-second resolution, and the lifecycle's order decides the tie.
+s = Session(); s.configure(P[0]).connection_test(P[0]).train(P[0], I[0])
+s.api("ExportIteration", P[0], iterationId=I[0], platform="ONNX")
+s.exported(P[0], I[0], "ONNX", at_override=s.t + 10)
+s.trained(P[0], I[0], at_override=s.t + 10)
+s.t += 20; s.blob(f"{P[0]} - {I[0]}.ONNX").tick(3600); sessions["y_equal_times"] = s
+# A connection test 33 minutes after the configuration (the deadline is 5): late, a warning.
+s = Session(); s.configure(P[0]).tick(33 * 60).connection_test(P[0]).tick(60)
+sessions["i_connection_test_late"] = s
+# A check on a container used before: another project's backup blob is information.
+s = Session(scope="created"); s.happy(P[0], I[0]).blob(f"{P[1]} - {I[1]}.ONNX").tick(3600)
+sessions["y_check_foreign_blob"] = s
 
 os.makedirs(OUT, exist_ok=True)
 for name, session in sorted(sessions.items()):

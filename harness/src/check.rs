@@ -45,6 +45,8 @@ pub struct Check {
     pub env: Environment,
     /// Where its times come from.
     pub clock: Now,
+    /// What never came within the timeout (a real endpoint only).
+    pub shortfalls: Vec<String>,
 }
 
 /// How a check ended.
@@ -54,6 +56,9 @@ pub enum Ending {
     Completed,
     /// The API refused a call; it was recorded and judged, and the rest did not run.
     Refused(TrainingError),
+    /// It ran to its end, but something it waited for never came within the timeout, before
+    /// the deadline that would make its absence a finding: the run cannot pass.
+    Incomplete(String),
 }
 
 /// Why a check could not go on.
@@ -75,7 +80,8 @@ pub enum CheckError {
 impl std::fmt::Display for CheckError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Training { operation, error } => write!(f, "{}: {error}", operation.as_str()),
+            // The training client's errors name their call already.
+            Self::Training { error, .. } => error.fmt(f),
             Self::Storage(e) => e.fmt(f),
             Self::Recording(e) => write!(f, "cannot write the recording: {e}"),
         }
@@ -141,7 +147,8 @@ impl Check {
     ) -> Result<Ending, CheckError> {
         let mut seen = Seen(Vec::new());
         match self.scenario(name, platforms, &mut seen).await {
-            Ok(()) => Ok(Ending::Completed),
+            Ok(()) if self.shortfalls.is_empty() => Ok(Ending::Completed),
+            Ok(()) => Ok(Ending::Incomplete(self.shortfalls.join("; "))),
             Err(Stop::Refused(e)) => {
                 self.say(&format!("stopped early: {e}"));
                 self.finish_time();
@@ -164,21 +171,18 @@ impl Check {
         self.session.say(&format!("check: {text}"));
     }
 
-    /// Records a refused call and stops the scenario; a call without a service answer
-    /// (transport, gateway, unreadable body) breaks the run.
+    /// Records a failed call and stops the scenario: a refusal is judged and ends the run
+    /// early; a call without a service answer (transport, gateway, unreadable body) is recorded
+    /// as such and breaks the run.
     fn refused(&mut self, operation: Operation, project: ProjectId, e: TrainingError) -> Stop {
-        let TrainingError::Service { status, code, .. } = &e else {
-            return Stop::Broken(CheckError::Training {
-                operation,
-                error: e,
-            });
-        };
         let mut line = self.line(operation, project);
-        line.http_status = status.as_u16();
-        line.error_code = Some(code.as_str().to_string());
-        match self.session.api(line) {
-            Ok(()) => Stop::Refused(e),
-            Err(io) => Stop::Broken(CheckError::Recording(io)),
+        cross_check::failed(&mut line, &e);
+        if let Err(io) = self.session.api(line) {
+            return Stop::Broken(CheckError::Recording(io));
+        }
+        match e {
+            TrainingError::Service { .. } => Stop::Refused(e),
+            error => Stop::Broken(CheckError::Training { operation, error }),
         }
     }
 
@@ -197,7 +201,10 @@ impl Check {
                 self.session.api(line)?;
                 Err(Stop::Refused(error))
             }
-            Outcome::Failed(error) => Err(Stop::Broken(CheckError::Training { operation, error })),
+            Outcome::Failed { line, error } => {
+                self.session.api(line)?;
+                Err(Stop::Broken(CheckError::Training { operation, error }))
+            }
             Outcome::NotApplicable => Ok(()),
         }
     }
@@ -230,6 +237,7 @@ impl Check {
     async fn wait_for(
         &mut self,
         seen: &mut Seen,
+        what: &str,
         count: usize,
         done: impl Fn(&Notification) -> bool,
     ) -> Result<bool, Stop> {
@@ -246,7 +254,13 @@ impl Check {
             }
             match &self.env {
                 Environment::Simulated(_) => return Ok(false),
-                Environment::Real { timeout } if started.elapsed() >= *timeout => return Ok(false),
+                Environment::Real { timeout } if started.elapsed() >= *timeout => {
+                    self.shortfalls.push(format!(
+                        "{what} did not arrive within {} s",
+                        timeout.as_secs()
+                    ));
+                    return Ok(false);
+                }
                 Environment::Real { .. } => {
                     // Poll soon, then less often: 0.1 s doubling up to 5 s.
                     tokio::time::sleep(interval).await;
@@ -266,20 +280,22 @@ impl Check {
             export_model_container_uri: Some(self.container.resource().url().to_string()),
             notification_queue_uri: Some(self.queue.resource().url().to_string()),
         };
-        let project = self
+        let created = self
             .api
             .create_project(&NewProject {
                 name: name.to_string(),
                 storage: storage.clone(),
                 ..NewProject::default()
             })
-            .await
-            .map_err(|error| {
-                Stop::Broken(CheckError::Training {
-                    operation: Operation::CreateProject,
-                    error,
-                })
-            })?;
+            .await;
+        let project = match created {
+            Ok(p) => p,
+            // No project yet: the line names the nil id, which stands for no project.
+            Err(e) => {
+                let nil = ProjectId::from_bytes([0; 16]);
+                return Err(self.refused(Operation::CreateProject, nil, e));
+            }
+        };
         let p = project.id;
         let mut line = self.line(Operation::CreateProject, p);
         line.notification_queue_uri = storage.notification_queue_uri.clone();
@@ -288,7 +304,7 @@ impl Check {
         self.say(&format!("created project {p} with a queue and a container"));
 
         let tested = |n: &Notification| matches!(n, Notification::ConnectionTest { project_id } if *project_id == p);
-        if !self.wait_for(seen, 1, tested).await? {
+        if !self.wait_for(seen, "the ConnectionTest", 1, tested).await? {
             self.say("no ConnectionTest arrived");
         }
 
@@ -301,7 +317,12 @@ impl Check {
         line.iteration_id = Some(i.to_string());
         self.session.api(line)?;
         self.say(&format!("training iteration {i}"));
-        if !self.wait_for(seen, 1, |n| is_training(n, p, i)).await? {
+        if !self
+            .wait_for(seen, "the Training notification", 1, |n| {
+                is_training(n, p, i)
+            })
+            .await?
+        {
             self.say("no Training notification arrived");
         }
         let failed = seen.0.iter().any(|n| {
@@ -329,7 +350,9 @@ impl Check {
             }
         }
         if !self
-            .wait_for(seen, platforms.len(), |n| is_export(n, p, i))
+            .wait_for(seen, "every Export notification", platforms.len(), |n| {
+                is_export(n, p, i)
+            })
             .await?
         {
             self.say("not every Export notification arrived");

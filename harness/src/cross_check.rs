@@ -28,8 +28,14 @@ pub enum Outcome {
         /// The refusal.
         error: TrainingError,
     },
-    /// No usable answer (transport failure, gateway refusal, unreadable body).
-    Failed(TrainingError),
+    /// No usable answer (transport failure, gateway refusal, unreadable body): the line to
+    /// record (the API was not observed: `api-unavailable`), and what happened.
+    Failed {
+        /// The line to record.
+        line: ApiLine,
+        /// What happened.
+        error: TrainingError,
+    },
 }
 
 /// Polls the API about `notification`; `at` is when the answer arrived.
@@ -89,14 +95,31 @@ pub async fn poll(
     line.at = At(at());
     match answer {
         Ok(()) => Outcome::Answered { line, left_out },
-        // A service error is an answer: it becomes an `api-rejected` input.
-        Err(error @ TrainingError::Service { .. }) => {
-            if let TrainingError::Service { status, code, .. } = &error {
-                line.http_status = status.as_u16();
-                line.error_code = Some(code.as_str().to_string());
+        Err(error) => {
+            failed(&mut line, &error);
+            match error {
+                // A service error is an answer: it becomes an `api-rejected` input.
+                TrainingError::Service { .. } => Outcome::Refused { line, error },
+                _ => Outcome::Failed { line, error },
             }
-            Outcome::Refused { line, error }
         }
-        Err(e) => Outcome::Failed(e),
     }
+}
+
+/// Writes what a failed call got into its line: the status and the `CustomVisionError` code of
+/// a refusal; the status and the gateway's numeric code, or the status alone, of an answer that
+/// is not the service's; status 0 and what happened, when there was no usable answer.
+pub fn failed(line: &mut ApiLine, error: &TrainingError) {
+    let (status, code) = match error {
+        TrainingError::Service { status, code, .. } => {
+            (status.as_u16(), Some(code.as_str().to_string()))
+        }
+        TrainingError::Gateway { status, code, .. } => (status.as_u16(), Some(code.clone())),
+        TrainingError::Status { status, .. } => (status.as_u16(), None),
+        TrainingError::Transport { .. } => (0, Some("transport failure".to_string())),
+        TrainingError::Body { .. } => (0, Some("unreadable answer".to_string())),
+        TrainingError::Url(_) => (0, Some("unusable URL".to_string())),
+    };
+    line.http_status = status;
+    line.error_code = code;
 }

@@ -11,8 +11,8 @@ use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use cvnotify_core::lifecycle::Operation;
 
 use crate::recording::{
-    ApiLine, At, BlobEvent, BlobLine, ExportEntry, FORMAT_VERSION, Line, MessageLine, SessionLine,
-    SourceName, TickLine, Writer,
+    ApiLine, At, BlobEvent, BlobLine, EndLine, ExportEntry, FORMAT_VERSION, Line, MessageLine,
+    Outcome, Scope, SessionLine, SourceName, TickLine, Writer,
 };
 use crate::seed::guid_bytes as guid;
 
@@ -142,6 +142,8 @@ pub fn generate(spec: Spec, out: impl Write) -> io::Result<()> {
     g.emit(Line::Session(SessionLine {
         version: FORMAT_VERSION,
         sources,
+        at: Some(g.at()),
+        scope: Scope::All,
     }))?;
     let projects: Vec<ProjectId> = (0..u64::from(spec.projects.max(1)))
         .map(|n| ProjectId::from_bytes(guid(1, n, 0)))
@@ -175,5 +177,10 @@ pub fn generate(spec: Spec, out: impl Write) -> io::Result<()> {
         }
         round += 1;
     }
+    g.emit(Line::End(EndLine {
+        at: g.at(),
+        outcome: Outcome::Completed,
+        reason: None,
+    }))?;
     g.out.finish().map(drop)
 }

@@ -445,6 +445,6 @@ pub fn read(h: &Hostile) -> bool {
         }
         Reader::RecordingLine => std::str::from_utf8(&h.bytes)
             .ok()
-            .is_some_and(|text| crate::recording::read_line(text, 2, false).is_ok()),
+            .is_some_and(|text| crate::recording::read_line(text, 2).is_ok()),
     }
 }

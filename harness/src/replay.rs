@@ -4,10 +4,10 @@
 use std::io::BufRead;
 use std::sync::mpsc;
 
-use cvnotify_core::lifecycle::{Input, Settings, Sources, Tracker};
+use cvnotify_core::lifecycle::{Input, Settings, Tracker};
 
 use crate::recording::{Item, RawText, ReadLine, Reader};
-use crate::report::{SessionReport, Tally, Waivers, session_report};
+use crate::report::{Rules, Runs, SessionReport, Tally, session_report};
 
 /// Lines per batch handed to a parse worker.
 const BATCH: usize = 1024;
@@ -18,6 +18,7 @@ const BATCH: usize = 1024;
 struct Batch {
     inputs: Vec<Input>,
     tally: Tally,
+    runs: Runs,
 }
 
 impl Batch {
@@ -25,12 +26,22 @@ impl Batch {
     fn absorb(&mut self, line: ReadLine) {
         let number = line.number;
         match line.item {
-            // A session line after the first is refused by the reader; the first one is taken
-            // before the batches start.
-            Ok(Item::Session(_)) => {}
+            Ok(Item::Session {
+                version,
+                sources,
+                scope,
+            }) => self.runs.start(number, version, sources, scope),
+            Ok(Item::End { outcome, reason }) => self.runs.end(number, outcome, reason),
             Ok(Item::Inputs(inputs)) => self.inputs.extend(inputs),
-            Ok(Item::Message { parsed, input }) => {
-                self.tally.message(&parsed, number);
+            Ok(Item::Unavailable { operation, detail }) => {
+                self.tally.api_unavailable(operation, number, &detail);
+            }
+            Ok(Item::Message {
+                message_id,
+                parsed,
+                input,
+            }) => {
+                self.tally.message(message_id, &parsed, number);
                 self.inputs.extend(input);
             }
             Err(problem) => self.tally.line_problem(&problem, number),
@@ -46,42 +57,32 @@ impl Batch {
 pub fn replay(
     name: &str,
     input: impl BufRead,
-    waivers: &Waivers,
+    rules: &Rules,
     mut progress: impl FnMut(usize),
 ) -> std::io::Result<SessionReport> {
     let mut reader = Reader::new(input);
-    // The sources come from the session line, which can only be the first line; a recording
-    // without one is judged as observing all three.
-    let mut sources = Sources::ALL;
-    let mut head = Batch::default();
     let mut lines = 0;
-    if let Some(first) = reader.next_raw()? {
-        progress(first.bytes);
-        lines = first.number;
-        let first = first.read();
-        match first.item {
-            Ok(Item::Session(s)) => sources = s,
-            _ => head.absorb(first),
-        }
-    }
-    let settings = Settings {
-        sources,
-        ..Settings::default()
-    };
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 4);
-    let (tracker, totals, read) = std::thread::scope(|scope| {
+    let (tracker, totals, runs, read) = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
         let collector = scope.spawn(move || {
-            let mut tracker = Tracker::new(settings);
+            // Judged with every source; the runs' own say narrows them at the end.
+            let mut tracker = Tracker::new(Settings::default());
             let mut totals = Tally::default();
+            let mut runs = Runs::default();
             for batch in done_rx {
-                let Batch { inputs, tally } = batch;
+                let Batch {
+                    inputs,
+                    tally,
+                    runs: marks,
+                } = batch;
                 inputs.into_iter().for_each(|i| tracker.handle(i));
                 totals.merge(tally);
+                runs.merge(marks);
             }
-            (tracker, totals)
+            (tracker, totals, runs)
         });
         let mut jobs = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -100,9 +101,6 @@ pub fn replay(
             });
             jobs.push(tx);
         }
-        // The collector outlives every sender; a send fails only if it panicked, which the
-        // join below reports.
-        let _ = done_tx.send(head);
         drop(done_tx);
         let mut batch = Vec::with_capacity(BATCH);
         let mut next = 0usize;
@@ -130,13 +128,11 @@ pub fn replay(
             send(batch);
         }
         drop(jobs);
-        let (tracker, totals) = collector
+        let (tracker, totals, runs) = collector
             .join()
             .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
-        Ok::<_, std::io::Error>((tracker, totals, read))
+        Ok::<_, std::io::Error>((tracker, totals, runs, read))
     })?;
     read?;
-    Ok(session_report(
-        name, lines, sources, totals, &tracker, waivers,
-    ))
+    Ok(session_report(name, lines, totals, &runs, tracker, rules))
 }

@@ -14,10 +14,10 @@ use cvnotify_core::lifecycle::{
 use cvnotify_core::{BlobKind, Notification, ParseError, ParseOptions, ProjectId};
 
 use crate::recording::{
-    ApiLine, At, BlobEvent, BlobLine, FORMAT_VERSION, Line, MessageLine, SessionLine, SourceName,
-    TickLine, Writer, api_events, format_time,
+    ApiLine, At, BlobEvent, BlobLine, EndLine, FORMAT_VERSION, Line, MessageLine, Outcome, Scope,
+    SessionLine, SourceName, TickLine, Writer, api_events, format_time, unavailable,
 };
-use crate::report::{SessionReport, Tally, Waivers, session_report};
+use crate::report::{Rules, Runs, SessionReport, Tally, session_report};
 
 /// Where a session's recording goes.
 pub type RecordingSink = Box<dyn Write + Send>;
@@ -34,11 +34,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder writing to `sink` (nowhere when `None`).
-    pub fn new(sink: Option<RecordingSink>) -> Self {
+    /// A recorder writing to `sink` (nowhere when `None`), after the `lines` lines the
+    /// recording already holds (a run appended to an earlier one continues its numbering).
+    pub fn new(sink: Option<RecordingSink>, lines: u32) -> Self {
         Self {
             writer: sink.map(Writer::new),
-            last: 0,
+            last: lines,
         }
     }
 
@@ -112,10 +113,22 @@ pub struct Handled {
     pub error: Option<ParseError>,
 }
 
+/// What a session's first line says about it.
+#[derive(Clone, Copy, Debug)]
+pub struct Header {
+    /// The sources it observes.
+    pub sources: Sources,
+    /// Which projects it judges.
+    pub scope: Scope,
+    /// When it starts.
+    pub at: Timestamp,
+}
+
 /// One live session.
 pub struct Session {
     tracker: Tracker,
     tally: Tally,
+    runs: Runs,
     recorder: Recorder,
     live: LiveSink,
     /// The container's listing as last observed.
@@ -123,14 +136,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session observing `sources`, recording to `recording` (its session line is written
-    /// now), telling what changes to `live`.
-    pub fn new(
-        sources: Sources,
-        recording: Option<RecordingSink>,
-        live: LiveSink,
-    ) -> io::Result<Self> {
-        let mut recorder = Recorder::new(recording);
+    /// A session as `header` says, recording with `recorder` (its session line is written now),
+    /// telling what changes to `live`.
+    pub fn new(header: Header, mut recorder: Recorder, live: LiveSink) -> io::Result<Self> {
+        let sources = header.sources;
         let mut names = Vec::new();
         if sources.queue {
             names.push(SourceName::Queue);
@@ -143,16 +152,21 @@ impl Session {
         if sources.container {
             names.push(SourceName::Container);
         }
-        recorder.record(&Line::Session(SessionLine {
+        let line = recorder.record(&Line::Session(SessionLine {
             version: FORMAT_VERSION,
             sources: names,
+            at: Some(At(header.at)),
+            scope: header.scope,
         }))?;
+        let mut runs = Runs::default();
+        runs.start(line.get(), FORMAT_VERSION, sources, header.scope);
+        let mut tracker = Tracker::new(Settings::default());
+        tracker.narrow_sources(sources);
         Ok(Self {
-            tracker: Tracker::new(Settings {
-                sources,
-                ..Settings::default()
-            }),
+            // Judged by what the session line says it observes, as a replay of the recording is.
+            tracker,
             tally: Tally::default(),
+            runs,
             recorder,
             live,
             blobs: BTreeSet::new(),
@@ -161,7 +175,7 @@ impl Session {
 
     /// The sources the session observes.
     pub fn sources(&self) -> Sources {
-        self.tracker.settings().sources
+        self.runs.sources()
     }
 
     /// The lifecycle tracker.
@@ -198,12 +212,13 @@ impl Session {
             redacted: false,
         });
         let evidence = self.recorder.record(&line)?;
-        self.tally.message(&parsed, evidence.get());
+        let message_id = MessageId::from_text(m.message_id);
+        self.tally.message(message_id, &parsed, evidence.get());
         match parsed {
             Ok(p) => {
                 let project = p.notification.project_id();
                 let delivery = Delivery {
-                    message_id: MessageId::from_text(m.message_id),
+                    message_id,
                     dequeue_count: m.dequeue_count,
                 };
                 self.apply(
@@ -251,8 +266,18 @@ impl Session {
         );
     }
 
-    /// Records a training API call's line and applies what it says.
+    /// Records a training API call's line and applies what it says. A call without a usable
+    /// answer (no answer, or the gateway's refusal) is recorded and counts against the run: the
+    /// API was not observed.
     pub fn api(&mut self, line: ApiLine) -> io::Result<()> {
+        if let Some(detail) = unavailable(&line) {
+            let operation = line.operation;
+            let evidence = self.recorder.record(&Line::Api(line))?;
+            let _ = writeln!(self.live, "training API: {} {detail}", operation.as_str());
+            self.tally
+                .api_unavailable(operation, evidence.get(), &detail);
+            return Ok(());
+        }
         let project = ProjectId::parse(&line.project_id).ok();
         let events = match api_events(&line) {
             Ok(events) => events,
@@ -393,18 +418,39 @@ impl Session {
         }
     }
 
-    /// Ends the session: closes the recording and judges what was seen, as `replay` judges the
-    /// recording. `name` labels the session in the report.
-    pub fn finish(mut self, name: &str, waivers: &Waivers) -> io::Result<SessionReport> {
-        self.recorder.finish()?;
-        let sources = self.tracker.settings().sources;
-        Ok(session_report(
+    /// Ends the session at `at` with `outcome` (and why, when it did not complete): writes the
+    /// end line, closes the recording and judges what was seen, as `replay` judges the
+    /// recording. `name` labels the session in the report. The report is returned even when
+    /// the recording could not be finished; the error is returned beside it.
+    pub fn finish(
+        mut self,
+        at: Timestamp,
+        outcome: Outcome,
+        reason: Option<String>,
+        name: &str,
+        rules: &Rules,
+    ) -> (SessionReport, io::Result<()>) {
+        let end = Line::End(EndLine {
+            at: At(at),
+            outcome,
+            reason: reason.clone(),
+        });
+        let written = self.recorder.record(&end).and_then(|line| {
+            self.runs.end(line.get(), outcome, reason);
+            self.recorder.finish()
+        });
+        if written.is_err() {
+            // The end was not recorded; the live report says so as a replay would.
+            let _ = self.recorder.finish();
+        }
+        let report = session_report(
             name,
             self.recorder.lines(),
-            sources,
             self.tally,
-            &self.tracker,
-            waivers,
-        ))
+            &self.runs,
+            self.tracker,
+            rules,
+        );
+        (report, written)
     }
 }

@@ -123,23 +123,53 @@ async fn cross_check(
 ) -> io::Result<()> {
     match cross_check::check(client, notification, || clock()).await {
         Outcome::NotApplicable => Ok(()),
-        Outcome::Failed(e) => {
-            session.say(&format!("training API: {e}"));
-            Ok(())
-        }
         Outcome::Answered { line, left_out } => session.polled(line, &left_out),
-        Outcome::Refused { line, .. } => session.api(line),
+        // A refusal is judged (`api-rejected`); no usable answer means the API was not
+        // observed (`api-unavailable`), and the report will not claim it was.
+        Outcome::Refused { line, .. } | Outcome::Failed { line, .. } => session.api(line),
     }
+}
+
+/// How a watch ended (when it did not fail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Its mode's work is done: the queue drained, the page peeked.
+    Done,
+    /// It was stopped (after the batch in hand).
+    Stopped,
+}
+
+/// Whether a storage failure is worth waiting out: no answer, or the service saying it is busy
+/// or failing (408, 429, 500, 502, 503, 504). Anything else (a refused key, a missing queue)
+/// will not get better by waiting.
+pub fn transient(e: &StorageError) -> bool {
+    match e {
+        StorageError::Transport(_) => true,
+        StorageError::Status { status, .. } => {
+            matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+        }
+        StorageError::Body(_) | StorageError::Url(_) => false,
+    }
+}
+
+/// What one cycle saw.
+enum Cycle {
+    /// Messages came (poll again at once).
+    Busy,
+    /// The queue had nothing visible.
+    Idle,
 }
 
 impl Watcher<'_> {
     /// Consumes until `options.mode` says it is done or `stop` completes (then after the batch
-    /// in hand, the rest left visible for the next consumer).
+    /// in hand, the rest left visible for the next consumer). Once storage has answered, an
+    /// outage (no answer, 5xx, 429) is waited out, polling with backoff and saying so: the
+    /// messages in hand come back after their visibility timeout, none is lost.
     pub async fn run(
         &mut self,
         options: Options,
         stop: impl Future<Output = ()>,
-    ) -> Result<(), WatchError> {
+    ) -> Result<Ending, WatchError> {
         let peek = options.mode == Mode::Peek;
         let name = self.queue.resource().name().to_string();
         let poison = if peek {
@@ -152,96 +182,168 @@ impl Watcher<'_> {
         if let Some(p) = &poison {
             p.create().await?;
         }
-        let visibility = options.visibility.max(Duration::from_secs(1));
         let mut interval = Duration::ZERO;
         let mut jitter = Jitter::new();
         let mut stop = std::pin::pin!(stop);
+        let mut outage: Option<(std::time::Instant, Duration)> = None;
         loop {
-            if let Some(c) = self.container {
-                observe_container(self.session, c, &self.clock).await?;
-            }
-            let batch = if peek {
-                self.queue.peek(32).await?
-            } else {
-                self.queue.receive(32, visibility).await?
+            let cycle = self.cycle(options, &name, poison.as_ref()).await;
+            let cycle = match cycle {
+                Ok(c) => {
+                    if let Some((since, _)) = outage.take() {
+                        self.session.say(&format!(
+                            "storage: answering again after {:.1} s",
+                            since.elapsed().as_secs_f64()
+                        ));
+                    }
+                    c
+                }
+                Err(WatchError::Storage(e)) if transient(&e) => {
+                    let (since, wait) = match outage {
+                        Some((since, wait)) => (since, wait.saturating_mul(2)),
+                        None => (std::time::Instant::now(), Duration::from_millis(500)),
+                    };
+                    let wait = wait.min(options.max_interval.max(Duration::from_secs(1)));
+                    self.session.say(&format!(
+                        "storage: {e}; still trying (unavailable for {:.1} s, next try in {:.1} s)",
+                        since.elapsed().as_secs_f64(),
+                        wait.as_secs_f64()
+                    ));
+                    outage = Some((since, wait));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = &mut stop => return Ok(Ending::Stopped),
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
-            let mut deletions = Vec::new();
-            for m in &batch {
-                let handled = self
-                    .session
-                    .message(received(&name, m), options.max_dequeue)?;
-                match handled.disposition {
-                    Disposition::Delete => {
-                        if let (Some(client), Some(n)) = (self.training, &handled.notification) {
-                            cross_check(self.session, client, n, &self.clock).await?;
-                        }
-                        deletions.push(m);
-                    }
-                    Disposition::Poison => {
-                        if let Some(p) = &poison {
-                            self.session.flush()?;
-                            let text = m.message_text.as_deref().unwrap_or_default();
-                            p.put(text, Duration::ZERO, Some(-1)).await?;
-                            if let Some(e) = &handled.error {
-                                self.session.poisoned(
-                                    &m.message_id,
-                                    m.dequeue_count.unwrap_or(1),
-                                    p.resource().name(),
-                                    e,
-                                );
-                            }
-                            deletions.push(m);
-                        }
-                    }
-                    Disposition::Redeliver => {}
-                }
-            }
-            // Recorded and flushed before anything is deleted.
-            self.session.flush()?;
-            if !peek {
-                delete_all(self.queue, deletions).await?;
-            }
             if peek {
-                return Ok(());
+                return Ok(Ending::Done);
             }
-            if batch.is_empty() {
-                if options.mode == Mode::Drain && self.queue.approximate_count().await? == 0 {
-                    return Ok(());
+            match cycle {
+                Cycle::Idle => {
+                    if options.mode == Mode::Drain && self.queue.approximate_count().await? == 0 {
+                        return Ok(Ending::Done);
+                    }
+                    // Back off: double the interval (with jitter) up to the maximum.
+                    let base = if interval.is_zero() {
+                        Duration::from_millis(100)
+                    } else {
+                        interval.saturating_mul(2)
+                    };
+                    interval = base
+                        .mul_f64(1.0 + jitter.next_unit() * 0.25)
+                        .min(options.max_interval);
+                    // Time passed: deadlines may expire. Recorded, so a replay judges the same.
+                    self.session.tick((self.clock)())?;
+                    tokio::select! {
+                        _ = tokio::time::sleep(interval) => {}
+                        _ = &mut stop => return Ok(Ending::Stopped),
+                    }
                 }
-                // Back off: double the interval (with jitter) up to the maximum.
-                let base = if interval.is_zero() {
-                    Duration::from_millis(100)
-                } else {
-                    interval.saturating_mul(2)
-                };
-                interval = base
-                    .mul_f64(1.0 + jitter.next_unit() * 0.25)
-                    .min(options.max_interval);
-                // Time passed: deadlines may expire. Recorded too, so a replay judges the same.
-                self.session.tick((self.clock)())?;
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = &mut stop => return Ok(()),
-                }
-            } else {
-                interval = Duration::ZERO;
-                if is_ready(stop.as_mut()) {
-                    return Ok(());
+                Cycle::Busy => {
+                    interval = Duration::ZERO;
+                    if is_ready(stop.as_mut()) {
+                        return Ok(Ending::Stopped);
+                    }
                 }
             }
         }
+    }
+
+    /// One cycle: list the container, take a batch, hand each message to the session, flush the
+    /// recording, then delete (and poison) what may go.
+    async fn cycle(
+        &mut self,
+        options: Options,
+        name: &str,
+        poison: Option<&Queue>,
+    ) -> Result<Cycle, WatchError> {
+        let peek = options.mode == Mode::Peek;
+        if let Some(c) = self.container {
+            observe_container(self.session, c, &self.clock).await?;
+        }
+        let visibility = options.visibility.max(Duration::from_secs(1));
+        let batch = if peek {
+            self.queue.peek(32).await?
+        } else {
+            self.queue.receive(32, visibility).await?
+        };
+        let mut deletions = Vec::new();
+        for m in &batch {
+            let handled = self
+                .session
+                .message(received(name, m), options.max_dequeue)?;
+            match handled.disposition {
+                Disposition::Delete => {
+                    if let (Some(client), Some(n)) = (self.training, &handled.notification) {
+                        cross_check(self.session, client, n, &self.clock).await?;
+                    }
+                    deletions.push(m);
+                }
+                Disposition::Poison => {
+                    if let Some(p) = poison {
+                        // On the recording before it leaves the queue; moved exactly once
+                        // unless the delete below fails (then it comes back, and is moved
+                        // again by whoever receives it: at least once).
+                        self.session.flush()?;
+                        let text = m.message_text.as_deref().unwrap_or_default();
+                        p.put(text, Duration::ZERO, Some(-1)).await?;
+                        if let Some(e) = &handled.error {
+                            self.session.poisoned(
+                                &m.message_id,
+                                m.dequeue_count.unwrap_or(1),
+                                p.resource().name(),
+                                e,
+                            );
+                        }
+                        deletions.push(m);
+                    }
+                }
+                Disposition::Redeliver => {}
+            }
+        }
+        // Recorded and flushed before anything is deleted.
+        self.session.flush()?;
+        if !peek {
+            for lost in delete_all(self.queue, deletions).await? {
+                self.session.say(&format!(
+                    "message {lost}: its pop receipt is stale (it was handed out again, to this or \
+                     another consumer, before the delete); it will be handled again"
+                ));
+            }
+        }
+        Ok(if batch.is_empty() {
+            Cycle::Idle
+        } else {
+            Cycle::Busy
+        })
     }
 }
 
 /// Deletes in flight at once: each delete is one round trip, and a batch holds up to 32.
 const DELETES_IN_FLIGHT: usize = 16;
 
-/// Deletes handled messages, up to [`DELETES_IN_FLIGHT`] at a time. On the first failure the
-/// rest are abandoned: those messages come back after their visibility timeout (at least once).
-async fn delete_all(queue: &Queue, messages: Vec<&ListedMessage>) -> Result<(), StorageError> {
+/// Deletes handled messages, up to [`DELETES_IN_FLIGHT`] at a time, and returns the ids of
+/// those whose pop receipt no longer held (`PopReceiptMismatch`, `MessageNotFound`: someone has
+/// them now). On any other failure the rest are abandoned: those messages come back after their
+/// visibility timeout (at least once).
+async fn delete_all(
+    queue: &Queue,
+    messages: Vec<&ListedMessage>,
+) -> Result<Vec<String>, StorageError> {
     let mut running = tokio::task::JoinSet::new();
-    let joined = |r: Result<Result<(), StorageError>, tokio::task::JoinError>| {
-        r.map_err(|e| StorageError::Transport(format!("delete task: {e}")))?
+    let mut lost = Vec::new();
+    let mut joined = |r: Result<(String, Result<(), StorageError>), tokio::task::JoinError>| {
+        let (id, outcome) = r.map_err(|e| StorageError::Transport(format!("delete task: {e}")))?;
+        match outcome {
+            Err(e) if matches!(e.code(), Some("PopReceiptMismatch" | "MessageNotFound")) => {
+                lost.push(id);
+                Ok(())
+            }
+            other => other,
+        }
     };
     for m in messages {
         let Some(receipt) = m.pop_receipt.clone() else {
@@ -253,12 +355,15 @@ async fn delete_all(queue: &Queue, messages: Vec<&ListedMessage>) -> Result<(), 
             joined(done)?;
         }
         let (queue, id) = (queue.clone(), m.message_id.clone());
-        running.spawn(async move { queue.delete(&id, &receipt).await });
+        running.spawn(async move {
+            let outcome = queue.delete(&id, &receipt).await;
+            (id, outcome)
+        });
     }
     while let Some(done) = running.join_next().await {
         joined(done)?;
     }
-    Ok(())
+    Ok(lost)
 }
 
 /// Whether `stop` has completed already (without waiting for it).

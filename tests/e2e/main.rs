@@ -10,6 +10,7 @@
 )]
 
 mod azurite;
+mod claims;
 mod cli_parse;
 mod corpus_messages;
 mod docs;
@@ -29,3 +30,4 @@ mod sim_queue;
 mod story;
 mod support;
 mod training;
+mod trust;

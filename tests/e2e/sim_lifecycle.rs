@@ -321,6 +321,19 @@ fn every_misbehaviour_of_the_simulated_service_is_detected() {
             "--faults {name}: expected {finding}, got {codes:?}; {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // The exit status follows the finding's severity (issue 12: no test read it).
+        let severity = cvnotify_core::lifecycle::FindingCode::from_code(finding)
+            .unwrap()
+            .severity();
+        let expected = match severity {
+            cvnotify_core::lifecycle::Severity::Error => 1,
+            _ => 0,
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "--faults {name}: {codes:?}"
+        );
     }
 }
 
@@ -335,44 +348,83 @@ fn the_readme_lists_every_misbehaviour_and_its_finding() {
     }
 }
 
-proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+/// One item of a random fault spec.
+fn fault_item() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let http = prop_oneof![
+        Just("429".to_string()),
+        Just("500".to_string()),
+        Just("503".to_string()),
+        Just("malformed".to_string()),
+        Just("empty".to_string()),
+        Just("delay:20".to_string()),
+        Just("delay:5-40".to_string()),
+        Just("error:ServerBusy".to_string()),
+        Just("error:ErrorUnknown".to_string()),
+    ];
+    prop_oneof![
+        4 => (0..3usize, 1..10u32, http).prop_map(|(e, n, f)| format!("{}#{n}={f}", ["api", "queue", "blob"][e])),
+        // An outage longer than the retry budget (five attempts): the run cannot go on.
+        1 => (0..3usize, 1..6u32).prop_map(|(e, n)| format!("{}#{n}-{}=503", ["api", "queue", "blob"][e], n + 6)),
+        1 => (1..10u32).prop_map(|n| format!("conn#{n}=reset")),
+        1 => proptest::sample::select(
+            cvnotify_harness::sim::DETECTION.iter().map(|(_, name, _)| name.to_string()).collect::<Vec<_>>()
+        ),
+    ]
+}
 
-    /// Random HTTP fault schedules, connection resets included: the run ends with a report in which no notification is
-    /// lost or counted twice, or it stops with one clear error line.
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Random fault schedules (HTTP statuses, documented error answers, bad bodies, delays,
+    /// connection resets, and misbehaviours): every run writes a report and a recording, the
+    /// recording replays to exactly that report (nothing read was left out of the evidence,
+    /// nothing counted twice), a run that completes read every notification once, and the exit
+    /// status says what happened.
     #[test]
-    fn random_http_faults_never_lose_or_double_a_notification(
-        faults in proptest::collection::vec(
-            (0..4usize, 1..10u32, proptest::prop_oneof!["500", "503", "delay:20", "malformed", "empty"]),
-            1..3,
-        )
+    fn random_faults_never_lose_or_double_a_notification(
+        spec in proptest::collection::vec(fault_item(), 1..4)
     ) {
-        let spec: Vec<String> = faults
-            .iter()
-            .map(|(e, n, f)| match *e {
-                3 => format!("conn#{n}=reset"),
-                e => format!("{}#{n}={f}", ["api", "queue", "blob"][e]),
-            })
-            .collect();
-        let (out, report) = check(&["--faults", &spec.join(","), "--format", "json"]);
+        let spec = spec.join(",");
+        let dir = crate::support::temp_dir("faults");
+        let recording = dir.join("r.jsonl");
+        let (out, live) = check(&["--faults", &spec, "--format", "json", "--record", recording.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        match out.status.code() {
-            Some(0 | 1) => {
-                let session = &report["sessions"][0];
-                let project = &session["projects"][0];
-                if project["phase"] == "Exported" {
+        proptest::prop_assert!(live.is_object(), "{spec}: no report; {stderr}");
+        let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+            .args(["replay", "--format", "json"])
+            .arg(&recording)
+            .output()
+            .unwrap();
+        let replayed: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+        let (mut a, mut b) = (live["sessions"][0].clone(), replayed["sessions"][0].clone());
+        a["file"] = serde_json::Value::Null;
+        b["file"] = serde_json::Value::Null;
+        proptest::prop_assert_eq!(&a, &b, "{}: live and replayed differ", spec);
+        let text = std::fs::read_to_string(&recording).unwrap();
+        let end: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        proptest::prop_assert_eq!(&end["kind"], "end", "{}", spec);
+        let misbehaving = spec.split(',').any(|i| !i.contains('='));
+        match (out.status.code(), end["outcome"].as_str()) {
+            (Some(0 | 1), Some("completed")) => {
+                let project = &a["projects"][0];
+                if !misbehaving {
                     // ConnectionTest, Training, two Exports: each read once, none lost.
-                    proptest::prop_assert_eq!(&session["messages"]["accepted"], &serde_json::json!(4), "{}", spec.join(","));
-                    proptest::prop_assert!(!finding_codes(&report).iter().any(|c| c.ends_with("-missing")), "{}", spec.join(","));
-                } else {
-                    proptest::prop_assert!(stderr.contains("stopped early"), "{} {stderr}", spec.join(","));
+                    proptest::prop_assert_eq!(&project["phase"], "Exported", "{}", spec);
+                    proptest::prop_assert_eq!(&a["messages"]["accepted"], &serde_json::json!(4), "{}", spec);
+                    proptest::prop_assert!(!finding_codes(&live).iter().any(|c| c.ends_with("-missing")), "{}", spec);
+                    proptest::prop_assert_eq!(out.status.code(), Some(0), "{}: {}", spec, stderr);
                 }
             }
-            Some(2) => {
-                let last = stderr.lines().last().unwrap_or_default();
-                proptest::prop_assert!(last.starts_with("cvnotify check: "), "{}: {stderr}", spec.join(","));
+            (Some(1), Some("incomplete")) => {
+                proptest::prop_assert!(stderr.contains("stopped early"), "{spec}: {stderr}");
             }
-            other => proptest::prop_assert!(false, "exit {other:?}: {stderr}"),
+            (Some(2), Some("aborted")) => {
+                let last = stderr.lines().last().unwrap_or_default();
+                proptest::prop_assert!(last.starts_with("cvnotify check: "), "{spec}: {stderr}");
+                proptest::prop_assert_eq!(&live["verdict"], "FAIL", "{}", spec);
+            }
+            (code, outcome) => proptest::prop_assert!(false, "{spec}: exit {code:?}, outcome {outcome:?}: {stderr}"),
         }
     }
 }

@@ -81,3 +81,57 @@ pub(crate) fn describe(raw: &[u8]) -> String {
     }
     s
 }
+
+/// `cvnotify simulate` running in the background (stopped on drop), with the endpoints it printed.
+pub(crate) struct Simulate {
+    child: std::process::Child,
+    pub(crate) endpoints: serde_json::Value,
+}
+
+impl Simulate {
+    pub(crate) fn start(args: &[&str]) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+            .arg("simulate")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let endpoints = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("simulate printed {first:?}: {e}"));
+        Self { child, endpoints }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> &str {
+        self.endpoints[key].as_str().unwrap()
+    }
+}
+
+impl Drop for Simulate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cvnotify` with `args` (and `env`), waits, returns its output.
+pub(crate) fn cvnotify_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A fresh temporary directory for one test.
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cvnotify-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -7,13 +7,15 @@ use std::time::Duration;
 use cvnotify_core::ExportPlatform;
 use cvnotify_core::lifecycle::{Sources, Timestamp};
 
-use super::prelude::{CmdError, EncodingArg, FormArg, SessionOutput, exit, secret_from_env};
+use super::prelude::{
+    CmdError, EncodingArg, FormArg, SessionOutput, Signals, conclude, exit, secret_from_env,
+};
 use super::watch::credentials;
 use crate::check::{Check, Ending, Environment};
 use crate::clock::{self, Now};
 use crate::endpoint::check_transport;
-use crate::report::{Report, Waivers};
-use crate::session::Session;
+use crate::recording::{Outcome, Scope};
+use crate::session::{Header, Session};
 use crate::sim::{Faults, MessageEncoding, Simulation};
 use crate::storage::{Container, Queue, Resource, RetryPolicy};
 use crate::training::{TrainingClient, TrainingKey};
@@ -30,22 +32,23 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = FormArg::Query)]
     form: FormArg,
     /// The simulated service's message encoding.
-    #[arg(long, value_enum, default_value_t = EncodingArg::Plain)]
+    #[arg(long, value_enum, default_value_t = EncodingArg::Plain, conflicts_with = "training_endpoint")]
     encoding: EncodingArg,
     /// A real Custom Vision training endpoint instead of the simulation.
     #[arg(long, requires_all = ["training_key_env", "queue", "container"])]
     training_endpoint: Option<String>,
-    /// Environment variable holding the Training-Key.
-    #[arg(long)]
+    /// With --training-endpoint: environment variable holding the Training-Key.
+    #[arg(long, requires = "training_endpoint")]
     training_key_env: Option<String>,
-    /// The notification queue URL (with a SAS, or see --account-key-env).
-    #[arg(long)]
+    /// With --training-endpoint: the notification queue URL (with a SAS, or see
+    /// --account-key-env). It should be the check's own: every message on it is judged.
+    #[arg(long, requires = "training_endpoint")]
     queue: Option<String>,
-    /// The backup container URL.
-    #[arg(long)]
+    /// With --training-endpoint: the backup container URL.
+    #[arg(long, requires = "training_endpoint")]
     container: Option<String>,
-    /// Environment variable holding the storage account key.
-    #[arg(long)]
+    /// With --training-endpoint: environment variable holding the storage account key.
+    #[arg(long, requires = "training_endpoint")]
     account_key_env: Option<String>,
     /// Against the simulation: what the service gets wrong, e.g.
     /// `no-backup-blob,api#2=503,queue#1=malformed`. Misbehaviours: skip-connection-test,
@@ -61,8 +64,9 @@ pub(crate) struct Args {
     /// Against the simulation: fixes the ids it hands out.
     #[arg(long, default_value_t = 0, conflicts_with = "training_endpoint")]
     seed: u32,
-    /// Against a real endpoint: longest wait for each notification, in seconds.
-    #[arg(long, default_value_t = 1800)]
+    /// With --training-endpoint: longest wait for each notification, in seconds (1 to
+    /// 604800). A wait that runs out makes the run incomplete.
+    #[arg(long, default_value_t = 1800, requires = "training_endpoint", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     timeout: u64,
     #[command(flatten)]
     report: SessionOutput,
@@ -111,6 +115,9 @@ async fn simulated(args: &Args) -> Result<Target, CmdError> {
         }
         sim.set_faults(faults);
     }
+    // Made directly in the world: request faults count the check's own requests only.
+    sim.create_queue("cvnotify-check-notifications");
+    sim.create_container("cvnotify-check-backups");
     let sim_clock = sim.clock();
     Ok(Target {
         endpoint: sim.training_endpoint(),
@@ -145,9 +152,12 @@ fn real(args: &Args, endpoint: &str) -> Result<Target, CmdError> {
 }
 
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
+    args.report.check_paths()?;
+    let rules = args.report.judge.rules()?;
     let platforms = platforms(&args.platforms)?;
     let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
-    let (session, label, ending) = runtime.block_on(async {
+    runtime.block_on(async {
+        let mut signals = Signals::new()?;
         let target = match &args.training_endpoint {
             None => simulated(args).await?,
             Some(endpoint) => real(args, endpoint)?,
@@ -159,10 +169,6 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         };
         let queue = Queue::new(resource(&target.queue)?);
         let container = Container::new(resource(&target.container)?);
-        if simulated {
-            queue.create().await.map_err(CmdError::run)?;
-            container.create().await.map_err(CmdError::run)?;
-        }
         let api = TrainingClient::new(
             &target.endpoint,
             TrainingKey::new(&target.key),
@@ -170,7 +176,14 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             RetryPolicy::default(),
         )
         .map_err(CmdError::usage)?;
-        let session = Session::new(Sources::ALL, args.report.recording()?, args.report.live())
+        // A check judges the projects it creates: blobs and messages of others (a container
+        // used before) are reported as information.
+        let header = Header {
+            sources: Sources::ALL,
+            scope: Scope::Created,
+            at: (target.clock)(),
+        };
+        let session = Session::new(header, args.report.recorder()?, args.report.live())
             .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
         let label = if simulated {
             "check (embedded simulation)".to_string()
@@ -184,20 +197,31 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             queue,
             container,
             env: target.env,
-            clock: target.clock,
+            clock: target.clock.clone(),
+            shortfalls: Vec::new(),
         };
-        let ending = check.run(&name, &platforms).await.map_err(CmdError::run)?;
-        Ok::<_, CmdError>((check.session, label, ending))
-    })?;
-    let report = session
-        .finish(&label, &Waivers::default())
-        .map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
-    let code = args
-        .report
-        .emit(&Report::new(vec![report], args.report.strict))?;
-    // A scenario that could not run to its end does not pass, whatever was judged.
-    Ok(match ending {
-        Ending::Refused(_) if code == exit::OK => exit::REJECTED,
-        _ => code,
+        let ending = tokio::select! {
+            ending = check.run(&name, &platforms) => ending,
+            () = signals.recv() => Ok(Ending::Incomplete("stopped by a signal".into())),
+        };
+        let (outcome, reason, refused) = match ending {
+            Ok(Ending::Completed) => (Outcome::Completed, None, false),
+            Ok(Ending::Refused(e)) => (Outcome::Incomplete, Some(e.to_string()), true),
+            Ok(Ending::Incomplete(why)) => (Outcome::Incomplete, Some(why), false),
+            Err(e) => (Outcome::Aborted, Some(e.to_string()), false),
+        };
+        let code = conclude(
+            check.session,
+            ((target.clock)(), outcome, reason),
+            &label,
+            &args.report,
+            &rules,
+        )?;
+        // A scenario that could not run to its end does not pass, whatever was judged.
+        Ok(if refused && code == exit::OK {
+            exit::REJECTED
+        } else {
+            code
+        })
     })
 }

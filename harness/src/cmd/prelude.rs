@@ -7,8 +7,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 
-use crate::report::{self, Format, Report, Verdict};
-use crate::session::{LiveSink, RecordingSink};
+use crate::report::{self, Expectations, Format, Report, Rules, Verdict, Waivers, known_codes};
+use cvnotify_core::lifecycle::Timestamp;
+
+use crate::recording::Outcome;
+use crate::session::{LiveSink, Recorder, Session};
 
 /// Exit codes shared by every subcommand.
 pub(crate) mod exit {
@@ -113,18 +116,21 @@ impl From<EncodingArg> for crate::sim::MessageEncoding {
 /// Where a live session's recording and report go (`watch`, `check`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct SessionOutput {
-    /// Write everything observed to this recording (secrets redacted).
+    /// Append everything observed to this recording (secrets redacted). An existing recording
+    /// is never truncated: the run is appended after its lines, with a session line of its own.
     #[arg(long)]
     pub(crate) record: Option<PathBuf>,
     /// Report format at the end.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
-    /// Write the report here instead of stdout.
+    /// Write the report here instead of stdout (never the recording).
     #[arg(long, short)]
     pub(crate) output: Option<PathBuf>,
     /// NON-STRICT fails too.
     #[arg(long)]
     pub(crate) strict: bool,
+    #[command(flatten)]
+    pub(crate) judge: JudgeArgs,
 }
 
 impl SessionOutput {
@@ -137,15 +143,29 @@ impl SessionOutput {
         }
     }
 
-    /// The recording's file, opened for writing.
-    pub(crate) fn recording(&self) -> Result<Option<RecordingSink>, CmdError> {
+    /// Checks the paths before anything runs: the report never overwrites the recording, and
+    /// the report's file can be written.
+    pub(crate) fn check_paths(&self) -> Result<(), CmdError> {
+        if let (Some(record), Some(output)) = (&self.record, &self.output)
+            && same_file(record, output)
+        {
+            return Err(CmdError::usage(format!(
+                "--output {} is the recording: the report would overwrite the evidence",
+                output.display()
+            )));
+        }
+        if let Some(output) = &self.output {
+            writable(output)?;
+        }
+        Ok(())
+    }
+
+    /// The recorder: appending to the recording when one is asked for, numbering on from the
+    /// lines it already has.
+    pub(crate) fn recorder(&self) -> Result<Recorder, CmdError> {
         match &self.record {
-            Some(path) => {
-                let file = File::create(path)
-                    .map_err(|e| CmdError::file("write the recording", path, e))?;
-                Ok(Some(Box::new(BufWriter::new(file))))
-            }
-            None => Ok(None),
+            Some(path) => open_recording(path),
+            None => Ok(Recorder::new(None, 0)),
         }
     }
 
@@ -154,6 +174,111 @@ impl SessionOutput {
         write_report(report, self.format, self.output.as_deref(), false)?;
         Ok(verdict_exit(report.verdict, self.strict))
     }
+}
+
+/// How sessions are judged: waivers and expectations (`replay`, `watch`, `check`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct JudgeArgs {
+    /// Only these check codes count (comma-separated or repeated); the rest are waived.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) select: Vec<String>,
+    /// Waive these check codes (comma-separated or repeated): reported, but not counted.
+    /// `--exclude nothing-judged` lets a run that saw nothing pass.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) exclude: Vec<String>,
+    /// Fail unless at least this many projects were judged.
+    #[arg(long, value_name = "N")]
+    pub(crate) expect_projects: Option<u64>,
+    /// Fail unless at least this many messages were accepted.
+    #[arg(long, value_name = "N")]
+    pub(crate) expect_messages: Option<u64>,
+}
+
+impl JudgeArgs {
+    /// The rules, with every waived code checked against the catalogue.
+    pub(crate) fn rules(&self) -> Result<Rules, CmdError> {
+        let known = known_codes();
+        for code in self.select.iter().chain(&self.exclude) {
+            if !known.contains(&code.as_str()) {
+                return Err(CmdError::usage(format!(
+                    "unknown check code {code:?}; known codes: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(Rules {
+            waivers: Waivers {
+                select: self.select.clone(),
+                exclude: self.exclude.clone(),
+            },
+            expect: Expectations {
+                projects: self.expect_projects,
+                messages: self.expect_messages,
+            },
+        })
+    }
+}
+
+/// Whether `a` and `b` name the same file (the same inode when both exist; the same absolute
+/// path otherwise).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => match (std::path::absolute(a), std::path::absolute(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+/// Checks that `path` can be written, without truncating what it holds now (a report written
+/// at the end of a long run must not fail only then).
+pub(crate) fn writable(path: &Path) -> Result<(), CmdError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| CmdError::file("write the report to", path, e))
+}
+
+/// Opens a recording for appending: counts the lines it has (a last line cut short by a crash
+/// is ended, so that it stays a line of its own) and numbers on from there.
+pub(crate) fn open_recording(path: &Path) -> Result<Recorder, CmdError> {
+    use std::io::{Read as _, Seek as _};
+    let fail = |e| CmdError::file("write the recording", path, e);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(fail)?;
+    let (mut lines, mut last, mut buf) = (0u64, None, vec![0u8; 1 << 16]);
+    // Only a regular file has lines to count (a pipe or a device has none to read back).
+    let regular = file.metadata().map_err(fail)?.is_file();
+    if regular {
+        file.rewind().map_err(fail)?;
+        loop {
+            let n = file.read(&mut buf).map_err(fail)?;
+            let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+                break;
+            };
+            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            last = chunk.last().copied();
+        }
+    }
+    if last.is_some_and(|b| b != b'\n') {
+        file.write_all(b"\n").map_err(fail)?;
+        lines += 1;
+    }
+    let lines = u32::try_from(lines).map_err(|_| {
+        CmdError::usage(format!(
+            "{} already holds more lines than a recording can number",
+            path.display()
+        ))
+    })?;
+    Ok(Recorder::new(Some(Box::new(BufWriter::new(file))), lines))
 }
 
 /// Whether colour is wanted on stdout: a terminal, and no non-empty `NO_COLOR`.
@@ -213,4 +338,67 @@ pub(crate) fn print(text: &str) -> Result<u8, CmdError> {
         .and_then(|()| out.flush())
         .map_err(|e| CmdError::run(format!("cannot write output: {e}")))?;
     Ok(exit::OK)
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, registered the moment this is made (inside the runtime), so a
+/// signal that comes before the first wait is not lost.
+pub(crate) struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub(crate) fn new() -> Result<Self, CmdError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| {
+            signal(kind).map_err(|e| CmdError::run(format!("cannot listen for signals: {e}")))
+        };
+        Ok(Self {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for either.
+    pub(crate) async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Ends a live session: writes its end line and its report (always, whatever happened), and
+/// returns the exit code, or the error that stopped the run (after the report is written).
+pub(crate) fn conclude(
+    session: Session,
+    end: (Timestamp, Outcome, Option<String>),
+    label: &str,
+    output: &SessionOutput,
+    rules: &Rules,
+) -> Result<u8, CmdError> {
+    let (at, outcome, reason) = end;
+    let (report, recorded) = session.finish(at, outcome, reason.clone(), label, rules);
+    let code = output.emit(&Report::new(vec![report], output.strict))?;
+    recorded.map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
+    match (outcome, reason) {
+        (Outcome::Aborted, Some(why)) => Err(CmdError::Run(why)),
+        _ => Ok(code),
+    }
+}
+
+/// A number of seconds from `lo` to `hi`, for clap (`inf`, `NaN` and anything out of range are
+/// refused with the range).
+pub(crate) fn seconds_between(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text: &str| {
+        let value: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+        if value.is_finite() && (lo..=hi).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{text} is outside {lo}..={hi} seconds"))
+        }
+    }
 }

@@ -7,9 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use std::path::PathBuf;
 
-use super::prelude::{CmdError, verdict_exit, write_report};
+use super::prelude::{CmdError, JudgeArgs, same_file, verdict_exit, writable, write_report};
 use crate::replay::replay;
-use crate::report::{Format, Report, Waivers, known_codes};
+use crate::report::{Format, Report};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -25,12 +25,8 @@ pub(crate) struct Args {
     /// Write the report here instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Only these check codes count (comma-separated or repeated); the rest are waived.
-    #[arg(long, value_delimiter = ',')]
-    select: Vec<String>,
-    /// Waive these check codes (comma-separated or repeated): reported, but not counted.
-    #[arg(long, value_delimiter = ',')]
-    exclude: Vec<String>,
+    #[command(flatten)]
+    judge: JudgeArgs,
     /// No colour, even on a terminal (as does a non-empty NO_COLOR).
     #[arg(long, alias = "no-colour")]
     no_color: bool,
@@ -53,24 +49,22 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
 }
 
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
-    let known = known_codes();
-    for code in args.select.iter().chain(&args.exclude) {
-        if !known.contains(&code.as_str()) {
+    let rules = args.judge.rules()?;
+    if let Some(output) = &args.output {
+        if let Some(input) = args.files.iter().find(|f| same_file(f, output)) {
             return Err(CmdError::usage(format!(
-                "unknown check code {code:?}; known codes: {}",
-                known.join(", ")
+                "--output {} is the recording {}: the report would overwrite its input",
+                output.display(),
+                input.display()
             )));
         }
+        writable(output)?;
     }
-    let waivers = Waivers {
-        select: args.select.clone(),
-        exclude: args.exclude.clone(),
-    };
     let mut sessions = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
         let session = if path.as_os_str() == "-" {
-            replay("-", io::stdin().lock(), &waivers, |_| {})
+            replay("-", io::stdin().lock(), &rules, |_| {})
         } else {
             File::open(path).and_then(|file| {
                 let bar = progress_bar(file.metadata().ok().map(|m| m.len()));
@@ -78,7 +72,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                 let session = replay(
                     &name,
                     BufReader::with_capacity(1 << 16, file),
-                    &waivers,
+                    &rules,
                     |n| bar.inc(n as u64),
                 );
                 bar.finish_and_clear();

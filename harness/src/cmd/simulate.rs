@@ -61,30 +61,24 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
     runtime.block_on(async {
         let start = crate::clock::wall().0 / 1000 * 1000;
-        let mut sim = Simulation::start_on(listener, start, encoding, &key).await;
+        // With connection resets, the reset layer takes --port and the server a port of its
+        // own behind it: the URLs printed name --port either way.
+        let (server_listener, front_listener) = if faults.resets.is_empty() {
+            (listener, None)
+        } else {
+            (None, listener)
+        };
+        let mut sim = Simulation::start_on(server_listener, start, encoding, &key).await;
         sim.set_seed(args.seed);
         if !faults.resets.is_empty() {
-            // The layer takes a port of its own; --port stays the server's.
-            sim.reset_connections(faults.resets.clone())
+            sim.reset_connections_on(front_listener, faults.resets.clone())
                 .await
                 .map_err(|e| CmdError::run(format!("cannot start the reset layer: {e}")))?;
         }
+        // Made directly in the world: request faults count the client's requests only.
+        sim.create_queue("notifications");
+        sim.create_container("backups");
         sim.set_faults(faults);
-        for name in ["notifications", "backups"] {
-            // Created through the simulation's own REST, as a client would.
-            let url = sim.storage_url(name);
-            let resource = crate::storage::Resource::new(&url, None, crate::storage::RetryPolicy::NONE);
-            if let Ok(r) = resource {
-                let created = if name == "backups" {
-                    crate::storage::Container::new(r).create().await
-                } else {
-                    crate::storage::Queue::new(r).create().await
-                };
-                if let Err(e) = created {
-                    eprintln!("cvnotify simulate: cannot create {name}: {e}");
-                }
-            }
-        }
         let endpoints = serde_json::json!({
             "trainingEndpoint": sim.training_endpoint(),
             "trainingKey": shown,

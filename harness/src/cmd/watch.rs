@@ -4,14 +4,16 @@ use std::time::Duration;
 
 use cvnotify_core::lifecycle::Sources;
 
-use super::prelude::{CmdError, SessionOutput, secret_from_env};
+use super::prelude::{
+    CmdError, SessionOutput, Signals, conclude, seconds_between, secret_from_env,
+};
 use crate::clock;
 use crate::endpoint::{check_transport, shared_key};
-use crate::report::{Report, Waivers};
-use crate::session::Session;
+use crate::recording::{Outcome, Scope};
+use crate::session::{Header, Session};
 use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
 use crate::training::{OptionsForm, TrainingClient, TrainingKey};
-use crate::watch::{Mode, Options, Watcher};
+use crate::watch::{Ending, Mode, Options, Watcher};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -32,14 +34,15 @@ pub(crate) struct Args {
     drain: bool,
     #[command(flatten)]
     report: SessionOutput,
-    /// Attempts before an unparseable message goes to `<queue>-poison`.
-    #[arg(long, default_value_t = 5)]
+    /// Attempts before an unparseable message goes to `<queue>-poison` (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000), conflicts_with = "peek")]
     max_dequeue: u32,
-    /// Seconds a received message stays hidden (its redelivery delay when not deleted).
-    #[arg(long, default_value_t = 30)]
+    /// Seconds a received message stays hidden: its redelivery delay when not deleted (1 to
+    /// 604800, seven days: the service's range).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=604_800), conflicts_with = "peek")]
     visibility: u64,
-    /// Longest wait between polls of an empty queue, in seconds.
-    #[arg(long, default_value_t = 60.0)]
+    /// Longest wait between polls of an empty queue, in seconds (0.1 to 3600).
+    #[arg(long, default_value_t = 60.0, value_parser = seconds_between(0.1, 3600.0))]
     max_interval: f64,
     /// Allow plain http to a non-loopback host (an emulator elsewhere).
     #[arg(long)]
@@ -67,6 +70,8 @@ pub(crate) fn credentials(
 }
 
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
+    args.report.check_paths()?;
+    let rules = args.report.judge.rules()?;
     for url in std::iter::once(&args.queue)
         .chain(&args.container)
         .chain(&args.training_endpoint)
@@ -101,11 +106,15 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         _ => None,
     };
-    let sources = Sources {
-        queue: true,
-        training_api: false,
-        polling: training.is_some(),
-        container: container.is_some(),
+    let header = Header {
+        sources: Sources {
+            queue: true,
+            training_api: false,
+            polling: training.is_some(),
+            container: container.is_some(),
+        },
+        scope: Scope::All,
+        at: clock::wall(),
     };
     let options = Options {
         mode: if args.peek {
@@ -117,36 +126,39 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         },
         max_dequeue: args.max_dequeue,
         visibility: Duration::from_secs(args.visibility),
-        max_interval: Duration::from_secs_f64(args.max_interval.max(0.1)),
+        max_interval: Duration::from_secs_f64(args.max_interval),
     };
-    let mut session = Session::new(sources, args.report.recording()?, args.report.live())
+    let mut session = Session::new(header, args.report.recorder()?, args.report.live())
         .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
-    let outcome = runtime.block_on(async {
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        Watcher {
-            session: &mut session,
-            queue: &queue,
-            container: container.as_ref(),
-            training: training.as_ref(),
-            clock: clock::wall_now(),
-        }
-        .run(options, stop)
-        .await
-    });
-    if let Err(e) = outcome {
-        let _ = session.finish("", &Waivers::default());
-        return Err(CmdError::run(e));
-    }
+    let ending = runtime.block_on(async {
+        let mut signals = Signals::new()?;
+        Ok::<_, CmdError>(
+            Watcher {
+                session: &mut session,
+                queue: &queue,
+                container: container.as_ref(),
+                training: training.as_ref(),
+                clock: clock::wall_now(),
+            }
+            .run(options, signals.recv())
+            .await,
+        )
+    })?;
+    let (outcome, reason) = match ending {
+        Ok(Ending::Done) => (Outcome::Completed, None),
+        Ok(Ending::Stopped) => (Outcome::Stopped, None),
+        Err(e) => (Outcome::Aborted, Some(e.to_string())),
+    };
     let label = format!("watch {}", queue.resource().url());
-    let report = session
-        .finish(&label, &Waivers::default())
-        .map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
-    args.report
-        .emit(&Report::new(vec![report], args.report.strict))
+    conclude(
+        session,
+        (clock::wall(), outcome, reason),
+        &label,
+        &args.report,
+        &rules,
+    )
 }

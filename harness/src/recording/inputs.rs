@@ -12,7 +12,10 @@ use cvnotify_core::{
 };
 
 use super::read::LineProblem;
-use super::schema::{ApiLine, At, BlobEvent, FORMAT_VERSION, Line, SourceName};
+use super::schema::{
+    ApiLine, At, BlobEvent, FORMAT_VERSION, Line, OLDEST_READABLE_VERSION, Outcome, Scope,
+    SourceName,
+};
 use cvnotify_core::lifecycle::Operation;
 
 /// What one line amounts to. Returned once per line and consumed at once, so the size of the
@@ -20,12 +23,37 @@ use cvnotify_core::lifecycle::Operation;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item {
-    /// The session header.
-    Session(Sources),
+    /// A run starts (the first line, or a run appended to the recording later).
+    Session {
+        /// The recording format version it was written in.
+        version: u32,
+        /// What it observes.
+        sources: Sources,
+        /// Which projects it judges.
+        scope: Scope,
+    },
+    /// A run ended.
+    End {
+        /// How.
+        outcome: Outcome,
+        /// Why, when it did not complete.
+        reason: Option<String>,
+    },
     /// Lifecycle inputs (a GetExports answer may give several).
     Inputs(Vec<Input>),
+    /// A training API call that got no usable answer: no answer at all (`httpStatus` 0), or an
+    /// error that is not the service's (the gateway's refusal of the key, a 503 without a
+    /// `CustomVisionError`). The API was not observed.
+    Unavailable {
+        /// The call.
+        operation: Operation,
+        /// What happened.
+        detail: String,
+    },
     /// A queue message, parsed or rejected, with its input when it was accepted.
     Message {
+        /// Its id.
+        message_id: MessageId,
         /// The parser's verdict.
         parsed: Result<Parsed, ParseError>,
         /// The lifecycle input, when it was accepted.
@@ -63,9 +91,34 @@ fn rejection(code: Option<&str>) -> RejectionCode {
     }
 }
 
+/// Why an API line records no usable answer, when it does: no answer at all (`httpStatus` 0),
+/// or an error status without a `CustomVisionError` code (the gateway's numeric codes, such as a
+/// refused key's `401`, or none at all, as a bare 503 has).
+pub fn unavailable(line: &ApiLine) -> Option<String> {
+    let service_code = line
+        .error_code
+        .as_deref()
+        .filter(|c| !c.is_empty() && !c.bytes().all(|b| b.is_ascii_digit()));
+    match (line.http_status, service_code) {
+        (0, _) => Some(format!(
+            "no answer ({})",
+            line.error_code.as_deref().unwrap_or("transport failure")
+        )),
+        (status, None) if status >= 300 => Some(match &line.error_code {
+            Some(code) => format!("answered {status} (gateway code {code}), not the service"),
+            None => format!("answered {status} without a CustomVisionError"),
+        }),
+        _ => None,
+    }
+}
+
 /// The events an API line stands for.
 pub fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
     let project_id = project(&line.project_id)?;
+    if project_id.as_uuid().is_nil() {
+        // The nil id stands for no project: a CreateProject that failed.
+        return Ok(vec![]);
+    }
     if line.http_status >= 300 {
         let code = rejection(line.error_code.as_deref());
         return Ok(vec![Event::ApiRejected {
@@ -143,30 +196,36 @@ pub fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
     })
 }
 
-/// What a decoded line stands for; `evidence` is its number, `first` whether it is the first
-/// line (the only place a session line may be).
-pub(crate) fn item(line: Line, evidence: Evidence, first: bool) -> Result<Item, LineProblem> {
+/// What a decoded line stands for; `evidence` is its number.
+pub(crate) fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
     let input = |at: At, event| Input {
         at: at.0,
         evidence,
         event,
     };
     Ok(match line {
-        Line::Session(s) if first => {
-            if s.version != FORMAT_VERSION {
+        Line::Session(s) => {
+            if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&s.version) {
                 return Err(unreadable(format!(
-                    "recording version {} (this build reads {FORMAT_VERSION})",
+                    "recording version {} (this build reads {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})",
                     s.version
                 )));
             }
-            Item::Session(Sources {
-                queue: s.sources.contains(&SourceName::Queue),
-                training_api: s.sources.contains(&SourceName::TrainingApi),
-                polling: s.sources.contains(&SourceName::Polling),
-                container: s.sources.contains(&SourceName::Container),
-            })
+            Item::Session {
+                version: s.version,
+                sources: Sources {
+                    queue: s.sources.contains(&SourceName::Queue),
+                    training_api: s.sources.contains(&SourceName::TrainingApi),
+                    polling: s.sources.contains(&SourceName::Polling),
+                    container: s.sources.contains(&SourceName::Container),
+                },
+                scope: s.scope,
+            }
         }
-        Line::Session(_) => return Err(LineProblem::LateSession),
+        Line::End(e) => Item::End {
+            outcome: e.outcome,
+            reason: e.reason,
+        },
         Line::Message(m) => {
             let parsed = cvnotify_core::parse(m.message_text.as_bytes(), ParseOptions::TOLERANT);
             // Inside base64 the plain scan sees nothing: the parsed modelUri says whether the
@@ -204,14 +263,24 @@ pub(crate) fn item(line: Line, evidence: Evidence, first: bool) -> Result<Item, 
                     },
                 )
             });
-            Item::Message { parsed, input }
+            Item::Message {
+                message_id: MessageId::from_text(&m.message_id),
+                parsed,
+                input,
+            }
         }
-        Line::Api(a) => Item::Inputs(
-            api_events(&a)?
-                .into_iter()
-                .map(|e| input(a.at, e))
-                .collect(),
-        ),
+        Line::Api(a) => match unavailable(&a) {
+            Some(detail) => Item::Unavailable {
+                operation: a.operation,
+                detail,
+            },
+            None => Item::Inputs(
+                api_events(&a)?
+                    .into_iter()
+                    .map(|e| input(a.at, e))
+                    .collect(),
+            ),
+        },
         Line::Blob(b) => {
             let event = match b.event {
                 BlobEvent::Created => Event::BlobCreated {

@@ -12,11 +12,12 @@ mod read;
 mod schema;
 mod write;
 
-pub use inputs::{Item, api_events};
-pub use read::{LineProblem, RawText, ReadLine, Reader, decode, read_line};
+pub use inputs::{Item, api_events, unavailable};
+pub use read::{LineProblem, MAX_LINE_BYTES, RawText, ReadLine, Reader, decode, read_line};
 pub use schema::{
-    ApiLine, At, BlobEvent, BlobLine, ExportEntry, FORMAT_VERSION, Line, MessageLine, SessionLine,
-    SourceName, TickLine, format_time, parse_time,
+    ApiLine, At, BlobEvent, BlobLine, EndLine, ExportEntry, FORMAT_VERSION, Line, MessageLine,
+    OLDEST_READABLE_VERSION, Outcome, Scope, SessionLine, SourceName, TickLine, format_time,
+    parse_time,
 };
 pub use write::Writer;
 
@@ -73,7 +74,7 @@ mod tests {
         let text = write(&[message(&json), message(&b64), Line::Api(api.clone())]);
         assert!(!text.contains("CANARY"), "{text}");
         for (n, line) in text.lines().enumerate() {
-            let item = read_line(line, u32::try_from(n + 2).unwrap(), false).unwrap();
+            let item = read_line(line, u32::try_from(n + 2).unwrap()).unwrap();
             if let Item::Message { parsed, .. } = item {
                 let parsed = parsed.unwrap();
                 assert!(parsed.deviations.is_empty());
@@ -107,7 +108,7 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(&json);
         for text in [json.as_str(), b64.as_str()] {
             let line = serde_json::to_string(&message(text)).unwrap();
-            let problem = read_line(&line, 2, false).unwrap_err();
+            let problem = read_line(&line, 2).unwrap_err();
             assert_eq!(problem, LineProblem::Secret(SecretKind::SasSignature));
             assert!(!problem.to_string().contains("CANARY"));
         }
@@ -117,35 +118,42 @@ mod tests {
     fn lines_with_foreign_or_missing_fields_are_refused_with_a_reason() {
         let tick = r#"{"kind":"tick","at":"2026-01-01T09:00:00Z","name":"x"}"#;
         assert_eq!(
-            read_line(tick, 2, false).unwrap_err().to_string(),
+            read_line(tick, 2).unwrap_err().to_string(),
             "`name` does not belong in a tick line"
         );
         let blob =
             r#"{"kind":"blob","at":"2026-01-01T09:00:00Z","container":"c","event":"created"}"#;
         assert_eq!(
-            read_line(blob, 2, false).unwrap_err().to_string(),
+            read_line(blob, 2).unwrap_err().to_string(),
             "a blob line needs `name`"
         );
         let odd = r#"{"kind":"gossip","at":"2026-01-01T09:00:00Z"}"#;
         assert_eq!(
-            read_line(odd, 2, false).unwrap_err().to_string(),
+            read_line(odd, 2).unwrap_err().to_string(),
             "unknown line kind \"gossip\""
         );
-        let session = r#"{"kind":"session","version":1,"sources":["queue"]}"#;
+        let end = r#"{"kind":"end","at":"2026-01-01T09:00:00Z"}"#;
         assert_eq!(
-            read_line(session, 5, false).unwrap_err(),
-            LineProblem::LateSession
+            read_line(end, 5).unwrap_err().to_string(),
+            "an end line needs `outcome`"
+        );
+        let future = r#"{"kind":"session","version":3,"sources":["queue"]}"#;
+        assert!(
+            read_line(future, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("this build reads 1 to 2")
         );
         let time = r#"{"kind":"tick","at":"yesterday"}"#;
         assert!(
-            read_line(time, 2, false)
+            read_line(time, 2)
                 .unwrap_err()
                 .to_string()
                 .contains("RFC 3339")
         );
         let typo = r#"{"kind":"tick","at":"2026-01-01T09:00:00Z","att":"x"}"#;
         assert!(
-            read_line(typo, 2, false)
+            read_line(typo, 2)
                 .unwrap_err()
                 .to_string()
                 .contains("unknown field `att`")

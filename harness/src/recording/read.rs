@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::inputs::{self, Item};
 use super::schema::{
-    ApiLine, At, BlobEvent, BlobLine, ExportEntry, Line, MessageLine, SessionLine, SourceName,
-    TickLine,
+    ApiLine, At, BlobEvent, BlobLine, EndLine, ExportEntry, Line, MessageLine, Outcome, Scope,
+    SessionLine, SourceName, TickLine,
 };
 use cvnotify_core::lifecycle::Operation;
 
@@ -22,8 +22,6 @@ pub enum LineProblem {
     Unreadable(String),
     /// It carries a secret.
     Secret(redact::SecretKind),
-    /// A session line after the first line.
-    LateSession,
 }
 
 impl LineProblem {
@@ -32,7 +30,6 @@ impl LineProblem {
         match self {
             Self::Unreadable(_) => "unreadable-line",
             Self::Secret(_) => "secret-in-recording",
-            Self::LateSession => "unreadable-line",
         }
     }
 }
@@ -42,7 +39,6 @@ impl std::fmt::Display for LineProblem {
         match self {
             Self::Unreadable(why) => f.write_str(why),
             Self::Secret(kind) => write!(f, "the line carries {}; it was refused", kind.as_str()),
-            Self::LateSession => f.write_str("a session line may only be the first line"),
         }
     }
 }
@@ -57,6 +53,9 @@ struct RawLine<'a> {
     kind: std::borrow::Cow<'a, str>,
     version: Option<u32>,
     sources: Option<Vec<SourceName>>,
+    scope: Option<Scope>,
+    outcome: Option<Outcome>,
+    reason: Option<String>,
     at: Option<At>,
     queue: Option<String>,
     message_id: Option<String>,
@@ -81,7 +80,12 @@ struct RawLine<'a> {
 }
 
 fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProblem> {
-    value.ok_or_else(|| unreadable(format!("a {kind} line needs `{field}`")))
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    value.ok_or_else(|| unreadable(format!("{article} {kind} line needs `{field}`")))
 }
 
 impl RawLine<'_> {
@@ -90,6 +94,9 @@ impl RawLine<'_> {
         let all = [
             ("version", self.version.is_some()),
             ("sources", self.sources.is_some()),
+            ("scope", self.scope.is_some()),
+            ("outcome", self.outcome.is_some()),
+            ("reason", self.reason.is_some()),
             ("at", self.at.is_some()),
             ("queue", self.queue.is_some()),
             ("messageId", self.message_id.is_some()),
@@ -126,7 +133,8 @@ impl RawLine<'_> {
     fn into_line(self) -> Result<Line, LineProblem> {
         let kind = self.kind.to_string();
         let allowed: &[&str] = match kind.as_str() {
-            "session" => &["version", "sources"],
+            "session" => &["version", "sources", "at", "scope"],
+            "end" => &["at", "outcome", "reason"],
             "message" => &[
                 "at",
                 "queue",
@@ -163,6 +171,13 @@ impl RawLine<'_> {
             "session" => Line::Session(SessionLine {
                 version: required(self.version, "version", k)?,
                 sources: required(self.sources, "sources", k)?,
+                at: self.at,
+                scope: self.scope.unwrap_or_default(),
+            }),
+            "end" => Line::End(EndLine {
+                at: required(self.at, "at", k)?,
+                outcome: required(self.outcome, "outcome", k)?,
+                reason: self.reason,
             }),
             "message" => Line::Message(MessageLine {
                 at: required(self.at, "at", k)?,
@@ -201,10 +216,10 @@ impl RawLine<'_> {
 }
 
 /// Reads one line (without its newline) of a recording.
-pub fn read_line(text: &str, number: u32, first: bool) -> Result<Item, LineProblem> {
+pub fn read_line(text: &str, number: u32) -> Result<Item, LineProblem> {
     let line = decode(text)?;
     let evidence = Evidence::new(number).ok_or_else(|| unreadable("line number 0"))?;
-    inputs::item(line, evidence, first)
+    inputs::item(line, evidence)
 }
 
 /// Decodes one line strictly: JSON, a known kind, only that kind's fields, the required ones
@@ -247,9 +262,7 @@ pub struct RawText {
 impl RawText {
     /// What the line amounts to (the expensive part: JSON, checks, message parsing).
     pub fn read(self) -> ReadLine {
-        let item = self
-            .text
-            .and_then(|text| read_line(&text, self.number, self.number == 1));
+        let item = self.text.and_then(|text| read_line(&text, self.number));
         ReadLine {
             number: self.number,
             item,
@@ -257,7 +270,12 @@ impl RawText {
     }
 }
 
-/// Streams a recording line by line; memory does not grow with its length.
+/// The longest line a reader takes, in bytes: a message line holds at most a 64 KiB message,
+/// which JSON escaping can grow at most six times; anything longer is not a recording line.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Streams a recording line by line; memory does not grow with its length, nor with the length
+/// of a line (a line longer than [`MAX_LINE_BYTES`] is skipped as unreadable without being held).
 pub struct Reader<R> {
     inner: R,
     buf: Vec<u8>,
@@ -274,16 +292,55 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    /// The next non-empty raw line. `None` at the end. A line that is not UTF-8 is a bad line,
-    /// not the end of the file.
+    /// Reads up to the next newline into `self.buf`, keeping at most `MAX_LINE_BYTES + 1`
+    /// bytes of it; returns how many bytes the line had (0 at the end).
+    fn read_bounded(&mut self) -> io::Result<usize> {
+        self.buf.clear();
+        let mut total = 0;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok(total);
+            }
+            let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(self.buf.len());
+            self.buf
+                .extend_from_slice(available.get(..chunk.min(room)).unwrap_or_default());
+            self.inner.consume(chunk);
+            total += chunk;
+            if done {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The next non-empty raw line. `None` at the end. A line that is not UTF-8, or longer than
+    /// [`MAX_LINE_BYTES`], is a bad line, not the end of the file.
     pub fn next_raw(&mut self) -> io::Result<Option<RawText>> {
         loop {
-            self.buf.clear();
-            let read = self.inner.read_until(b'\n', &mut self.buf)?;
+            let read = self.read_bounded()?;
             if read == 0 {
                 return Ok(None);
             }
             self.number = self.number.saturating_add(1);
+            let content = read - usize::from(self.buf.last() == Some(&b'\n'));
+            if content > MAX_LINE_BYTES {
+                let text = Err(unreadable(format!(
+                    "the line has {content} bytes, more than a recording line can have ({MAX_LINE_BYTES}); skipped"
+                )));
+                return Ok(Some(RawText {
+                    number: self.number,
+                    bytes: read,
+                    text,
+                }));
+            }
             let text = match std::str::from_utf8(&self.buf) {
                 Ok(text) => text.trim_end_matches(['\n', '\r']),
                 Err(_) => {

@@ -6,8 +6,12 @@ use cvnotify_core::ProjectId;
 use cvnotify_core::lifecycle::{Operation, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// The recording format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The recording format version this build writes. Version 2 added the `end` line and the
+/// session line's `at` and `scope`; this build reads versions 1 and 2.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this build reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// A time as RFC 3339 text, held as milliseconds since the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,12 +86,66 @@ pub enum BlobEvent {
     Deleted,
 }
 
+/// Which projects a run judges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Every project observed (what a consumer of a queue sees).
+    #[default]
+    All,
+    /// Only the projects the run itself configured (CreateProject/UpdateProject lines): what
+    /// `check` judges; other projects seen in the queue or the container are reported as
+    /// information, not judged.
+    Created,
+}
+
+impl Scope {
+    fn is_all(&self) -> bool {
+        *self == Self::All
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It did what it set out to do (a drained queue, a whole lifecycle, a page peeked).
+    Completed,
+    /// It was stopped (Ctrl-C, SIGTERM) after the batch in hand: a consumer's normal end.
+    Stopped,
+    /// It ended before its work was done (a refused call, a notification that never came
+    /// within the timeout): what it saw is judged, but the run cannot pass.
+    Incomplete,
+    /// It could not go on (storage, the training API or the recording failed for good).
+    Aborted,
+}
+
+impl Outcome {
+    /// Whether a run that ended so may pass.
+    pub const fn is_normal(self) -> bool {
+        matches!(self, Self::Completed | Self::Stopped)
+    }
+
+    /// The name as written.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Stopped => "stopped",
+            Self::Incomplete => "incomplete",
+            Self::Aborted => "aborted",
+        }
+    }
+}
+
 /// One line of a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Line {
-    /// First line: what the run observed.
+    /// A run starts: what it observes. The first line; a later one starts another run appended
+    /// to the same recording (a consumer restarted).
     Session(SessionLine),
+    /// A run ended, and how (version 2).
+    End(EndLine),
     /// A queue message as received.
     Message(MessageLine),
     /// A training API call and its result.
@@ -106,6 +164,25 @@ pub struct SessionLine {
     pub version: u32,
     /// The sources observed.
     pub sources: Vec<SourceName>,
+    /// When the run started (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<At>,
+    /// Which projects the run judges (version 2; every project when absent).
+    #[serde(default, skip_serializing_if = "Scope::is_all")]
+    pub scope: Scope,
+}
+
+/// The last line of a run: when and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndLine {
+    /// When it ended.
+    pub at: At,
+    /// How.
+    pub outcome: Outcome,
+    /// Why, when it did not complete (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A queue message as received.
@@ -215,6 +292,7 @@ impl Line {
     pub fn strings(&self) -> Vec<&str> {
         match self {
             Self::Session(_) | Self::Tick(_) => vec![],
+            Self::End(e) => e.reason.iter().map(String::as_str).collect(),
             Self::Message(m) => vec![&m.queue, &m.message_id, &m.message_text],
             Self::Api(a) => {
                 let mut v: Vec<&str> = vec![&a.project_id];
@@ -245,6 +323,7 @@ impl Line {
     pub(crate) fn strings_mut(&mut self) -> Vec<&mut String> {
         match self {
             Self::Session(_) | Self::Tick(_) => vec![],
+            Self::End(e) => e.reason.iter_mut().collect(),
             Self::Message(m) => vec![&mut m.queue, &mut m.message_id, &mut m.message_text],
             Self::Api(a) => {
                 let mut v: Vec<&mut String> = vec![&mut a.project_id];

@@ -16,7 +16,7 @@ pub use model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
 };
-pub use tally::{Tally, session_report};
+pub use tally::{Expectations, Rules, Runs, Tally, session_report};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

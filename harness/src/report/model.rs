@@ -62,8 +62,21 @@ impl Waivers {
 }
 
 /// The codes of the checks that are not lifecycle findings or parser deviations: a rejected
-/// message, a recording line that cannot be read, a recording line that carries a secret.
-pub const LINE_CHECKS: [&str; 3] = ["message-rejected", "unreadable-line", "secret-in-recording"];
+/// message, a recording line that cannot be read or carries a secret, a run that did not end
+/// normally (the last, or one another followed), a training API that did not answer, a project
+/// seen but not judged (a check's foreign projects), a run that judged nothing, an expectation
+/// (`--expect-projects`, `--expect-messages`) not met.
+pub const LINE_CHECKS: [&str; 9] = [
+    "message-rejected",
+    "unreadable-line",
+    "secret-in-recording",
+    "run-incomplete",
+    "run-restarted",
+    "api-unavailable",
+    "foreign-project",
+    "nothing-judged",
+    "expectation-unmet",
+];
 
 /// Every code a report can carry, for validating `--select`/`--exclude`: the lifecycle
 /// findings, the parser's deviations and [`LINE_CHECKS`].

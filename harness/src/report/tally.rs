@@ -1,30 +1,98 @@
 //! The message-level tally of a session (counts of accepted, rejected and deviating messages,
-//! checks with bounded examples) and [`session_report`], the one place a session is judged:
-//! replay and live sessions both end there, so a recording replayed gives the report shown live.
+//! checks with bounded examples), the runs a recording holds, and [`session_report`], the one
+//! place a session is judged: replay and live sessions both end there, so a recording replayed
+//! gives the report shown live.
+//!
+//! Messages count once each, by message id, however often the queue handed them out (a
+//! redelivered message is one message). Everything here is independent of the order it is fed
+//! in: replay's parse workers hand their lines over in any order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use cvnotify_core::lifecycle::{Finding, Phase, Severity, Sources, Tracker};
-use cvnotify_core::{Encoding, ParseError, Parsed, PlatformType};
+use cvnotify_core::lifecycle::{Finding, MessageId, Operation, Phase, Severity, Sources, Tracker};
+use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType};
 
 use super::model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, MessageCounts, ProjectSection,
     SessionReport, Verdict, Waivers,
 };
-use crate::recording::{LineProblem, format_time};
+use crate::recording::{LineProblem, Outcome, Scope, format_time};
 
 /// What the documented message shape rests on.
 const MESSAGE_SHAPE: &str = "seed: Verify the connection and after (documented message shape)";
+/// What the recording's own checks rest on.
+const FORMAT: &str = "recording format (corpus/README.md)";
 
 /// One message-level check being tallied: severity, whether it is a deviation, what it rests on,
-/// how often, and its first examples.
+/// how often, and its first examples (with the message they are about, when they are).
 #[derive(Debug)]
 struct Counted {
     severity: Severity,
     deviation: bool,
     rests_on: &'static str,
     count: u64,
-    examples: Vec<Example>,
+    examples: Vec<(Example, Option<u64>)>,
+}
+
+impl Counted {
+    /// Keeps `example` when it is among the first lines: one example per message (its first
+    /// line), the [`EXAMPLES`] first lines in all, whatever the order they come in.
+    fn keep(&mut self, example: Example, message: Option<u64>) {
+        if let Some(m) = message
+            && let Some(at) = self.examples.iter().position(|(_, id)| *id == Some(m))
+        {
+            if self
+                .examples
+                .get(at)
+                .is_some_and(|(e, _)| e.line <= example.line)
+            {
+                return;
+            }
+            self.examples.remove(at);
+        }
+        let at = self
+            .examples
+            .partition_point(|(e, _)| e.line <= example.line);
+        self.examples.insert(at, (example, message));
+        self.examples.truncate(EXAMPLES);
+    }
+}
+
+/// What a message was counted for, one bit each ([`Seen::bit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counter {
+    Accepted,
+    Plain,
+    Base64,
+    Rejected,
+    WithDeviations,
+    Deviation(DeviationCode),
+}
+
+impl Counter {
+    fn bit(self) -> u16 {
+        let n = match self {
+            Self::Accepted => 0,
+            Self::Plain => 1,
+            Self::Base64 => 2,
+            Self::Rejected => 3,
+            Self::WithDeviations => 4,
+            Self::Deviation(code) => {
+                5 + DeviationCode::ALL
+                    .iter()
+                    .position(|c| *c == code)
+                    .unwrap_or_default()
+            }
+        };
+        1 << n
+    }
+}
+
+/// A message id, reduced to 64 bits: the tally only tells messages apart (a collision among a
+/// million messages has a chance of about 1 in 30 million, and would undercount by one).
+fn short(id: MessageId) -> u64 {
+    // Splitting a u128 into halves: the shifts and truncations are exact.
+    ((id.0 >> 64) as u64) ^ (id.0 as u64).rotate_left(29)
 }
 
 /// Message counts and message- and line-level checks of one session.
@@ -32,6 +100,10 @@ struct Counted {
 pub struct Tally {
     counts: MessageCounts,
     checks: BTreeMap<String, Counted>,
+    /// Per message, what it was counted for.
+    seen: HashMap<u64, u16>,
+    /// Whether a training API call got no usable answer (the source was not observed).
+    api_unavailable: bool,
 }
 
 impl Tally {
@@ -40,30 +112,15 @@ impl Tally {
         &self.counts
     }
 
-    /// Adds another tally (a parse worker's): counts add up; examples keep the first lines of
-    /// all.
-    pub fn merge(&mut self, other: Self) {
-        let (a, b) = (&mut self.counts, other.counts);
-        a.accepted += b.accepted;
-        a.plain += b.plain;
-        a.base64 += b.base64;
-        a.rejected += b.rejected;
-        a.with_deviations += b.with_deviations;
-        for (code, theirs) in other.checks {
-            match self.checks.get_mut(&code) {
-                Some(mine) => {
-                    mine.count += theirs.count;
-                    mine.examples.extend(theirs.examples);
-                    mine.examples.sort_by_key(|e| e.line);
-                    mine.examples.truncate(EXAMPLES);
-                }
-                None => {
-                    self.checks.insert(code, theirs);
-                }
-            }
-        }
+    /// Counts `message` for `counter` once; true the first time.
+    fn first(&mut self, message: u64, counter: Counter) -> bool {
+        let seen = self.seen.entry(message).or_default();
+        let new = *seen & counter.bit() == 0;
+        *seen |= counter.bit();
+        new
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         code: &str,
@@ -72,6 +129,8 @@ impl Tally {
         rests_on: &'static str,
         line: u32,
         detail: String,
+        count: bool,
+        message: Option<u64>,
     ) {
         let entry = self
             .checks
@@ -83,25 +142,37 @@ impl Tally {
                 count: 0,
                 examples: Vec::new(),
             });
-        entry.count += 1;
-        if entry.examples.len() < EXAMPLES {
-            entry.examples.push(Example { line, detail });
+        if count {
+            entry.count += 1;
         }
+        entry.keep(Example { line, detail }, message);
     }
 
-    /// Counts one message line: accepted (with its encoding and deviations) or rejected.
-    pub fn message(&mut self, parsed: &Result<Parsed, ParseError>, line: u32) {
+    /// Counts one delivery of the message `id` on `line`: accepted (with its encoding and
+    /// deviations) or rejected. A message delivered again counts once.
+    pub fn message(&mut self, id: MessageId, parsed: &Result<Parsed, ParseError>, line: u32) {
+        let m = short(id);
         match parsed {
             Ok(p) => {
-                self.counts.accepted += 1;
-                match p.encoding {
-                    Encoding::Plain => self.counts.plain += 1,
-                    Encoding::Base64 => self.counts.base64 += 1,
+                if self.first(m, Counter::Accepted) {
+                    self.counts.accepted += 1;
                 }
-                if !p.deviations.is_empty() {
+                let counter = match p.encoding {
+                    Encoding::Plain => Counter::Plain,
+                    Encoding::Base64 => Counter::Base64,
+                };
+                if self.first(m, counter) {
+                    match p.encoding {
+                        Encoding::Plain => self.counts.plain += 1,
+                        Encoding::Base64 => self.counts.base64 += 1,
+                    }
+                }
+                if !p.deviations.is_empty() && self.first(m, Counter::WithDeviations) {
                     self.counts.with_deviations += 1;
                 }
                 for d in &p.deviations {
+                    let counter = Counter::Deviation(d.kind.kind_code());
+                    let new = self.first(m, counter);
                     self.add(
                         d.code(),
                         Severity::Warning,
@@ -109,11 +180,16 @@ impl Tally {
                         MESSAGE_SHAPE,
                         line,
                         d.to_string(),
+                        new,
+                        Some(m),
                     );
                 }
             }
             Err(e) => {
-                self.counts.rejected += 1;
+                let new = self.first(m, Counter::Rejected);
+                if new {
+                    self.counts.rejected += 1;
+                }
                 self.add(
                     "message-rejected",
                     Severity::Error,
@@ -121,6 +197,8 @@ impl Tally {
                     MESSAGE_SHAPE,
                     line,
                     e.to_string(),
+                    new,
+                    Some(m),
                 );
             }
         }
@@ -130,7 +208,7 @@ impl Tally {
     pub fn line_problem(&mut self, problem: &LineProblem, line: u32) {
         let rests_on = match problem {
             LineProblem::Secret(_) => "recording format: secrets never enter a recording",
-            _ => "recording format (corpus/README.md)",
+            _ => FORMAT,
         };
         self.add(
             problem.code(),
@@ -139,8 +217,232 @@ impl Tally {
             rests_on,
             line,
             problem.to_string(),
+            true,
+            None,
         );
     }
+
+    /// A training API call on `line` got no usable answer (no answer at all, or the gateway's
+    /// refusal of the key): the API was not observed, and that is an error of its own.
+    pub fn api_unavailable(&mut self, operation: Operation, line: u32, detail: &str) {
+        self.api_unavailable = true;
+        self.add(
+            "api-unavailable",
+            Severity::Error,
+            false,
+            "seed: prerequisites (a Custom Vision training resource and its key)",
+            line,
+            format!("{}: {detail}", operation.as_str()),
+            true,
+            None,
+        );
+    }
+
+    /// Adds another tally (a part of the same session tallied apart): counts add up, except
+    /// that a message both saw counts once; examples keep the first lines of all.
+    pub fn merge(&mut self, other: Self) {
+        self.api_unavailable |= other.api_unavailable;
+        for (m, theirs) in other.seen {
+            let mine = self.seen.entry(m).or_default();
+            let new = theirs & !*mine;
+            *mine |= theirs;
+            let c = &mut self.counts;
+            for (counter, n) in [
+                (Counter::Accepted, &mut c.accepted),
+                (Counter::Plain, &mut c.plain),
+                (Counter::Base64, &mut c.base64),
+                (Counter::Rejected, &mut c.rejected),
+                (Counter::WithDeviations, &mut c.with_deviations),
+            ] {
+                if new & counter.bit() != 0 {
+                    *n += 1;
+                }
+            }
+        }
+        for (code, theirs) in other.checks {
+            match self.checks.get_mut(&code) {
+                Some(mine) => {
+                    // Per-message checks count their messages once: the sum over-counts the
+                    // ones both saw, so recount from the merged bits below.
+                    mine.count += theirs.count;
+                    for (e, m) in theirs.examples {
+                        mine.keep(e, m);
+                    }
+                }
+                None => {
+                    self.checks.insert(code, theirs);
+                }
+            }
+        }
+        // Per-message check counts are the number of messages with their bit.
+        let recount: Vec<(String, u64)> = self
+            .checks
+            .keys()
+            .filter_map(|code| {
+                let counter = if code == "message-rejected" {
+                    Counter::Rejected
+                } else {
+                    Counter::Deviation(*DeviationCode::ALL.iter().find(|c| c.as_str() == code)?)
+                };
+                let n = self
+                    .seen
+                    .values()
+                    .filter(|bits| **bits & counter.bit() != 0)
+                    .count() as u64;
+                Some((code.clone(), n))
+            })
+            .collect();
+        for (code, n) in recount {
+            if let Some(c) = self.checks.get_mut(&code) {
+                c.count = n;
+            }
+        }
+    }
+}
+
+/// One mark of a recording's run structure.
+#[derive(Clone, Debug)]
+enum Mark {
+    Start {
+        version: u32,
+        sources: Sources,
+        scope: Scope,
+    },
+    End {
+        outcome: Outcome,
+        reason: Option<String>,
+    },
+}
+
+/// Where a run ended (its line), how, and why.
+type RunEnd = (u32, Outcome, Option<String>);
+
+/// The runs a recording holds: where each starts (a session line) and ends (an `end` line),
+/// fed in any order and sorted by line when judged.
+#[derive(Clone, Debug, Default)]
+pub struct Runs {
+    marks: Vec<(u32, Mark)>,
+}
+
+impl Runs {
+    /// A run starts on `line`.
+    pub fn start(&mut self, line: u32, version: u32, sources: Sources, scope: Scope) {
+        self.marks.push((
+            line,
+            Mark::Start {
+                version,
+                sources,
+                scope,
+            },
+        ));
+    }
+
+    /// A run ends on `line`.
+    pub fn end(&mut self, line: u32, outcome: Outcome, reason: Option<String>) {
+        self.marks.push((line, Mark::End { outcome, reason }));
+    }
+
+    /// Adds the marks of another part of the same recording.
+    pub fn merge(&mut self, other: Self) {
+        self.marks.extend(other.marks);
+    }
+
+    fn sorted(&self) -> Vec<&(u32, Mark)> {
+        let mut marks: Vec<&(u32, Mark)> = self.marks.iter().collect();
+        marks.sort_by_key(|(line, _)| *line);
+        marks
+    }
+
+    /// What every run observed (everything, for a recording without a session line).
+    pub fn sources(&self) -> Sources {
+        self.marks
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Mark::Start { sources, .. } => Some(*sources),
+                Mark::End { .. } => None,
+            })
+            .fold(Sources::ALL, Sources::intersect)
+    }
+
+    /// Which projects are judged: only the created ones when every run says so.
+    pub fn scope(&self) -> Scope {
+        let mut scopes = self.marks.iter().filter_map(|(_, m)| match m {
+            Mark::Start { scope, .. } => Some(*scope),
+            Mark::End { .. } => None,
+        });
+        match scopes.next() {
+            Some(Scope::Created) if scopes.all(|s| s == Scope::Created) => Scope::Created,
+            _ => Scope::All,
+        }
+    }
+
+    /// The checks the run structure gives: a run (of format version 2 or later) that did not
+    /// end normally is `run-incomplete` when it is the last, `run-restarted` (a warning: at
+    /// least once delivery made the restart harmless) when another run followed it.
+    fn judge(&self, tally: &mut Tally) {
+        let marks = self.sorted();
+        // (start line, version, end) per run, in order.
+        let mut runs: Vec<(u32, u32, Option<RunEnd>)> = Vec::new();
+        for (line, mark) in marks {
+            match mark {
+                Mark::Start { version, .. } => runs.push((*line, *version, None)),
+                Mark::End { outcome, reason } => {
+                    if let Some(run) = runs.last_mut()
+                        && run.2.is_none()
+                    {
+                        run.2 = Some((*line, *outcome, reason.clone()));
+                    }
+                }
+            }
+        }
+        let last = runs.len().saturating_sub(1);
+        for (n, (start, version, end)) in runs.into_iter().enumerate() {
+            if version < 2 {
+                continue;
+            }
+            let (line, why) = match &end {
+                None => (
+                    start,
+                    "the run that starts here has no end line: it crashed, was killed or is still running"
+                        .to_string(),
+                ),
+                Some((_, outcome, _)) if outcome.is_normal() => continue,
+                Some((line, outcome, reason)) => (
+                    *line,
+                    format!(
+                        "the run ended {}: {}",
+                        outcome.as_str(),
+                        reason.as_deref().unwrap_or("no reason given")
+                    ),
+                ),
+            };
+            let (code, severity) = if n == last {
+                ("run-incomplete", Severity::Error)
+            } else {
+                ("run-restarted", Severity::Warning)
+            };
+            tally.add(code, severity, false, FORMAT, line, why, true, None);
+        }
+    }
+}
+
+/// What a session must have shown to pass: an empty run is not a pass, and a gate that knows
+/// what must arrive can say so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expectations {
+    /// At least this many projects.
+    pub projects: Option<u64>,
+    /// At least this many accepted messages.
+    pub messages: Option<u64>,
+}
+
+/// How a session is judged: waivers and expectations.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// Which checks count.
+    pub waivers: Waivers,
+    /// What must have been seen.
+    pub expect: Expectations,
 }
 
 fn platform_name(p: &PlatformType) -> String {
@@ -163,53 +465,127 @@ fn finding_report(f: &Finding, waivers: &Waivers) -> FindingReport {
     }
 }
 
-/// Judges one session: its tally and its tracker's report become a [`SessionReport`] with its
-/// verdict (the most severe of every check and finding that is not waived). `lines` is the
-/// number of the last line read or recorded.
+fn source_names(sources: Sources) -> Vec<&'static str> {
+    [
+        (sources.queue, "queue"),
+        (sources.training_api, "training-api"),
+        (sources.polling && !sources.training_api, "polling"),
+        (sources.container, "container"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| n)
+    .collect()
+}
+
+/// Judges one session: its tally, its runs and its tracker's report become a [`SessionReport`]
+/// with its verdict (the most severe of every check and finding that is not waived). `lines` is
+/// the number of the last line read or recorded.
 pub fn session_report(
     name: &str,
     lines: u32,
-    sources: Sources,
-    tally: Tally,
-    tracker: &Tracker,
-    waivers: &Waivers,
+    mut tally: Tally,
+    runs: &Runs,
+    mut tracker: Tracker,
+    rules: &Rules,
 ) -> SessionReport {
-    let Tally {
-        counts: messages,
-        checks,
-    } = tally;
+    runs.judge(&mut tally);
+    tracker.narrow_sources(runs.sources());
+    if tally.api_unavailable {
+        // Not observed: neither the calls nor the polls can be judged.
+        tracker.narrow_sources(Sources {
+            training_api: false,
+            polling: false,
+            ..Sources::ALL
+        });
+    }
+    let scope = runs.scope();
+    let mut judged = Vec::new();
+    for r in tracker.report() {
+        let own = scope == Scope::All
+            || tracker
+                .projects()
+                .get(&r.project_id)
+                .is_some_and(|f| !f.configs.is_empty());
+        if own {
+            judged.push(r);
+        } else {
+            let line = r.history.first().map_or(0, |(s, _)| s.evidence.get());
+            tally.add(
+                "foreign-project",
+                Severity::Info,
+                false,
+                "cvnotify check judges the projects it created",
+                line,
+                format!(
+                    "project {} was seen but not created by this run; not judged",
+                    r.project_id
+                ),
+                true,
+                None,
+            );
+        }
+    }
+    let accepted = tally.counts.accepted;
+    let observed = tally.counts.accepted + tally.counts.rejected;
+    if observed == 0 && judged.is_empty() {
+        tally.add(
+            "nothing-judged",
+            Severity::Error,
+            false,
+            "a run that judged nothing is not a pass",
+            lines,
+            "no message and no project was observed".into(),
+            true,
+            None,
+        );
+    }
+    let expectations = [
+        (rules.expect.projects, judged.len() as u64, "projects"),
+        (rules.expect.messages, accepted, "accepted messages"),
+    ];
+    for (expected, seen, what) in expectations {
+        if let Some(n) = expected
+            && seen < n
+        {
+            tally.add(
+                "expectation-unmet",
+                Severity::Error,
+                false,
+                "--expect-projects / --expect-messages",
+                lines,
+                format!("expected at least {n} {what}, saw {seen}"),
+                true,
+                None,
+            );
+        }
+    }
+    let waivers = &rules.waivers;
     let mut verdict = Verdict::Pass;
-    let checks: Vec<Check> = checks
+    let checks: Vec<Check> = tally
+        .checks
         .into_iter()
         .map(|(code, c)| {
-            let Counted {
-                severity,
-                deviation,
-                rests_on,
-                count,
-                examples,
-            } = c;
             let waived = waivers.waived(&code);
             if !waived {
-                verdict = verdict.max(Verdict::of(severity, deviation));
+                verdict = verdict.max(Verdict::of(c.severity, c.deviation));
             }
-            let severity = if deviation {
+            let severity = if c.deviation {
                 "deviation"
             } else {
-                severity.as_str()
+                c.severity.as_str()
             };
             Check {
                 code,
                 severity,
-                rests_on,
-                count,
+                rests_on: c.rests_on,
+                count: c.count,
                 waived,
-                examples,
+                examples: c.examples.into_iter().map(|(e, _)| e).collect(),
             }
         })
         .collect();
-    let projects: Vec<ProjectSection> = tracker
-        .report()
+    let projects: Vec<ProjectSection> = judged
         .into_iter()
         .map(|r| {
             let findings: Vec<FindingReport> = r
@@ -242,23 +618,12 @@ pub fn session_report(
             }
         })
         .collect();
-    let mut source_names = Vec::new();
-    for (on, n) in [
-        (sources.queue, "queue"),
-        (sources.training_api, "training-api"),
-        (sources.polling && !sources.training_api, "polling"),
-        (sources.container, "container"),
-    ] {
-        if on {
-            source_names.push(n);
-        }
-    }
     SessionReport {
         file: name.to_string(),
         verdict,
         lines,
-        sources: source_names,
-        messages,
+        sources: source_names(tracker.settings().sources),
+        messages: tally.counts,
         checks,
         projects,
     }

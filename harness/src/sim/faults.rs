@@ -4,9 +4,9 @@
 //!
 //! Spec: comma-separated items. A misbehaviour by name (`skip-connection-test`); an HTTP fault
 //! as `ENDPOINT#N=FAULT`, where ENDPOINT is `api`, `queue` or `blob`, N counts that endpoint's
-//! requests from 1, and FAULT is a status (`429`, `500`, `503`; 429 and 503 carry
-//! `Retry-After: 1`), `malformed` (a 200 whose body is not the documented one), `empty` (a 200
-//! with no body) or `delay:MS`. `conn#N=reset` resets the N-th TCP connection the server accepts
+//! requests from 1 (`N-M`: every request from N to M, an outage), and FAULT is a status (`429`, `500`, `503`; 429 and 503 carry
+//! `Retry-After: 1`), `error:CODE` (the documented error answer of that code), `malformed` (a 200
+//! whose body is not the documented one), `empty` (a 200 with no body) or `delay:MS`. `conn#N=reset` resets the N-th TCP connection the server accepts
 //! (wiremock cannot; a thin TCP layer in front of it does, see `reset.rs`).
 
 use std::fmt;
@@ -142,10 +142,15 @@ pub enum Endpoint {
 }
 
 /// What an HTTP fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HttpFault {
     /// Answer with this status (429 and 503 with `Retry-After: 1`).
     Status(u16),
+    /// Answer with the documented error body of this code: a `CustomVisionError` on the
+    /// training API (status by the code's prefix: `BadRequest…` 400, `Forbidden…` 403,
+    /// `NotFound…` 404, `Conflict…` 409, `Error…` 500), a storage `<Error>` with
+    /// `x-ms-error-code` on queues and blobs (status from the storage error table).
+    Error(String),
     /// A 200 whose body is not the documented one.
     Malformed,
     /// A 200 with no body.
@@ -220,15 +225,31 @@ impl Faults {
                     "blob" => Endpoint::Blob,
                     _ => return Err(bad("the endpoint is api, queue, blob or conn")),
                 };
-                let n: u32 = n
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("N is a request number from 1"))?;
+                // N, or N-M for every request from N to M (an outage).
+                let number = |t: &str| {
+                    t.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad("N is a request number from 1 (or N-M, a range)"))
+                };
+                let (first, last) = match n.split_once('-') {
+                    Some((a, b)) => (number(a)?, number(b)?),
+                    None => (number(n)?, number(n)?),
+                };
+                if first > last || last - first >= 10_000 {
+                    return Err(bad("a range N-M needs N <= M, and at most 10000 requests"));
+                }
                 let fault = match fault {
                     "malformed" => HttpFault::Malformed,
                     "empty" => HttpFault::Empty,
                     "429" | "500" | "503" => HttpFault::Status(fault.parse().unwrap_or(500)),
+                    e if e.starts_with("error:") => {
+                        let code = e.trim_start_matches("error:");
+                        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                            return Err(bad("error:CODE takes an error code (letters and digits)"));
+                        }
+                        HttpFault::Error(code.to_string())
+                    }
                     d if d.starts_with("delay:") => {
                         let ms = |s: &str| {
                             s.parse::<u64>()
@@ -247,11 +268,13 @@ impl Faults {
                     }
                     _ => {
                         return Err(bad(
-                            "the fault is 429, 500, 503, malformed, empty or delay:MS",
+                            "the fault is 429, 500, 503, error:CODE, malformed, empty or delay:MS",
                         ));
                     }
                 };
-                faults.http.push((endpoint, n, fault));
+                for n in first..=last {
+                    faults.http.push((endpoint, n, fault.clone()));
+                }
             } else {
                 let m = DETECTION
                     .iter()
@@ -273,7 +296,7 @@ mod tests {
     #[test]
     fn specs_read_and_bad_items_are_named() {
         let f = Faults::parse(
-            "no-backup-blob, api#2=503,queue#1=delay:20,blob#3=malformed,api#4=delay:5-9",
+            "no-backup-blob, api#2=503,queue#1=delay:20,blob#3=malformed,api#4=delay:5-9,api#5=error:BadRequestTrainingNotNeeded",
         )
         .unwrap();
         assert!(f.has(Misbehaviour::NoBackupBlob));
@@ -283,12 +306,18 @@ mod tests {
                 (Endpoint::Api, 2, HttpFault::Status(503)),
                 (Endpoint::Queue, 1, HttpFault::Delay(20)),
                 (Endpoint::Blob, 3, HttpFault::Malformed),
-                (Endpoint::Api, 4, HttpFault::RandomDelay(5, 9))
+                (Endpoint::Api, 4, HttpFault::RandomDelay(5, 9)),
+                (
+                    Endpoint::Api,
+                    5,
+                    HttpFault::Error("BadRequestTrainingNotNeeded".into())
+                )
             ]
         );
         for (spec, why) in [
             ("teleport", "not a known misbehaviour"),
             ("api#0=503", "N is a request number"),
+            ("api#5-3=503", "N <= M"),
             ("db#1=503", "the endpoint is"),
             ("api#1=418", "the fault is"),
             ("conn#1=503", "conn#N=reset"),
@@ -297,6 +326,7 @@ mod tests {
             let e = Faults::parse(spec).unwrap_err();
             assert!(e.to_string().contains(why), "{spec}: {e}");
         }
+        assert_eq!(Faults::parse("queue#2-4=503").unwrap().http.len(), 3);
         for (m, name, _) in DETECTION.iter().chain(OUTCOMES) {
             assert_eq!(m.name(), *name);
         }

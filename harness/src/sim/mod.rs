@@ -108,7 +108,7 @@ impl Respond for Service {
             .http
             .iter()
             .find(|(e, k, _)| *e == endpoint && *k == n)
-            .map(|(_, _, f)| *f);
+            .map(|(_, _, f)| f.clone());
         match fault {
             Some(HttpFault::Status(status)) => {
                 let mut r = ResponseTemplate::new(status);
@@ -116,6 +116,18 @@ impl Respond for Service {
                     r = r.insert_header("retry-after", "1");
                 }
                 return r;
+            }
+            Some(HttpFault::Error(code)) => {
+                return match endpoint {
+                    Endpoint::Api => training::service_error(
+                        training::status_of(&code),
+                        &code,
+                        "injected by --faults",
+                    ),
+                    Endpoint::Queue | Endpoint::Blob => {
+                        storage::error(storage::status_of(&code), &code)
+                    }
+                };
             }
             Some(HttpFault::Malformed) => {
                 return ResponseTemplate::new(200).set_body_string("<<< not the documented body");
@@ -181,8 +193,37 @@ impl Simulation {
     /// Puts the connection-reset layer in front of the server: the `which`-th connections
     /// (from 1) are reset; [`Simulation::uri`] then names the layer.
     pub async fn reset_connections(&mut self, which: Vec<u32>) -> std::io::Result<()> {
-        self.front = Some(reset::start(*self.server.address(), which).await?);
+        self.reset_connections_on(None, which).await
+    }
+
+    /// [`Simulation::reset_connections`] with the layer listening on `listener` (so that the
+    /// port clients are given stays the one asked for; the server behind it has its own).
+    pub async fn reset_connections_on(
+        &mut self,
+        listener: Option<std::net::TcpListener>,
+        which: Vec<u32>,
+    ) -> std::io::Result<()> {
+        self.front = Some(reset::start(listener, *self.server.address(), which).await?);
         Ok(())
+    }
+
+    /// Creates a queue directly in the world (not through the REST: a simulation's own set-up
+    /// is not a client's request, and HTTP faults count only those).
+    pub fn create_queue(&self, name: &str) {
+        self.service
+            .lock()
+            .queues
+            .entry(name.to_string())
+            .or_default();
+    }
+
+    /// Creates a container directly in the world (see [`Simulation::create_queue`]).
+    pub fn create_container(&self, name: &str) {
+        self.service
+            .lock()
+            .containers
+            .entry(name.to_string())
+            .or_default();
     }
 
     /// `http://127.0.0.1:PORT`.

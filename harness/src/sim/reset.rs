@@ -11,9 +11,20 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
-/// Starts the layer on a free loopback port in front of `upstream`; returns its address.
-pub(crate) async fn start(upstream: SocketAddr, resets: Vec<u32>) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// Starts the layer on `listener` (a free loopback port when `None`) in front of `upstream`;
+/// returns its address.
+pub(crate) async fn start(
+    listener: Option<std::net::TcpListener>,
+    upstream: SocketAddr,
+    resets: Vec<u32>,
+) -> io::Result<SocketAddr> {
+    let listener = match listener {
+        Some(l) => {
+            l.set_nonblocking(true)?;
+            TcpListener::from_std(l)?
+        }
+        None => TcpListener::bind("127.0.0.1:0").await?,
+    };
     let address = listener.local_addr()?;
     tokio::spawn(async move {
         let mut number = 0u32;

@@ -46,7 +46,26 @@ fn date(t: SystemTime) -> String {
     httpdate::fmt_http_date(t)
 }
 
-fn error(status: u16, code: &str) -> ResponseTemplate {
+/// The HTTP status of a storage error code (the queue and blob services' error tables).
+pub(crate) fn status_of(code: &str) -> u16 {
+    match code {
+        "QueueNotFound" | "MessageNotFound" | "ContainerNotFound" | "BlobNotFound"
+        | "ResourceNotFound" => 404,
+        "QueueAlreadyExists"
+        | "QueueBeingDeleted"
+        | "QueueDisabled"
+        | "QueueNotEmpty"
+        | "ContainerAlreadyExists"
+        | "ContainerBeingDeleted"
+        | "BlobAlreadyExists" => 409,
+        "AuthenticationFailed" | "AuthorizationFailure" | "AuthorizationPermissionMismatch" => 403,
+        "InternalError" | "OperationTimedOut" => 500,
+        "ServerBusy" => 503,
+        _ => 400,
+    }
+}
+
+pub(crate) fn error(status: u16, code: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .insert_header("x-ms-error-code", code)
         .set_body_string(format!(

@@ -12,11 +12,27 @@ use wiremock::{Request, ResponseTemplate};
 
 use super::faults::Misbehaviour;
 use super::world::{
-    IterationState, Pending, SimIteration, SimProject, World, container_base, export_completed,
-    resource_name, service_model_uri,
+    IdKind, IterationState, Pending, SimIteration, SimProject, World, container_base,
+    export_completed, resource_name, service_model_uri,
 };
 
-fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+/// The HTTP status of a `CustomVisionError` code, by its prefix (the spec gives none; this is
+/// the convention the codes follow).
+pub(crate) fn status_of(code: &str) -> u16 {
+    [
+        ("BadRequest", 400),
+        ("Forbidden", 403),
+        ("NotFound", 404),
+        ("Conflict", 409),
+        ("Error", 500),
+        ("UnsupportedMediaType", 415),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| code.starts_with(prefix))
+    .map_or(400, |(_, status)| status)
+}
+
+pub(crate) fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"code": code, "message": message}))
 }
 
@@ -131,7 +147,8 @@ impl World {
                 return service_error(400, "BadRequestInvalidUri", "The storage URI is not valid");
             }
         }
-        let id = ProjectId::parse(&self.guid()).unwrap_or(ProjectId::from_bytes([0; 16]));
+        let id =
+            ProjectId::parse(&self.id(IdKind::Project)).unwrap_or(ProjectId::from_bytes([0; 16]));
         let project = SimProject {
             id,
             name: name.clone(),
@@ -195,7 +212,7 @@ impl World {
             }
             ("POST", ["train"]) => {
                 let force = query.get("forceTrain").is_some_and(|f| f == "true");
-                let guid = self.guid();
+                let guid = self.id(IdKind::Iteration);
                 let after = self.timings.training;
                 let Some(p) = self.projects.get_mut(&project) else {
                     return not_found_project();

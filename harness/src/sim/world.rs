@@ -113,6 +113,18 @@ pub(crate) enum Pending {
     },
 }
 
+/// The kinds of id the service hands out, each numbered on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdKind {
+    Project = 0,
+    Iteration = 1,
+    Message = 2,
+    PopReceipt = 3,
+    TestBlob = 4,
+    /// The iteration a `wrong-blob-name` backup names instead of its own.
+    WrongIteration = 5,
+}
+
 /// The whole simulated world.
 #[derive(Debug)]
 pub struct World {
@@ -134,6 +146,8 @@ pub struct World {
     pub(crate) draws: u64,
     /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
     pub(crate) requests: [u32; 3],
+    /// Ids handed out so far, per [`IdKind`].
+    pub(crate) ids: [u64; 6],
 }
 
 impl World {
@@ -153,6 +167,7 @@ impl World {
             seed: 0,
             draws: 0,
             requests: [0; 3],
+            ids: [0; 6],
         }
     }
 
@@ -180,10 +195,20 @@ impl World {
         self.next
     }
 
-    /// A fresh GUID-shaped token: the seed and a counter, so a seed fixes every id.
-    pub(crate) fn guid(&mut self) -> String {
-        let n = self.serial();
-        format!("{:08x}-5e1a-4000-8000-{n:012x}", self.seed)
+    /// A fresh GUID-shaped id of `kind`: the seed, the kind and that kind's own counter, so the
+    /// same seed and the same calls give the same ids whatever else happened in between (a
+    /// pause, a poll, a message the service posted).
+    pub(crate) fn id(&mut self, kind: IdKind) -> String {
+        let slot = kind as usize;
+        let n = self.ids.get(slot).copied().unwrap_or(0) + 1;
+        if let Some(c) = self.ids.get_mut(slot) {
+            *c = n;
+        }
+        format!(
+            "{:08x}-{:04x}-4000-8000-{n:012x}",
+            self.seed,
+            kind as u16 + 1
+        )
     }
 
     pub(crate) fn schedule(&mut self, after: Duration, work: Pending) {
@@ -243,7 +268,7 @@ impl World {
                 };
                 let (queue, container) = (p.queue_uri.clone(), p.container_uri.clone());
                 if let Some(c) = container.as_deref().and_then(resource_name) {
-                    let name = format!("CustomVision-TestPermission/{}", self.guid());
+                    let name = format!("CustomVision-TestPermission/{}", self.id(IdKind::TestBlob));
                     self.put_blob(&c, &name, b"test".to_vec());
                     let life = self.timings.test_blob_lifetime;
                     self.schedule(life, Pending::RemoveBlob { container: c, name });
@@ -320,7 +345,7 @@ impl World {
                     p.container_uri.clone(),
                 );
                 let named = if self.misbehaves(Misbehaviour::WrongBlobName) {
-                    self.guid()
+                    self.id(IdKind::WrongIteration)
                 } else {
                     iteration.to_string()
                 };
@@ -374,7 +399,7 @@ impl World {
         text: String,
         delay: Duration,
     ) -> (String, String) {
-        let (id, receipt) = (self.guid(), self.guid());
+        let (id, receipt) = (self.id(IdKind::Message), self.id(IdKind::PopReceipt));
         let now = self.now();
         let front = self.misbehaves(Misbehaviour::ReorderNotifications);
         let message = Message {

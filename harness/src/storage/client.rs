@@ -150,6 +150,46 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
+/// The longest answer body a client reads, in bytes. The largest documented answer is a Get
+/// Messages page: 32 messages of at most 64 KiB, which XML escaping can grow six times (about
+/// 12 MiB); a List Blobs page of 5,000 blobs is a few MiB. A longer body is refused as it
+/// arrives, without being held, so a misbehaving peer cannot grow memory.
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The connection failed while it came.
+    Transport(reqwest::Error),
+    /// It was longer than the limit (this many bytes at least).
+    TooLarge(u64),
+}
+
+/// Reads an answer's body as text, at most `limit` bytes (invalid UTF-8 is replaced, as
+/// `Response::text` does).
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<String, BodyError> {
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if let Some(length) = response.content_length()
+        && length > limit_u64
+    {
+        return Err(BodyError::TooLarge(length));
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
 /// A transport error's text without the URL reqwest would print (it may hold a SAS).
 pub(crate) fn describe_transport(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -459,7 +499,15 @@ impl Resource {
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.text().await.map_err(transport)?;
+        let body = read_body(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::Transport(e) => transport(e),
+                BodyError::TooLarge(n) => StorageError::Body(xml::XmlError(format!(
+                    "the answer has {n} bytes or more, more than any documented answer \
+                     ({MAX_ANSWER_BYTES}); not read"
+                ))),
+            })?;
         Ok(Answer {
             status,
             headers,

@@ -9,7 +9,7 @@ mod queue;
 pub(crate) mod xml;
 
 pub use auth::{AccountKey, Credentials, STORAGE_VERSION, SasToken};
-pub use client::{Resource, RetryPolicy, StorageError};
+pub use client::{MAX_ANSWER_BYTES, Resource, RetryPolicy, StorageError};
 pub use container::Container;
 pub use queue::Queue;
 pub use xml::{ListedBlob, ListedMessage, XmlError};

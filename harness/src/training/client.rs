@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 use super::error::{TrainingError, from_answer};
 use super::model::{Export, Iteration, NewProject, Project, StorageOptions, TrainOptions};
 use crate::storage::RetryPolicy;
-use crate::storage::client::{describe_transport, retry_status, with_retries};
+use crate::storage::client::{
+    BodyError, MAX_ANSWER_BYTES, describe_transport, read_body, retry_status, with_retries,
+};
 use cvnotify_core::lifecycle::ExportFlavor;
 
 /// A training key (the `Training-Key` header), never printed.
@@ -379,10 +381,18 @@ impl TrainingClient {
             .map_err(|e| transport(call.operation, e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .text()
+        let body = read_body(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| transport(call.operation, e))?;
+            .map_err(|e| match e {
+                BodyError::Transport(e) => transport(call.operation, e),
+                BodyError::TooLarge(n) => TrainingError::Body {
+                    operation: call.operation,
+                    detail: format!(
+                        "the answer has {n} bytes or more, more than any documented answer \
+                         ({MAX_ANSWER_BYTES}); not read"
+                    ),
+                },
+            })?;
         Ok((status, headers, body))
     }
 }
