@@ -76,8 +76,7 @@ fn serve() {
         .unwrap();
     rt.block_on(async {
         let server = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(cvnotify_harness::sim::Service::wall_clock_storage())
+        cvnotify_harness::sim::Service::wall_clock_queue()
             .mount(&server)
             .await;
         println!("{}", server.uri());

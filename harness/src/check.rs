@@ -1,5 +1,6 @@
 //! The lifecycle check: a client run through the whole storage-integration lifecycle (create a
-//! project with a queue and a container, wait for the connection test, train, wait for the
+//! project with a queue and a container in an exportable domain, give it the smallest training
+//! set the service takes, wait for the connection test, train, wait for the
 //! Training notification, export to each platform, wait for the Export notifications and the
 //! backup blobs), everything fed to a [`Session`], judged like a replay. It runs against the
 //! embedded simulation, whose virtual time makes the run take well under a second, or against a
@@ -17,13 +18,16 @@ use crate::recording::ApiLine;
 use crate::session::Session;
 use crate::sim::Simulation;
 use crate::storage::{Container, Queue, StorageError};
-use crate::training::{NewProject, StorageOptions, TrainOptions, TrainingClient, TrainingError};
+use crate::training::{
+    ImageCreateSummary, ImageFile, NewProject, StorageOptions, TrainOptions, TrainingClient,
+    TrainingError,
+};
 use crate::watch::{observe_container, received};
 
 /// Where the run happens.
 pub enum Environment {
     /// The embedded simulation (its clock is virtual: waiting is settling).
-    Simulated(Simulation),
+    Simulated(Box<Simulation>),
     /// A real service, polled for up to `timeout` per step.
     Real {
         /// The longest wait for each notification.
@@ -47,6 +51,76 @@ pub struct Check {
     pub clock: Now,
     /// What never came within the timeout (a real endpoint only).
     pub shortfalls: Vec<String>,
+    /// Whether to delete the project at the end (a real resource has few projects to spare).
+    pub delete_project: bool,
+    /// The project the check created and has not deleted.
+    pub created: Option<ProjectId>,
+}
+
+/// The domain the check's project is in: General (compact), the classification domain whose
+/// models can be exported.
+pub const EXPORTABLE_DOMAIN: uuid::Uuid = uuid::uuid!("0732100f-1a38-4e49-a514-c9b44c697ab5");
+
+/// The smallest training set the service trains on: two tags, five images each.
+pub const TAGS: [&str; 2] = ["cvnotify-stripes", "cvnotify-checks"];
+/// Images per tag.
+pub const IMAGES_PER_TAG: u8 = 5;
+
+/// Gives project `p` the smallest training set the service trains on ([`TAGS`], each on
+/// [`IMAGES_PER_TAG`] [`sample_image`]s): two CreateTag calls and one CreateImagesFromFiles.
+pub async fn upload_training_set(
+    api: &TrainingClient,
+    p: ProjectId,
+) -> Result<ImageCreateSummary, TrainingError> {
+    let mut images = Vec::new();
+    for (t, name) in TAGS.iter().enumerate() {
+        let tag = api.create_tag(p, name).await?;
+        images.extend((0..IMAGES_PER_TAG).map(|n| ImageFile {
+            name: format!("{name}-{n}.bmp"),
+            contents: sample_image(t, n),
+            tags: vec![tag.id],
+        }));
+    }
+    api.create_images_from_files(p, &images).await
+}
+
+/// A 256x256 8-bit BMP: stripes (tag 0) or checks (tag 1) in a palette shifted by `n`, so that
+/// no two images are the same (the service takes a repeated image as a duplicate).
+pub fn sample_image(tag: usize, n: u8) -> Vec<u8> {
+    const SIDE: u32 = 256;
+    const PALETTE: u32 = 256 * 4;
+    const OFFSET: u32 = 14 + 40 + PALETTE;
+    let size = OFFSET + SIDE * SIDE;
+    let mut bmp = Vec::with_capacity(size as usize);
+    bmp.extend_from_slice(b"BM");
+    for v in [size, 0, OFFSET, 40, SIDE, SIDE] {
+        bmp.extend_from_slice(&v.to_le_bytes());
+    }
+    bmp.extend_from_slice(&1u16.to_le_bytes());
+    bmp.extend_from_slice(&8u16.to_le_bytes());
+    for v in [0, SIDE * SIDE, 2835, 2835, 256, 0] {
+        bmp.extend_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..=255u8 {
+        let c = i.wrapping_add(n.wrapping_mul(23));
+        let (b, g, r) = if tag == 0 {
+            (c / 4, c / 2, c)
+        } else {
+            (c, c / 2, c / 4)
+        };
+        bmp.extend_from_slice(&[b, g, r, 0]);
+    }
+    for y in 0..SIDE {
+        for x in 0..SIDE {
+            let v = if tag == 0 {
+                ((x / 16) % 2) * 200 + y / 8
+            } else {
+                (((x / 32) + (y / 32)) % 2) * 200 + (x ^ y) % 32
+            };
+            bmp.push(v as u8);
+        }
+    }
+    bmp
 }
 
 /// How a check ended.
@@ -71,6 +145,8 @@ pub enum CheckError {
         /// What happened.
         error: TrainingError,
     },
+    /// A set-up call (tags, images) got no usable answer.
+    Setup(TrainingError),
     /// Storage failed for good.
     Storage(StorageError),
     /// The recording could not be written.
@@ -81,7 +157,7 @@ impl std::fmt::Display for CheckError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             // The training client's errors name their call already.
-            Self::Training { error, .. } => error.fmt(f),
+            Self::Training { error, .. } | Self::Setup(error) => error.fmt(f),
             Self::Storage(e) => e.fmt(f),
             Self::Recording(e) => write!(f, "cannot write the recording: {e}"),
         }
@@ -151,6 +227,9 @@ impl Check {
             Ok(()) => Ok(Ending::Incomplete(self.shortfalls.join("; "))),
             Err(Stop::Refused(e)) => {
                 self.say(&format!("stopped early: {e}"));
+                if let Some(p) = self.created {
+                    self.tidy(p).await;
+                }
                 self.finish_time();
                 self.session.tick(self.now())?;
                 Ok(Ending::Refused(e))
@@ -284,6 +363,7 @@ impl Check {
             .api
             .create_project(&NewProject {
                 name: name.to_string(),
+                domain_id: Some(EXPORTABLE_DOMAIN),
                 storage: storage.clone(),
                 ..NewProject::default()
             })
@@ -297,11 +377,13 @@ impl Check {
             }
         };
         let p = project.id;
+        self.created = Some(p);
         let mut line = self.line(Operation::CreateProject, p);
         line.notification_queue_uri = storage.notification_queue_uri.clone();
         line.export_model_container_uri = storage.export_model_container_uri.clone();
         self.session.api(line)?;
         self.say(&format!("created project {p} with a queue and a container"));
+        self.training_set(p).await?;
 
         let tested = |n: &Notification| matches!(n, Notification::ConnectionTest { project_id } if *project_id == p);
         if !self.wait_for(seen, "the ConnectionTest", 1, tested).await? {
@@ -334,7 +416,7 @@ impl Check {
         if failed {
             // A failed training, notified as such: the lifecycle ends there, nothing to export.
             self.say("training failed; nothing to export");
-            return self.end(seen).await;
+            return self.end(seen, p).await;
         }
 
         for platform in platforms {
@@ -358,16 +440,59 @@ impl Check {
             self.say("not every Export notification arrived");
         }
         self.poll(Operation::GetExports, p, i).await?;
-        self.end(seen).await
+        self.end(seen, p).await
+    }
+
+    /// Tags and images, the least the service trains on. Not part of the lifecycle: a refusal
+    /// is told and stops the run, with nothing recorded.
+    async fn training_set(&mut self, p: ProjectId) -> Result<(), Stop> {
+        match upload_training_set(&self.api, p).await {
+            Ok(summary) if summary.is_batch_successful => {}
+            Ok(summary) => {
+                let statuses: Vec<&str> =
+                    summary.images.iter().map(|i| i.status.as_str()).collect();
+                self.say(&format!(
+                    "the service did not take every image ({}); training may be refused",
+                    statuses.join(", ")
+                ));
+            }
+            Err(e) => return Err(self.setup_failed(e)),
+        }
+        self.say(&format!(
+            "uploaded {} images under {} tags",
+            TAGS.len() * usize::from(IMAGES_PER_TAG),
+            TAGS.len()
+        ));
+        Ok(())
+    }
+
+    fn setup_failed(&mut self, e: TrainingError) -> Stop {
+        self.say(&format!("could not set up the training set: {e}"));
+        match e {
+            TrainingError::Service { .. } => Stop::Refused(e),
+            error => Stop::Broken(CheckError::Setup(error)),
+        }
+    }
+
+    /// Deletes the check's project (when asked): told, never judged.
+    async fn tidy(&mut self, p: ProjectId) {
+        if !self.delete_project || std::mem::take(&mut self.created).is_none() {
+            return;
+        }
+        match self.api.delete_project(p).await {
+            Ok(()) => self.say(&format!("deleted project {p}")),
+            Err(e) => self.say(&format!("could not delete project {p}: {e}")),
+        }
     }
 
     /// Time for the backup blobs, then a last look and a tick for the deadlines.
-    async fn end(&mut self, seen: &mut Seen) -> Result<(), Stop> {
+    async fn end(&mut self, seen: &mut Seen, p: ProjectId) -> Result<(), Stop> {
         if let Environment::Simulated(sim) = &self.env {
             sim.settle();
         }
         self.consume(seen).await?;
         observe_container(&mut self.session, &self.container, &self.clock).await?;
+        self.tidy(p).await;
         self.finish_time();
         self.session.tick(self.now())?;
         Ok(())

@@ -121,17 +121,58 @@ fn replay_writes_no_secret_in_any_format() {
     let _ = repo_root();
 }
 
-/// `check` against a real-endpoint configuration (here `simulate`, standing in for Azure) with a
-/// canary Training-Key, canary SAS signatures on the queue and container URLs and a canary
-/// account key in the environment: nothing it or `simulate` writes holds a canary, in any
-/// report format, its live lines or its recording.
+/// `check` against a real-endpoint configuration (here `simulate`, standing in for Azure, for a
+/// storage account whose key is a canary) with a canary Training-Key: half the runs reach
+/// storage with a SAS signed by that key (its signature a canary too), half with the key
+/// itself. Nothing `check` or `simulate` writes holds a canary, in any report format, live
+/// line or recording.
 #[test]
 fn check_and_simulate_write_no_secret() {
+    use cvnotify_harness::storage::AccountKey;
     use std::io::BufRead as _;
     const TRAINING_KEY: &str = "CANARYtrainingkey000000000000000";
+    const ACCOUNT: &str = "canaryaccount";
+    let key_text = base64::engine::general_purpose::STANDARD
+        .encode(b"CANARY account key of the leak test, sixty-four bytes long......");
+    let key = AccountKey::from_base64(&key_text).unwrap();
+    let sas = cvnotify_harness::sim::account_sas(ACCOUNT, &key);
+    let sig = sas.split("sig=").nth(1).unwrap().to_string();
+    let sig_plain: String = url::form_urlencoded::parse(format!("s={sig}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    let canaries = [
+        TRAINING_KEY.to_string(),
+        key_text.clone(),
+        sig.clone(),
+        sig_plain.clone(),
+    ];
+    let clean = |what: &str, bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        for canary in &canaries {
+            assert!(
+                !text.contains(canary.as_str()),
+                "{what} leaked {canary}:\n{text}"
+            );
+        }
+    };
     let mut sim = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
-        .args(["simulate", "--training-key-env", "CVNOTIFY_LEAK_KEY"])
+        .args([
+            "simulate",
+            "--training-key-env",
+            "CVNOTIFY_LEAK_KEY",
+            "--account",
+            ACCOUNT,
+            "--account-key-env",
+            "CVNOTIFY_LEAK_ACCOUNT_KEY",
+            "--training-seconds",
+            "1",
+            "--export-seconds",
+            "0",
+        ])
         .env("CVNOTIFY_LEAK_KEY", TRAINING_KEY)
+        .env("CVNOTIFY_LEAK_ACCOUNT_KEY", &key_text)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -143,11 +184,15 @@ fn check_and_simulate_write_no_secret() {
     let dir = std::env::temp_dir().join(format!("cvnotify-leak-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // One queue and container per run (a check judges every message on its queue), created as
-    // a user would beforehand. The runs go side by side, so the simulation's sped-up clock
-    // stays within the deadlines of the wall clock that check stamps its own calls with.
+    // a user would beforehand.
     let base = endpoints["trainingEndpoint"].as_str().unwrap().to_string();
+    let (queues, blobs) = (
+        endpoints["queueEndpoint"].as_str().unwrap().to_string(),
+        endpoints["blobEndpoint"].as_str().unwrap().to_string(),
+    );
     let formats = ["human", "json", "junit", "html"];
-    let url = |kind: &str, format: &str| format!("{base}/devstoreaccount1/leak-{kind}-{format}");
+    let queue_url = |format: &str| format!("{queues}/leak-q-{format}");
+    let container_url = |format: &str| format!("{blobs}/leak-c-{format}");
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -155,45 +200,68 @@ fn check_and_simulate_write_no_secret() {
         .block_on(async {
             use cvnotify_harness::storage::{Container, Queue, Resource, RetryPolicy};
             for format in formats {
-                let r = |kind| Resource::new(&url(kind, format), None, RetryPolicy::NONE).unwrap();
-                Queue::new(r("q")).create().await.unwrap();
-                Container::new(r("c")).create().await.unwrap();
+                let r = |url: String| {
+                    Resource::new(&format!("{url}?{sas}"), None, RetryPolicy::NONE).unwrap()
+                };
+                Queue::new(r(queue_url(format))).create().await.unwrap();
+                Container::new(r(container_url(format)))
+                    .create()
+                    .await
+                    .unwrap();
             }
         });
     let runs: Vec<_> = formats
         .into_iter()
-        .map(|format| {
-            let queue = format!("{}?sv=2021-08-06&sig={SIG}", url("q", format));
-            let container = format!("{}?sv=2021-08-06&sig={SIG}", url("c", format));
-            let (base, record, report) = (
+        .enumerate()
+        .map(|(n, format)| {
+            // Even runs with a SAS, odd ones with the account key.
+            let with_key = n % 2 == 1;
+            let (queue, container) = if with_key {
+                (queue_url(format), container_url(format))
+            } else {
+                (
+                    format!("{}?{sas}", queue_url(format)),
+                    format!("{}?{sas}", container_url(format)),
+                )
+            };
+            let (base, record, report, key_text) = (
                 base.clone(),
                 dir.join(format!("{format}.jsonl")),
                 dir.join(format!("report.{format}")),
+                key_text.clone(),
             );
             std::thread::spawn(move || {
+                let mut args = vec![
+                    "check".to_string(),
+                    "--training-endpoint".into(),
+                    base,
+                    "--training-key-env".into(),
+                    "CVNOTIFY_LEAK_KEY".into(),
+                    "--queue".into(),
+                    queue,
+                    "--container".into(),
+                    container,
+                    "--platform".into(),
+                    "ONNX".into(),
+                    "--timeout".into(),
+                    "20".into(),
+                    "--format".into(),
+                    format.into(),
+                    "--record".into(),
+                    record.to_str().unwrap().into(),
+                    "--output".into(),
+                    report.to_str().unwrap().into(),
+                ];
+                if with_key {
+                    args.extend([
+                        "--account-key-env".into(),
+                        "CVNOTIFY_LEAK_ACCOUNT_KEY".into(),
+                    ]);
+                }
                 let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
-                    .args([
-                        "check",
-                        "--training-endpoint",
-                        &base,
-                        "--training-key-env",
-                        "CVNOTIFY_LEAK_KEY",
-                        "--queue",
-                        &queue,
-                        "--container",
-                        &container,
-                        "--platform",
-                        "ONNX",
-                        "--timeout",
-                        "20",
-                        "--format",
-                        format,
-                        "--record",
-                        record.to_str().unwrap(),
-                        "--output",
-                        report.to_str().unwrap(),
-                    ])
+                    .args(&args)
                     .env("CVNOTIFY_LEAK_KEY", TRAINING_KEY)
+                    .env("CVNOTIFY_LEAK_ACCOUNT_KEY", key_text)
                     .output()
                     .unwrap();
                 (format, out, record, report)
@@ -216,14 +284,9 @@ fn check_and_simulate_write_no_secret() {
             ("recording", std::fs::read(&record).unwrap()),
             ("report", std::fs::read(&report).unwrap()),
         ] {
-            assert_clean(&format!("check --format {format} {what}"), &bytes);
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(TRAINING_KEY),
-                "check --format {format} {what} leaked the training key"
-            );
+            clean(&format!("check --format {format} {what}"), &bytes);
         }
     }
-    for bytes in [first.as_bytes(), &sim_out.stderr] {
-        assert!(!String::from_utf8_lossy(bytes).contains(TRAINING_KEY));
-    }
+    clean("simulate stdout", first.as_bytes());
+    clean("simulate stderr", &sim_out.stderr);
 }

@@ -134,13 +134,10 @@ fn a_live_watch_on_the_simulated_queue_reports_what_its_recording_replays_to() {
     let rt = runtime();
     let server = rt.block_on(async {
         let server = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(Service::wall_clock_storage())
-            .mount(&server)
-            .await;
+        Service::wall_clock_queue().mount(&server).await;
         server
     });
-    let url = format!("{}/devstoreaccount1/live", server.uri());
+    let url = format!("{}/devstoreaccount1/live?{SAS}", server.uri());
     rt.block_on(fill(&url));
     let (live, replayed, recording) = watch_then_replay(&url, "sim");
     assert_same_judgement(&live, &replayed, &recording);

@@ -13,6 +13,7 @@ mod azurite;
 mod claims;
 mod cli_parse;
 mod corpus_messages;
+mod differential;
 mod docs;
 mod fuzz_corpus;
 mod hostile;

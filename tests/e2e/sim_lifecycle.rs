@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cvnotify_core::lifecycle::{ExportJobStatus, IterationStatus};
 use cvnotify_core::{ExportPlatform, Notification, ParseOptions, parse};
+use cvnotify_harness::check::{EXPORTABLE_DOMAIN, upload_training_set};
 use cvnotify_harness::sim::{MessageEncoding, Simulation};
 use cvnotify_harness::storage::{Container, Queue, Resource, RetryPolicy};
 use cvnotify_harness::training::{
@@ -49,8 +50,9 @@ async fn drain(queue: &Queue) -> Vec<Notification> {
 fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
     runtime().block_on(async {
         let sim = Simulation::start(1_795_000_000_000, encoding, KEY).await;
-        let queue_url = sim.storage_url("notifications");
-        let container_url = sim.storage_url("backups");
+        let sas = sim.account_sas();
+        let queue_url = format!("{}?{sas}", sim.queue_url("notifications"));
+        let container_url = format!("{}?{sas}", sim.container_url("backups"));
         let queue = Queue::new(Resource::new(&queue_url, None, RetryPolicy::NONE).unwrap());
         let container =
             Container::new(Resource::new(&container_url, None, RetryPolicy::NONE).unwrap());
@@ -66,6 +68,7 @@ fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
         let project = api
             .create_project(&NewProject {
                 name: "birds".into(),
+                domain_id: Some(EXPORTABLE_DOMAIN),
                 storage: StorageOptions {
                     export_model_container_uri: Some(container_url.clone()),
                     notification_queue_uri: Some(queue_url.clone()),
@@ -88,7 +91,10 @@ fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
         assert!(matches!(notes.as_slice(), [Notification::ConnectionTest { project_id }] if *project_id == p));
         assert!(container.list("CustomVision-TestPermission/").await.unwrap().is_empty());
 
-        // Training.
+        // Training: refused until the project has the least the service trains on.
+        let refused = api.train_project(p, &TrainOptions::default()).await.unwrap_err();
+        assert_eq!(refused.code(), Some(&ErrorCode::BadRequestTrainingValidationFailed));
+        assert!(upload_training_set(&api, p).await.unwrap().is_batch_successful);
         let it = api.train_project(p, &TrainOptions::default()).await.unwrap();
         assert_eq!(it.known_status(), Some(IterationStatus::Training));
         let early = api
@@ -437,8 +443,8 @@ fn simulate_serves_the_simulation_standalone_with_time_following_the_clock() {
             "simulate",
             "--seed",
             "7",
-            "--speed",
-            "1000",
+            "--connection-test-seconds",
+            "0",
             "--encoding",
             "base64",
         ])
@@ -466,6 +472,7 @@ fn simulate_serves_the_simulation_standalone_with_time_following_the_clock() {
             let project = api
                 .create_project(&NewProject {
                     name: "standalone".into(),
+                    domain_id: Some(EXPORTABLE_DOMAIN),
                     storage: StorageOptions {
                         export_model_container_uri: Some(container_url.into()),
                         notification_queue_uri: Some(queue_url.into()),
@@ -479,7 +486,7 @@ fn simulate_serves_the_simulation_standalone_with_time_following_the_clock() {
                 "the seed fixes ids"
             );
             let queue = Queue::new(Resource::new(queue_url, None, RetryPolicy::NONE).unwrap());
-            // Two virtual seconds are two wall-clock milliseconds at --speed 1000.
+            // The ConnectionTest comes on the wall clock (at once, with the setting 0).
             let started = std::time::Instant::now();
             let first = loop {
                 let got = queue.receive(32, Duration::from_secs(30)).await.unwrap();
@@ -500,6 +507,7 @@ fn simulate_serves_the_simulation_standalone_with_time_following_the_clock() {
                 Notification::ConnectionTest { .. }
             ));
             // The barrier: everything pending, at once.
+            upload_training_set(&api, project.id).await.unwrap();
             api.train_project(project.id, &TrainOptions::default())
                 .await
                 .unwrap();
@@ -548,9 +556,8 @@ fn failures_the_service_reports_correctly_and_reordering_pass_with_the_right_pha
 fn simulated_queues_redeliver_on_virtual_time_and_paths_ignore_the_case_of_training() {
     runtime().block_on(async {
         let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
-        let q = Queue::new(
-            Resource::new(&sim.storage_url("redelivery"), None, RetryPolicy::NONE).unwrap(),
-        );
+        let url = format!("{}?{}", sim.queue_url("redelivery"), sim.account_sas());
+        let q = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
         q.create().await.unwrap();
         q.put("x", Duration::ZERO, None).await.unwrap();
         let first = q.receive(1, Duration::from_secs(30)).await.unwrap();
@@ -590,7 +597,7 @@ fn simulated_queues_redeliver_on_virtual_time_and_paths_ignore_the_case_of_train
         let status = reqwest::Client::new()
             .get(format!(
                 "{}/customvision/v3.3/Training/projects/{p}",
-                sim.uri()
+                sim.training_endpoint()
             ))
             .header("Training-key", KEY)
             .send()
@@ -608,7 +615,7 @@ fn the_same_seed_gives_the_same_run() {
             "--seed",
             seed,
             "--faults",
-            "api#2=delay:1-5",
+            "api#5=delay:1-5",
             "--format",
             "json",
         ]);

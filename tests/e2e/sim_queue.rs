@@ -4,17 +4,13 @@
 
 use std::time::Duration;
 
-use cvnotify_harness::sim::Service;
+use cvnotify_harness::sim::{Service, dev_account_sas};
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer};
+use wiremock::MockServer;
 
 async fn sim() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(Service::wall_clock_storage())
-        .mount(&server)
-        .await;
+    Service::wall_clock_queue().mount(&server).await;
     server
 }
 
@@ -27,7 +23,11 @@ fn the_simulated_queue_keeps_the_queue_semantics_our_client_relies_on() {
         .unwrap();
     rt.block_on(async {
         let server = sim().await;
-        let url = format!("{}/devstoreaccount1/q", server.uri());
+        let url = format!(
+            "{}/devstoreaccount1/queue-q?{}",
+            server.uri(),
+            dev_account_sas()
+        );
         let q = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
         assert!(q.approximate_count().await.is_err(), "no queue yet");
         q.create().await.unwrap();
@@ -78,7 +78,11 @@ fn watch_drains_the_simulated_queue() {
         .build()
         .unwrap();
     let server = rt.block_on(sim());
-    let url = format!("{}/devstoreaccount1/notifications", server.uri());
+    let url = format!(
+        "{}/devstoreaccount1/notifications?{}",
+        server.uri(),
+        dev_account_sas()
+    );
     let p = "0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
     rt.block_on(async {
         let q = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());

@@ -89,11 +89,20 @@ pub(crate) struct Simulate {
 }
 
 impl Simulate {
+    /// `cvnotify simulate ARGS`, with short service delays unless ARGS set them (a training
+    /// takes a second, an export none).
     pub(crate) fn start(args: &[&str]) -> Self {
         use std::io::BufRead as _;
+        let mut all: Vec<&str> = Vec::new();
+        for (flag, value) in [("--training-seconds", "1"), ("--export-seconds", "0")] {
+            if !args.contains(&flag) {
+                all.extend([flag, value]);
+            }
+        }
+        all.extend(args);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
             .arg("simulate")
-            .args(args)
+            .args(&all)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -110,6 +119,23 @@ impl Simulate {
     pub(crate) fn get(&self, key: &str) -> &str {
         self.endpoints[key].as_str().unwrap()
     }
+}
+
+/// A first port of three free loopback ports in a row (for `simulate --port`).
+pub(crate) fn free_ports() -> u16 {
+    for _ in 0..100 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base < 65_530
+            && (1..3).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + k)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no three free ports in a row");
 }
 
 impl Drop for Simulate {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy};
 
-use crate::support::{Simulate, cvnotify_env, temp_dir};
+use crate::support::{Simulate, cvnotify_env, free_ports, temp_dir};
 
 const P: &str = "0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
 const I: &str = "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b";
@@ -332,7 +332,7 @@ fn flags_that_need_a_real_endpoint_are_refused_without_one() {
     assert_eq!(out.status.code(), Some(2), "--encoding is the simulation's");
 }
 
-/// Previously a check that could not finish (a 503 on TrainProject) exited 2 without a report,
+/// Previously a check that could not finish (a 503 on TrainProject, the fifth API request) exited 2 without a report,
 /// the failed call was not in the recording, and the recording replayed as PASS.
 #[test]
 fn a_check_that_cannot_finish_writes_its_report_and_never_replays_as_pass() {
@@ -341,7 +341,7 @@ fn a_check_that_cannot_finish_writes_its_report_and_never_replays_as_pass() {
     let out = cvnotify(&[
         "check",
         "--faults",
-        "api#2=503",
+        "api#5=503",
         "--record",
         recording.to_str().unwrap(),
         "--format",
@@ -372,7 +372,7 @@ fn a_refused_call_ends_the_check_with_exit_1_and_is_judged() {
     let out = cvnotify(&[
         "check",
         "--faults",
-        "api#2=error:BadRequestTrainingNotNeeded",
+        "api#5=error:BadRequestTrainingNotNeeded",
         "--format",
         "json",
     ]);
@@ -388,7 +388,7 @@ fn a_refused_call_ends_the_check_with_exit_1_and_is_judged() {
 /// run's backup blobs and failed with `unconfigured-project`. A check judges what it created.
 #[test]
 fn check_runs_twice_on_one_container_and_passes_both_times() {
-    let sim = Simulate::start(&["--speed", "600"]);
+    let sim = Simulate::start(&[]);
     let key = sim.get("trainingKey").to_string();
     for run in 0..2 {
         let out = cvnotify_env(
@@ -459,8 +459,9 @@ fn a_training_api_that_refuses_the_key_fails_the_watch_and_is_not_claimed() {
 fn watch_rides_out_an_outage_longer_than_the_retry_budget() {
     let sim = Simulate::start(&[]);
     let upstream: std::net::SocketAddr = sim
-        .get("trainingEndpoint")
+        .get("queueEndpoint")
         .trim_start_matches("http://")
+        .trim_end_matches("/devstoreaccount1")
         .parse()
         .unwrap();
     // A TCP relay that drops every connection, open or new, while `down` is set.
@@ -710,8 +711,8 @@ fn ids_depend_on_the_seed_and_the_calls_not_on_timing() {
                     .create_project(&NewProject {
                         name: "p".into(),
                         storage: StorageOptions {
-                            notification_queue_uri: Some(sim.storage_url("q")),
-                            export_model_container_uri: Some(sim.storage_url("c")),
+                            notification_queue_uri: Some(sim.queue_url("q")),
+                            export_model_container_uri: Some(sim.container_url("c")),
                         },
                         ..NewProject::default()
                     })
@@ -721,6 +722,9 @@ fn ids_depend_on_the_seed_and_the_calls_not_on_timing() {
                     // The service posts its ConnectionTest and writes its test blob meanwhile.
                     sim.settle();
                 }
+                cvnotify_harness::check::upload_training_set(&api, project.id)
+                    .await
+                    .unwrap();
                 let iteration = api
                     .train_project(project.id, &TrainOptions::default())
                     .await
@@ -744,16 +748,15 @@ fn simulate_faults_count_client_requests_and_resets_keep_the_port() {
         // The queue exists: the set-up was not a client request.
         assert!(q.peek(1).await.unwrap().is_empty());
     });
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_ports();
     let sim = Simulate::start(&["--port", &port.to_string(), "--faults", "conn#1=reset"]);
-    for key in ["trainingEndpoint", "queueUrl", "containerUrl"] {
+    assert!(
+        sim.get("trainingEndpoint")
+            .ends_with(&format!("127.0.0.1:{port}"))
+    );
+    for (key, k) in [("containerUrl", 1), ("blobEndpoint", 1), ("queueUrl", 2)] {
         assert!(
-            sim.get(key).contains(&format!("127.0.0.1:{port}/"))
-                || sim.get(key).ends_with(&format!(":{port}")),
+            sim.get(key).contains(&format!("127.0.0.1:{}/", port + k)),
             "{key}: {}",
             sim.get(key)
         );

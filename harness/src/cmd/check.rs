@@ -68,6 +68,10 @@ pub(crate) struct Args {
     /// 604800). A wait that runs out makes the run incomplete.
     #[arg(long, default_value_t = 1800, requires = "training_endpoint", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     timeout: u64,
+    /// Keep the project the check creates (it is deleted at the end by default: a resource
+    /// has few projects to spare).
+    #[arg(long)]
+    keep_project: bool,
     #[command(flatten)]
     report: SessionOutput,
 }
@@ -122,10 +126,18 @@ async fn simulated(args: &Args) -> Result<Target, CmdError> {
     Ok(Target {
         endpoint: sim.training_endpoint(),
         key: SIM_KEY.to_string(),
-        queue: sim.storage_url("cvnotify-check-notifications"),
-        container: sim.storage_url("cvnotify-check-backups"),
+        queue: format!(
+            "{}?{}",
+            sim.queue_url("cvnotify-check-notifications"),
+            sim.account_sas()
+        ),
+        container: format!(
+            "{}?{}",
+            sim.container_url("cvnotify-check-backups"),
+            sim.account_sas()
+        ),
         clock: Arc::new(move || Timestamp(sim_clock())),
-        env: Environment::Simulated(sim),
+        env: Environment::Simulated(Box::new(sim)),
     })
 }
 
@@ -199,6 +211,8 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             env: target.env,
             clock: target.clock.clone(),
             shortfalls: Vec::new(),
+            delete_project: !args.keep_project,
+            created: None,
         };
         let ending = tokio::select! {
             ending = check.run(&name, &platforms) => ending,

@@ -1,17 +1,25 @@
 //! `cvnotify simulate`: the simulation as a standalone loopback server for clients in any
-//! language (the official Python SDKs, for one). Virtual time follows the wall clock, sped up
-//! by `--speed`; `POST /admin/settle` runs everything pending at once (the barrier).
+//! language (the official SDKs, a user's own consumer). Three services, as Azure and Azurite
+//! have them: the training API, the Blob service and the Queue service, each on its own port.
+//! Time is the wall clock (a client's visibility timeouts and message lifetimes are real), and
+//! the service's own delays are the `--*-seconds` settings; `POST /admin/settle` on the API's
+//! port runs everything pending at once (the barrier a test waits on).
 
 use std::io::Write as _;
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::time::Duration;
 
 use super::prelude::{CmdError, EncodingArg, exit, secret_from_env};
-use crate::sim::{Faults, MessageEncoding, Simulation};
+use crate::sim::{
+    Clock, DEV_ACCOUNT, DEV_KEY, Faults, Listeners, MessageEncoding, Simulation, Timings, World,
+};
+use crate::storage::AccountKey;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The loopback port (a free one when absent).
-    #[arg(long)]
+    /// The first of three loopback ports: the training API on PORT, the Blob service on PORT+1,
+    /// the Queue service on PORT+2 (free ports when absent).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=65_533))]
     port: Option<u16>,
     /// Fixes the ids the service hands out: the same seed replays the same run.
     #[arg(long, default_value_t = 0)]
@@ -22,85 +30,147 @@ pub(crate) struct Args {
     /// What the service gets wrong (as for `cvnotify check --faults`).
     #[arg(long)]
     faults: Option<String>,
-    /// Virtual seconds per wall-clock second (training takes a virtual minute).
-    #[arg(long, default_value_t = 60.0)]
-    speed: f64,
+    /// Seconds from configuring a project to its ConnectionTest message and test blob.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    connection_test_seconds: u64,
+    /// Seconds the test blob stays in the container.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    test_blob_seconds: u64,
+    /// Seconds a training takes.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    training_seconds: u64,
+    /// Seconds an export takes.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    export_seconds: u64,
     /// Accept the Training-Key in this environment variable instead of a generated one (then
     /// the key is not printed).
     #[arg(long)]
     training_key_env: Option<String>,
+    /// The storage account's name (Azurite's development account when absent).
+    #[arg(long, requires = "account_key_env")]
+    account: Option<String>,
+    /// With --account: environment variable holding its key (base64); then nothing signed with
+    /// it is printed (no key, connection string or SAS URLs).
+    #[arg(long, requires = "account")]
+    account_key_env: Option<String>,
+    /// Serve storage requests without authorization (neither Azure nor Azurite does).
+    #[arg(long)]
+    no_auth: bool,
 }
 
-/// The account SAS Azurite's documentation uses (valid until 2099); the simulation does not
-/// check it, but clients that insist on one get a well-formed token.
-const SAS: &str = "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D";
+/// The names of the simulation's own queue and container.
+const QUEUE: &str = "notifications";
+const CONTAINER: &str = "backups";
+
+fn bind(port: u16) -> Result<TcpListener, CmdError> {
+    TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| CmdError::run(format!("cannot listen on 127.0.0.1:{port}: {e}")))
+}
+
+/// The three listeners for `--port`, or free ports.
+fn listeners(port: Option<u16>) -> Result<Listeners, CmdError> {
+    Ok(match port {
+        Some(p) => Listeners {
+            api: Some(bind(p)?),
+            blob: Some(bind(p + 1)?),
+            queue: Some(bind(p + 2)?),
+        },
+        None => Listeners::default(),
+    })
+}
 
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     let faults = match args.faults.as_deref().map(Faults::parse).transpose() {
         Ok(f) => f.unwrap_or_default(),
         Err(e) => return Err(CmdError::usage(e)),
     };
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Err(CmdError::usage("--speed must be a positive number"));
-    }
-    let listener = match args.port {
-        Some(port) => Some(
-            std::net::TcpListener::bind(("127.0.0.1", port))
-                .map_err(|e| CmdError::run(format!("cannot listen on 127.0.0.1:{port}: {e}")))?,
-        ),
-        None => None,
-    };
-    let encoding = MessageEncoding::from(args.encoding);
-    let (key, shown) = match &args.training_key_env {
+    let (key, shown_key) = match &args.training_key_env {
         Some(var) => (secret_from_env(var, "key")?, format!("from ${var}")),
         None => {
             let k = format!("simulated-training-key-{:08x}", args.seed);
             (k.clone(), k)
         }
     };
+    let account = match (&args.account, &args.account_key_env) {
+        (Some(name), Some(var)) => {
+            let text = secret_from_env(var, "account key")?;
+            let key = AccountKey::from_base64(&text)
+                .map_err(|_| CmdError::usage(format!("${var} holds no base64 account key")))?;
+            Some((name.clone(), key))
+        }
+        _ => None,
+    };
+    let listeners = listeners(args.port)?;
+    let timings = Timings {
+        connection_test: Duration::from_secs(args.connection_test_seconds),
+        test_blob_lifetime: Duration::from_secs(args.test_blob_seconds),
+        training: Duration::from_secs(args.training_seconds),
+        export: Duration::from_secs(args.export_seconds),
+    };
     let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
     runtime.block_on(async {
-        let start = crate::clock::wall().0 / 1000 * 1000;
-        // With connection resets, the reset layer takes --port and the server a port of its
-        // own behind it: the URLs printed name --port either way.
-        let (server_listener, front_listener) = if faults.resets.is_empty() {
-            (listener, None)
+        let world = World::new(Clock::Wall, MessageEncoding::from(args.encoding), &key);
+        // With connection resets, the reset layers take the ports asked for and the servers
+        // free ones behind them: the URLs printed name the ports asked for either way.
+        let (servers, fronts) = if faults.resets.is_empty() {
+            (listeners, None)
         } else {
-            (None, listener)
+            (Listeners::default(), Some(listeners))
         };
-        let mut sim = Simulation::start_on(server_listener, start, encoding, &key).await;
+        let mut sim = Simulation::start_world(world, servers).await;
         sim.set_seed(args.seed);
-        if !faults.resets.is_empty() {
-            sim.reset_connections_on(front_listener, faults.resets.clone())
+        sim.set_timings(timings);
+        sim.set_auth_checks(!args.no_auth);
+        if let Some((name, key)) = &account {
+            sim.set_account(name, key.clone());
+        }
+        if let Some(fronts) = fronts {
+            sim.reset_connections_on(fronts, faults.resets.clone())
                 .await
                 .map_err(|e| CmdError::run(format!("cannot start the reset layer: {e}")))?;
         }
         // Made directly in the world: request faults count the client's requests only.
-        sim.create_queue("notifications");
-        sim.create_container("backups");
+        sim.create_queue(QUEUE);
+        sim.create_container(CONTAINER);
         sim.set_faults(faults);
-        let endpoints = serde_json::json!({
+        let mut endpoints = serde_json::Map::new();
+        let printed = serde_json::json!({
             "trainingEndpoint": sim.training_endpoint(),
-            "trainingKey": shown,
-            "queueUrl": format!("{}?{SAS}", sim.storage_url("notifications")),
-            "containerUrl": format!("{}?{SAS}", sim.storage_url("backups")),
-            "connectionString": format!(
-                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint={0}/devstoreaccount1;BlobEndpoint={0}/devstoreaccount1;",
-                sim.uri()
-            ),
-            "settle": format!("{}/admin/settle", sim.uri()),
+            "trainingKey": shown_key,
+            "accountName": account.as_ref().map_or(DEV_ACCOUNT, |(n, _)| n.as_str()),
+            "blobEndpoint": sim.blob_endpoint(),
+            "queueEndpoint": sim.queue_endpoint(),
+            "notificationQueueUri": sim.queue_url(QUEUE),
+            "exportModelContainerUri": sim.container_url(CONTAINER),
+            "settle": format!("{}/admin/settle", sim.training_endpoint()),
         });
-        println!("{endpoints}");
+        if let serde_json::Value::Object(fields) = printed {
+            endpoints.extend(fields);
+        }
+        // With the user's own key, nothing signed with it is printed.
+        if account.is_none() {
+            let sas = sim.account_sas();
+            for (name, value) in [
+                ("queueUrl", format!("{}?{sas}", sim.queue_url(QUEUE))),
+                (
+                    "containerUrl",
+                    format!("{}?{sas}", sim.container_url(CONTAINER)),
+                ),
+                ("accountKey", DEV_KEY.to_string()),
+                ("connectionString", sim.connection_string()),
+            ] {
+                endpoints.insert(name.to_string(), value.into());
+            }
+        }
+        println!("{}", serde_json::Value::Object(endpoints));
         let _ = std::io::stdout().flush();
-        let began = Instant::now();
         let mut stop = Box::pin(tokio::signal::ctrl_c());
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 _ = &mut stop => return Ok(exit::OK),
             }
-            let virtual_elapsed = began.elapsed().as_secs_f64() * args.speed * 1000.0;
-            sim.run_due(start + virtual_elapsed as u64);
+            sim.run_due(crate::clock::wall().0);
         }
     })
 }

@@ -17,6 +17,7 @@ pub(crate) async fn start(
     listener: Option<std::net::TcpListener>,
     upstream: SocketAddr,
     resets: Vec<u32>,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU32>,
 ) -> io::Result<SocketAddr> {
     let listener = match listener {
         Some(l) => {
@@ -27,9 +28,9 @@ pub(crate) async fn start(
     };
     let address = listener.local_addr()?;
     tokio::spawn(async move {
-        let mut number = 0u32;
         while let Ok((mut inbound, _)) = listener.accept().await {
-            number = number.saturating_add(1);
+            // Numbered across every layer that shares the counter (one per service).
+            let number = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             if resets.contains(&number) {
                 tokio::spawn(async move {
                     let mut first = [0u8; 1];

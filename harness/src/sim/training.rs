@@ -1,20 +1,195 @@
-//! The simulated Custom Vision training API (protocol.md 1.1-1.4) on both path versions
-//! (`/customvision/v3.3/training/...`, `/customvision/v3.4-preview/training/...`, `Training` in
-//! any case), taking the storage URIs as query parameters or as a `CreateProjectOptions` body.
-//! Projects, iterations and exports follow the schemas of protocol.md 1.3; the errors are the
-//! documented codes, and a missing or wrong `Training-Key` gets the gateway's 401.
+//! The simulated Custom Vision training API, for the operations a typical integration and the
+//! official quickstarts call (the v3.3 and 3.4-preview specs): domains; projects (create with
+//! every option and its validation, get, list, update with PATCH semantics, delete); tags;
+//! images (from data, files and URLs, and their counts: an image is kept as its id and tags,
+//! never its bytes); train (with the service's refusals); iterations (get, list, update,
+//! performance, publish, unpublish, delete); exports. Bodies carry the specs' fields with their
+//! types. Paths are `/customvision/{version}/training/...` (`Training` in any case) for the
+//! versions the service has (3.0 to 3.3 and 3.4-preview); the storage options are read on 3.3 (as
+//! the storage-integration article does, in the query) and 3.4-preview (as the SDKs do, in a
+//! `CreateProjectOptions` body). A missing or wrong `Training-Key` gets the gateway's 401, any
+//! other path or version the gateway's 404.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use serde_json::{Value, json};
 use wiremock::{Request, ResponseTemplate};
 
 use super::faults::Misbehaviour;
-use super::world::{
-    IdKind, IterationState, Pending, SimIteration, SimProject, World, container_base,
-    export_completed, resource_name, service_model_uri,
-};
+use super::world::{IdKind, Pending, World, container_base, export_completed};
+
+/// The API versions the service has, and whether each reads the storage options.
+const VERSIONS: [(&str, bool); 5] = [
+    ("v3.0", false),
+    ("v3.1", false),
+    ("v3.2", false),
+    ("v3.3", true),
+    ("v3.4-preview", true),
+];
+
+/// A domain: id, name, type, whether its models can be exported.
+struct Domain {
+    id: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    exportable: bool,
+}
+
+/// The domains the service offers (ids as the service has them).
+const DOMAINS: [Domain; 11] = [
+    Domain {
+        id: "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31",
+        name: "General",
+        kind: "Classification",
+        exportable: false,
+    },
+    Domain {
+        id: "c151d5b5-dd07-472a-acc8-15d29dea8518",
+        name: "Food",
+        kind: "Classification",
+        exportable: false,
+    },
+    Domain {
+        id: "ca455789-012d-4b50-9fec-5bb63841c793",
+        name: "Landmarks",
+        kind: "Classification",
+        exportable: false,
+    },
+    Domain {
+        id: "b30a91ae-e3c1-4f73-a81e-c270bff27c39",
+        name: "Retail",
+        kind: "Classification",
+        exportable: false,
+    },
+    Domain {
+        id: "0732100f-1a38-4e49-a514-c9b44c697ab5",
+        name: "General (compact)",
+        kind: "Classification",
+        exportable: true,
+    },
+    Domain {
+        id: "8882951b-82cd-4c32-970b-d5f8cb8bf6d7",
+        name: "Food (compact)",
+        kind: "Classification",
+        exportable: true,
+    },
+    Domain {
+        id: "b5cfd229-2ac7-4b2b-8d0a-2b0661344894",
+        name: "Landmarks (compact)",
+        kind: "Classification",
+        exportable: true,
+    },
+    Domain {
+        id: "6b4faeda-8396-481b-9f8b-177b9fa3097f",
+        name: "Retail (compact)",
+        kind: "Classification",
+        exportable: true,
+    },
+    Domain {
+        id: "da2e3a8a-40a5-4171-82f4-58522f70fbc1",
+        name: "General",
+        kind: "ObjectDetection",
+        exportable: false,
+    },
+    Domain {
+        id: "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4",
+        name: "Logo",
+        kind: "ObjectDetection",
+        exportable: false,
+    },
+    Domain {
+        id: "a27d5ca5-bb19-49d8-a70a-fec086c47f5b",
+        name: "General (compact)",
+        kind: "ObjectDetection",
+        exportable: true,
+    },
+];
+
+/// The default domain (General, classification).
+const GENERAL: &str = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31";
+
+/// The platforms an exportable domain exports to.
+const EXPORT_PLATFORMS: [&str; 6] = [
+    "CoreML",
+    "TensorFlow",
+    "DockerFile",
+    "ONNX",
+    "VAIDK",
+    "OpenVino",
+];
+
+/// Training needs at least this many tags, each on at least this many images.
+const MIN_TAGS: usize = 2;
+const MIN_IMAGES_PER_TAG: usize = 5;
+
+/// An iteration's state in the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IterationState {
+    Training,
+    Completed,
+    Failed,
+}
+
+/// One export of an iteration: its status (`Exporting`, `Done`, `Failed`) and flavor.
+#[derive(Debug, Clone)]
+pub(crate) struct ExportState {
+    pub(crate) status: &'static str,
+    pub(crate) flavor: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SimIteration {
+    pub(crate) id: IterationId,
+    pub(crate) name: String,
+    pub(crate) state: IterationState,
+    pub(crate) created: SystemTime,
+    pub(crate) last_modified: SystemTime,
+    pub(crate) trained_at: Option<SystemTime>,
+    pub(crate) domain_id: String,
+    pub(crate) classification_type: Option<String>,
+    pub(crate) training_type: String,
+    pub(crate) reserved_budget_in_hours: i64,
+    pub(crate) publish_name: Option<String>,
+    pub(crate) prediction_resource_id: Option<String>,
+    /// Platform name -> export.
+    pub(crate) exports: BTreeMap<&'static str, ExportState>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimTag {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) kind: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimImage {
+    pub(crate) id: String,
+    pub(crate) created: SystemTime,
+    pub(crate) tags: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SimProject {
+    pub(crate) id: ProjectId,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) domain_id: String,
+    pub(crate) classification_type: Option<String>,
+    pub(crate) target_export_platforms: Vec<String>,
+    pub(crate) queue_uri: Option<String>,
+    pub(crate) container_uri: Option<String>,
+    pub(crate) created: SystemTime,
+    pub(crate) last_modified: SystemTime,
+    pub(crate) tags: Vec<SimTag>,
+    pub(crate) images: Vec<SimImage>,
+    pub(crate) iterations: Vec<SimIteration>,
+    /// Whether images or tags changed since the last training.
+    pub(crate) changed: bool,
+}
 
 /// The HTTP status of a `CustomVisionError` code, by its prefix (the spec gives none; this is
 /// the convention the codes follow).
@@ -32,19 +207,81 @@ pub(crate) fn status_of(code: &str) -> u16 {
     .map_or(400, |(_, status)| status)
 }
 
+/// A `CustomVisionError` answer.
 pub(crate) fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"code": code, "message": message}))
 }
 
-fn not_found_project() -> ResponseTemplate {
-    service_error(404, "NotFoundProject", "Project not found")
+fn refuse(code: &str, message: &str) -> ResponseTemplate {
+    service_error(status_of(code), code, message)
 }
 
-fn rfc3339(t: std::time::SystemTime) -> String {
-    let ms = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    crate::recording::format_time(cvnotify_core::lifecycle::Timestamp(ms))
+fn not_found_project() -> ResponseTemplate {
+    refuse("NotFoundProject", "Project not found")
+}
+
+/// The API gateway's own answers (before the service sees the request).
+fn gateway(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(json!({"error": {"code": status.to_string(), "message": message}}))
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn query(request: &Request) -> BTreeMap<String, String> {
+    request.url.query_pairs().into_owned().collect()
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn domain(id: &str) -> Option<&'static Domain> {
+    DOMAINS.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+}
+
+fn domain_json(d: &Domain) -> Value {
+    json!({
+        "id": d.id,
+        "name": d.name,
+        "type": d.kind,
+        "exportable": d.exportable,
+        "enabled": true,
+        "exportablePlatforms": if d.exportable { EXPORT_PLATFORMS.to_vec() } else { vec![] },
+        "modelInformation": {
+            "estimatedModelSizeInMegabytes": if d.exportable { 6 } else { 0 },
+            "description": format!("{} {} domain", d.name, d.kind),
+        },
+    })
+}
+
+/// Routes one request of the training API's server (`segments` of the whole path).
+pub(crate) fn route(world: &mut World, request: &Request, segments: &[String]) -> ResponseTemplate {
+    let [cv, version, training, rest @ ..] = segments else {
+        return gateway(404, "Resource not found");
+    };
+    if cv != "customvision" || !training.eq_ignore_ascii_case("training") {
+        return gateway(404, "Resource not found");
+    }
+    let Some(&(_, storage)) = VERSIONS.iter().find(|(v, _)| v == version) else {
+        return gateway(404, "Resource not found");
+    };
+    let key = request
+        .headers
+        .get("training-key")
+        .and_then(|v| v.to_str().ok());
+    if key != Some(world.training_key.as_str()) {
+        return gateway(
+            401,
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+        );
+    }
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    world.training(request, &rest, storage)
 }
 
 impl World {
@@ -52,15 +289,21 @@ impl World {
         json!({
             "id": p.id.to_string(),
             "name": p.name,
-            "description": "",
+            "description": p.description,
             "settings": {
-                "domainId": "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31",
-                "classificationType": "Multiclass",
-                "targetExportPlatforms": [],
+                "domainId": p.domain_id,
+                "classificationType": p.classification_type,
+                "targetExportPlatforms": p.target_export_platforms,
                 "useNegativeSet": true,
+                "detectionParameters": null,
+                "imageProcessingSettings": {"augmentationMethods": null},
                 "exportModelContainerUri": p.container_uri,
                 "notificationQueueUri": p.queue_uri,
             },
+            "created": rfc3339(p.created),
+            "lastModified": rfc3339(p.last_modified),
+            "thumbnailUri": null,
+            "drModeEnabled": false,
             "status": "Succeeded",
         })
     }
@@ -76,60 +319,195 @@ impl World {
             IterationState::Completed => "Completed",
             IterationState::Failed => "Failed",
         };
+        let exportable = it.state == IterationState::Completed
+            && domain(&it.domain_id).is_some_and(|d| d.exportable);
         json!({
             "id": it.id.to_string(),
-            "name": format!("Iteration {}", p.iterations.iter().position(|i| i.id == it.id).map_or(0, |k| k + 1)),
+            "name": it.name,
             "status": status,
             "created": rfc3339(it.created),
+            "lastModified": rfc3339(it.last_modified),
+            "trainedAt": it.trained_at.map(rfc3339),
             "projectId": p.id.to_string(),
-            "exportable": it.state == IterationState::Completed,
-            "exportableTo": ExportPlatform::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            "trainingType": "Regular",
+            "exportable": exportable,
+            "exportableTo": if exportable { EXPORT_PLATFORMS.to_vec() } else { vec![] },
+            "domainId": it.domain_id,
+            "classificationType": it.classification_type,
+            "trainingType": it.training_type,
+            "reservedBudgetInHours": it.reserved_budget_in_hours,
+            "trainingTimeInMinutes": if it.trained_at.is_some() { 1 } else { 0 },
+            "publishName": it.publish_name,
+            "originalPublishResourceId": it.prediction_resource_id,
+            "customBaseModelInfo": null,
+            "trainingErrorDetails": null,
         })
     }
 
-    /// Answers one training API request (`segments` after `training/`).
-    pub(crate) fn training(&mut self, request: &Request, segments: &[&str]) -> ResponseTemplate {
-        let key = request
-            .headers
-            .get("training-key")
-            .and_then(|v| v.to_str().ok());
-        if key != Some(self.training_key.as_str()) {
-            return ResponseTemplate::new(401).set_body_json(json!({"error": {
-                "code": "401",
-                "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource."}}));
-        }
-        let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    fn tag_json(p: &SimProject, t: &SimTag) -> Value {
+        let count = p.images.iter().filter(|i| i.tags.contains(&t.id)).count();
+        json!({
+            "id": t.id,
+            "name": t.name,
+            "description": t.description,
+            "type": t.kind,
+            "imageCount": count,
+        })
+    }
+
+    fn image_json(p: &SimProject, i: &SimImage) -> Value {
+        let tags: Vec<Value> = i
+            .tags
+            .iter()
+            .filter_map(|id| p.tags.iter().find(|t| t.id == *id))
+            .map(|t| json!({"tagId": t.id, "tagName": t.name, "created": rfc3339(i.created)}))
+            .collect();
+        json!({
+            "id": i.id,
+            "created": rfc3339(i.created),
+            "width": 64,
+            "height": 64,
+            "resizedImageUri": null,
+            "thumbnailUri": null,
+            "originalImageUri": null,
+            "tags": tags,
+            "regions": null,
+            "metadata": null,
+        })
+    }
+
+    /// Answers one training API request (`segments` after `training/`); `storage` says whether
+    /// this API version reads the storage options.
+    pub(crate) fn training(
+        &mut self,
+        request: &Request,
+        segments: &[&str],
+        storage: bool,
+    ) -> ResponseTemplate {
+        let query = query(request);
         let method = request.method.as_str();
-        match segments {
-            ["projects"] if method == "POST" => self.create_project(request, &query),
-            ["projects", p, rest @ ..] => {
+        match (method, segments) {
+            ("GET", ["domains"]) => ok(Value::Array(DOMAINS.iter().map(domain_json).collect())),
+            ("GET", ["domains", id]) => match domain(id) {
+                Some(d) => ok(domain_json(d)),
+                None => refuse("NotFoundDomain", "Domain not found"),
+            },
+            ("GET", ["projects"]) => {
+                let all: Vec<Value> = self
+                    .projects
+                    .values()
+                    .map(|p| self.project_json(p))
+                    .collect();
+                ok(Value::Array(all))
+            }
+            ("POST", ["projects"]) => self.create_project(request, &query, storage),
+            (_, ["projects", p, rest @ ..]) => {
                 let Ok(project) = ProjectId::parse(p) else {
-                    return service_error(400, "BadRequestInvalidIds", "not a project id");
+                    return refuse("BadRequestInvalidIds", "The project id is not valid");
                 };
                 if !self.projects.contains_key(&project) {
                     return not_found_project();
                 }
-                self.project_call(method, project, rest, request, &query)
+                self.project_call(method, project, rest, request, &query, storage)
             }
-            _ => service_error(404, "NotFound", "no such operation"),
+            _ => gateway(404, "Resource not found"),
         }
+    }
+
+    /// Validates the storage options: each must name a queue (or container) of this
+    /// simulation that exists. `None` when fine, else the refusal.
+    fn check_storage(
+        &self,
+        queue: Option<&str>,
+        container: Option<&str>,
+    ) -> Option<ResponseTemplate> {
+        for (uri, what) in [(queue, "queue"), (container, "container")] {
+            let Some(uri) = uri else { continue };
+            let known = if what == "queue" {
+                self.queue_of(uri).is_some()
+            } else {
+                self.container_of(uri).is_some()
+            };
+            if !known {
+                return Some(refuse(
+                    "BadRequestInvalidUri",
+                    &format!("The {what} URI is not valid or the {what} cannot be reached"),
+                ));
+            }
+        }
+        None
     }
 
     fn create_project(
         &mut self,
         request: &Request,
         query: &BTreeMap<String, String>,
+        storage: bool,
     ) -> ResponseTemplate {
-        let Some(name) = query.get("name").filter(|n| !n.is_empty()) else {
-            return service_error(400, "BadRequestProjectName", "name is required");
+        let Some(name) = query.get("name").filter(|n| !n.trim().is_empty()) else {
+            return refuse("BadRequestProjectName", "Project name must be specified");
         };
+        if name.chars().count() > 200 {
+            return refuse("BadRequestProjectName", "Project name is too long");
+        }
+        let description = query.get("description").cloned().unwrap_or_default();
+        if description.chars().count() > 10_000 {
+            return refuse(
+                "BadRequestProjectDescription",
+                "Project description is too long",
+            );
+        }
+        let domain_id = match query.get("domainId") {
+            None => GENERAL.to_string(),
+            Some(id) => match domain(id) {
+                Some(d) => d.id.to_string(),
+                None => {
+                    return refuse("BadRequestProjectUnknownDomain", "The domain is not known");
+                }
+            },
+        };
+        let classification_type = match query.get("classificationType").map(String::as_str) {
+            None => domain(&domain_id)
+                .is_some_and(|d| d.kind == "Classification")
+                .then(|| "Multiclass".to_string()),
+            Some(c @ ("Multiclass" | "Multilabel")) => Some(c.to_string()),
+            Some(_) => {
+                return refuse(
+                    "BadRequestProjectUnknownClassification",
+                    "The classification type is not known",
+                );
+            }
+        };
+        let mut targets = Vec::new();
+        for t in query
+            .get("targetExportPlatforms")
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            if !EXPORT_PLATFORMS.contains(&t) {
+                return refuse(
+                    "BadRequestProjectUnsupportedExportPlatform",
+                    "The export platform is not supported",
+                );
+            }
+            targets.push(t.to_string());
+        }
+        if !targets.is_empty() && domain(&domain_id).is_some_and(|d| !d.exportable) {
+            return refuse(
+                "BadRequestProjectUnsupportedExportPlatform",
+                "The project's domain does not support export",
+            );
+        }
         let body: Value = if request.body.is_empty() {
             Value::Null
         } else {
             match serde_json::from_slice(&request.body) {
                 Ok(v) => v,
-                Err(_) => return service_error(400, "BadRequest", "the body is not JSON"),
+                Err(_) => return refuse("BadRequest", "The request body is not JSON"),
             }
         };
         let pick = |key: &str| {
@@ -137,25 +515,33 @@ impl World {
                 .get(key)
                 .cloned()
                 .or_else(|| body.get(key).and_then(Value::as_str).map(str::to_string))
+                .filter(|_| storage)
         };
         let (queue_uri, container_uri) = (
             pick("notificationQueueUri"),
             pick("exportModelContainerUri"),
         );
-        for uri in queue_uri.iter().chain(&container_uri) {
-            if url::Url::parse(uri).is_err() {
-                return service_error(400, "BadRequestInvalidUri", "The storage URI is not valid");
-            }
+        if let Some(refusal) = self.check_storage(queue_uri.as_deref(), container_uri.as_deref()) {
+            return refusal;
         }
+        let now = self.now();
         let id =
             ProjectId::parse(&self.id(IdKind::Project)).unwrap_or(ProjectId::from_bytes([0; 16]));
         let project = SimProject {
             id,
             name: name.clone(),
+            description,
+            domain_id,
+            classification_type,
+            target_export_platforms: targets,
             queue_uri,
             container_uri,
+            created: now,
+            last_modified: now,
+            tags: Vec::new(),
+            images: Vec::new(),
             iterations: Vec::new(),
-            changed: true,
+            changed: false,
         };
         let configured = project.queue_uri.is_some() || project.container_uri.is_some();
         let answer = self.project_json(&project);
@@ -164,7 +550,7 @@ impl World {
             let after = self.timings.connection_test;
             self.schedule(after, Pending::ConnectionTest { project: id });
         }
-        ResponseTemplate::new(200).set_body_json(answer)
+        ok(answer)
     }
 
     fn project_call(
@@ -174,121 +560,528 @@ impl World {
         rest: &[&str],
         request: &Request,
         query: &BTreeMap<String, String>,
+        storage: bool,
     ) -> ResponseTemplate {
-        let now = self.now();
         match (method, rest) {
-            ("GET", []) => {
-                let Some(p) = self.projects.get(&project) else {
-                    return not_found_project();
-                };
-                ResponseTemplate::new(200).set_body_json(self.project_json(p))
+            ("GET", []) => self.with_project(project, |w, p| ok(w.project_json(p))),
+            ("PATCH", []) => self.update_project(project, request, storage),
+            ("DELETE", []) => {
+                let in_use = self
+                    .projects
+                    .get(&project)
+                    .is_some_and(|p| p.iterations.iter().any(|i| i.publish_name.is_some()));
+                if in_use {
+                    return refuse(
+                        "BadRequestIterationIsPublished",
+                        "Unpublish the project's iterations before deleting it",
+                    );
+                }
+                self.projects.remove(&project);
+                ResponseTemplate::new(204)
             }
-            ("PATCH", []) => {
-                let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
-                    return service_error(400, "BadRequest", "the body is not a Project");
-                };
-                let settings = body.get("settings").cloned().unwrap_or(Value::Null);
-                let get = |k: &str| settings.get(k).and_then(Value::as_str).map(str::to_string);
-                let (q, c) = (get("notificationQueueUri"), get("exportModelContainerUri"));
+            ("GET", ["tags"]) => self.with_project(project, |_, p| {
+                ok(Value::Array(
+                    p.tags.iter().map(|t| World::tag_json(p, t)).collect(),
+                ))
+            }),
+            ("POST", ["tags"]) => self.create_tag(project, query),
+            ("GET", ["tags", tag]) => self.with_project(project, |_, p| {
+                match p.tags.iter().find(|t| t.id.eq_ignore_ascii_case(tag)) {
+                    Some(t) => ok(World::tag_json(p, t)),
+                    None => refuse("NotFoundTag", "Tag not found"),
+                }
+            }),
+            ("DELETE", ["tags", tag]) => {
                 let Some(p) = self.projects.get_mut(&project) else {
                     return not_found_project();
                 };
-                let changed = q != p.queue_uri || c != p.container_uri;
-                p.queue_uri = q;
-                p.container_uri = c;
-                if let Some(n) = body.get("name").and_then(Value::as_str) {
-                    p.name = n.to_string();
+                let before = p.tags.len();
+                p.tags.retain(|t| !t.id.eq_ignore_ascii_case(tag));
+                if p.tags.len() == before {
+                    return refuse("NotFoundTag", "Tag not found");
                 }
-                let configured = p.queue_uri.is_some() || p.container_uri.is_some();
-                let answer = match self.projects.get(&project) {
-                    Some(p) => self.project_json(p),
-                    None => return not_found_project(),
-                };
-                if changed && configured {
-                    let after = self.timings.connection_test;
-                    self.schedule(after, Pending::ConnectionTest { project });
+                for i in &mut p.images {
+                    i.tags.retain(|t| !t.eq_ignore_ascii_case(tag));
                 }
-                ResponseTemplate::new(200).set_body_json(answer)
+                p.changed = true;
+                ResponseTemplate::new(204)
             }
-            ("POST", ["train"]) => {
-                let force = query.get("forceTrain").is_some_and(|f| f == "true");
-                let guid = self.id(IdKind::Iteration);
-                let after = self.timings.training;
-                let Some(p) = self.projects.get_mut(&project) else {
-                    return not_found_project();
-                };
-                if p.iterations
-                    .iter()
-                    .any(|i| i.state == IterationState::Training)
-                {
-                    return service_error(
-                        400,
-                        "BadRequestTrainingAlreadyInProgress",
-                        "Training already in progress",
-                    );
-                }
-                if !p.changed && !force {
-                    return service_error(
-                        400,
-                        "BadRequestTrainingNotNeeded",
-                        "Nothing changed since the last training",
-                    );
-                }
-                let id = IterationId::parse(&guid).unwrap_or(IterationId::from_bytes([0; 16]));
-                p.changed = false;
-                p.iterations.push(SimIteration {
-                    id,
-                    state: IterationState::Training,
-                    created: now,
-                    exports: BTreeMap::new(),
-                });
-                let answer = {
-                    let Some(p) = self.projects.get(&project) else {
-                        return not_found_project();
-                    };
-                    let it = p.iterations.last();
-                    it.map(|it| self.iteration_json(p, it))
-                        .unwrap_or(Value::Null)
-                };
-                self.schedule(
-                    after,
-                    Pending::FinishTraining {
-                        project,
-                        iteration: id,
-                    },
-                );
-                if self.misbehaves(Misbehaviour::ExportBeforeTraining)
-                    && let Some(p) = self.projects.get(&project)
-                    && let (Some(q), Some(c)) = (
-                        p.queue_uri.as_deref().and_then(resource_name),
-                        p.container_uri.clone(),
-                    )
-                {
-                    let base = container_base(&c);
-                    let uri = format!("{base}/{project}%20-%20{id}.ONNX");
-                    self.post(&q, &export_completed(project, id, &uri));
-                }
-                ResponseTemplate::new(200).set_body_json(answer)
+            ("POST", ["images"]) => self.create_images(project, request, query, ImageSource::Data),
+            ("POST", ["images", "files"]) => {
+                self.create_images(project, request, query, ImageSource::Files)
             }
-            ("GET", ["iterations"]) => {
-                let Some(p) = self.projects.get(&project) else {
-                    return not_found_project();
-                };
-                let all: Vec<Value> = p
-                    .iterations
-                    .iter()
-                    .map(|it| self.iteration_json(p, it))
-                    .collect();
-                ResponseTemplate::new(200).set_body_json(all)
+            ("POST", ["images", "urls"]) => {
+                self.create_images(project, request, query, ImageSource::Urls)
             }
+            ("GET", ["images", "tagged" | "untagged", "count"] | ["images", "count"]) => {
+                let which = rest.get(1).copied().unwrap_or("count");
+                self.with_project(project, |_, p| {
+                    let n = p
+                        .images
+                        .iter()
+                        .filter(|i| match which {
+                            "tagged" => !i.tags.is_empty(),
+                            "untagged" => i.tags.is_empty(),
+                            _ => true,
+                        })
+                        .count();
+                    ok(json!(n))
+                })
+            }
+            ("GET", ["images" | "images/tagged"] | ["images", "tagged" | "untagged"]) => {
+                let which = rest.get(1).copied().unwrap_or("all");
+                self.with_project(project, |_, p| {
+                    let images: Vec<Value> = p
+                        .images
+                        .iter()
+                        .filter(|i| match which {
+                            "tagged" => !i.tags.is_empty(),
+                            "untagged" => i.tags.is_empty(),
+                            _ => true,
+                        })
+                        .map(|i| World::image_json(p, i))
+                        .collect();
+                    ok(Value::Array(images))
+                })
+            }
+            ("POST", ["train"]) => self.train(project, request, query),
+            ("GET", ["iterations"]) => self.with_project(project, |w, p| {
+                ok(Value::Array(
+                    p.iterations
+                        .iter()
+                        .map(|it| w.iteration_json(p, it))
+                        .collect(),
+                ))
+            }),
+            ("POST", ["quicktest", "image" | "url"]) => self.quick_test(project, query),
             (_, ["iterations", i, tail @ ..]) => {
                 let Ok(iteration) = IterationId::parse(i) else {
-                    return service_error(400, "BadRequestInvalidIds", "not an iteration id");
+                    return refuse("BadRequestInvalidIds", "The iteration id is not valid");
                 };
-                self.iteration_call(method, project, iteration, tail, query)
+                self.iteration_call(method, project, iteration, tail, request, query)
             }
-            _ => service_error(404, "NotFound", "no such operation"),
+            _ => gateway(404, "Resource not found"),
         }
+    }
+
+    fn with_project(
+        &self,
+        project: ProjectId,
+        f: impl FnOnce(&World, &SimProject) -> ResponseTemplate,
+    ) -> ResponseTemplate {
+        match self.projects.get(&project) {
+            Some(p) => f(self, p),
+            None => not_found_project(),
+        }
+    }
+
+    fn update_project(
+        &mut self,
+        project: ProjectId,
+        request: &Request,
+        storage: bool,
+    ) -> ResponseTemplate {
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return refuse("BadRequest", "The request body is not a Project");
+        };
+        if !body.is_object() {
+            return refuse("BadRequest", "The request body is not a Project");
+        }
+        let settings = body.get("settings").cloned().unwrap_or(Value::Null);
+        // PATCH: what the body leaves out stays as it is. The storage URIs are read-only in the
+        // SDKs' models, so an SDK's update never sends them: absent means unchanged, and an
+        // explicit null or empty string removes one (the article's PATCH sets them).
+        let uri = |k: &str| -> Option<Option<String>> {
+            match settings.get(k) {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(Value::String(s)) if s.is_empty() => Some(None),
+                Some(Value::String(s)) => Some(Some(s.clone())),
+                Some(_) => Some(None),
+            }
+        };
+        let (q, c) = if storage {
+            (uri("notificationQueueUri"), uri("exportModelContainerUri"))
+        } else {
+            (None, None)
+        };
+        let (old_q, old_c) = match self.projects.get(&project) {
+            Some(p) => (p.queue_uri.clone(), p.container_uri.clone()),
+            None => return not_found_project(),
+        };
+        let new_q = q.clone().unwrap_or(old_q.clone());
+        let new_c = c.clone().unwrap_or(old_c.clone());
+        if let Some(refusal) = self.check_storage(
+            new_q.as_deref().filter(|_| new_q != old_q),
+            new_c.as_deref().filter(|_| new_c != old_c),
+        ) {
+            return refusal;
+        }
+        if let Some(name) = body.get("name") {
+            match name.as_str() {
+                Some(n) if !n.trim().is_empty() => {}
+                _ => return refuse("BadRequestProjectName", "Project name must be specified"),
+            }
+        }
+        if let Some(d) = settings.get("domainId").and_then(Value::as_str)
+            && domain(d).is_none()
+        {
+            return refuse("BadRequestProjectUnknownDomain", "The domain is not known");
+        }
+        let now = self.now();
+        let Some(p) = self.projects.get_mut(&project) else {
+            return not_found_project();
+        };
+        if let Some(n) = body.get("name").and_then(Value::as_str) {
+            p.name = n.to_string();
+        }
+        if let Some(d) = body.get("description").and_then(Value::as_str) {
+            p.description = d.to_string();
+        }
+        if let Some(d) = settings.get("domainId").and_then(Value::as_str) {
+            p.domain_id = d.to_lowercase();
+        }
+        if let Some(c) = settings.get("classificationType").and_then(Value::as_str) {
+            p.classification_type = Some(c.to_string());
+        }
+        if let Some(Value::Array(ts)) = settings.get("targetExportPlatforms") {
+            p.target_export_platforms = ts
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+        }
+        let changed = new_q != p.queue_uri || new_c != p.container_uri;
+        p.queue_uri = new_q;
+        p.container_uri = new_c;
+        p.last_modified = now;
+        let configured = p.queue_uri.is_some() || p.container_uri.is_some();
+        let answer = match self.projects.get(&project) {
+            Some(p) => self.project_json(p),
+            None => return not_found_project(),
+        };
+        if changed && configured {
+            let after = self.timings.connection_test;
+            self.schedule(after, Pending::ConnectionTest { project });
+        }
+        ok(answer)
+    }
+
+    fn create_tag(
+        &mut self,
+        project: ProjectId,
+        query: &BTreeMap<String, String>,
+    ) -> ResponseTemplate {
+        let Some(name) = query.get("name").filter(|n| !n.trim().is_empty()) else {
+            return refuse("BadRequestTagName", "Tag name must be specified");
+        };
+        let kind = query
+            .get("type")
+            .cloned()
+            .unwrap_or_else(|| "Regular".into());
+        if !matches!(kind.as_str(), "Regular" | "Negative" | "GeneralProduct") {
+            return refuse("BadRequestTagType", "The tag type is not known");
+        }
+        let id = self.id(IdKind::Tag);
+        let Some(p) = self.projects.get_mut(&project) else {
+            return not_found_project();
+        };
+        if p.tags.iter().any(|t| t.name.eq_ignore_ascii_case(name)) {
+            return refuse(
+                "BadRequestTagNameNotUnique",
+                "The tag name is already in use",
+            );
+        }
+        if kind == "Negative" && p.tags.iter().any(|t| t.kind == "Negative") {
+            return refuse(
+                "BadRequestMultipleNegativeTag",
+                "A project has one negative tag at most",
+            );
+        }
+        let tag = SimTag {
+            id,
+            name: name.clone(),
+            description: query.get("description").cloned().unwrap_or_default(),
+            kind,
+        };
+        p.tags.push(tag.clone());
+        p.changed = true;
+        ok(World::tag_json(p, &tag))
+    }
+
+    fn create_images(
+        &mut self,
+        project: ProjectId,
+        request: &Request,
+        query: &BTreeMap<String, String>,
+        source: ImageSource,
+    ) -> ResponseTemplate {
+        // What each image is (a source URL, when it came from one) and its tags.
+        let mut entries: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        let batch_tags: Vec<String> = query
+            .get("tagIds")
+            .map(|t| {
+                t.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match source {
+            ImageSource::Data => {
+                let count = multipart_parts(request).max(usize::from(!request.body.is_empty()));
+                if count == 0 {
+                    return refuse("BadRequestImageBatch", "No images in the request");
+                }
+                entries.extend((0..count).map(|_| (None, batch_tags.clone())));
+            }
+            ImageSource::Files | ImageSource::Urls => {
+                let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+                    return refuse(
+                        "BadRequestImageBatch",
+                        "The request body is not an image batch",
+                    );
+                };
+                let outer: Vec<String> = body
+                    .get("tagIds")
+                    .and_then(Value::as_array)
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let Some(images) = body.get("images").and_then(Value::as_array) else {
+                    return refuse("BadRequestImageBatch", "The batch has no images");
+                };
+                for image in images {
+                    let own: Vec<String> = image
+                        .get("tagIds")
+                        .and_then(Value::as_array)
+                        .map(|t| {
+                            t.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let tags = if own.is_empty() { outer.clone() } else { own };
+                    let url = image.get("url").and_then(Value::as_str).map(str::to_string);
+                    if source == ImageSource::Urls && url.is_none() {
+                        return refuse("BadRequestImageUrl", "An image has no url");
+                    }
+                    if source == ImageSource::Files
+                        && image
+                            .get("contents")
+                            .and_then(Value::as_str)
+                            .is_none_or(str::is_empty)
+                    {
+                        return refuse("BadRequestImageStream", "An image has no contents");
+                    }
+                    entries.push((url, tags));
+                }
+            }
+        }
+        if entries.is_empty() || entries.len() > 64 {
+            return refuse("BadRequestImageBatch", "A batch has 1 to 64 images");
+        }
+        let now = self.now();
+        let ids: Vec<String> = entries.iter().map(|_| self.id(IdKind::Image)).collect();
+        let Some(p) = self.projects.get_mut(&project) else {
+            return not_found_project();
+        };
+        for (_, tags) in &entries {
+            if let Some(bad) = tags
+                .iter()
+                .find(|t| !p.tags.iter().any(|k| k.id.eq_ignore_ascii_case(t)))
+            {
+                let _ = bad;
+                return refuse(
+                    "BadRequestImageTags",
+                    "An image names a tag the project does not have",
+                );
+            }
+            if tags.len() > 20 {
+                return refuse(
+                    "BadRequestExceedTagPerImageLimit",
+                    "An image has more than 20 tags",
+                );
+            }
+        }
+        let mut results = Vec::new();
+        for ((url, tags), id) in entries.into_iter().zip(ids) {
+            let image = SimImage {
+                id,
+                created: now,
+                tags: tags.iter().map(|t| t.to_lowercase()).collect(),
+            };
+            p.images.push(image.clone());
+            results.push(json!({
+                "sourceUrl": url,
+                "status": "OK",
+                "image": World::image_json(p, &image),
+            }));
+        }
+        p.changed = true;
+        ok(json!({"isBatchSuccessful": true, "images": results}))
+    }
+
+    fn train(
+        &mut self,
+        project: ProjectId,
+        request: &Request,
+        query: &BTreeMap<String, String>,
+    ) -> ResponseTemplate {
+        let force = query
+            .get("forceTrain")
+            .is_some_and(|f| f.eq_ignore_ascii_case("true"));
+        let training_type = query
+            .get("trainingType")
+            .cloned()
+            .unwrap_or_else(|| "Regular".into());
+        if !matches!(training_type.as_str(), "Regular" | "Advanced") {
+            return refuse("BadRequest", "The training type is not known");
+        }
+        let budget: i64 = match query.get("reservedBudgetInHours").map(|b| b.parse::<i64>()) {
+            None => 0,
+            Some(Ok(b)) if b >= 0 => b,
+            Some(_) => return refuse("BadRequest", "The reserved budget is not a number of hours"),
+        };
+        if training_type == "Advanced" && budget == 0 {
+            return refuse(
+                "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining",
+                "Advanced training needs a reserved budget",
+            );
+        }
+        if let Some(email) = query.get("notificationEmailAddress")
+            && !email.contains('@')
+        {
+            return refuse(
+                "BadRequestInvalidEmailAddress",
+                "The notification email address is not valid",
+            );
+        }
+        let selected: Option<Vec<String>> = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|b| b.get("selectedTags").cloned())
+            .and_then(|t| t.as_array().cloned())
+            .map(|t| {
+                t.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_lowercase)
+                    .collect()
+            });
+        let guid = self.id(IdKind::Iteration);
+        let now = self.now();
+        let after = self.timings.training;
+        let Some(p) = self.projects.get_mut(&project) else {
+            return not_found_project();
+        };
+        if p.iterations
+            .iter()
+            .any(|i| i.state == IterationState::Training)
+        {
+            return refuse(
+                "BadRequestTrainingAlreadyInProgress",
+                "Training already in progress",
+            );
+        }
+        let tags: Vec<&SimTag> = p
+            .tags
+            .iter()
+            .filter(|t| t.kind != "Negative")
+            .filter(|t| selected.as_ref().is_none_or(|s| s.contains(&t.id)))
+            .collect();
+        let counts: Vec<usize> = tags
+            .iter()
+            .map(|t| p.images.iter().filter(|i| i.tags.contains(&t.id)).count())
+            .collect();
+        if tags.len() < MIN_TAGS || counts.iter().any(|&n| n < MIN_IMAGES_PER_TAG) {
+            return refuse(
+                "BadRequestTrainingValidationFailed",
+                &format!(
+                    "Not enough images for training: at least {MIN_TAGS} tags with at least {MIN_IMAGES_PER_TAG} images each are needed"
+                ),
+            );
+        }
+        if !p.changed && !force && !p.iterations.is_empty() {
+            return refuse(
+                "BadRequestTrainingNotNeeded",
+                "Nothing changed since the last training",
+            );
+        }
+        let id = IterationId::parse(&guid).unwrap_or(IterationId::from_bytes([0; 16]));
+        p.changed = false;
+        let n = p.iterations.len() + 1;
+        p.iterations.push(SimIteration {
+            id,
+            name: format!("Iteration {n}"),
+            state: IterationState::Training,
+            created: now,
+            last_modified: now,
+            trained_at: None,
+            domain_id: p.domain_id.clone(),
+            classification_type: p.classification_type.clone(),
+            training_type,
+            reserved_budget_in_hours: budget,
+            publish_name: None,
+            prediction_resource_id: None,
+            exports: BTreeMap::new(),
+        });
+        let answer = match self.projects.get(&project) {
+            Some(p) => p
+                .iterations
+                .last()
+                .map(|it| self.iteration_json(p, it))
+                .unwrap_or(Value::Null),
+            None => return not_found_project(),
+        };
+        self.schedule(
+            after,
+            Pending::FinishTraining {
+                project,
+                iteration: id,
+            },
+        );
+        if self.misbehaves(Misbehaviour::ExportBeforeTraining)
+            && let Some(p) = self.projects.get(&project)
+            && let (Some(q), Some(c)) = (
+                p.queue_uri.as_deref().and_then(|u| self.queue_of(u)),
+                p.container_uri.clone(),
+            )
+        {
+            let base = container_base(&c);
+            let uri = format!("{base}/{project}%20-%20{id}.ONNX");
+            self.post(&q, &export_completed(project, id, &uri));
+        }
+        ok(answer)
+    }
+
+    fn quick_test(&self, project: ProjectId, query: &BTreeMap<String, String>) -> ResponseTemplate {
+        let now = self.now();
+        self.with_project(project, |_, p| {
+            let iteration = match query.get("iterationId") {
+                Some(id) => p.iterations.iter().find(|i| i.id.to_string().eq_ignore_ascii_case(id)),
+                None => p.iterations.iter().rev().find(|i| i.state == IterationState::Completed),
+            };
+            let Some(it) = iteration.filter(|i| i.state == IterationState::Completed) else {
+                return refuse("BadRequestIterationIsNotTrained", "The iteration is not trained");
+            };
+            let share = 1.0 / p.tags.len().max(1) as f64;
+            let predictions: Vec<Value> = p
+                .tags
+                .iter()
+                .map(|t| json!({"probability": share, "tagId": t.id, "tagName": t.name, "boundingBox": null, "tagType": t.kind}))
+                .collect();
+            ok(json!({
+                "id": uuid::Uuid::nil().to_string(),
+                "project": p.id.to_string(),
+                "iteration": it.id.to_string(),
+                "created": rfc3339(now),
+                "predictions": predictions,
+            }))
+        })
     }
 
     fn iteration_call(
@@ -297,66 +1090,107 @@ impl World {
         project: ProjectId,
         iteration: IterationId,
         tail: &[&str],
+        request: &Request,
         query: &BTreeMap<String, String>,
     ) -> ResponseTemplate {
         let after = self.timings.export;
         let contradict = self.faults.has(Misbehaviour::ExportContradictsPolling);
-        let Some(p) = self.projects.get_mut(&project) else {
+        let now = self.now();
+        let Some(p) = self.projects.get(&project) else {
             return not_found_project();
         };
-        let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) else {
-            return service_error(404, "NotFoundIteration", "Iteration not found");
+        let Some(it) = p.iterations.iter().find(|i| i.id == iteration) else {
+            return refuse("NotFoundIteration", "Iteration not found");
         };
         match (method, tail) {
-            ("GET", []) => {
-                let Some(p) = self.projects.get(&project) else {
-                    return not_found_project();
-                };
-                let it = p.iterations.iter().find(|i| i.id == iteration);
-                ResponseTemplate::new(200).set_body_json(it.map(|it| self.iteration_json(p, it)))
+            ("GET", []) => ok(self.iteration_json(p, it)),
+            ("GET", ["performance"]) => {
+                if it.state != IterationState::Completed {
+                    return refuse(
+                        "BadRequestIterationIsNotTrained",
+                        "The iteration is not trained",
+                    );
+                }
+                let per_tag: Vec<Value> = p
+                    .tags
+                    .iter()
+                    .map(|t| json!({"id": t.id, "name": t.name, "precision": 1.0, "precisionStdDeviation": 0.0, "recall": 1.0, "recallStdDeviation": 0.0, "averagePrecision": 1.0}))
+                    .collect();
+                ok(
+                    json!({"perTagPerformance": per_tag, "precision": 1.0, "precisionStdDeviation": 0.0, "recall": 1.0, "recallStdDeviation": 0.0, "averagePrecision": 1.0}),
+                )
             }
             ("GET", ["export"]) => {
                 let all: Vec<Value> = it
                     .exports
                     .iter()
-                    .map(|(platform, status)| {
-                        let status = if contradict && *status == "Done" { &"Failed" } else { status };
-                        let uri = if *status == "Done" {
-                            Value::String(service_model_uri(iteration))
+                    .map(|(platform, e)| {
+                        let status = if contradict && e.status == "Done" { "Failed" } else { e.status };
+                        let uri = if status == "Done" {
+                            super::world::service_model_uri(iteration)
                         } else {
-                            Value::String(String::new())
+                            String::new()
                         };
-                        json!({"platform": platform, "status": status, "downloadUri": uri, "newerVersionAvailable": false})
+                        json!({"platform": platform, "status": status, "downloadUri": uri, "flavor": e.flavor, "newerVersionAvailable": false})
                     })
                     .collect();
-                ResponseTemplate::new(200).set_body_json(all)
+                ok(Value::Array(all))
             }
             ("POST", ["export"]) => {
                 let Some(platform) = query
                     .get("platform")
                     .and_then(|p| ExportPlatform::from_name(p))
                 else {
-                    return service_error(
-                        400,
+                    return refuse(
                         "BadRequestProjectUnsupportedExportPlatform",
                         "Unsupported export platform",
                     );
                 };
+                let flavor = query.get("flavor").cloned();
+                if let Some(f) = &flavor
+                    && cvnotify_core::lifecycle::ExportFlavor::from_name(f)
+                        .is_none_or(|f| f.platform() != platform)
+                {
+                    return refuse(
+                        "BadRequestNotSupported",
+                        "The flavor does not belong to the platform",
+                    );
+                }
                 if it.state != IterationState::Completed {
-                    return service_error(
-                        400,
+                    return refuse(
                         "BadRequestIterationIsNotTrained",
                         "The iteration is not trained",
                     );
                 }
-                if it.exports.get(platform.as_str()) == Some(&"Exporting") {
-                    return service_error(
-                        400,
+                if domain(&it.domain_id).is_none_or(|d| !d.exportable) {
+                    return refuse(
+                        "BadRequestProjectUnsupportedExportPlatform",
+                        "The iteration's domain does not support export; use a compact domain",
+                    );
+                }
+                if it
+                    .exports
+                    .get(platform.as_str())
+                    .is_some_and(|e| e.status == "Exporting")
+                {
+                    return refuse(
                         "BadRequestExportAlreadyInProgress",
                         &format!("{iteration} is already queued for export"),
                     );
                 }
-                it.exports.insert(platform.as_str(), "Exporting");
+                if let Some(it) = self
+                    .projects
+                    .get_mut(&project)
+                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
+                {
+                    it.exports.insert(
+                        platform.as_str(),
+                        ExportState {
+                            status: "Exporting",
+                            flavor: flavor.clone(),
+                        },
+                    );
+                }
                 self.schedule(
                     after,
                     Pending::FinishExport {
@@ -365,11 +1199,150 @@ impl World {
                         platform,
                     },
                 );
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "platform": platform.as_str(), "status": "Exporting", "downloadUri": "",
-                    "flavor": query.get("flavor"), "newerVersionAvailable": false}))
+                ok(
+                    json!({"platform": platform.as_str(), "status": "Exporting", "downloadUri": "", "flavor": flavor, "newerVersionAvailable": false}),
+                )
             }
-            _ => service_error(404, "NotFound", "no such operation"),
+            ("POST", ["publish"]) => {
+                let (Some(name), Some(resource)) =
+                    (query.get("publishName"), query.get("predictionId"))
+                else {
+                    return refuse(
+                        "BadRequestInvalidPublishName",
+                        "publishName and predictionId are required",
+                    );
+                };
+                if it.state != IterationState::Completed {
+                    return refuse(
+                        "BadRequestIterationIsNotTrained",
+                        "The iteration is not trained",
+                    );
+                }
+                if name.trim().is_empty() || name.len() > 256 {
+                    return refuse(
+                        "BadRequestInvalidPublishName",
+                        "The publish name is not valid",
+                    );
+                }
+                if !resource.starts_with("/subscriptions/") {
+                    return refuse(
+                        "BadRequestInvalidPublishTarget",
+                        "The prediction resource id is not valid",
+                    );
+                }
+                let clash = p
+                    .iterations
+                    .iter()
+                    .any(|i| i.id != iteration && i.publish_name.as_deref() == Some(name.as_str()));
+                if clash {
+                    return refuse("BadRequestInvalidPublishName", "The publish name is in use");
+                }
+                if let Some(it) = self
+                    .projects
+                    .get_mut(&project)
+                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
+                {
+                    it.publish_name = Some(name.clone());
+                    it.prediction_resource_id = Some(resource.clone());
+                    it.last_modified = now;
+                }
+                ok(json!(true))
+            }
+            ("DELETE", ["publish"]) => {
+                if it.publish_name.is_none() {
+                    return refuse(
+                        "BadRequestIterationNotPublished",
+                        "The iteration is not published",
+                    );
+                }
+                if let Some(it) = self
+                    .projects
+                    .get_mut(&project)
+                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
+                {
+                    it.publish_name = None;
+                    it.prediction_resource_id = None;
+                    it.last_modified = now;
+                }
+                ResponseTemplate::new(204)
+            }
+            ("DELETE", []) => {
+                if it.publish_name.is_some() {
+                    return refuse(
+                        "BadRequestIterationIsPublished",
+                        "Unpublish the iteration first",
+                    );
+                }
+                if it.state == IterationState::Training {
+                    return refuse(
+                        "BadRequestTrainingAlreadyInProgress",
+                        "The iteration is training",
+                    );
+                }
+                if let Some(p) = self.projects.get_mut(&project) {
+                    p.iterations.retain(|i| i.id != iteration);
+                }
+                ResponseTemplate::new(204)
+            }
+            ("PATCH", []) => {
+                let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+                    return refuse("BadRequest", "The request body is not an Iteration");
+                };
+                let Some(name) = body
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.trim().is_empty())
+                else {
+                    return refuse(
+                        "BadRequestIterationName",
+                        "Iteration name must be specified",
+                    );
+                };
+                let name = name.to_string();
+                if let Some(it) = self
+                    .projects
+                    .get_mut(&project)
+                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
+                {
+                    it.name = name;
+                    it.last_modified = now;
+                }
+                self.with_project(project, |w, p| {
+                    match p.iterations.iter().find(|i| i.id == iteration) {
+                        Some(it) => ok(w.iteration_json(p, it)),
+                        None => refuse("NotFoundIteration", "Iteration not found"),
+                    }
+                })
+            }
+            _ => gateway(404, "Resource not found"),
         }
     }
+}
+
+/// Where CreateImages reads its images from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ImageSource {
+    /// The body (multipart/form-data parts, or one image as octet-stream).
+    Data,
+    /// An `ImageFileCreateBatch` (base64 contents).
+    Files,
+    /// An `ImageUrlCreateBatch`.
+    Urls,
+}
+
+/// The number of parts of a multipart/form-data body (0 when it is not one).
+fn multipart_parts(request: &Request) -> usize {
+    let Some(boundary) = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| t.starts_with("multipart/form-data"))
+        .and_then(|t| t.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_string())
+    else {
+        return 0;
+    };
+    let marker = format!("--{boundary}");
+    let body = String::from_utf8_lossy(&request.body);
+    body.matches(&marker).count().saturating_sub(1)
 }

@@ -2,13 +2,17 @@
 //! service's pending work (what it will do, and when). Pure data plus the rules of the seed's
 //! storage integration; the HTTP side lives in `storage` and `training`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 
+use super::blobs::ContainerState;
 use super::faults::{Faults, Misbehaviour};
+use super::queues::QueueState;
+use super::training::{ExportState, IterationState, SimProject};
+use crate::storage::AccountKey;
 
 /// Where time comes from.
 #[derive(Clone, Copy, Debug)]
@@ -53,45 +57,6 @@ impl Default for Timings {
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct Message {
-    pub(crate) id: String,
-    pub(crate) text: String,
-    pub(crate) inserted: SystemTime,
-    pub(crate) visible_at: SystemTime,
-    pub(crate) dequeue_count: u32,
-    pub(crate) pop_receipt: String,
-}
-
-/// An iteration's state in the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IterationState {
-    Training,
-    Completed,
-    Failed,
-}
-
-#[derive(Debug)]
-pub(crate) struct SimIteration {
-    pub(crate) id: IterationId,
-    pub(crate) state: IterationState,
-    pub(crate) created: SystemTime,
-    /// Platform name -> `Exporting` or `Done`.
-    pub(crate) exports: BTreeMap<&'static str, &'static str>,
-}
-
-#[derive(Debug)]
-pub(crate) struct SimProject {
-    pub(crate) id: ProjectId,
-    pub(crate) name: String,
-    pub(crate) queue_uri: Option<String>,
-    pub(crate) container_uri: Option<String>,
-    pub(crate) iterations: Vec<SimIteration>,
-    /// Whether anything changed since the last training (the simulation has no images: a
-    /// project starts changed, and each training consumes the change).
-    pub(crate) changed: bool,
-}
-
 /// Work the service has promised.
 #[derive(Debug, Clone)]
 pub(crate) enum Pending {
@@ -123,14 +88,27 @@ pub(crate) enum IdKind {
     TestBlob = 4,
     /// The iteration a `wrong-blob-name` backup names instead of its own.
     WrongIteration = 5,
+    /// An answer's `x-ms-request-id`.
+    Request = 6,
+    Tag = 7,
+    Image = 8,
 }
+
+/// How many kinds of id there are.
+const ID_KINDS: usize = 9;
 
 /// The whole simulated world.
 #[derive(Debug)]
 pub struct World {
     pub(crate) clock: Clock,
-    pub(crate) queues: BTreeMap<String, VecDeque<Message>>,
-    pub(crate) containers: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(crate) queues: BTreeMap<String, QueueState>,
+    pub(crate) containers: BTreeMap<String, ContainerState>,
+    /// The storage account the services answer for, and its key.
+    pub(crate) account: String,
+    pub(crate) account_key: AccountKey,
+    /// Whether storage requests must be authorized (Shared Key or SAS), as Azure and Azurite
+    /// require; off only when asked for.
+    pub(crate) check_auth: bool,
     pub(crate) projects: BTreeMap<ProjectId, SimProject>,
     pub(crate) pending: Vec<(SystemTime, u64, Pending)>,
     pub(crate) next: u64,
@@ -146,8 +124,13 @@ pub struct World {
     pub(crate) draws: u64,
     /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
     pub(crate) requests: [u32; 3],
+    /// Where the Queue and Blob services are reached (`127.0.0.1:PORT`, each), set once they
+    /// listen: a storage URI names one of the world's queues or containers only through them
+    /// (any host while empty, for a world without servers).
+    pub(crate) queue_hosts: Vec<String>,
+    pub(crate) blob_hosts: Vec<String>,
     /// Ids handed out so far, per [`IdKind`].
-    pub(crate) ids: [u64; 6],
+    pub(crate) ids: [u64; ID_KINDS],
 }
 
 impl World {
@@ -157,6 +140,10 @@ impl World {
             clock,
             queues: BTreeMap::new(),
             containers: BTreeMap::new(),
+            account: super::auth::DEV_ACCOUNT.to_string(),
+            account_key: AccountKey::from_base64(super::auth::DEV_KEY)
+                .unwrap_or_else(|_| AccountKey::from_bytes(Vec::new())),
+            check_auth: true,
             projects: BTreeMap::new(),
             pending: Vec::new(),
             next: 0,
@@ -167,7 +154,9 @@ impl World {
             seed: 0,
             draws: 0,
             requests: [0; 3],
-            ids: [0; 6],
+            ids: [0; ID_KINDS],
+            queue_hosts: Vec::new(),
+            blob_hosts: Vec::new(),
         }
     }
 
@@ -267,13 +256,13 @@ impl World {
                     return;
                 };
                 let (queue, container) = (p.queue_uri.clone(), p.container_uri.clone());
-                if let Some(c) = container.as_deref().and_then(resource_name) {
+                if let Some(c) = container.as_deref().and_then(|u| self.container_of(u)) {
                     let name = format!("CustomVision-TestPermission/{}", self.id(IdKind::TestBlob));
                     self.put_blob(&c, &name, b"test".to_vec());
                     let life = self.timings.test_blob_lifetime;
                     self.schedule(life, Pending::RemoveBlob { container: c, name });
                 }
-                if let Some(q) = queue.as_deref().and_then(resource_name)
+                if let Some(q) = queue.as_deref().and_then(|u| self.queue_of(u))
                     && !self.misbehaves(Misbehaviour::SkipConnectionTest)
                 {
                     let json = format!(
@@ -284,22 +273,28 @@ impl World {
             }
             Pending::RemoveBlob { container, name } => {
                 if let Some(c) = self.containers.get_mut(&container) {
-                    c.remove(&name);
+                    c.blobs.remove(&name);
                 }
             }
             Pending::FinishTraining { project, iteration } => {
+                let fails = self.faults.has(Misbehaviour::TrainingFails);
+                let now = self.now();
                 let Some(p) = self.projects.get_mut(&project) else {
                     return;
                 };
-                let fails = self.faults.has(Misbehaviour::TrainingFails);
                 if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
                     it.state = if fails {
                         IterationState::Failed
                     } else {
                         IterationState::Completed
                     };
+                    it.last_modified = now;
+                    if !fails {
+                        it.trained_at = Some(now);
+                    }
                 }
-                let queue = p.queue_uri.as_deref().and_then(resource_name);
+                let queue = p.queue_uri.clone();
+                let queue = queue.as_deref().and_then(|u| self.queue_of(u));
                 if let Some(q) = queue
                     && !self.misbehaves(Misbehaviour::DropTrainingNotification)
                 {
@@ -323,16 +318,24 @@ impl World {
                 iteration,
                 platform,
             } => {
+                let fails = self.faults.has(Misbehaviour::ExportFails);
                 let Some(p) = self.projects.get_mut(&project) else {
                     return;
                 };
-                let fails = self.faults.has(Misbehaviour::ExportFails);
                 if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
+                    let status = if fails { "Failed" } else { "Done" };
                     it.exports
-                        .insert(platform.as_str(), if fails { "Failed" } else { "Done" });
+                        .entry(platform.as_str())
+                        .and_modify(|e| e.status = status)
+                        .or_insert(ExportState {
+                            status,
+                            flavor: None,
+                        });
                 }
+                let (queue_uri, container_uri) = (p.queue_uri.clone(), p.container_uri.clone());
+                let queue = queue_uri.as_deref().and_then(|u| self.queue_of(u));
                 if fails {
-                    if let Some(q) = p.queue_uri.as_deref().and_then(resource_name) {
+                    if let Some(q) = queue {
                         let json = format!(
                             r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportFailed"}}}}"#
                         );
@@ -340,10 +343,6 @@ impl World {
                     }
                     return;
                 }
-                let (queue, container_uri) = (
-                    p.queue_uri.as_deref().and_then(resource_name),
-                    p.container_uri.clone(),
-                );
                 let named = if self.misbehaves(Misbehaviour::WrongBlobName) {
                     self.id(IdKind::WrongIteration)
                 } else {
@@ -352,7 +351,7 @@ impl World {
                 let name = format!("{project} - {named}.{}", platform.as_str());
                 let model_uri = match container_uri.as_deref() {
                     Some(uri) => {
-                        if let Some(c) = resource_name(uri)
+                        if let Some(c) = self.container_of(uri)
                             && !self.misbehaves(Misbehaviour::NoBackupBlob)
                         {
                             self.put_blob(&c, &name, b"model".to_vec());
@@ -387,43 +386,39 @@ impl World {
             1
         };
         for _ in 0..copies {
-            self.enqueue(queue, text.clone(), Duration::ZERO);
+            self.enqueue(queue, text.clone());
         }
     }
 
-    /// Adds a message to a queue (created on demand, as the service would fail otherwise but a
-    /// simulation that loses notifications would hide the client's behaviour).
-    pub(crate) fn enqueue(
-        &mut self,
-        queue: &str,
-        text: String,
-        delay: Duration,
-    ) -> (String, String) {
-        let (id, receipt) = (self.id(IdKind::Message), self.id(IdKind::PopReceipt));
-        let now = self.now();
-        let front = self.misbehaves(Misbehaviour::ReorderNotifications);
-        let message = Message {
-            id: id.clone(),
-            text,
-            inserted: now,
-            visible_at: now + delay,
-            dequeue_count: 0,
-            pop_receipt: receipt.clone(),
-        };
-        let q = self.queues.entry(queue.to_string()).or_default();
-        if front {
-            q.push_front(message);
-        } else {
-            q.push_back(message);
-        }
-        (id, receipt)
+    /// The name of the world's queue a URI names (`http://HOST/ACCOUNT/NAME`, any query), if it
+    /// names one that exists: where the service can post.
+    pub(crate) fn queue_of(&self, uri: &str) -> Option<String> {
+        let name = self.resource_of(uri, &self.queue_hosts)?;
+        self.queues.contains_key(&name).then_some(name)
     }
 
-    pub(crate) fn put_blob(&mut self, container: &str, name: &str, body: Vec<u8>) {
-        self.containers
-            .entry(container.to_string())
-            .or_default()
-            .insert(name.to_string(), body);
+    /// The name of the world's container a URI names, if it exists.
+    pub(crate) fn container_of(&self, uri: &str) -> Option<String> {
+        let name = self.resource_of(uri, &self.blob_hosts)?;
+        self.containers.contains_key(&name).then_some(name)
+    }
+
+    /// The resource a storage URI names on one of `hosts` in this world's account.
+    fn resource_of(&self, uri: &str, hosts: &[String]) -> Option<String> {
+        let url = url::Url::parse(uri).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        let authority = format!("{}:{}", url.host_str()?, url.port_or_known_default()?);
+        let authority = authority.replacen("localhost:", "127.0.0.1:", 1);
+        if !hosts.is_empty() && !hosts.contains(&authority) {
+            return None;
+        }
+        let segments: Vec<&str> = url.path_segments()?.filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            [account, name] if *account == self.account => Some((*name).to_string()),
+            _ => None,
+        }
     }
 }
 
@@ -453,11 +448,4 @@ pub(crate) fn service_model_uri(iteration: IterationId) -> String {
     format!(
         "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
     )
-}
-
-/// The last path segment of a resource URL (`http://h/devstoreaccount1/q?sas` -> `q`).
-pub(crate) fn resource_name(uri: &str) -> Option<String> {
-    let url = url::Url::parse(uri).ok()?;
-    let last = url.path_segments()?.rev().find(|s| !s.is_empty())?;
-    Some(last.to_string())
 }

@@ -23,6 +23,21 @@ impl AccountKey {
             .decode(text.trim())
             .map(Self)
     }
+
+    /// From the decoded bytes.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The decoded key, for signing.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The key as a connection string writes it.
+    pub(crate) fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.0)
+    }
 }
 
 impl fmt::Debug for AccountKey {
@@ -70,15 +85,17 @@ pub enum Credentials {
 
 /// The Shared Key string-to-sign of one request (learn.microsoft.com, "Authorize with Shared
 /// Key": the Blob, Queue and File services' format), then its signature.
-pub(crate) struct Signer<'a> {
-    pub(crate) account: &'a str,
-    pub(crate) key: &'a AccountKey,
+pub struct Signer<'a> {
+    /// The account name.
+    pub account: &'a str,
+    /// Its key.
+    pub key: &'a AccountKey,
 }
 
 impl Signer<'_> {
     /// The `Authorization` header value. `path` is the URL path as sent (percent-encoded);
     /// `query` the decoded query parameters; `headers` every header that will be sent.
-    pub(crate) fn authorization(
+    pub fn authorization(
         &self,
         method: &str,
         path: &str,

@@ -8,7 +8,7 @@ mod container;
 mod queue;
 pub(crate) mod xml;
 
-pub use auth::{AccountKey, Credentials, STORAGE_VERSION, SasToken};
+pub use auth::{AccountKey, Credentials, STORAGE_VERSION, SasToken, Signer};
 pub use client::{MAX_ANSWER_BYTES, Resource, RetryPolicy, StorageError};
 pub use container::Container;
 pub use queue::Queue;

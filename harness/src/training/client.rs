@@ -4,7 +4,8 @@
 //!
 //! Retried automatically (on 429, 500, 503 and transport failures, with the storage client's
 //! [`RetryPolicy`]): GetProject, GetIterations, GetIteration, GetExports and UpdateProject (a
-//! PATCH of the whole project is idempotent). Never retried: CreateProject (a retry after a lost
+//! PATCH of the whole project is idempotent), DeleteProject and CreateImagesFromFiles (a repeated
+//! image is taken as a duplicate). Never retried: CreateTag (a repeat is a duplicate name), CreateProject (a retry after a lost
 //! answer creates a second project), TrainProject (it may start a second training) and
 //! ExportIteration (a second request is refused with `BadRequestExportAlreadyInProgress`, or
 //! queues a second export); a caller that sees a transport error on those should look
@@ -18,7 +19,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::error::{TrainingError, from_answer};
-use super::model::{Export, Iteration, NewProject, Project, StorageOptions, TrainOptions};
+use super::model::{
+    Export, ImageCreateSummary, ImageFile, Iteration, NewProject, Project, StorageOptions, Tag,
+    TrainOptions,
+};
 use crate::storage::RetryPolicy;
 use crate::storage::client::{
     BodyError, MAX_ANSWER_BYTES, describe_transport, read_body, retry_status, with_retries,
@@ -227,6 +231,64 @@ impl TrainingClient {
         self.update_project(&current).await
     }
 
+    /// DeleteProject (with its iterations; the service refuses while one is published).
+    pub async fn delete_project(&self, project: ProjectId) -> Result<(), TrainingError> {
+        self.call(Call {
+            operation: "DeleteProject",
+            method: Method::DELETE,
+            path: &format!("projects/{project}"),
+            query: Vec::new(),
+            body: None,
+            retry: true,
+        })
+        .await
+    }
+
+    /// CreateTag. Not retried: a repeat would be refused as a duplicate name.
+    pub async fn create_tag(&self, project: ProjectId, name: &str) -> Result<Tag, TrainingError> {
+        self.call(Call {
+            operation: "CreateTag",
+            method: Method::POST,
+            path: &format!("projects/{project}/tags"),
+            query: vec![("name", name.to_string())],
+            body: None,
+            retry: false,
+        })
+        .await
+    }
+
+    /// CreateImagesFromFiles: up to 64 images, each with its own tags. Retried: the service
+    /// takes a repeated image as `OKDuplicate`.
+    pub async fn create_images_from_files(
+        &self,
+        project: ProjectId,
+        images: &[ImageFile],
+    ) -> Result<ImageCreateSummary, TrainingError> {
+        use base64::Engine as _;
+        let tag_ids = |tags: &[uuid::Uuid]| -> Vec<String> {
+            tags.iter().map(|t| t.hyphenated().to_string()).collect()
+        };
+        let batch = serde_json::json!({
+            "images": images
+                .iter()
+                .map(|i| serde_json::json!({
+                    "name": i.name,
+                    "contents": base64::engine::general_purpose::STANDARD.encode(&i.contents),
+                    "tagIds": tag_ids(&i.tags),
+                }))
+                .collect::<Vec<_>>(),
+        });
+        self.call(Call {
+            operation: "CreateImagesFromFiles",
+            method: Method::POST,
+            path: &format!("projects/{project}/images/files"),
+            query: Vec::new(),
+            body: Some(json(&batch)?),
+            retry: true,
+        })
+        .await
+    }
+
     /// TrainProject. Not retried: a repeat may start a second training.
     pub async fn train_project(
         &self,
@@ -348,7 +410,14 @@ impl TrainingClient {
         if !status.is_success() {
             return Err(from_answer(call.operation, status, &body));
         }
-        serde_json::from_str(&body).map_err(|e| TrainingError::Body {
+        // An answer without a body (DeleteProject's 204) reads as JSON `null`: `()` takes it,
+        // any other answer type refuses it.
+        let text = if body.trim().is_empty() {
+            "null"
+        } else {
+            body.as_str()
+        };
+        serde_json::from_str(text).map_err(|e| TrainingError::Body {
             operation: call.operation,
             detail: e.to_string(),
         })

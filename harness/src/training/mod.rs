@@ -1,6 +1,7 @@
 //! The Custom Vision training API (protocol.md 1.1-1.4): the calls that configure the storage
 //! integration and trigger the notifications it sends (create, update and get a project; train;
-//! get iterations; export; get exports). The `Training-Key` never appears in `Debug`, `Display`
+//! get iterations; export; get exports), and what training needs first (tags, images) and
+//! what tidies up after (delete a project). The `Training-Key` never appears in `Debug`, `Display`
 //! or errors, and neither does a SAS in the storage URIs the calls carry.
 
 mod client;
@@ -10,5 +11,6 @@ mod model;
 pub use client::{OptionsForm, TrainingClient, TrainingKey};
 pub use error::{ErrorCode, TrainingError};
 pub use model::{
-    Export, Iteration, NewProject, Project, ProjectSettings, StorageOptions, TrainOptions,
+    Export, ImageCreateResult, ImageCreateSummary, ImageFile, Iteration, NewProject, Project,
+    ProjectSettings, StorageOptions, Tag, TrainOptions,
 };

@@ -198,6 +198,59 @@ impl Export {
     }
 }
 
+/// A tag (protocol.md 1.3 `Tag`): a label images carry, which training learns.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    /// The tag id (what images name in `tagIds`).
+    pub id: uuid::Uuid,
+    /// The name.
+    pub name: String,
+    /// How many images carry it.
+    #[serde(default)]
+    pub image_count: u64,
+}
+
+/// One image of a CreateImagesFromFiles batch: its name, bytes (sent as base64) and tags.
+#[derive(Clone)]
+pub struct ImageFile {
+    /// The file name the service keeps.
+    pub name: String,
+    /// The image (JPEG, PNG, BMP or GIF).
+    pub contents: Vec<u8>,
+    /// The tags it carries.
+    pub tags: Vec<uuid::Uuid>,
+}
+
+impl fmt::Debug for ImageFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImageFile")
+            .field("name", &self.name)
+            .field("bytes", &self.contents.len())
+            .field("tags", &self.tags)
+            .finish()
+    }
+}
+
+/// What a batch upload did (protocol.md 1.3 `ImageCreateSummary`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageCreateSummary {
+    /// Whether every image was taken.
+    pub is_batch_successful: bool,
+    /// Each image's own result.
+    #[serde(default)]
+    pub images: Vec<ImageCreateResult>,
+}
+
+/// One image's result in a batch.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageCreateResult {
+    /// `OK`, `OKDuplicate` or why it was refused (`ErrorImageFormat`, ...).
+    pub status: String,
+}
+
 /// TrainProject's options.
 #[derive(Clone, Debug, Default)]
 pub struct TrainOptions {

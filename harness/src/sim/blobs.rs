@@ -1,0 +1,544 @@
+//! The simulated Blob service (learn.microsoft.com, "Blob service REST API"), path style
+//! (`/{account}/{container}/{blob}`), as Azurite 3.35 answers it, for block blobs: list
+//! containers; create, delete, get the properties and set the metadata of a container; list
+//! blobs (prefix, delimiter, paging, metadata); put, get (ranges), get the properties of, and
+//! delete a blob; with the service's headers (ETag, Last-Modified, Content-MD5, ...), conditions
+//! (`If-None-Match: *`, `If-Match`) and errors.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use md5::Digest as _;
+use wiremock::Request;
+
+use super::auth::{Level, Needs};
+use super::http::{Reply, error, escape, header, http_date, storage_error};
+use super::queues::{check_name, metadata, metadata_xml, tag};
+use super::world::World;
+
+/// One container.
+#[derive(Debug, Clone)]
+pub(crate) struct ContainerState {
+    pub(crate) etag: String,
+    pub(crate) last_modified: SystemTime,
+    pub(crate) metadata: BTreeMap<String, String>,
+    pub(crate) blobs: BTreeMap<String, BlobState>,
+}
+
+/// One block blob.
+#[derive(Debug, Clone)]
+pub(crate) struct BlobState {
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: String,
+    pub(crate) content_md5: String,
+    pub(crate) etag: String,
+    pub(crate) created: SystemTime,
+    pub(crate) last_modified: SystemTime,
+    pub(crate) metadata: BTreeMap<String, String>,
+}
+
+/// The base64 MD5 of `body`, as Content-MD5 writes it.
+fn md5_of(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
+}
+
+/// What a blob request is, for authorization and for the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BlobOp {
+    ListContainers,
+    CreateContainer,
+    DeleteContainer,
+    GetContainerProperties,
+    SetContainerMetadata,
+    ListBlobs,
+    PutBlob,
+    GetBlob,
+    GetBlobProperties,
+    DeleteBlob,
+}
+
+impl BlobOp {
+    /// What it needs of a SAS (account SAS letters; blob SAS letters).
+    pub(crate) fn needs(self) -> Needs {
+        let n = |level, account, service| Needs {
+            level,
+            account,
+            service,
+        };
+        match self {
+            Self::ListContainers => n(Level::Service, "l", ""),
+            Self::CreateContainer => n(Level::Container, "cw", "cw"),
+            Self::DeleteContainer => n(Level::Container, "d", "d"),
+            Self::GetContainerProperties => n(Level::Container, "r", "r"),
+            Self::SetContainerMetadata => n(Level::Container, "w", "w"),
+            Self::ListBlobs => n(Level::Container, "l", "l"),
+            Self::PutBlob => n(Level::Object, "cw", "cw"),
+            Self::GetBlob | Self::GetBlobProperties => n(Level::Object, "r", "r"),
+            Self::DeleteBlob => n(Level::Object, "d", "d"),
+        }
+    }
+}
+
+fn query(request: &Request, name: &str) -> Option<String> {
+    request
+        .url
+        .query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Which operation a request is (`segments` after the account), or the error for one that is
+/// none.
+pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<BlobOp, Reply> {
+    let method = request.method.as_str();
+    let restype = query(request, "restype");
+    let comp = query(request, "comp");
+    Ok(
+        match (segments, method, restype.as_deref(), comp.as_deref()) {
+            ([], "GET", _, Some("list")) => BlobOp::ListContainers,
+            ([_], "PUT", Some("container"), None) => BlobOp::CreateContainer,
+            ([_], "DELETE", Some("container"), None) => BlobOp::DeleteContainer,
+            // Get Container Metadata answers as Get Container Properties does.
+            ([_], "GET" | "HEAD", Some("container"), None | Some("metadata")) => {
+                BlobOp::GetContainerProperties
+            }
+            ([_], "PUT", Some("container"), Some("metadata")) => BlobOp::SetContainerMetadata,
+            ([_], "GET", Some("container"), Some("list")) => BlobOp::ListBlobs,
+            ([_, _, ..], "PUT", None, None) => BlobOp::PutBlob,
+            ([_, _, ..], "GET", None, None) => BlobOp::GetBlob,
+            ([_, _, ..], "HEAD", None, None) => BlobOp::GetBlobProperties,
+            ([_, _, ..], "DELETE", None, None) => BlobOp::DeleteBlob,
+            ([_, _, ..], _, None, None) => return Err(error(405, "UnsupportedHttpVerb", request)),
+            _ => return Err(error(400, "InvalidUri", request)),
+        },
+    )
+}
+
+/// The blob name of a request's path (segments after the container, percent-decoded).
+pub(crate) fn blob_name(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .skip(1)
+        .map(|s| percent_encoding_decode(s))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn percent_encoding_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |k: usize| bytes.get(k).and_then(|c| (*c as char).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A `Range`/`x-ms-range` of `bytes=START-END` or `bytes=START-`, clamped to `len`; `Err` when
+/// it starts beyond the blob.
+fn range(request: &Request, len: usize) -> Option<Result<(usize, usize), ()>> {
+    let text = header(request, "x-ms-range").or_else(|| header(request, "range"))?;
+    let spec = text.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start: usize = a.trim().parse().ok()?;
+    let end: usize = match b.trim() {
+        "" => len.saturating_sub(1),
+        e => e.parse().ok()?,
+    };
+    if start >= len || end < start {
+        return Some(Err(()));
+    }
+    Some(Ok((start, end.min(len.saturating_sub(1)))))
+}
+
+/// The headers a blob's properties go out in.
+fn blob_headers(mut r: Reply, b: &BlobState) -> Reply {
+    r = r
+        .header("last-modified", http_date(b.last_modified))
+        .header("x-ms-creation-time", http_date(b.created))
+        .header("etag", format!("\"{}\"", b.etag))
+        .header("x-ms-blob-type", "BlockBlob")
+        .header("x-ms-lease-state", "available")
+        .header("x-ms-lease-status", "unlocked")
+        .header("accept-ranges", "bytes")
+        .header("x-ms-server-encrypted", "true");
+    for (k, v) in &b.metadata {
+        r = r.header(&format!("x-ms-meta-{k}"), v.clone());
+    }
+    r
+}
+
+/// A content type clients may send that is a valid header value.
+fn content_type_of(request: &Request) -> String {
+    header(request, "x-ms-blob-content-type")
+        .or_else(|| header(request, "content-type"))
+        .filter(|t| !t.is_empty() && reqwest::header::HeaderValue::from_str(t).is_ok())
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+impl World {
+    /// A fresh ETag (without quotes).
+    pub(crate) fn etag(&mut self) -> String {
+        let n = self.serial();
+        format!("0x8DD{n:012X}")
+    }
+
+    /// Answers one blob request; `segments` are the path after the account.
+    pub(crate) fn blob_request(
+        &mut self,
+        request: &Request,
+        op: BlobOp,
+        segments: &[&str],
+        endpoint: &str,
+    ) -> Reply {
+        let now = self.now();
+        if op == BlobOp::ListContainers {
+            return self.list_containers(request, endpoint);
+        }
+        let Some(&name) = segments.first() else {
+            return error(400, "InvalidUri", request);
+        };
+        if let Err(code) = check_name(name) {
+            return error(400, code, request);
+        }
+        match op {
+            BlobOp::CreateContainer => {
+                if self.containers.contains_key(name) {
+                    return error(409, "ContainerAlreadyExists", request);
+                }
+                let etag = self.etag();
+                let state = ContainerState {
+                    etag: etag.clone(),
+                    last_modified: now,
+                    metadata: metadata(request),
+                    blobs: BTreeMap::new(),
+                };
+                self.containers.insert(name.to_string(), state);
+                return Reply::new(201)
+                    .header("etag", format!("\"{etag}\""))
+                    .header("last-modified", http_date(now));
+            }
+            BlobOp::DeleteContainer => {
+                return match self.containers.remove(name) {
+                    Some(_) => Reply::new(202),
+                    None => error(404, "ContainerNotFound", request),
+                };
+            }
+            _ => {}
+        }
+        let fresh = self.etag();
+        let Some(container) = self.containers.get_mut(name) else {
+            return error(404, "ContainerNotFound", request);
+        };
+        match op {
+            BlobOp::GetContainerProperties => {
+                let mut r = Reply::new(200)
+                    .header("etag", format!("\"{}\"", container.etag))
+                    .header("last-modified", http_date(container.last_modified))
+                    .header("x-ms-lease-state", "available")
+                    .header("x-ms-lease-status", "unlocked")
+                    .header("x-ms-has-immutability-policy", "false")
+                    .header("x-ms-has-legal-hold", "false");
+                for (k, v) in &container.metadata {
+                    r = r.header(&format!("x-ms-meta-{k}"), v.clone());
+                }
+                r
+            }
+            BlobOp::SetContainerMetadata => {
+                container.metadata = metadata(request);
+                container.etag = fresh;
+                container.last_modified = now;
+                Reply::new(200)
+                    .header("etag", format!("\"{}\"", container.etag))
+                    .header("last-modified", http_date(now))
+            }
+            BlobOp::ListBlobs => list_blobs(request, name, container, endpoint),
+            BlobOp::PutBlob => {
+                let blob = blob_name(segments);
+                put_blob(request, container, &blob, fresh, now)
+            }
+            BlobOp::GetBlob | BlobOp::GetBlobProperties => {
+                let blob = blob_name(segments);
+                let Some(b) = container.blobs.get(&blob) else {
+                    return error(404, "BlobNotFound", request);
+                };
+                get_blob(request, b, op == BlobOp::GetBlobProperties)
+            }
+            BlobOp::DeleteBlob => {
+                let blob = blob_name(segments);
+                match container.blobs.remove(&blob) {
+                    Some(_) => Reply::new(202).header("x-ms-delete-type-permanent", "true"),
+                    None => error(404, "BlobNotFound", request),
+                }
+            }
+            BlobOp::ListContainers | BlobOp::CreateContainer | BlobOp::DeleteContainer => {
+                error(400, "InvalidUri", request)
+            }
+        }
+    }
+
+    fn list_containers(&self, request: &Request, endpoint: &str) -> Reply {
+        let prefix = query(request, "prefix").unwrap_or_default();
+        let marker = query(request, "marker").unwrap_or_default();
+        let max = match query(request, "maxresults").map(|m| m.parse::<usize>()) {
+            None => 5000,
+            Some(Ok(m)) if (1..=5000).contains(&m) => m,
+            Some(_) => return error(400, "OutOfRangeQueryParameterValue", request),
+        };
+        let with_metadata = query(request, "include").is_some_and(|i| i.contains("metadata"));
+        // As Azurite pages: after the marker, and the next marker is the last name given.
+        let names: Vec<(&String, &ContainerState)> = self
+            .containers
+            .iter()
+            .filter(|(n, _)| n.starts_with(&prefix) && n.as_str() > marker.as_str())
+            .take(max + 1)
+            .collect();
+        let (page, next) = if names.len() > max {
+            let page = names.get(..max).unwrap_or_default();
+            (page, page.last().map(|(n, _)| (*n).clone()))
+        } else {
+            (names.as_slice(), None)
+        };
+        let mut s = format!(
+            "<EnumerationResults ServiceEndpoint=\"{}\">",
+            escape(endpoint)
+        );
+        s.push_str(&tag("Prefix", &prefix));
+        s.push_str(&format!("<MaxResults>{max}</MaxResults><Containers>"));
+        for (n, c) in page {
+            s.push_str(&format!(
+                "<Container><Name>{}</Name><Properties><Last-Modified>{}</Last-Modified><Etag>\"{}\"</Etag><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>",
+                escape(n),
+                http_date(c.last_modified),
+                c.etag
+            ));
+            // Only metadata there is (Azurite leaves out an empty `<Metadata/>`).
+            if with_metadata && !c.metadata.is_empty() {
+                s.push_str(&metadata_xml(&c.metadata));
+            }
+            s.push_str("</Container>");
+        }
+        s.push_str("</Containers>");
+        s.push_str(&tag("NextMarker", next.as_deref().unwrap_or_default()));
+        s.push_str("</EnumerationResults>");
+        Reply::new(200).xml(&s)
+    }
+
+    /// Writes a blob the service puts itself (a backup, the test blob).
+    pub(crate) fn put_blob(&mut self, container: &str, name: &str, body: Vec<u8>) -> bool {
+        let now = self.now();
+        let etag = self.etag();
+        let Some(c) = self.containers.get_mut(container) else {
+            return false;
+        };
+        let created = c.blobs.get(name).map_or(now, |b| b.created);
+        c.blobs.insert(
+            name.to_string(),
+            BlobState {
+                content_md5: md5_of(&body),
+                body,
+                content_type: "application/octet-stream".into(),
+                etag,
+                created,
+                last_modified: now,
+                metadata: BTreeMap::new(),
+            },
+        );
+        true
+    }
+}
+
+fn put_blob(
+    request: &Request,
+    container: &mut ContainerState,
+    blob: &str,
+    etag: String,
+    now: SystemTime,
+) -> Reply {
+    if blob.is_empty() || blob.len() > 1024 {
+        return error(400, "InvalidUri", request);
+    }
+    match header(request, "x-ms-blob-type") {
+        Some("BlockBlob") => {}
+        Some(_) => {
+            return storage_error(
+                400,
+                "InvalidHeaderValue",
+                "The value for one of the HTTP headers is not in the correct format.",
+                request,
+            );
+        }
+        None => return error(400, "MissingRequiredHeader", request),
+    }
+    let existing = container.blobs.get(blob);
+    if header(request, "if-none-match") == Some("*") && existing.is_some() {
+        return error(409, "BlobAlreadyExists", request);
+    }
+    if let Some(wanted) = header(request, "if-match")
+        && existing.is_none_or(|b| wanted != "*" && wanted.trim_matches('"') != b.etag)
+    {
+        return storage_error(
+            412,
+            "ConditionNotMet",
+            "The condition specified using HTTP conditional header(s) is not met.",
+            request,
+        );
+    }
+    let body = request.body.clone();
+    let md5 = md5_of(&body);
+    if let Some(sent) =
+        header(request, "content-md5").or_else(|| header(request, "x-ms-blob-content-md5"))
+        && sent != md5
+    {
+        return storage_error(
+            400,
+            "Md5Mismatch",
+            "The MD5 value specified in the request did not match with the MD5 value calculated by the server.",
+            request,
+        );
+    }
+    let created = existing.map_or(now, |b| b.created);
+    container.blobs.insert(
+        blob.to_string(),
+        BlobState {
+            content_md5: md5.clone(),
+            body,
+            content_type: content_type_of(request),
+            etag: etag.clone(),
+            created,
+            last_modified: now,
+            metadata: metadata(request),
+        },
+    );
+    Reply::new(201)
+        .header("etag", format!("\"{etag}\""))
+        .header("last-modified", http_date(now))
+        .header("content-md5", md5)
+        .header("x-ms-request-server-encrypted", "true")
+}
+
+fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
+    let len = b.body.len();
+    if head {
+        return blob_headers(Reply::new(200), b)
+            .header("content-length", len.to_string())
+            .header("content-type", b.content_type.clone())
+            .header("content-md5", b.content_md5.clone())
+            .header("x-ms-access-tier", "Hot")
+            .header("x-ms-access-tier-inferred", "true")
+            .header("x-ms-access-tier-change-time", http_date(b.created));
+    }
+    match range(request, len) {
+        None => blob_headers(Reply::new(200), b)
+            .header("content-md5", b.content_md5.clone())
+            .header("x-ms-blob-content-md5", b.content_md5.clone())
+            .bytes(b.body.clone(), &b.content_type),
+        Some(Ok((start, end))) => {
+            let part = b.body.get(start..=end).unwrap_or_default().to_vec();
+            blob_headers(Reply::new(206), b)
+                .header("content-range", format!("bytes {start}-{end}/{len}"))
+                .header("x-ms-blob-content-md5", b.content_md5.clone())
+                .bytes(part, &b.content_type)
+        }
+        Some(Err(())) => {
+            error(416, "InvalidRange", request).header("content-range", format!("bytes */{len}"))
+        }
+    }
+}
+
+fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoint: &str) -> Reply {
+    let prefix = query(request, "prefix").unwrap_or_default();
+    let delimiter = query(request, "delimiter").unwrap_or_default();
+    let marker = query(request, "marker").unwrap_or_default();
+    let max = match query(request, "maxresults").map(|m| m.parse::<usize>()) {
+        None => 5000,
+        Some(Ok(m)) if (1..=5000).contains(&m) => m,
+        Some(_) => return error(400, "OutOfRangeQueryParameterValue", request),
+    };
+    let with_metadata = query(request, "include").is_some_and(|i| i.contains("metadata"));
+    // The entries in name order after the marker: blobs, and (with a delimiter) the prefixes
+    // they roll up into. As Azurite pages, the next marker is the last entry given.
+    let mut entries: Vec<(String, Option<&BlobState>)> = Vec::new();
+    for (n, b) in container.blobs.range(marker.clone()..) {
+        if !n.starts_with(&prefix) || *n <= marker {
+            continue;
+        }
+        let rest = n.get(prefix.len()..).unwrap_or_default();
+        match (!delimiter.is_empty())
+            .then(|| rest.find(&delimiter))
+            .flatten()
+        {
+            Some(at) => {
+                let rolled = format!(
+                    "{prefix}{}",
+                    rest.get(..at + delimiter.len()).unwrap_or_default()
+                );
+                if entries.last().is_none_or(|(last, _)| *last != rolled) && rolled > marker {
+                    entries.push((rolled, None));
+                }
+            }
+            None => entries.push((n.clone(), Some(b))),
+        }
+        if entries.len() > max {
+            break;
+        }
+    }
+    let more = entries.len() > max;
+    entries.truncate(max);
+    let next = more
+        .then(|| entries.last().map(|(n, _)| n.clone()))
+        .flatten();
+    let mut s = format!(
+        "<EnumerationResults ServiceEndpoint=\"{}\" ContainerName=\"{}\">",
+        escape(endpoint),
+        escape(name)
+    );
+    s.push_str(&tag("Prefix", &prefix));
+    s.push_str(&tag("Marker", &marker));
+    s.push_str(&format!("<MaxResults>{max}</MaxResults>"));
+    if !delimiter.is_empty() {
+        s.push_str(&tag("Delimiter", &delimiter));
+    }
+    s.push_str("<Blobs>");
+    for (n, b) in &entries {
+        match b {
+            Some(b) => {
+                s.push_str(&format!(
+                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type><Content-MD5>{}</Content-MD5><BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
+                    escape(n),
+                    http_date(b.created),
+                    http_date(b.last_modified),
+                    b.etag,
+                    b.body.len(),
+                    escape(&b.content_type),
+                    b.content_md5,
+                    http_date(b.created),
+                ));
+                if with_metadata && !b.metadata.is_empty() {
+                    s.push_str(&metadata_xml(&b.metadata));
+                }
+                s.push_str("</Blob>");
+            }
+            None => s.push_str(&format!(
+                "<BlobPrefix><Name>{}</Name></BlobPrefix>",
+                escape(n)
+            )),
+        }
+    }
+    s.push_str("</Blobs>");
+    s.push_str(&tag("NextMarker", next.as_deref().unwrap_or_default()));
+    s.push_str("</EnumerationResults>");
+    Reply::new(200).xml(&s)
+}
