@@ -22,7 +22,11 @@
 //!   JSON, JUnit, HTML).
 //! - [`recording`]: the recording format (schema, reading, what a line stands for, writing).
 //! - [`storage`], [`training`]: the Azure Storage and Custom Vision training API clients.
-//! - [`sim`]: the simulated endpoints, with fault injection and a virtual clock.
+//! - [`sim`]: the simulated endpoints: one world (`world`: state, clock, the service's
+//!   promised work) answered by three services, as Azure has them: `queues` and `blobs` (the
+//!   storage REST operations, as Azurite answers them), behind `auth` (Shared Key and SAS) and
+//!   `http` (what every storage answer carries), and `training` (the Custom Vision API); with
+//!   `faults` (what the service gets wrong) and `reset` (the connection-reset layer).
 //! - [`catalogue`]: the transition table and findings catalogue rendered for people.
 //! - [`generate`]: synthetic recordings for benchmarks. [`endpoint`]: where credentials may go.
 //!   [`clock`]: where times come from. [`seed`]: deterministic sequences.

@@ -65,6 +65,8 @@ impl Azurite {
                 .args([host_flag, "127.0.0.1", port_flag, &port.to_string()])
                 // In memory (it may not be combined with --location); debug log in our temp dir.
                 .args(["--silent", "--disableTelemetry", "--inMemoryPersistence"])
+                // The JS SDKs send a storage version newer than Azurite 3.35 knows.
+                .arg("--skipApiVersionCheck")
                 .current_dir(&dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -91,6 +93,15 @@ impl Azurite {
 
     pub(crate) fn container_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{ACCOUNT}/{name}", self.blob_port)
+    }
+
+    /// The connection string the storage SDKs take.
+    pub(crate) fn connection_string(&self) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};\
+             BlobEndpoint=http://127.0.0.1:{}/{ACCOUNT};QueueEndpoint=http://127.0.0.1:{}/{ACCOUNT};",
+            self.blob_port, self.queue_port
+        )
     }
 }
 

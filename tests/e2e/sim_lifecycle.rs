@@ -625,3 +625,142 @@ fn the_same_seed_gives_the_same_run() {
     assert_eq!(run("41"), run("41"));
     assert_ne!(run("41"), run("42"));
 }
+
+/// The training API as the specs define it: only the service's versions, the gateway's error
+/// form for anything else, CreateProject's validation, every schema field with its type, and
+/// UpdateProject as a PATCH (absent keeps, null removes).
+#[test]
+fn the_simulated_training_api_validates_and_answers_as_the_specs_say() {
+    use serde_json::{Value, json};
+    runtime().block_on(async {
+        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
+        sim.create_queue("notifications");
+        let base = sim.training_endpoint();
+        let http = reqwest::Client::new();
+        let call = |method: reqwest::Method, path: String, body: Option<Value>| {
+            let mut r = http
+                .request(method, format!("{base}{path}"))
+                .header("Training-Key", KEY);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            async move {
+                let response = r.send().await.unwrap();
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap();
+                (
+                    status,
+                    serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+                )
+            }
+        };
+        let get = |path: &str| call(reqwest::Method::GET, path.to_string(), None);
+        // Versions: the service's, and nothing else (the gateway's 404 form).
+        for version in ["v3.0", "v3.1", "v3.2", "v3.3", "v3.4-preview"] {
+            let (status, _) = get(&format!("/customvision/{version}/training/domains")).await;
+            assert_eq!(status, 200, "{version}");
+        }
+        let (status, body) = get("/customvision/v9.9/training/domains").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("404")));
+        // Domains carry their schema fields.
+        let (_, domains) = get("/customvision/v3.3/training/domains").await;
+        let compact = domains
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == "General (compact)" && d["type"] == "Classification")
+            .unwrap();
+        assert_eq!(compact["exportable"], true);
+        assert!(
+            compact["exportablePlatforms"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty())
+        );
+        // CreateProject's validation.
+        let create = |query: &str| {
+            call(
+                reqwest::Method::POST,
+                format!("/customvision/v3.3/training/projects?{query}"),
+                None,
+            )
+        };
+        for (query, code) in [
+            ("", "BadRequestProjectName"),
+            (
+                "name=x&domainId=00000000-0000-0000-0000-000000000000",
+                "BadRequestProjectUnknownDomain",
+            ),
+            (
+                "name=x&classificationType=Sideways",
+                "BadRequestProjectUnknownClassification",
+            ),
+            (
+                "name=x&notificationQueueUri=http://elsewhere.example/q",
+                "BadRequestInvalidUri",
+            ),
+        ] {
+            let (status, body) = create(query).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (400, Some(code)),
+                "{query}"
+            );
+        }
+        let queue = sim.queue_url("notifications");
+        let (status, p) = create(&format!(
+            "name=birds&description=d&classificationType=Multilabel&notificationQueueUri={}",
+            url::form_urlencoded::byte_serialize(queue.as_bytes()).collect::<String>()
+        ))
+        .await;
+        assert_eq!(status, 200, "{p}");
+        for field in [
+            "id",
+            "name",
+            "description",
+            "settings",
+            "created",
+            "lastModified",
+            "status",
+        ] {
+            assert!(p.get(field).is_some(), "Project.{field}: {p}");
+        }
+        assert_eq!(p["settings"]["classificationType"], "Multilabel");
+        assert_eq!(p["settings"]["notificationQueueUri"], queue.as_str());
+        let id = p["id"].as_str().unwrap().to_string();
+        let path = format!("/customvision/v3.4-preview/training/projects/{id}");
+        // PATCH: a field left out keeps its value; null removes it.
+        let (status, renamed) = call(
+            reqwest::Method::PATCH,
+            path.clone(),
+            Some(json!({"name": "renamed", "settings": {"useNegativeSet": true}})),
+        )
+        .await;
+        assert_eq!(status, 200, "{renamed}");
+        assert_eq!(renamed["name"], "renamed");
+        assert_eq!(renamed["description"], "d");
+        assert_eq!(renamed["settings"]["notificationQueueUri"], queue.as_str());
+        let (_, removed) = call(
+            reqwest::Method::PATCH,
+            path.clone(),
+            Some(json!({"settings": {"notificationQueueUri": null}})),
+        )
+        .await;
+        assert!(
+            removed["settings"]["notificationQueueUri"].is_null(),
+            "{removed}"
+        );
+        // Training needs two tags of five images each.
+        let (status, refused) = call(reqwest::Method::POST, format!("{path}/train"), None).await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (400, Some("BadRequestTrainingValidationFailed"))
+        );
+        let (status, _) = call(reqwest::Method::DELETE, path.clone(), None).await;
+        assert_eq!(status, 204);
+        let (status, gone) = get(&path).await;
+        assert_eq!(
+            (status, gone["code"].as_str()),
+            (404, Some("NotFoundProject"))
+        );
+    });
+}

@@ -3,7 +3,8 @@
 //! account key), an account SAS, or a service SAS (queue, container or blob), each signature
 //! verified against the account key; then the SAS's expiry, start, protocol, services, resource
 //! types and permissions against what the operation needs. A request none of them authorizes
-//! gets 403 `AuthenticationFailed` (or the mismatch that failed), as Azure answers.
+//! gets 403 with Azurite's code: `AuthenticationFailed` from the Queue service,
+//! `AuthorizationFailure` from the Blob service, or the mismatch that failed.
 
 use std::time::SystemTime;
 

@@ -1,6 +1,6 @@
 //! The simulated world's state: queues, containers, Custom Vision projects, the clock, and the
 //! service's pending work (what it will do, and when). Pure data plus the rules of the seed's
-//! storage integration; the HTTP side lives in `storage` and `training`.
+//! storage integration; the HTTP side lives in `queues`, `blobs` and `training`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
