@@ -227,6 +227,64 @@ sessions["i_connection_test_late"] = s
 s = Session(scope="created"); s.happy(P[0], I[0]).blob(f"{P[1]} - {I[1]}.ONNX").tick(3600)
 sessions["y_check_foreign_blob"] = s
 
+
+class Journal(Session):
+    """A client's journal (version 3): what the simulation delivered and every request the
+    client made, as `cvnotify verify` and `simulate --record` write it."""
+
+    def __init__(self, scenario="happy", duties=("fetch-backups",)):
+        self.t = 0
+        self.msg = 0
+        self.version = 3
+        self.lines = []
+        self.end = ("completed", None)
+        line = {"kind": "session", "version": 3, "sources": [], "at": at(0), "scenario": scenario}
+        if duties:
+            line["duties"] = list(duties)
+        self.raw(line)
+        self.raw({"kind": "client", "at": at(0), "action": "started", "program": "python3"})
+
+    def deliver(self, kind, blob=None, cls="notification"):
+        self.msg += 1
+        mid = "00000000-0003-4000-8000-%012d" % self.msg
+        line = {"kind": "delivered", "at": self.step(1), "queue": "notifications", "messageId": mid,
+                "class": cls, "digest": "%016x" % (self.msg * 7919)}
+        if kind:
+            line["notificationType"] = kind
+            line["projectId"] = P[0]
+        if blob:
+            line["blob"] = blob
+        self.raw(line)
+        return mid
+
+    def request(self, service, call, status=200, **fields):
+        line = {"kind": "request", "at": self.step(1), "service": service, "call": call, "httpStatus": status, "ms": 1}
+        line.update(fields)
+        return self.raw(line)
+
+    def receive(self, *mids):
+        received = [{"messageId": m, "popReceipt": "receipt-" + m[-3:], "dequeueCount": 1} for m in mids]
+        return self.request("queue", "GetMessages", queue="notifications", received=received, visibilityTimeout=30)
+
+    def delete(self, mid, status=204, receipt=None):
+        return self.request("queue", "DeleteMessage", status, queue="notifications", messageId=mid,
+                            popReceipt=receipt or "receipt-" + mid[-3:])
+
+    def stopped(self):
+        return self.raw({"kind": "client", "at": self.step(1), "action": "stopped"})
+
+
+BACKUP = f"{P[0]} - {I[0]}.ONNX"
+# A consumer that receives, fetches the announced backup and deletes: a client PASS.
+s = Journal(); a = s.deliver("ConnectionTest"); s.receive(a).delete(a)
+b = s.deliver("Training"); c = s.deliver("Export", blob="backups/" + BACKUP)
+s.receive(b, c).delete(b).request("blob", "GetBlob", 206, container="backups", blob=BACKUP, range="bytes=0-33554431")
+s.delete(c).receive().stopped(); sessions["y_client_journal"] = s
+# A consumer that deletes a message it only peeked and leaves a notification behind.
+s = Journal(duties=()); a = s.deliver("ConnectionTest"); s.request("queue", "PeekMessages", queue="notifications")
+s.delete(a, 400, receipt="made-up"); b = s.deliver("Training"); s.receive(a, b).delete(a).receive().stopped()
+sessions["n_client_journal_not_deleted"] = s
+
 os.makedirs(OUT, exist_ok=True)
 for name, session in sorted(sessions.items()):
     text = session.text().replace('"this line is not JSON"', "this line is not JSON")

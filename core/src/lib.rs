@@ -50,6 +50,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod blob;
+pub mod client;
 pub mod deviation;
 pub mod encoding;
 pub mod error;

@@ -95,3 +95,45 @@ pub fn findings_json() -> Result<String, serde_json::Error> {
         .collect();
     serde_json::to_string_pretty(&all)
 }
+
+/// The client findings (`cvnotify verify`) as a Markdown table.
+pub fn client_findings_markdown() -> String {
+    let mut s = String::from("| code | severity | rests on | what it means |\n|---|---|---|---|\n");
+    for code in cvnotify_core::client::ClientFindingCode::ALL {
+        let i = code.info();
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} |",
+            i.code,
+            i.severity.as_str(),
+            i.rests_on,
+            i.summary.replace('|', "\\|")
+        );
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct ClientFindingJson {
+    code: &'static str,
+    severity: &'static str,
+    rests_on: &'static str,
+    summary: &'static str,
+}
+
+/// The client findings as one JSON array.
+pub fn client_findings_json() -> Result<String, serde_json::Error> {
+    let all: Vec<ClientFindingJson> = cvnotify_core::client::ClientFindingCode::ALL
+        .into_iter()
+        .map(|code| {
+            let i = code.info();
+            ClientFindingJson {
+                code: i.code,
+                severity: i.severity.as_str(),
+                rests_on: i.rests_on,
+                summary: i.summary,
+            }
+        })
+        .collect();
+    serde_json::to_string_pretty(&all)
+}

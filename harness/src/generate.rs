@@ -144,6 +144,8 @@ pub fn generate(spec: Spec, out: impl Write) -> io::Result<()> {
         sources,
         at: Some(g.at()),
         scope: Scope::All,
+        scenario: None,
+        duties: Vec::new(),
     }))?;
     let projects: Vec<ProjectId> = (0..u64::from(spec.projects.max(1)))
         .map(|n| ProjectId::from_bytes(guid(1, n, 0)))

@@ -47,11 +47,13 @@ pub mod hostile;
 pub mod recording;
 pub mod replay;
 pub mod report;
+pub mod scenario;
 pub mod seed;
 pub mod session;
 pub mod sim;
 pub mod storage;
 pub mod training;
+pub mod verify;
 pub mod watch;
 
 pub use cmd::run;

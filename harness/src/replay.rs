@@ -4,21 +4,32 @@
 use std::io::BufRead;
 use std::sync::mpsc;
 
-use cvnotify_core::lifecycle::{Input, Settings, Tracker};
+use std::collections::BTreeMap;
 
-use crate::recording::{Item, RawText, ReadLine, Reader};
-use crate::report::{Rules, Runs, SessionReport, Tally, session_report};
+use cvnotify_core::client::ClientEvent;
+use cvnotify_core::lifecycle::{Input, Settings, Timestamp, Tracker};
+
+use crate::recording::{Duty, Item, RawText, ReadLine, Reader};
+use crate::report::{ClientRuns, Rules, Runs, SessionReport, Tally, session_report};
 
 /// Lines per batch handed to a parse worker.
 const BATCH: usize = 1024;
 
-/// What a parse worker makes of a batch of lines: the lifecycle inputs, and the message and line
-/// checks.
+/// A journal line (or a run's start) for the client judge, which takes them in line order.
+enum Journal {
+    Start(Option<String>, Vec<Duty>),
+    Event(Timestamp, Box<ClientEvent>),
+}
+
+/// What a parse worker makes of a batch of lines: the lifecycle inputs, the message and line
+/// checks, and the journal lines (put back in order by the batch's number).
 #[derive(Default)]
 struct Batch {
+    seq: usize,
     inputs: Vec<Input>,
     tally: Tally,
     runs: Runs,
+    journal: Vec<(u32, Journal)>,
 }
 
 impl Batch {
@@ -30,7 +41,16 @@ impl Batch {
                 version,
                 sources,
                 scope,
-            }) => self.runs.start(number, version, sources, scope),
+                scenario,
+                duties,
+            }) => {
+                self.runs.start(number, version, sources, scope);
+                self.journal
+                    .push((number, Journal::Start(scenario, duties)));
+            }
+            Ok(Item::Client { at, event }) => self
+                .journal
+                .push((number, Journal::Event(at, Box::new(event)))),
             Ok(Item::End { outcome, reason }) => self.runs.end(number, outcome, reason),
             Ok(Item::Inputs(inputs)) => self.inputs.extend(inputs),
             Ok(Item::Unavailable { operation, detail }) => {
@@ -52,8 +72,9 @@ impl Batch {
 /// Replays one recording. The calling thread reads lines and hands them out in batches; parse
 /// workers (one per core) do the expensive part (JSON, secret checks, message parsing); one
 /// collector thread owns the tracker. The tracker's report does not depend on the order its
-/// inputs arrive in, and checks keep their examples by line number, so the report is the same
-/// whatever the threads' timing.
+/// inputs arrive in, and checks keep their examples by line number; the client judge takes the
+/// journal in line order (batches are put back in order), so the report is the same whatever
+/// the threads' timing.
 pub fn replay(
     name: &str,
     input: impl BufRead,
@@ -65,32 +86,53 @@ pub fn replay(
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 4);
-    let (tracker, totals, runs, read) = std::thread::scope(|scope| {
+    let (tracker, totals, runs, clients, read) = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
         let collector = scope.spawn(move || {
             // Judged with every source; the runs' own say narrows them at the end.
             let mut tracker = Tracker::new(Settings::default());
             let mut totals = Tally::default();
             let mut runs = Runs::default();
+            let mut clients = ClientRuns::default();
+            // Journal lines of batches that came early, until the ones before them come.
+            let mut waiting: BTreeMap<usize, Vec<(u32, Journal)>> = BTreeMap::new();
+            let mut next_seq = 0;
             for batch in done_rx {
                 let Batch {
+                    seq,
                     inputs,
                     tally,
                     runs: marks,
+                    journal,
                 } = batch;
                 inputs.into_iter().for_each(|i| tracker.handle(i));
                 totals.merge(tally);
                 runs.merge(marks);
+                waiting.insert(seq, journal);
+                while let Some(journal) = waiting.remove(&next_seq) {
+                    for (line, j) in journal {
+                        match j {
+                            Journal::Start(scenario, duties) => {
+                                clients.start(line, scenario, duties)
+                            }
+                            Journal::Event(at, event) => clients.handle(line, at, *event),
+                        }
+                    }
+                    next_seq += 1;
+                }
             }
-            (tracker, totals, runs)
+            (tracker, totals, runs, clients)
         });
         let mut jobs = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (tx, rx) = mpsc::sync_channel::<Vec<RawText>>(2);
+            let (tx, rx) = mpsc::sync_channel::<(usize, Vec<RawText>)>(2);
             let done = done_tx.clone();
             scope.spawn(move || {
-                for raw_lines in rx {
-                    let mut batch = Batch::default();
+                for (seq, raw_lines) in rx {
+                    let mut batch = Batch {
+                        seq,
+                        ..Batch::default()
+                    };
                     raw_lines
                         .into_iter()
                         .for_each(|raw| batch.absorb(raw.read()));
@@ -106,7 +148,7 @@ pub fn replay(
         let mut next = 0usize;
         let mut send = |batch: Vec<RawText>| {
             if let Some(job) = jobs.get(next % workers) {
-                let _ = job.send(batch);
+                let _ = job.send((next, batch));
             }
             next += 1;
         };
@@ -128,11 +170,13 @@ pub fn replay(
             send(batch);
         }
         drop(jobs);
-        let (tracker, totals, runs) = collector
+        let (tracker, totals, runs, clients) = collector
             .join()
             .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
-        Ok::<_, std::io::Error>((tracker, totals, runs, read))
+        Ok::<_, std::io::Error>((tracker, totals, runs, clients, read))
     })?;
     read?;
-    Ok(session_report(name, lines, totals, &runs, tracker, rules))
+    Ok(session_report(
+        name, lines, totals, &runs, tracker, &clients, rules,
+    ))
 }

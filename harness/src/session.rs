@@ -14,10 +14,11 @@ use cvnotify_core::lifecycle::{
 use cvnotify_core::{BlobKind, Notification, ParseError, ParseOptions, ProjectId};
 
 use crate::recording::{
-    ApiLine, At, BlobEvent, BlobLine, EndLine, FORMAT_VERSION, Line, MessageLine, Outcome, Scope,
-    SessionLine, SourceName, TickLine, Writer, api_events, format_time, unavailable,
+    ApiLine, At, BlobEvent, BlobLine, Duty, EndLine, FORMAT_VERSION, Item, Line, MessageLine,
+    Outcome, Scope, SessionLine, SourceName, TickLine, Writer, api_events, format_time,
+    unavailable,
 };
-use crate::report::{Rules, Runs, SessionReport, Tally, session_report};
+use crate::report::{ClientRuns, Rules, Runs, SessionReport, Tally, session_report};
 
 /// Where a session's recording goes.
 pub type RecordingSink = Box<dyn Write + Send>;
@@ -114,7 +115,7 @@ pub struct Handled {
 }
 
 /// What a session's first line says about it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Header {
     /// The sources it observes.
     pub sources: Sources,
@@ -122,6 +123,23 @@ pub struct Header {
     pub scope: Scope,
     /// When it starts.
     pub at: Timestamp,
+    /// The scenario the simulation plays, for a client's journal.
+    pub scenario: Option<String>,
+    /// The client's duties, for a client's journal.
+    pub duties: Vec<Duty>,
+}
+
+impl Header {
+    /// A header with no scenario and no duties.
+    pub fn new(sources: Sources, scope: Scope, at: Timestamp) -> Self {
+        Self {
+            sources,
+            scope,
+            at,
+            scenario: None,
+            duties: Vec::new(),
+        }
+    }
 }
 
 /// One live session.
@@ -133,6 +151,33 @@ pub struct Session {
     live: LiveSink,
     /// The container's listing as last observed.
     blobs: BTreeSet<String>,
+    /// The client journal's runs.
+    clients: ClientRuns,
+}
+
+/// The session line of `header`.
+fn session_line(header: &Header) -> Line {
+    let sources = header.sources;
+    let mut names = Vec::new();
+    if sources.queue {
+        names.push(SourceName::Queue);
+    }
+    if sources.training_api {
+        names.push(SourceName::TrainingApi);
+    } else if sources.polling {
+        names.push(SourceName::Polling);
+    }
+    if sources.container {
+        names.push(SourceName::Container);
+    }
+    Line::Session(SessionLine {
+        version: FORMAT_VERSION,
+        sources: names,
+        at: Some(At(header.at)),
+        scope: header.scope,
+        scenario: header.scenario.clone(),
+        duties: header.duties.clone(),
+    })
 }
 
 impl Session {
@@ -140,26 +185,11 @@ impl Session {
     /// telling what changes to `live`.
     pub fn new(header: Header, mut recorder: Recorder, live: LiveSink) -> io::Result<Self> {
         let sources = header.sources;
-        let mut names = Vec::new();
-        if sources.queue {
-            names.push(SourceName::Queue);
-        }
-        if sources.training_api {
-            names.push(SourceName::TrainingApi);
-        } else if sources.polling {
-            names.push(SourceName::Polling);
-        }
-        if sources.container {
-            names.push(SourceName::Container);
-        }
-        let line = recorder.record(&Line::Session(SessionLine {
-            version: FORMAT_VERSION,
-            sources: names,
-            at: Some(At(header.at)),
-            scope: header.scope,
-        }))?;
+        let line = recorder.record(&session_line(&header))?;
         let mut runs = Runs::default();
         runs.start(line.get(), FORMAT_VERSION, sources, header.scope);
+        let mut clients = ClientRuns::default();
+        clients.start(line.get(), header.scenario.clone(), header.duties.clone());
         let mut tracker = Tracker::new(Settings::default());
         tracker.narrow_sources(sources);
         Ok(Self {
@@ -170,7 +200,46 @@ impl Session {
             recorder,
             live,
             blobs: BTreeSet::new(),
+            clients,
         })
+    }
+
+    /// Ends the run in progress (its end line) and starts another as `header` says, in the
+    /// same recording: a client journal's next scenario.
+    pub fn next_run(
+        &mut self,
+        at: Timestamp,
+        outcome: Outcome,
+        reason: Option<String>,
+        header: &Header,
+    ) -> io::Result<()> {
+        let end = self.recorder.record(&Line::End(EndLine {
+            at: At(at),
+            outcome,
+            reason: reason.clone(),
+        }))?;
+        self.runs.end(end.get(), outcome, reason);
+        let line = self.recorder.record(&session_line(header))?;
+        self.runs
+            .start(line.get(), FORMAT_VERSION, header.sources, header.scope);
+        self.clients
+            .start(line.get(), header.scenario.clone(), header.duties.clone());
+        Ok(())
+    }
+
+    /// Records a journal line (`request`, `delivered`, `client`) and feeds it to the client
+    /// judge, as a replay of the recording does.
+    pub fn journal(&mut self, line: Line) -> io::Result<()> {
+        let evidence = self.recorder.record(&line)?;
+        if let Ok(Item::Client { at, event }) = crate::recording::item_of(line, evidence) {
+            self.clients.handle(evidence.get(), at, event);
+        }
+        Ok(())
+    }
+
+    /// The client judge of the run in progress.
+    pub fn client(&self) -> Option<&cvnotify_core::client::ClientJudge> {
+        self.clients.current()
     }
 
     /// The sources the session observes.
@@ -449,6 +518,7 @@ impl Session {
             self.tally,
             &self.runs,
             self.tracker,
+            &self.clients,
             rules,
         );
         (report, written)

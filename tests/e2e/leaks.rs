@@ -290,3 +290,65 @@ fn check_and_simulate_write_no_secret() {
     clean("simulate stdout", first.as_bytes());
     clean("simulate stderr", &sim_out.stderr);
 }
+
+/// `verify` with a client that prints its whole environment (the storage SAS, the connection
+/// string with the account key, the training key) and fails: the finding quotes its stderr,
+/// and neither that nor the journal nor any report format holds one of those secrets.
+#[test]
+fn verify_writes_no_secret_a_client_prints() {
+    let dir = std::env::temp_dir().join(format!("cvnotify-leak-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("leaky.sh");
+    std::fs::write(&script, "#!/bin/sh\nenv >&2\nexit 4\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sas_sig = cvnotify_harness::sim::dev_account_sas();
+    let sig = sas_sig.split("sig=").nth(1).unwrap().to_string();
+    let sig_plain: String = url::form_urlencoded::parse(format!("s={sig}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    let secrets = [
+        "cvnotify-verify-key-".to_string(),
+        cvnotify_harness::sim::DEV_KEY.to_string(),
+        sig,
+        sig_plain,
+    ];
+    for format in ["human", "json", "junit", "html"] {
+        let record = dir.join(format!("{format}.jsonl"));
+        let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+            .args([
+                "verify",
+                "--scenario",
+                "happy",
+                "--format",
+                format,
+                "--record",
+                record.to_str().unwrap(),
+                "--",
+                script.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(report.contains("client-failed"), "{format}: {report}");
+        assert!(
+            report.contains("REDACTED"),
+            "{format}: the stderr is quoted, redacted"
+        );
+        for (what, text) in [
+            ("report", report.to_string()),
+            ("stderr", String::from_utf8_lossy(&out.stderr).to_string()),
+            ("journal", std::fs::read_to_string(&record).unwrap()),
+        ] {
+            for s in &secrets {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "verify --format {format} {what} leaked {s}"
+                );
+            }
+        }
+    }
+}

@@ -33,3 +33,4 @@ mod story;
 mod support;
 mod training;
 mod trust;
+mod verify;

@@ -190,11 +190,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         .map_err(CmdError::usage)?;
         // A check judges the projects it creates: blobs and messages of others (a container
         // used before) are reported as information.
-        let header = Header {
-            sources: Sources::ALL,
-            scope: Scope::Created,
-            at: (target.clock)(),
-        };
+        let header = Header::new(Sources::ALL, Scope::Created, (target.clock)());
         let session = Session::new(header, args.report.recorder()?, args.report.live())
             .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
         let label = if simulated {

@@ -11,6 +11,7 @@ mod parse;
 mod prelude;
 mod replay;
 mod simulate;
+mod verify;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,14 @@ enum Command {
     /// check every notification and backup blob. Without --training-endpoint it runs against
     /// the embedded simulation, on virtual time.
     Check(check::Args),
+    /// Verify your own client: run it against the simulation once per scenario (the service's
+    /// side played with chosen adversities) and judge what it did from the simulation's
+    /// journal: every notification read, acted on once and deleted; malformed messages left
+    /// or moved to poison; back-off when idle; Retry-After respected; backups fetched.
+    ///
+    /// Exit 0: PASS (or NON-STRICT without --strict). Exit 1: a client finding. Exit 2: usage
+    /// or I/O error.
+    Verify(verify::Args),
     /// Run the simulated Custom Vision and Storage endpoints as a standalone server, so a client
     /// in any language can be tested against them. Prints one JSON line with the endpoints, then
     /// serves until stopped.
@@ -70,6 +79,7 @@ impl Command {
             Self::Watch(_) => "watch",
             Self::Check(_) => "check",
             Self::Simulate(_) => "simulate",
+            Self::Verify(_) => "verify",
             Self::GenerateRecording(_) => "generate-recording",
             Self::Diagram(_) => "diagram",
             Self::Findings(_) => "findings",
@@ -83,6 +93,7 @@ impl Command {
             Self::Watch(args) => watch::exec(args),
             Self::Check(args) => check::exec(args),
             Self::Simulate(args) => simulate::exec(args),
+            Self::Verify(args) => verify::exec(args),
             Self::GenerateRecording(args) => generate::exec(args),
             Self::Diagram(args) => diagram::exec(args),
             Self::Findings(args) => findings::exec(args),

@@ -56,6 +56,14 @@ pub(crate) struct Args {
     /// Serve storage requests without authorization (neither Azure nor Azurite does).
     #[arg(long)]
     no_auth: bool,
+    /// Append the journal (every request a client makes, every message the service delivers)
+    /// to this recording; `cvnotify replay` judges the client from it. Without it, the journal
+    /// is still kept for `GET /admin/journal`.
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
+    /// With --record: what the client is responsible for beyond consuming (as for `verify`).
+    #[arg(long = "duty", value_enum, requires = "record")]
+    duties: Vec<super::verify::DutyArg>,
 }
 
 /// The names of the simulation's own queue and container.
@@ -133,6 +141,30 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         sim.create_queue(QUEUE);
         sim.create_container(CONTAINER);
         sim.set_faults(faults);
+        sim.keep_journal();
+        let mut session = match &args.record {
+            Some(path) => {
+                let recorder = super::prelude::open_recording(path)?;
+                let mut header = crate::session::Header::new(
+                    cvnotify_core::lifecycle::Sources {
+                        queue: false,
+                        training_api: false,
+                        polling: false,
+                        container: false,
+                    },
+                    crate::recording::Scope::All,
+                    crate::clock::wall(),
+                );
+                header.duties = args.duties.iter().map(|d| (*d).into()).collect();
+                header.duties.sort();
+                header.duties.dedup();
+                Some(
+                    crate::session::Session::new(header, recorder, Box::new(std::io::sink()))
+                        .map_err(|e| CmdError::file("write the recording", path, e))?,
+                )
+            }
+            None => None,
+        };
         let mut endpoints = serde_json::Map::new();
         let printed = serde_json::json!({
             "trainingEndpoint": sim.training_endpoint(),
@@ -164,13 +196,36 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         println!("{}", serde_json::Value::Object(endpoints));
         let _ = std::io::stdout().flush();
-        let mut stop = Box::pin(tokio::signal::ctrl_c());
+        let mut signals = super::prelude::Signals::new()?;
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = &mut stop => return Ok(exit::OK),
-            }
+            let stopped = tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => false,
+                () = signals.recv() => true,
+            };
             sim.run_due(crate::clock::wall().0);
+            if let Some(s) = session.as_mut() {
+                for line in sim.take_journal() {
+                    if let Err(e) = s.journal(line) {
+                        return Err(CmdError::run(format!("cannot write the recording: {e}")));
+                    }
+                }
+                // Evidence is on disk as it comes, not only at the end.
+                let _ = s.flush();
+            }
+            if stopped {
+                if let Some(s) = session.take() {
+                    let (_, written) = s.finish(
+                        crate::clock::wall(),
+                        crate::recording::Outcome::Stopped,
+                        None,
+                        "simulate",
+                        &crate::report::Rules::default(),
+                    );
+                    written
+                        .map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
+                }
+                return Ok(exit::OK);
+            }
         }
     })
 }

@@ -115,6 +115,8 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         },
         scope: Scope::All,
         at: clock::wall(),
+        scenario: None,
+        duties: Vec::new(),
     };
     let options = Options {
         mode: if args.peek {

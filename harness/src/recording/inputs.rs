@@ -13,9 +13,10 @@ use cvnotify_core::{
 
 use super::read::LineProblem;
 use super::schema::{
-    ApiLine, At, BlobEvent, FORMAT_VERSION, Line, OLDEST_READABLE_VERSION, Outcome, Scope,
-    SourceName,
+    ApiLine, At, BlobEvent, ClientAction, ClientLine, DeliveredLine, Duty, FORMAT_VERSION, Line,
+    OLDEST_READABLE_VERSION, Outcome, RequestLine, Scope, SourceName,
 };
+use cvnotify_core::client::{self, ClientEvent};
 use cvnotify_core::lifecycle::Operation;
 
 /// What one line amounts to. Returned once per line and consumed at once, so the size of the
@@ -31,6 +32,17 @@ pub enum Item {
         sources: Sources,
         /// Which projects it judges.
         scope: Scope,
+        /// The scenario, for a client's journal.
+        scenario: Option<String>,
+        /// The client's duties.
+        duties: Vec<Duty>,
+    },
+    /// A journal line: what the client judge is fed.
+    Client {
+        /// When.
+        at: cvnotify_core::lifecycle::Timestamp,
+        /// What.
+        event: ClientEvent,
     },
     /// A run ended.
     End {
@@ -197,7 +209,7 @@ pub fn api_events(line: &ApiLine) -> Result<Vec<Event>, LineProblem> {
 }
 
 /// What a decoded line stands for; `evidence` is its number.
-pub(crate) fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
+pub fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
     let input = |at: At, event| Input {
         at: at.0,
         evidence,
@@ -220,8 +232,28 @@ pub(crate) fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> 
                     container: s.sources.contains(&SourceName::Container),
                 },
                 scope: s.scope,
+                scenario: s.scenario,
+                duties: s.duties,
             }
         }
+        Line::Request(r) => Item::Client {
+            at: r.at.0,
+            event: ClientEvent::Request(request(r)),
+        },
+        Line::Delivered(d) => Item::Client {
+            at: d.at.0,
+            event: ClientEvent::Delivered(delivered(d)?),
+        },
+        Line::Client(c) => match client_end(&c) {
+            Some(end) => Item::Client {
+                at: c.at.0,
+                event: ClientEvent::Ended {
+                    end,
+                    note: c.reason.filter(|_| c.action != ClientAction::Unstartable),
+                },
+            },
+            None => Item::Inputs(Vec::new()),
+        },
         Line::End(e) => Item::End {
             outcome: e.outcome,
             reason: e.reason,
@@ -292,5 +324,69 @@ pub(crate) fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> 
             Item::Inputs(vec![input(b.at, event)])
         }
         Line::Tick(t) => Item::Inputs(vec![input(t.at, Event::Tick)]),
+    })
+}
+
+/// A `request` line, as the client judge reads it.
+pub fn request(r: RequestLine) -> client::Request {
+    let blob = match (&r.container, &r.blob) {
+        (Some(c), Some(b)) => Some(format!("{c}/{b}")),
+        _ => None,
+    };
+    client::Request {
+        call: client::Call::from_name(&r.call),
+        status: r.http_status,
+        queue: r.queue,
+        message_id: r.message_id,
+        pop_receipt: r.pop_receipt,
+        new_pop_receipt: r.new_pop_receipt,
+        received: r
+            .received
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| client::Received {
+                message_id: e.message_id,
+                pop_receipt: e.pop_receipt,
+            })
+            .collect(),
+        blob,
+        project: r.project_id,
+        iteration: r.iteration_id,
+        api_version: r.api_version,
+        storage_options: r.storage_options,
+        digest: r.digest,
+        retry_after_ms: r.retry_after.map(|s| s.saturating_mul(1000)),
+    }
+}
+
+fn delivered(d: DeliveredLine) -> Result<client::Delivered, LineProblem> {
+    let class = match d.class.as_str() {
+        "notification" => client::MessageClass::Notification,
+        "unrecognized" => client::MessageClass::Unrecognized,
+        "malformed" => client::MessageClass::Malformed,
+        other => return Err(unreadable(format!("unknown message class {other:?}"))),
+    };
+    Ok(client::Delivered {
+        queue: d.queue,
+        message_id: d.message_id,
+        class,
+        blob: d.blob,
+        digest: Some(d.digest),
+    })
+}
+
+/// How a `client` line says the process ended (`None` for a start).
+pub fn client_end(c: &ClientLine) -> Option<client::ClientEnd> {
+    Some(match c.action {
+        ClientAction::Started => return None,
+        ClientAction::Exited => match (c.status, c.signal) {
+            (_, Some(signal)) => client::ClientEnd::Killed(signal),
+            (status, None) => client::ClientEnd::Exited(status.unwrap_or(0)),
+        },
+        ClientAction::Stopped => client::ClientEnd::Stopped,
+        ClientAction::Unstartable => {
+            client::ClientEnd::Unstartable(c.reason.clone().unwrap_or_default())
+        }
+        ClientAction::TimedOut => client::ClientEnd::TimedOut,
     })
 }

@@ -4,7 +4,7 @@
 //!
 //! - [`schema`]: the kinds of line and their fields.
 //! - [`read`]: streaming a recording and checking each line strictly ([`read::read_line`]).
-//! - [`inputs`]: what a line stands for in the lifecycle model.
+//! - [`inputs`]: what a line stands for in the lifecycle model, or to the client judge.
 //! - [`mod@write`]: writing lines, every secret redacted.
 
 mod inputs;
@@ -12,12 +12,12 @@ mod read;
 mod schema;
 mod write;
 
-pub use inputs::{Item, api_events, unavailable};
+pub use inputs::{Item, api_events, client_end, item as item_of, request, unavailable};
 pub use read::{LineProblem, MAX_LINE_BYTES, RawText, ReadLine, Reader, decode, read_line};
 pub use schema::{
-    ApiLine, At, BlobEvent, BlobLine, EndLine, ExportEntry, FORMAT_VERSION, Line, MessageLine,
-    OLDEST_READABLE_VERSION, Outcome, Scope, SessionLine, SourceName, TickLine, format_time,
-    parse_time,
+    ApiLine, At, BlobEvent, BlobLine, ClientAction, ClientLine, DeliveredLine, Duty, EndLine,
+    ExportEntry, FORMAT_VERSION, Line, MessageLine, OLDEST_READABLE_VERSION, Outcome,
+    ReceivedEntry, RequestLine, Scope, SessionLine, SourceName, TickLine, format_time, parse_time,
 };
 pub use write::Writer;
 
@@ -137,12 +137,31 @@ mod tests {
             read_line(end, 5).unwrap_err().to_string(),
             "an end line needs `outcome`"
         );
-        let future = r#"{"kind":"session","version":3,"sources":["queue"]}"#;
+        let future = r#"{"kind":"session","version":4,"sources":["queue"]}"#;
         assert!(
             read_line(future, 1)
                 .unwrap_err()
                 .to_string()
-                .contains("this build reads 1 to 2")
+                .contains("this build reads 1 to 3")
+        );
+        let request =
+            r#"{"kind":"request","at":"2026-01-01T09:00:00Z","service":"queue","httpStatus":200}"#;
+        assert_eq!(
+            read_line(request, 2).unwrap_err().to_string(),
+            "a request line needs `call`"
+        );
+        let delivered = r#"{"kind":"delivered","at":"2026-01-01T09:00:00Z","queue":"q","messageId":"m","class":"gossip","digest":"0"}"#;
+        assert!(
+            read_line(delivered, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown message class")
+        );
+        let client =
+            r#"{"kind":"client","at":"2026-01-01T09:00:00Z","action":"exited","queue":"q"}"#;
+        assert_eq!(
+            read_line(client, 2).unwrap_err().to_string(),
+            "`queue` does not belong in a client line"
         );
         let time = r#"{"kind":"tick","at":"yesterday"}"#;
         assert!(

@@ -7,14 +7,16 @@ use cvnotify_core::lifecycle::{Operation, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The recording format version this build writes. Version 2 added the `end` line and the
-/// session line's `at` and `scope`; this build reads versions 1 and 2.
-pub const FORMAT_VERSION: u32 = 2;
+/// session line's `at` and `scope`; version 3 the journal of a client (`request`, `delivered`
+/// and `client` lines, the session line's `scenario` and `duties`). This build reads versions
+/// 1 to 3.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest version this build reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// A time as RFC 3339 text, held as milliseconds since the epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct At(pub Timestamp);
 
 impl Serialize for At {
@@ -154,6 +156,12 @@ pub enum Line {
     Blob(BlobLine),
     /// Time passed.
     Tick(TickLine),
+    /// A client's request to the simulation, and the answer (version 3).
+    Request(RequestLine),
+    /// A message the simulation delivered to a client's queue (version 3).
+    Delivered(DeliveredLine),
+    /// The client's process started or ended (version 3).
+    Client(ClientLine),
 }
 
 /// The first line: the format version and what the run observed.
@@ -170,6 +178,185 @@ pub struct SessionLine {
     /// Which projects the run judges (version 2; every project when absent).
     #[serde(default, skip_serializing_if = "Scope::is_all")]
     pub scope: Scope,
+    /// The scenario the simulation played, for a client's journal (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The client's duties beyond consuming (`fetch-backups`, `configure`; version 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duties: Vec<Duty>,
+}
+
+/// A duty of a client, as named in a session line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Duty {
+    /// It downloads the backup blob each `ExportCompleted` notification announces.
+    FetchBackups,
+    /// It creates, configures, trains and exports the projects itself.
+    Configure,
+}
+
+impl Duty {
+    /// Every duty.
+    pub const ALL: [Self; 2] = [Self::FetchBackups, Self::Configure];
+
+    /// The name as written.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::FetchBackups => "fetch-backups",
+            Self::Configure => "configure",
+        }
+    }
+
+    /// The duties of a list, for the judge.
+    pub fn duties(list: &[Self]) -> cvnotify_core::client::Duties {
+        cvnotify_core::client::Duties {
+            fetch_backups: list.contains(&Self::FetchBackups),
+            configure: list.contains(&Self::Configure),
+        }
+    }
+}
+
+/// A message a receive handed out, in a `request` line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReceivedEntry {
+    /// `MessageId`.
+    pub message_id: String,
+    /// The pop receipt handed out with it.
+    pub pop_receipt: String,
+    /// `DequeueCount`.
+    pub dequeue_count: u32,
+}
+
+/// A client's request to the simulation, and the answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestLine {
+    /// When the request arrived.
+    pub at: At,
+    /// `api`, `queue` or `blob`.
+    pub service: String,
+    /// The operation (`GetMessages`, `CreateProject`, ...; the REST references' names).
+    pub call: String,
+    /// The answer's status (0: none, the connection was reset).
+    pub http_status: u16,
+    /// How long the answer took, in milliseconds (injected delays included).
+    pub ms: u64,
+    /// The storage error code, or the training API's, when the answer was an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// The container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The blob (not percent-encoded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// A Get Blob's range (`bytes=0-99`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
+    /// Update and Delete Message: the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Update and Delete Message: the pop receipt sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pop_receipt: Option<String>,
+    /// Update Message: the new pop receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_pop_receipt: Option<String>,
+    /// Get Messages: what it handed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Vec<ReceivedEntry>>,
+    /// Get Messages, Put and Update Message: the visibility timeout asked for, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_timeout: Option<u64>,
+    /// Put Message: the first 16 hex digits of the SHA-256 of the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The training API version of the path (`v3.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// The project a training API call was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// The iteration a training API call was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration_id: Option<String>,
+    /// CreateProject/UpdateProject: whether it carried the storage URIs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub storage_options: bool,
+    /// The answer's `Retry-After`, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// A message the simulation delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveredLine {
+    /// When.
+    pub at: At,
+    /// The queue.
+    pub queue: String,
+    /// Its `MessageId`.
+    pub message_id: String,
+    /// `notification`, `unrecognized` or `malformed`.
+    pub class: String,
+    /// The notification's `type`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_type: Option<String>,
+    /// The project it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// The backup blob it announces (`container/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// The first 16 hex digits of the SHA-256 of its text.
+    pub digest: String,
+    /// Whether it went out base64-encoded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base64: bool,
+}
+
+/// What happened to the client's process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAction {
+    /// It started.
+    Started,
+    /// It exited on its own (`status`), or a signal killed it (`signal`).
+    Exited,
+    /// It was stopped once its scenario was over: not a failure.
+    Stopped,
+    /// It could not be started (`reason`).
+    Unstartable,
+    /// The timeout came before it had done its work; it was stopped.
+    TimedOut,
+}
+
+/// The client's process started or ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientLine {
+    /// When.
+    pub at: At,
+    /// What.
+    pub action: ClientAction,
+    /// Started: the program (its name, not its arguments, which may hold secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// Exited: its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
+    /// Exited: the signal that killed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Unstartable: why (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The last line of a run: when and how it ended.
@@ -291,7 +478,8 @@ impl Line {
     /// Every string value of the line.
     pub fn strings(&self) -> Vec<&str> {
         match self {
-            Self::Session(_) | Self::Tick(_) => vec![],
+            Self::Session(s) => s.scenario.iter().map(String::as_str).collect(),
+            Self::Tick(_) => vec![],
             Self::End(e) => e.reason.iter().map(String::as_str).collect(),
             Self::Message(m) => vec![&m.queue, &m.message_id, &m.message_text],
             Self::Api(a) => {
@@ -316,13 +504,55 @@ impl Line {
                 v
             }
             Self::Blob(b) => vec![&b.container, &b.name],
+            Self::Request(r) => {
+                let mut v: Vec<&str> = vec![&r.service, &r.call];
+                v.extend(
+                    [
+                        &r.error_code,
+                        &r.queue,
+                        &r.container,
+                        &r.blob,
+                        &r.range,
+                        &r.message_id,
+                        &r.pop_receipt,
+                        &r.new_pop_receipt,
+                        &r.digest,
+                        &r.api_version,
+                        &r.project_id,
+                        &r.iteration_id,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+                );
+                for e in r.received.iter().flatten() {
+                    v.extend([e.message_id.as_str(), e.pop_receipt.as_str()]);
+                }
+                v
+            }
+            Self::Delivered(d) => {
+                let mut v: Vec<&str> = vec![&d.queue, &d.message_id, &d.class, &d.digest];
+                v.extend(
+                    [&d.notification_type, &d.project_id, &d.blob]
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str),
+                );
+                v
+            }
+            Self::Client(c) => [&c.program, &c.reason]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
         }
     }
 
     /// Every string value of the line, to rewrite.
     pub(crate) fn strings_mut(&mut self) -> Vec<&mut String> {
         match self {
-            Self::Session(_) | Self::Tick(_) => vec![],
+            Self::Session(s) => s.scenario.iter_mut().collect(),
+            Self::Tick(_) => vec![],
             Self::End(e) => e.reason.iter_mut().collect(),
             Self::Message(m) => vec![&mut m.queue, &mut m.message_id, &mut m.message_text],
             Self::Api(a) => {
@@ -346,6 +576,45 @@ impl Line {
                 v
             }
             Self::Blob(b) => vec![&mut b.container, &mut b.name],
+            Self::Request(r) => {
+                let mut v: Vec<&mut String> = vec![&mut r.service, &mut r.call];
+                v.extend(
+                    [
+                        &mut r.error_code,
+                        &mut r.queue,
+                        &mut r.container,
+                        &mut r.blob,
+                        &mut r.range,
+                        &mut r.message_id,
+                        &mut r.pop_receipt,
+                        &mut r.new_pop_receipt,
+                        &mut r.digest,
+                        &mut r.api_version,
+                        &mut r.project_id,
+                        &mut r.iteration_id,
+                    ]
+                    .into_iter()
+                    .flatten(),
+                );
+                for e in r.received.iter_mut().flatten() {
+                    v.extend([&mut e.message_id, &mut e.pop_receipt]);
+                }
+                v
+            }
+            Self::Delivered(d) => {
+                let mut v: Vec<&mut String> =
+                    vec![&mut d.queue, &mut d.message_id, &mut d.class, &mut d.digest];
+                v.extend(
+                    [&mut d.notification_type, &mut d.project_id, &mut d.blob]
+                        .into_iter()
+                        .flatten(),
+                );
+                v
+            }
+            Self::Client(c) => [&mut c.program, &mut c.reason]
+                .into_iter()
+                .flatten()
+                .collect(),
         }
     }
 }

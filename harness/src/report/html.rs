@@ -1,6 +1,7 @@
 //! The `html` format: one self-contained file (inline CSS and SVG, no script, nothing fetched).
 //! Per project, a timeline: phases as coloured bands over time, each lifecycle step as a mark,
-//! findings as highlighted markers with their code; then the findings table.
+//! findings as highlighted markers with their code; then the findings table; and per client run
+//! (a `verify` scenario) its verdict and findings.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -209,6 +210,47 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     esc(f.summary),
                     esc(f.rests_on),
                     f.evidence
+                );
+            }
+            h.push_str("</table>\n");
+        }
+        if !s.clients.is_empty() {
+            h.push_str("<h3>clients</h3><table><tr><th>scenario</th><th>verdict</th><th>requests</th><th>delivered</th><th>duties</th><th>findings</th></tr>");
+            for c in &s.clients {
+                let findings: Vec<String> = c
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        let examples: Vec<String> = f
+                            .examples
+                            .iter()
+                            .map(|e| format!("line {}: {}", e.line, esc(&e.detail)))
+                            .collect();
+                        format!(
+                            "<span class=\"{}\"><b>{}</b> ({}) x{}: {}<br><small>{}</small></span>",
+                            if f.waived { "waived" } else { "" },
+                            f.code,
+                            f.severity,
+                            f.count,
+                            esc(f.summary),
+                            examples.join("<br>")
+                        )
+                    })
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td class=\"verdict {}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(c.scenario.as_deref().unwrap_or("(journal)")),
+                    verdict_class(c.verdict),
+                    c.verdict.as_str(),
+                    c.requests,
+                    c.delivered,
+                    c.duties.join(", "),
+                    if findings.is_empty() {
+                        "none".to_string()
+                    } else {
+                        findings.join("<br>")
+                    }
                 );
             }
             h.push_str("</table>\n");

@@ -1,5 +1,6 @@
 //! The `human` format: per recording, per project, the lifecycle it went through and each
-//! finding with its code, severity, the seed section it rests on and its evidence lines.
+//! finding with its code, severity, the seed section it rests on and its evidence lines; per
+//! client run (a scenario), the client's findings with their examples.
 
 use std::io::{self, Write};
 
@@ -47,18 +48,23 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
     let p = Paint { on: color };
     for s in &report.sessions {
         writeln!(out, "{}  {}", s.file, p.verdict(s.verdict))?;
-        writeln!(
-            out,
-            "  {} lines; sources: {}",
-            s.lines,
-            s.sources.join(", ")
-        )?;
-        let m = &s.messages;
-        writeln!(
-            out,
-            "  messages: {} accepted ({} plain, {} base64), {} rejected, {} with deviations",
-            m.accepted, m.plain, m.base64, m.rejected, m.with_deviations
-        )?;
+        // A client's journal has no lifecycle sources: its clients say what was judged.
+        if s.sources.is_empty() && !s.clients.is_empty() {
+            writeln!(out, "  {} lines", s.lines)?;
+        } else {
+            writeln!(
+                out,
+                "  {} lines; sources: {}",
+                s.lines,
+                s.sources.join(", ")
+            )?;
+            let m = &s.messages;
+            writeln!(
+                out,
+                "  messages: {} accepted ({} plain, {} base64), {} rejected, {} with deviations",
+                m.accepted, m.plain, m.base64, m.rejected, m.with_deviations
+            )?;
+        }
         for c in &s.checks {
             let waived = if c.waived { " (waived)" } else { "" };
             writeln!(
@@ -112,6 +118,45 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                     f.summary
                 )?;
                 writeln!(out, "      rests on {}; {}", f.rests_on, lines(&f.evidence))?;
+            }
+        }
+        for c in &s.clients {
+            writeln!(
+                out,
+                "  client{}  {}  ({} requests, {} messages delivered{})",
+                c.scenario
+                    .as_deref()
+                    .map_or_else(String::new, |n| format!(", scenario {n}")),
+                p.verdict(c.verdict),
+                c.requests,
+                c.delivered,
+                if c.duties.is_empty() {
+                    String::new()
+                } else {
+                    format!("; duties: {}", c.duties.join(", "))
+                }
+            )?;
+            for f in &c.findings {
+                let waived = if f.waived { " (waived)" } else { "" };
+                writeln!(
+                    out,
+                    "    {} {} x{}{waived}: {}",
+                    p.severity(f.severity),
+                    f.code,
+                    f.count,
+                    f.summary
+                )?;
+                writeln!(out, "      rests on {}", f.rests_on)?;
+                for e in &f.examples {
+                    writeln!(out, "      line {}: {}", e.line, e.detail)?;
+                }
+                if f.count > f.examples.len() as u64 {
+                    writeln!(
+                        out,
+                        "      ... and {} more",
+                        f.count - f.examples.len() as u64
+                    )?;
+                }
             }
         }
     }

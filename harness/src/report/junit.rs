@@ -1,7 +1,8 @@
 //! The `junit` format: JUnit XML that CI systems display. One test suite per recording; in it,
 //! one test case per project and check (every finding code), plus one per message-level check
-//! seen. An error fails its case (a warning or deviation too under `--strict`); a waived check
-//! is skipped; info findings are written to the case's output.
+//! seen; and one test suite per client run (a `verify` scenario), one test case per client
+//! finding code. An error fails its case (a warning or deviation too under `--strict`); a
+//! waived check is skipped; info findings are written to the case's output.
 
 use std::io::{self, Write};
 
@@ -9,6 +10,7 @@ use cvnotify_core::lifecycle::FindingCode;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
+use super::client::ClientSection;
 use super::model::{Report, SessionReport};
 
 struct Case {
@@ -77,6 +79,47 @@ fn cases(s: &SessionReport, strict: bool) -> Vec<Case> {
     cases
 }
 
+fn client_cases(file: &str, c: &ClientSection, strict: bool) -> Vec<Case> {
+    let fails = |severity: &str| severity == "error" || (strict && severity != "info");
+    let class = format!(
+        "{file}.client.{}",
+        c.scenario.as_deref().unwrap_or("journal")
+    );
+    cvnotify_core::client::ClientFindingCode::ALL
+        .iter()
+        .map(|code| {
+            let found = c.findings.iter().find(|f| f.code == code.as_str());
+            let text = found.map(|f| {
+                let examples: Vec<String> = f
+                    .examples
+                    .iter()
+                    .map(|e| format!("line {}: {}", e.line, e.detail))
+                    .collect();
+                format!(
+                    "{} x{}: {} ({}) {}",
+                    f.severity,
+                    f.count,
+                    f.summary,
+                    f.rests_on,
+                    examples.join("; ")
+                )
+            });
+            let failed = found.is_some_and(|f| !f.waived && fails(f.severity));
+            Case {
+                class: class.clone(),
+                name: code.as_str().to_string(),
+                failure: if failed { text.clone() } else { None },
+                skipped: found.is_some_and(|f| f.waived),
+                output: if failed {
+                    vec![]
+                } else {
+                    text.into_iter().collect()
+                },
+            }
+        })
+        .collect()
+}
+
 fn xml<W: Write>(w: &mut Writer<W>, event: Event<'_>) -> io::Result<()> {
     w.write_event(event).map_err(io::Error::other)
 }
@@ -87,11 +130,21 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         &mut w,
         Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
     )?;
-    let all: Vec<(&SessionReport, Vec<Case>)> = report
-        .sessions
-        .iter()
-        .map(|s| (s, cases(s, report.strict)))
-        .collect();
+    // (suite name, cases): a recording's own suite (unless it is only a client's journal),
+    // then one per client run.
+    let mut all: Vec<(String, Vec<Case>)> = Vec::new();
+    for s in &report.sessions {
+        if s.clients.is_empty() || !s.checks.is_empty() || !s.projects.is_empty() {
+            all.push((s.file.clone(), cases(s, report.strict)));
+        }
+        for c in &s.clients {
+            let name = match &c.scenario {
+                Some(n) => format!("{} :: scenario {n}", s.file),
+                None => format!("{} :: client (line {})", s.file, c.line),
+            };
+            all.push((name, client_cases(&s.file, c, report.strict)));
+        }
+    }
     let count = |f: &dyn Fn(&Case) -> bool| {
         all.iter()
             .flat_map(|(_, c)| c)
@@ -104,10 +157,10 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     root.push_attribute(("tests", count(&|_| true).as_str()));
     root.push_attribute(("failures", count(&|c| c.failure.is_some()).as_str()));
     xml(&mut w, Event::Start(root))?;
-    for (session, cases) in &all {
+    for (name, cases) in &all {
         let n = |f: &dyn Fn(&Case) -> bool| cases.iter().filter(|c| f(c)).count().to_string();
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", session.file.as_str()));
+        suite.push_attribute(("name", name.as_str()));
         suite.push_attribute(("tests", n(&|_| true).as_str()));
         suite.push_attribute(("failures", n(&|c| c.failure.is_some()).as_str()));
         suite.push_attribute(("errors", "0"));

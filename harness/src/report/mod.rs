@@ -1,9 +1,10 @@
 //! Reports: the model every output format renders ([`model`]), how a session is judged into it
-//! ([`tally`]), and the renderers: `human` lines, one `json` document
+//! ([`tally`]; [`client`] for the verdict on a client's journal), and the renderers: `human` lines, one `json` document
 //! (`corpus/report.schema.json`), `junit` XML, and a self-contained `html` page with a timeline
 //! per project. Every format renders the same data; none prints a secret, since the report holds
 //! none (the recording reader refuses them, and live sessions judge what they recorded).
 
+mod client;
 mod html;
 mod human;
 mod junit;
@@ -12,6 +13,9 @@ mod tally;
 
 use std::io::{self, Write};
 
+pub use client::{
+    ClientExampleReport, ClientFindingReport, ClientRuns, ClientSection, client_codes,
+};
 pub use model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,

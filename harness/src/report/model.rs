@@ -86,6 +86,7 @@ pub fn known_codes() -> Vec<&'static str> {
         .map(|c| c.as_str())
         .chain(DeviationCode::ALL.iter().map(|c| c.as_str()))
         .chain(LINE_CHECKS)
+        .chain(super::client::client_codes())
         .collect()
 }
 
@@ -224,6 +225,10 @@ pub struct SessionReport {
     pub checks: Vec<Check>,
     /// Every project, by id.
     pub projects: Vec<ProjectSection>,
+    /// The verdict on the client, per run of its journal (`cvnotify verify`, `simulate
+    /// --record`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<super::client::ClientSection>,
 }
 
 /// The whole run.

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use cvnotify_core::lifecycle::{Finding, MessageId, Operation, Phase, Severity, Sources, Tracker};
 use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType};
 
+use super::client::ClientRuns;
 use super::model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, MessageCounts, ProjectSection,
     SessionReport, Verdict, Waivers,
@@ -487,6 +488,7 @@ pub fn session_report(
     mut tally: Tally,
     runs: &Runs,
     mut tracker: Tracker,
+    clients: &ClientRuns,
     rules: &Rules,
 ) -> SessionReport {
     runs.judge(&mut tally);
@@ -528,14 +530,14 @@ pub fn session_report(
     }
     let accepted = tally.counts.accepted;
     let observed = tally.counts.accepted + tally.counts.rejected;
-    if observed == 0 && judged.is_empty() {
+    if observed == 0 && judged.is_empty() && !clients.any() {
         tally.add(
             "nothing-judged",
             Severity::Error,
             false,
             "a run that judged nothing is not a pass",
             lines,
-            "no message and no project was observed".into(),
+            "no message, no project and no client request was observed".into(),
             true,
             None,
         );
@@ -618,6 +620,10 @@ pub fn session_report(
             }
         })
         .collect();
+    let clients = clients.sections(waivers);
+    for c in &clients {
+        verdict = verdict.max(c.verdict);
+    }
     SessionReport {
         file: name.to_string(),
         verdict,
@@ -626,5 +632,6 @@ pub fn session_report(
         messages: tally.counts,
         checks,
         projects,
+        clients,
     }
 }

@@ -59,6 +59,22 @@ pub(crate) enum BlobOp {
 }
 
 impl BlobOp {
+    /// The operation's name, as the REST reference writes it (and the journal).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::ListContainers => "ListContainers",
+            Self::CreateContainer => "CreateContainer",
+            Self::DeleteContainer => "DeleteContainer",
+            Self::GetContainerProperties => "GetContainerProperties",
+            Self::SetContainerMetadata => "SetContainerMetadata",
+            Self::ListBlobs => "ListBlobs",
+            Self::PutBlob => "PutBlob",
+            Self::GetBlob => "GetBlob",
+            Self::GetBlobProperties => "GetBlobProperties",
+            Self::DeleteBlob => "DeleteBlob",
+        }
+    }
+
     /// What it needs of a SAS (account SAS letters; blob SAS letters).
     pub(crate) fn needs(self) -> Needs {
         let n = |level, account, service| Needs {
@@ -120,29 +136,16 @@ pub(crate) fn blob_name(segments: &[&str]) -> String {
     segments
         .iter()
         .skip(1)
-        .map(|s| percent_encoding_decode(s))
+        .map(|s| percent_decoded(s))
         .collect::<Vec<_>>()
         .join("/")
 }
 
-fn percent_encoding_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |k: usize| bytes.get(k).and_then(|c| (*c as char).to_digit(16));
-        match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A path segment, percent-decoded (a blob name may hold spaces, `%20` on the wire).
+pub(crate) fn percent_decoded(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A `Range`/`x-ms-range` of `bytes=START-END` or `bytes=START-`, clamped to `len`; `Err` when

@@ -15,6 +15,7 @@ mod auth;
 mod blobs;
 mod faults;
 mod http;
+mod journal;
 mod queues;
 mod reset;
 mod training;
@@ -28,6 +29,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub use auth::{DEV_ACCOUNT, DEV_KEY};
 pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};
+pub use journal::{CAPACITY as JOURNAL_CAPACITY, Journal};
 pub use world::{Clock, MessageEncoding, Timings, World};
 
 use self::http::{Reply, finish};
@@ -50,6 +52,9 @@ pub struct Service {
     /// The endpoint's own URL with the account (`http://127.0.0.1:PORT/devstoreaccount1`), for
     /// the `ServiceEndpoint` of listings; set once the server listens.
     base: Arc<OnceLock<String>>,
+    /// The simulation's own door to the training API (a scenario playing the service's
+    /// customer): its requests are neither journaled nor counted for faults.
+    internal: bool,
 }
 
 impl Service {
@@ -59,6 +64,7 @@ impl Service {
             world,
             endpoint,
             base: Arc::new(OnceLock::new()),
+            internal: false,
         }
     }
 
@@ -142,27 +148,58 @@ enum Op {
     Blob(blobs::BlobOp),
 }
 
-impl Respond for Service {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let mut world = self.lock();
-        let segments: Vec<String> = request
-            .url
-            .path_segments()
-            .map(|s| s.map(str::to_string).collect())
-            .unwrap_or_default();
-        // The standalone simulation's admin endpoint (on the API's port): the barrier.
-        if self.endpoint == Endpoint::Api
-            && let [admin, action] = segments.as_slice()
-            && admin == "admin"
-        {
-            return match action.as_str() {
-                "settle" => {
-                    let ran = world.settle();
-                    ResponseTemplate::new(200).set_body_json(serde_json::json!({ "ran": ran }))
-                }
-                _ => ResponseTemplate::new(404),
-            };
+/// What one request was answered with, before it goes out: the status (for the journal) and
+/// wiremock's template.
+struct Out {
+    status: u16,
+    error_code: Option<String>,
+    retry_after: Option<u64>,
+    delay_ms: u64,
+    template: ResponseTemplate,
+}
+
+impl Out {
+    fn plain(status: u16, template: ResponseTemplate) -> Self {
+        Self {
+            status,
+            error_code: None,
+            retry_after: None,
+            delay_ms: 0,
+            template,
         }
+    }
+
+    fn api(answer: &training::Answer) -> Self {
+        Self {
+            error_code: (answer.status >= 300)
+                .then(|| answer.error_code())
+                .flatten(),
+            ..Self::plain(answer.status, answer.template())
+        }
+    }
+
+    fn storage(
+        reply: Reply,
+        request: &Request,
+        request_id: &str,
+        now: std::time::SystemTime,
+    ) -> Self {
+        let error_code = reply
+            .headers
+            .iter()
+            .find(|(n, _)| n == "x-ms-error-code")
+            .map(|(_, v)| v.clone());
+        let status = reply.status;
+        Self {
+            error_code,
+            ..Self::plain(status, finish(reply, request, request_id, now))
+        }
+    }
+}
+
+impl Service {
+    /// The answer to a request, with the fault asked for applied.
+    fn answer(&self, world: &mut World, request: &Request, segments: &[String]) -> Out {
         let slot = match self.endpoint {
             Endpoint::Api => 0,
             Endpoint::Queue => 1,
@@ -182,20 +219,35 @@ impl Respond for Service {
         let request_id = world.id(world::IdKind::Request);
         match fault {
             Some(HttpFault::Status(status)) => {
-                let mut r = ResponseTemplate::new(status);
+                // The training API's gateway answers bare; the storage services with their
+                // `<Error>` (`ServerBusy` for throttling, `InternalError` otherwise).
+                let mut out = match self.endpoint {
+                    Endpoint::Api => Out::plain(status, ResponseTemplate::new(status)),
+                    Endpoint::Queue | Endpoint::Blob => {
+                        let code = if matches!(status, 429 | 503) {
+                            "ServerBusy"
+                        } else {
+                            "InternalError"
+                        };
+                        let reply =
+                            http::storage_error(status, code, http::message_of(code), request);
+                        Out::storage(reply, request, &request_id, now)
+                    }
+                };
                 if matches!(status, 429 | 503) {
-                    r = r.insert_header("retry-after", "1");
+                    out.template = out.template.insert_header("retry-after", "1");
+                    out.retry_after = Some(1);
                 }
-                return r;
+                return out;
             }
             Some(HttpFault::Error(code)) => {
                 return match self.endpoint {
-                    Endpoint::Api => training::service_error(
+                    Endpoint::Api => Out::api(&training::service_error(
                         training::status_of(&code),
                         &code,
                         "injected by --faults",
-                    ),
-                    Endpoint::Queue | Endpoint::Blob => finish(
+                    )),
+                    Endpoint::Queue | Endpoint::Blob => Out::storage(
                         http::error(http::status_of(&code), &code, request),
                         request,
                         &request_id,
@@ -204,27 +256,139 @@ impl Respond for Service {
                 };
             }
             Some(HttpFault::Malformed) => {
-                return ResponseTemplate::new(200).set_body_string("<<< not the documented body");
+                return Out::plain(
+                    200,
+                    ResponseTemplate::new(200).set_body_string("<<< not the documented body"),
+                );
             }
-            Some(HttpFault::Empty) => return ResponseTemplate::new(200),
+            Some(HttpFault::Empty) => return Out::plain(200, ResponseTemplate::new(200)),
             Some(HttpFault::Delay(_) | HttpFault::RandomDelay(..)) | None => {}
         }
-        let answer = match self.endpoint {
-            Endpoint::Api => training::route(&mut world, request, &segments),
+        let mut out = match self.endpoint {
+            Endpoint::Api => {
+                let answer = training::route(world, request, segments);
+                if let Some(id) = answer
+                    .body
+                    .as_ref()
+                    .and_then(|b| b.get("id"))
+                    .and_then(|v| v.as_str())
+                {
+                    // CreateProject names its project, TrainProject its iteration, in the answer.
+                    match segments.last().map(String::as_str) {
+                        Some("projects") => world.scratch.project = Some(id.to_string()),
+                        Some("train") => world.scratch.iteration = Some(id.to_string()),
+                        _ => {}
+                    }
+                }
+                Out::api(&answer)
+            }
             storage_endpoint => {
                 let base = self.base.get().cloned().unwrap_or_default();
-                let reply = storage(&mut world, request, storage_endpoint, &base);
-                finish(reply, request, &request_id, now)
+                let reply = storage(world, request, storage_endpoint, &base);
+                let slow = storage_endpoint == Endpoint::Blob
+                    && request.method.as_str() == "GET"
+                    && reply.status < 300
+                    && reply.content_type.as_deref() != Some("application/xml");
+                let mut out = Out::storage(reply, request, &request_id, now);
+                if slow {
+                    out.delay_ms = world.blob_delay_ms;
+                }
+                out
             }
         };
         match fault {
-            Some(HttpFault::Delay(ms)) => answer.set_delay(Duration::from_millis(ms)),
+            Some(HttpFault::Delay(ms)) => out.delay_ms += ms,
             Some(HttpFault::RandomDelay(lo, hi)) => {
-                let ms = lo + world.random() % (hi - lo + 1);
-                answer.set_delay(Duration::from_millis(ms))
+                out.delay_ms += lo + world.random() % (hi - lo + 1)
             }
-            _ => answer,
+            _ => {}
         }
+        out
+    }
+}
+
+impl Respond for Service {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let started = std::time::Instant::now();
+        let mut world = self.lock();
+        let segments: Vec<String> = request
+            .url
+            .path_segments()
+            .map(|s| s.map(str::to_string).collect())
+            .unwrap_or_default();
+        // The standalone simulation's admin endpoints (on the API's port): the barrier and the
+        // journal. Not client requests: neither counted for faults nor journaled.
+        if self.endpoint == Endpoint::Api
+            && let [admin, action] = segments.as_slice()
+            && admin == "admin"
+        {
+            return admin_answer(&mut world, action, request);
+        }
+        if self.internal {
+            let answer = training::route(&mut world, request, &segments);
+            return answer.template();
+        }
+        let mut line = world
+            .journal
+            .is_some()
+            .then(|| journal::describe(self.endpoint, request, world.timestamp()));
+        world.scratch = journal::Scratch::default();
+        let out = self.answer(&mut world, request, &segments);
+        let scratch = std::mem::take(&mut world.scratch);
+        if let Some(mut line) = line.take() {
+            let ms = started.elapsed().as_millis() as u64 + out.delay_ms;
+            journal::answered(
+                &mut line,
+                out.status,
+                out.error_code,
+                out.retry_after,
+                ms,
+                scratch,
+            );
+            if let Some(j) = &mut world.journal {
+                j.push(crate::recording::Line::Request(line));
+            }
+        }
+        if out.delay_ms > 0 {
+            out.template.set_delay(Duration::from_millis(out.delay_ms))
+        } else {
+            out.template
+        }
+    }
+}
+
+/// `POST /admin/settle` runs everything pending; `GET /admin/journal?after=N` gives the journal
+/// lines after number N (JSON Lines, the number of the last in `x-cvnotify-journal-last`).
+fn admin_answer(world: &mut World, action: &str, request: &Request) -> ResponseTemplate {
+    match (request.method.as_str(), action) {
+        ("POST", "settle") => {
+            let ran = world.settle();
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "ran": ran }))
+        }
+        ("GET", "journal") => {
+            let after = request
+                .url
+                .query_pairs()
+                .find(|(n, _)| n == "after")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let Some(journal) = &world.journal else {
+                return ResponseTemplate::new(404)
+                    .set_body_string("no journal is kept: start simulate with --record");
+            };
+            let (lines, last) = journal.since(after);
+            let mut body = String::new();
+            for l in lines {
+                if let Ok(text) = serde_json::to_string(l) {
+                    body.push_str(&text);
+                    body.push('\n');
+                }
+            }
+            ResponseTemplate::new(200)
+                .insert_header("x-cvnotify-journal-last", last.to_string().as_str())
+                .set_body_raw(body, "application/x-ndjson")
+        }
+        _ => ResponseTemplate::new(404),
     }
 }
 
@@ -242,6 +406,8 @@ pub struct Listeners {
 /// A running simulation: its servers, its URLs and its world.
 pub struct Simulation {
     world: Arc<Mutex<World>>,
+    /// The simulation's own door to the training API, started when first asked for.
+    internal: Option<MockServer>,
     api: MockServer,
     blob: MockServer,
     queue: MockServer,
@@ -289,6 +455,7 @@ impl Simulation {
         }
         Self {
             world,
+            internal: None,
             api,
             blob,
             queue,
@@ -468,6 +635,71 @@ impl Simulation {
     /// Whether storage requests must be authorized (on by default, as in Azure and Azurite).
     pub fn set_auth_checks(&self, on: bool) {
         self.lock().check_auth = on;
+    }
+
+    /// Starts keeping the journal: every client request and every delivery from now on.
+    pub fn keep_journal(&self) {
+        self.lock().journal.get_or_insert_with(Journal::default);
+    }
+
+    /// The journal lines not taken yet, oldest first.
+    pub fn take_journal(&self) -> Vec<crate::recording::Line> {
+        self.lock()
+            .journal
+            .as_mut()
+            .map(Journal::take)
+            .unwrap_or_default()
+    }
+
+    /// How many journal lines were dropped before they were taken.
+    pub fn journal_dropped(&self) -> u64 {
+        self.lock().journal.as_ref().map_or(0, Journal::dropped)
+    }
+
+    /// The simulation's own door to the training API (for a scenario playing the service's
+    /// customer): requests through it are neither journaled nor counted for faults.
+    pub async fn internal_training_endpoint(&mut self) -> String {
+        if let Some(s) = &self.internal {
+            return s.uri();
+        }
+        let server = server(None).await;
+        let mut service = Service::new(self.world.clone(), Endpoint::Api);
+        service.internal = true;
+        service.mount(&server).await;
+        let uri = server.uri();
+        self.internal = Some(server);
+        uri
+    }
+
+    /// Makes every Get Blob that returns content take `ms` longer (a slow download).
+    pub fn set_blob_delay(&self, ms: u64) {
+        self.lock().blob_delay_ms = ms;
+    }
+
+    /// Delivers `text` to `queue` as the service would post a message (base64 of it when
+    /// `base64`), journaled as a delivery: a scenario's malformed or unrecognised messages.
+    pub fn deliver(&self, queue: &str, text: &str, base64: bool) {
+        self.lock().deliver(queue, text, base64, None);
+    }
+
+    /// How much work the service has promised and not yet done.
+    pub fn pending(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// How many notifications the service has still to post (the removal of test blobs
+    /// aside).
+    pub fn pending_notifications(&self) -> usize {
+        self.lock()
+            .pending
+            .iter()
+            .filter(|(_, _, w)| !matches!(w, world::Pending::RemoveBlob { .. }))
+            .count()
+    }
+
+    /// Changes how the service encodes what it posts from now on.
+    pub fn set_encoding(&self, encoding: MessageEncoding) {
+        self.lock().encoding = encoding;
     }
 }
 

@@ -209,6 +209,23 @@ pub(crate) enum QueueOp {
 }
 
 impl QueueOp {
+    /// The operation's name, as the REST reference writes it (and the journal).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::ListQueues => "ListQueues",
+            Self::CreateQueue => "CreateQueue",
+            Self::DeleteQueue => "DeleteQueue",
+            Self::GetQueueMetadata => "GetQueueMetadata",
+            Self::SetQueueMetadata => "SetQueueMetadata",
+            Self::PutMessage => "PutMessage",
+            Self::GetMessages => "GetMessages",
+            Self::PeekMessages => "PeekMessages",
+            Self::ClearMessages => "ClearMessages",
+            Self::DeleteMessage => "DeleteMessage",
+            Self::UpdateMessage => "UpdateMessage",
+        }
+    }
+
     /// What it needs of a SAS (account SAS letters; queue SAS letters).
     pub(crate) fn needs(self) -> Needs {
         let n = |level, account, service| Needs {
@@ -384,6 +401,7 @@ impl World {
         let Some(text) = message_text(&request.body) else {
             return error(400, "InvalidXmlDocument", request);
         };
+        self.scratch.digest = Some(super::journal::digest(text.as_bytes()));
         if text.len() > MAX_MESSAGE_BYTES {
             return detailed_error(
                 413,
@@ -500,6 +518,7 @@ impl World {
             return error(404, "QueueNotFound", request);
         };
         let mut s = String::from("<QueueMessagesList>");
+        let mut handed = Vec::new();
         for (n, k) in visible.into_iter().enumerate() {
             let Some(m) = queue.messages.get_mut(k) else {
                 continue;
@@ -510,10 +529,16 @@ impl World {
                 if let Some(r) = receipts.get(n) {
                     m.pop_receipt = r.clone();
                 }
+                handed.push(crate::recording::ReceivedEntry {
+                    message_id: m.id.clone(),
+                    pop_receipt: m.pop_receipt.clone(),
+                    dequeue_count: m.dequeue_count,
+                });
             }
             s.push_str(&message_xml(m, !peek, true));
         }
         s.push_str("</QueueMessagesList>");
+        self.scratch.received = handed;
         Reply::new(200).xml(&s)
     }
 
@@ -570,13 +595,16 @@ impl World {
             return error(404, "MessageNotFound", request);
         };
         m.pop_receipt = fresh;
+        let new_receipt = m.pop_receipt.clone();
         m.visible_at = now + Duration::from_secs(visibility.unsigned_abs());
         if let Some(t) = text {
             m.text = t;
         }
-        Reply::new(204)
+        let reply = Reply::new(204)
             .header("x-ms-popreceipt", m.pop_receipt.clone())
-            .header("x-ms-time-next-visible", http_date(m.visible_at))
+            .header("x-ms-time-next-visible", http_date(m.visible_at));
+        self.scratch.new_receipt = Some(new_receipt);
+        reply
     }
 
     /// Adds a message to a queue (at the back, or the front when the service reorders).
@@ -597,14 +625,14 @@ impl World {
 
     /// Puts a message the service posts itself (a notification): visible now, seven days to
     /// live. Nothing is posted to a queue that does not exist, as the service could not.
-    pub(crate) fn enqueue(&mut self, name: &str, text: String) -> bool {
+    pub(crate) fn enqueue(&mut self, name: &str, text: String) -> Option<String> {
         if !self.queues.contains_key(name) {
-            return false;
+            return None;
         }
         let now = self.now();
         let (id, pop_receipt) = (self.id(IdKind::Message), receipt(self));
         let message = Message {
-            id,
+            id: id.clone(),
             text,
             inserted: now,
             expires: now + Duration::from_secs(SEVEN_DAYS),
@@ -613,7 +641,7 @@ impl World {
             pop_receipt,
         };
         self.insert_message(name, message);
-        true
+        Some(id)
     }
 }
 

@@ -20,6 +20,43 @@ use wiremock::{Request, ResponseTemplate};
 use super::faults::Misbehaviour;
 use super::world::{IdKind, Pending, World, container_base, export_completed};
 
+/// A training API answer: its status and JSON body (kept apart from wiremock's template so the
+/// journal can read them).
+#[derive(Clone, Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Option<Value>,
+}
+
+impl Answer {
+    pub(crate) fn new(status: u16) -> Self {
+        Self { status, body: None }
+    }
+
+    pub(crate) fn set_body_json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The `code` of a `CustomVisionError` body (or the gateway's `error.code`).
+    pub(crate) fn error_code(&self) -> Option<String> {
+        let body = self.body.as_ref()?;
+        body.get("code")
+            .or_else(|| body.get("error").and_then(|e| e.get("code")))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// wiremock's answer.
+    pub(crate) fn template(&self) -> ResponseTemplate {
+        let t = ResponseTemplate::new(self.status);
+        match &self.body {
+            Some(b) => t.set_body_json(b),
+            None => t,
+        }
+    }
+}
+
 /// The API versions the service has, and whether each reads the storage options.
 const VERSIONS: [(&str, bool); 5] = [
     ("v3.0", false),
@@ -208,21 +245,21 @@ pub(crate) fn status_of(code: &str) -> u16 {
 }
 
 /// A `CustomVisionError` answer.
-pub(crate) fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({"code": code, "message": message}))
+pub(crate) fn service_error(status: u16, code: &str, message: &str) -> Answer {
+    Answer::new(status).set_body_json(json!({"code": code, "message": message}))
 }
 
-fn refuse(code: &str, message: &str) -> ResponseTemplate {
+fn refuse(code: &str, message: &str) -> Answer {
     service_error(status_of(code), code, message)
 }
 
-fn not_found_project() -> ResponseTemplate {
+fn not_found_project() -> Answer {
     refuse("NotFoundProject", "Project not found")
 }
 
 /// The API gateway's own answers (before the service sees the request).
-fn gateway(status: u16, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
+fn gateway(status: u16, message: &str) -> Answer {
+    Answer::new(status)
         .set_body_json(json!({"error": {"code": status.to_string(), "message": message}}))
 }
 
@@ -236,8 +273,8 @@ fn query(request: &Request) -> BTreeMap<String, String> {
     request.url.query_pairs().into_owned().collect()
 }
 
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
+fn ok(body: Value) -> Answer {
+    Answer::new(200).set_body_json(body)
 }
 
 fn domain(id: &str) -> Option<&'static Domain> {
@@ -260,7 +297,7 @@ fn domain_json(d: &Domain) -> Value {
 }
 
 /// Routes one request of the training API's server (`segments` of the whole path).
-pub(crate) fn route(world: &mut World, request: &Request, segments: &[String]) -> ResponseTemplate {
+pub(crate) fn route(world: &mut World, request: &Request, segments: &[String]) -> Answer {
     let [cv, version, training, rest @ ..] = segments else {
         return gateway(404, "Resource not found");
     };
@@ -382,7 +419,7 @@ impl World {
         request: &Request,
         segments: &[&str],
         storage: bool,
-    ) -> ResponseTemplate {
+    ) -> Answer {
         let query = query(request);
         let method = request.method.as_str();
         match (method, segments) {
@@ -415,11 +452,7 @@ impl World {
 
     /// Validates the storage options: each must name a queue (or container) of this
     /// simulation that exists. `None` when fine, else the refusal.
-    fn check_storage(
-        &self,
-        queue: Option<&str>,
-        container: Option<&str>,
-    ) -> Option<ResponseTemplate> {
+    fn check_storage(&self, queue: Option<&str>, container: Option<&str>) -> Option<Answer> {
         for (uri, what) in [(queue, "queue"), (container, "container")] {
             let Some(uri) = uri else { continue };
             let known = if what == "queue" {
@@ -442,7 +475,7 @@ impl World {
         request: &Request,
         query: &BTreeMap<String, String>,
         storage: bool,
-    ) -> ResponseTemplate {
+    ) -> Answer {
         let Some(name) = query.get("name").filter(|n| !n.trim().is_empty()) else {
             return refuse("BadRequestProjectName", "Project name must be specified");
         };
@@ -561,7 +594,7 @@ impl World {
         request: &Request,
         query: &BTreeMap<String, String>,
         storage: bool,
-    ) -> ResponseTemplate {
+    ) -> Answer {
         match (method, rest) {
             ("GET", []) => self.with_project(project, |w, p| ok(w.project_json(p))),
             ("PATCH", []) => self.update_project(project, request, storage),
@@ -577,7 +610,7 @@ impl World {
                     );
                 }
                 self.projects.remove(&project);
-                ResponseTemplate::new(204)
+                Answer::new(204)
             }
             ("GET", ["tags"]) => self.with_project(project, |_, p| {
                 ok(Value::Array(
@@ -604,7 +637,7 @@ impl World {
                     i.tags.retain(|t| !t.eq_ignore_ascii_case(tag));
                 }
                 p.changed = true;
-                ResponseTemplate::new(204)
+                Answer::new(204)
             }
             ("POST", ["images"]) => self.create_images(project, request, query, ImageSource::Data),
             ("POST", ["images", "files"]) => {
@@ -667,20 +700,15 @@ impl World {
     fn with_project(
         &self,
         project: ProjectId,
-        f: impl FnOnce(&World, &SimProject) -> ResponseTemplate,
-    ) -> ResponseTemplate {
+        f: impl FnOnce(&World, &SimProject) -> Answer,
+    ) -> Answer {
         match self.projects.get(&project) {
             Some(p) => f(self, p),
             None => not_found_project(),
         }
     }
 
-    fn update_project(
-        &mut self,
-        project: ProjectId,
-        request: &Request,
-        storage: bool,
-    ) -> ResponseTemplate {
+    fn update_project(&mut self, project: ProjectId, request: &Request, storage: bool) -> Answer {
         let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
             return refuse("BadRequest", "The request body is not a Project");
         };
@@ -767,11 +795,7 @@ impl World {
         ok(answer)
     }
 
-    fn create_tag(
-        &mut self,
-        project: ProjectId,
-        query: &BTreeMap<String, String>,
-    ) -> ResponseTemplate {
+    fn create_tag(&mut self, project: ProjectId, query: &BTreeMap<String, String>) -> Answer {
         let Some(name) = query.get("name").filter(|n| !n.trim().is_empty()) else {
             return refuse("BadRequestTagName", "Tag name must be specified");
         };
@@ -815,7 +839,7 @@ impl World {
         request: &Request,
         query: &BTreeMap<String, String>,
         source: ImageSource,
-    ) -> ResponseTemplate {
+    ) -> Answer {
         // What each image is (a source URL, when it came from one) and its tags.
         let mut entries: Vec<(Option<String>, Vec<String>)> = Vec::new();
         let batch_tags: Vec<String> = query
@@ -932,7 +956,7 @@ impl World {
         project: ProjectId,
         request: &Request,
         query: &BTreeMap<String, String>,
-    ) -> ResponseTemplate {
+    ) -> Answer {
         let force = query
             .get("forceTrain")
             .is_some_and(|f| f.eq_ignore_ascii_case("true"));
@@ -1058,7 +1082,7 @@ impl World {
         ok(answer)
     }
 
-    fn quick_test(&self, project: ProjectId, query: &BTreeMap<String, String>) -> ResponseTemplate {
+    fn quick_test(&self, project: ProjectId, query: &BTreeMap<String, String>) -> Answer {
         let now = self.now();
         self.with_project(project, |_, p| {
             let iteration = match query.get("iterationId") {
@@ -1092,7 +1116,7 @@ impl World {
         tail: &[&str],
         request: &Request,
         query: &BTreeMap<String, String>,
-    ) -> ResponseTemplate {
+    ) -> Answer {
         let after = self.timings.export;
         let contradict = self.faults.has(Misbehaviour::ExportContradictsPolling);
         let now = self.now();
@@ -1264,7 +1288,7 @@ impl World {
                     it.prediction_resource_id = None;
                     it.last_modified = now;
                 }
-                ResponseTemplate::new(204)
+                Answer::new(204)
             }
             ("DELETE", []) => {
                 if it.publish_name.is_some() {
@@ -1282,7 +1306,7 @@ impl World {
                 if let Some(p) = self.projects.get_mut(&project) {
                     p.iterations.retain(|i| i.id != iteration);
                 }
-                ResponseTemplate::new(204)
+                Answer::new(204)
             }
             ("PATCH", []) => {
                 let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
@@ -1345,4 +1369,33 @@ fn multipart_parts(request: &Request) -> usize {
     let marker = format!("--{boundary}");
     let body = String::from_utf8_lossy(&request.body);
     body.matches(&marker).count().saturating_sub(1)
+}
+
+/// The operation a training API request is (`rest`: the path after `training/`), as the
+/// journal names it.
+pub(crate) fn call_name(method: &str, rest: &[&str]) -> &'static str {
+    let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let rest: Vec<&str> = lower.iter().map(String::as_str).collect();
+    match (method, rest.as_slice()) {
+        (_, ["domains", ..]) => "GetDomains",
+        ("GET", ["projects"]) => "GetProjects",
+        ("POST", ["projects"]) => "CreateProject",
+        ("GET", ["projects", _]) => "GetProject",
+        ("PATCH", ["projects", _]) => "UpdateProject",
+        ("DELETE", ["projects", _]) => "DeleteProject",
+        ("POST", ["projects", _, "train"]) => "TrainProject",
+        (_, ["projects", _, "tags", ..]) => "Tags",
+        (_, ["projects", _, "images", ..] | ["projects", _, "tagged" | "untagged", ..]) => "Images",
+        (_, ["projects", _, "quicktest", ..]) => "QuickTest",
+        ("GET", ["projects", _, "iterations"]) => "GetIterations",
+        ("GET", ["projects", _, "iterations", _]) => "GetIteration",
+        ("PATCH", ["projects", _, "iterations", _]) => "UpdateIteration",
+        ("DELETE", ["projects", _, "iterations", _]) => "DeleteIteration",
+        (_, ["projects", _, "iterations", _, "performance", ..]) => "GetIterationPerformance",
+        ("POST", ["projects", _, "iterations", _, "publish"]) => "PublishIteration",
+        ("DELETE", ["projects", _, "iterations", _, "publish"]) => "UnpublishIteration",
+        ("POST", ["projects", _, "iterations", _, "export"]) => "ExportIteration",
+        ("GET", ["projects", _, "iterations", _, "export"]) => "GetExports",
+        _ => "OtherApi",
+    }
 }

@@ -31,6 +31,8 @@ pub enum MessageEncoding {
     Plain,
     /// Base64 of the JSON text (what the Functions queue trigger expects by default).
     Base64,
+    /// Plain and base64 in turn, message by message (a consumer must read both).
+    Mixed,
 }
 
 /// How long the simulated service takes.
@@ -131,6 +133,14 @@ pub struct World {
     pub(crate) blob_hosts: Vec<String>,
     /// Ids handed out so far, per [`IdKind`].
     pub(crate) ids: [u64; ID_KINDS],
+    /// The journal, when one is kept.
+    pub(crate) journal: Option<super::journal::Journal>,
+    /// What the request being answered said beyond its status, for the journal.
+    pub(crate) scratch: super::journal::Scratch,
+    /// Messages posted so far (for [`MessageEncoding::Mixed`]).
+    pub(crate) posted: u64,
+    /// How long a Get Blob takes beyond its work (a slow download), in milliseconds.
+    pub(crate) blob_delay_ms: u64,
 }
 
 impl World {
@@ -157,6 +167,10 @@ impl World {
             ids: [0; ID_KINDS],
             queue_hosts: Vec::new(),
             blob_hosts: Vec::new(),
+            journal: None,
+            scratch: super::journal::Scratch::default(),
+            posted: 0,
+            blob_delay_ms: 0,
         }
     }
 
@@ -364,11 +378,16 @@ impl World {
                     }
                     None => service_model_uri(iteration),
                 };
+                let announced = container_uri
+                    .as_deref()
+                    .and_then(|u| self.container_of(u))
+                    .filter(|_| !self.misbehaves(Misbehaviour::ModelUriOutsideContainer))
+                    .map(|c| format!("{c}/{name}"));
                 if let Some(q) = queue
                     && !self.misbehaves(Misbehaviour::DropExportNotification)
                 {
                     let json = export_completed(project, iteration, &model_uri);
-                    self.post(&q, &json);
+                    self.post_with(&q, &json, announced);
                 }
             }
         }
@@ -376,18 +395,55 @@ impl World {
 
     /// Posts a notification the way the service does (in the configured encoding).
     pub(crate) fn post(&mut self, queue: &str, json: &str) {
-        let text = match self.encoding {
-            MessageEncoding::Plain => json.to_string(),
-            MessageEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(json),
-        };
+        self.post_with(queue, json, None);
+    }
+
+    /// [`World::post`] of a notification that announces the backup blob `blob`
+    /// (`container/name`), for the journal.
+    pub(crate) fn post_with(&mut self, queue: &str, json: &str, blob: Option<String>) {
         let copies = if self.misbehaves(Misbehaviour::DuplicateDelivery) {
             2
         } else {
             1
         };
+        self.posted += 1;
+        let base64 = match self.encoding {
+            MessageEncoding::Plain => false,
+            MessageEncoding::Base64 => true,
+            MessageEncoding::Mixed => self.posted.is_multiple_of(2),
+        };
         for _ in 0..copies {
-            self.enqueue(queue, text.clone());
+            self.deliver(queue, json, base64, blob.clone());
         }
+    }
+
+    /// Puts `text` on `queue` (base64 of it when `base64`) as the service does, and journals
+    /// the delivery. Any text: a scenario delivers malformed messages this way too.
+    pub(crate) fn deliver(&mut self, queue: &str, text: &str, base64: bool, blob: Option<String>) {
+        let wire = if base64 {
+            base64::engine::general_purpose::STANDARD.encode(text)
+        } else {
+            text.to_string()
+        };
+        let Some(id) = self.enqueue(queue, wire.clone()) else {
+            return;
+        };
+        if self.journal.is_some() {
+            let at = self.timestamp();
+            let line = super::journal::delivered(at, queue, &id, &wire, text, base64, blob);
+            if let Some(j) = &mut self.journal {
+                j.push(line);
+            }
+        }
+    }
+
+    /// The time now, as the journal stamps it.
+    pub(crate) fn timestamp(&self) -> cvnotify_core::lifecycle::Timestamp {
+        cvnotify_core::lifecycle::Timestamp(
+            self.now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        )
     }
 
     /// The name of the world's queue a URI names (`http://HOST/ACCOUNT/NAME`, any query), if it

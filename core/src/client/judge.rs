@@ -1,0 +1,840 @@
+//! The client judge, sans-I/O: fed what the simulation delivered to the queue and every request
+//! the client made (its journal), in the order they happened, it keeps what each rule needs and
+//! says, at the end, which [`ClientFindingCode`]s the client earned, each with a count and the
+//! evidence (journal line numbers) of its first occurrences. Memory holds one entry per message
+//! and per announced blob, whatever the number of requests.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::finding::{ClientFindingCode, Duties};
+use crate::lifecycle::Timestamp;
+
+/// How many examples of each finding the judge keeps (the count is always exact).
+pub const EXAMPLES: usize = 20;
+
+/// Empty receives in a row, each within [`IDLE_WINDOW_MS`] of the last, that make busy polling.
+pub const BUSY_POLLS: u32 = 10;
+/// See [`BUSY_POLLS`].
+pub const IDLE_WINDOW_MS: u64 = 1000;
+/// How early a request may come before a `Retry-After` ends without counting (the journal
+/// stamps requests when they arrive, answers leave a little later).
+pub const RETRY_AFTER_SLACK_MS: u64 = 50;
+
+/// The service a request went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    /// The Custom Vision training API.
+    Api,
+    /// The Queue service.
+    Queue,
+    /// The Blob service.
+    Blob,
+}
+
+impl Service {
+    /// `api`, `queue` or `blob`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Queue => "queue",
+            Self::Blob => "blob",
+        }
+    }
+
+    const fn slot(self) -> usize {
+        match self {
+            Self::Api => 0,
+            Self::Queue => 1,
+            Self::Blob => 2,
+        }
+    }
+}
+
+macro_rules! calls {
+    ($($(#[$doc:meta])* $name:ident = $text:literal, $service:ident;)*) => {
+        /// The operation a request was, by the REST references' names.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Call {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Call {
+            /// Every operation.
+            pub const ALL: &'static [Call] = &[$(Call::$name),*];
+
+            /// The name as written.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Call::$name => $text,)*
+                }
+            }
+
+            /// The service it belongs to.
+            pub const fn service(self) -> Service {
+                match self {
+                    $(Call::$name => Service::$service,)*
+                }
+            }
+
+            /// The operation named `text`.
+            pub fn from_name(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|c| c.as_str() == text)
+            }
+        }
+    };
+}
+
+calls! {
+    /// List Queues.
+    ListQueues = "ListQueues", Queue;
+    /// Create Queue.
+    CreateQueue = "CreateQueue", Queue;
+    /// Delete Queue.
+    DeleteQueue = "DeleteQueue", Queue;
+    /// Get Queue Metadata (also the approximate count).
+    GetQueueMetadata = "GetQueueMetadata", Queue;
+    /// Set Queue Metadata.
+    SetQueueMetadata = "SetQueueMetadata", Queue;
+    /// Put Message.
+    PutMessage = "PutMessage", Queue;
+    /// Get Messages.
+    GetMessages = "GetMessages", Queue;
+    /// Peek Messages.
+    PeekMessages = "PeekMessages", Queue;
+    /// Update Message.
+    UpdateMessage = "UpdateMessage", Queue;
+    /// Delete Message.
+    DeleteMessage = "DeleteMessage", Queue;
+    /// Clear Messages.
+    ClearMessages = "ClearMessages", Queue;
+    /// List Containers.
+    ListContainers = "ListContainers", Blob;
+    /// Create Container.
+    CreateContainer = "CreateContainer", Blob;
+    /// Delete Container.
+    DeleteContainer = "DeleteContainer", Blob;
+    /// Get Container Properties (and Metadata).
+    GetContainerProperties = "GetContainerProperties", Blob;
+    /// Set Container Metadata.
+    SetContainerMetadata = "SetContainerMetadata", Blob;
+    /// List Blobs.
+    ListBlobs = "ListBlobs", Blob;
+    /// Put Blob.
+    PutBlob = "PutBlob", Blob;
+    /// Get Blob.
+    GetBlob = "GetBlob", Blob;
+    /// Get Blob Properties.
+    GetBlobProperties = "GetBlobProperties", Blob;
+    /// Delete Blob.
+    DeleteBlob = "DeleteBlob", Blob;
+    /// GetDomains, GetDomain.
+    GetDomains = "GetDomains", Api;
+    /// GetProjects.
+    GetProjects = "GetProjects", Api;
+    /// GetProject.
+    GetProject = "GetProject", Api;
+    /// CreateProject.
+    CreateProject = "CreateProject", Api;
+    /// UpdateProject.
+    UpdateProject = "UpdateProject", Api;
+    /// DeleteProject.
+    DeleteProject = "DeleteProject", Api;
+    /// CreateTag, GetTags, GetTag, UpdateTag, DeleteTag.
+    Tags = "Tags", Api;
+    /// CreateImagesFromData/Files/Urls, GetImages, the image counts.
+    Images = "Images", Api;
+    /// TrainProject.
+    TrainProject = "TrainProject", Api;
+    /// GetIterations.
+    GetIterations = "GetIterations", Api;
+    /// GetIteration.
+    GetIteration = "GetIteration", Api;
+    /// UpdateIteration.
+    UpdateIteration = "UpdateIteration", Api;
+    /// DeleteIteration.
+    DeleteIteration = "DeleteIteration", Api;
+    /// GetIterationPerformance.
+    GetIterationPerformance = "GetIterationPerformance", Api;
+    /// PublishIteration.
+    PublishIteration = "PublishIteration", Api;
+    /// UnpublishIteration.
+    UnpublishIteration = "UnpublishIteration", Api;
+    /// ExportIteration.
+    ExportIteration = "ExportIteration", Api;
+    /// GetExports.
+    GetExports = "GetExports", Api;
+    /// QuickTestImage, QuickTestImageUrl.
+    QuickTest = "QuickTest", Api;
+    /// A training API request no operation matches.
+    OtherApi = "OtherApi", Api;
+    /// A storage request no operation matches.
+    OtherStorage = "OtherStorage", Queue;
+}
+
+/// What a delivered message is, to the client that must handle it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessageClass {
+    /// A valid notification: the client must act on it and delete it.
+    Notification,
+    /// Well-formed, of a `type` the seed does not name: the client must not choke on it.
+    Unrecognized,
+    /// Not a notification at all: the client must leave it to be poisoned, or move it.
+    Malformed,
+}
+
+impl MessageClass {
+    /// `notification`, `unrecognized` or `malformed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Notification => "notification",
+            Self::Unrecognized => "unrecognized",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
+/// A message the simulation put on the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// The queue.
+    pub queue: String,
+    /// Its `MessageId`.
+    pub message_id: String,
+    /// What it is.
+    pub class: MessageClass,
+    /// The backup blob it announces (an `ExportCompleted` with a `modelUri` in the container).
+    pub blob: Option<String>,
+    /// A digest of its text (to recognise it moved to a poison queue).
+    pub digest: Option<String>,
+}
+
+/// A message a receive handed out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Its `MessageId`.
+    pub message_id: String,
+    /// The pop receipt that came with it.
+    pub pop_receipt: String,
+}
+
+/// One request of the client, with what the simulation answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The operation.
+    pub call: Option<Call>,
+    /// The answer's status (0: none, the connection was reset).
+    pub status: u16,
+    /// The queue, for queue calls.
+    pub queue: Option<String>,
+    /// The message, for Update and Delete Message.
+    pub message_id: Option<String>,
+    /// The pop receipt it carried.
+    pub pop_receipt: Option<String>,
+    /// Update Message: the new pop receipt.
+    pub new_pop_receipt: Option<String>,
+    /// Get Messages: what it handed out.
+    pub received: Vec<Received>,
+    /// The blob, for blob calls (`container/name`).
+    pub blob: Option<String>,
+    /// The project, for training API calls about one.
+    pub project: Option<String>,
+    /// The iteration, for training API calls about one.
+    pub iteration: Option<String>,
+    /// The training API version of the path (`v3.3`).
+    pub api_version: Option<String>,
+    /// CreateProject/UpdateProject: whether it carried the storage URIs.
+    pub storage_options: bool,
+    /// Put Message: a digest of the text.
+    pub digest: Option<String>,
+    /// The answer's `Retry-After`, in milliseconds.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// How the client's process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEnd {
+    /// It exited on its own with this status.
+    Exited(i32),
+    /// A signal it was not sent killed it.
+    Killed(i32),
+    /// It was stopped once its scenario was over (SIGTERM, then SIGKILL): not a failure.
+    Stopped,
+    /// It could not be started.
+    Unstartable(String),
+    /// Its work was not done when the timeout came; it was stopped.
+    TimedOut,
+}
+
+/// One thing the judge is fed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The simulation delivered a message.
+    Delivered(Delivered),
+    /// The client made a request.
+    Request(Request),
+    /// The client's process ended; `note` says more (the end of its stderr).
+    Ended {
+        /// How.
+        end: ClientEnd,
+        /// What it said last, when it failed.
+        note: Option<String>,
+    },
+}
+
+/// One example of a finding: the journal line that shows it and what it shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientExample {
+    /// The journal line.
+    pub evidence: u32,
+    /// When.
+    pub at: Timestamp,
+    /// What it shows.
+    pub detail: String,
+}
+
+/// A finding, with its exact count and its first examples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientFinding {
+    /// What.
+    pub code: ClientFindingCode,
+    /// How many times.
+    pub count: u64,
+    /// The first [`EXAMPLES`].
+    pub examples: Vec<ClientExample>,
+}
+
+#[derive(Debug)]
+struct Receipt {
+    receipt: String,
+    acted: bool,
+}
+
+#[derive(Debug)]
+struct Message {
+    class: Option<MessageClass>,
+    blob: Option<String>,
+    digest: Option<String>,
+    delivered_at: (u32, Timestamp),
+    receipts: Vec<Receipt>,
+    deleted: bool,
+    twice: bool,
+}
+
+#[derive(Debug, Default)]
+struct Idle {
+    run: u32,
+    last: Option<Timestamp>,
+    reported: bool,
+}
+
+/// The judge of one client run.
+#[derive(Debug, Default)]
+pub struct ClientJudge {
+    duties: Duties,
+    messages: BTreeMap<String, Message>,
+    /// Announced blob -> (the message that announced it, fetched).
+    announced: BTreeMap<String, (String, bool)>,
+    /// Blobs the client wrote itself.
+    own_blobs: BTreeSet<String>,
+    poisoned: BTreeSet<String>,
+    /// Per service, the last answer with a Retry-After: until when, its line, what it was to.
+    retry_after: [Option<(Timestamp, u32, String)>; 3],
+    idle: BTreeMap<String, Idle>,
+    /// Calls answered ambiguously, not yet looked into: (call, about) -> evidence.
+    ambiguous: BTreeMap<(Call, String), u32>,
+    findings: BTreeMap<ClientFindingCode, ClientFinding>,
+    requests: u64,
+    delivered: u64,
+    end: Option<(ClientEnd, u32, Option<String>)>,
+    last: Timestamp,
+    configured: bool,
+    trained: bool,
+    exported: bool,
+}
+
+/// Statuses that do not say whether a call took effect: no answer, a timeout, a server error
+/// (429 and 503 say it was turned away).
+const fn ambiguous(status: u16) -> bool {
+    matches!(status, 0 | 408 | 500 | 502 | 504)
+}
+
+const fn ok(status: u16) -> bool {
+    status >= 200 && status < 300
+}
+
+/// What a request was to: its operation and the resource, to tell a repeat.
+fn target(r: &Request) -> String {
+    let parts = [
+        r.call.map_or("", Call::as_str),
+        r.queue.as_deref().unwrap_or_default(),
+        r.message_id.as_deref().unwrap_or_default(),
+        r.blob.as_deref().unwrap_or_default(),
+        r.project.as_deref().unwrap_or_default(),
+        r.iteration.as_deref().unwrap_or_default(),
+    ];
+    parts.join("\u{1f}")
+}
+
+impl ClientJudge {
+    /// A judge for a client with `duties`.
+    pub fn new(duties: Duties) -> Self {
+        Self {
+            duties,
+            ..Self::default()
+        }
+    }
+
+    /// The duties it judges against.
+    pub const fn duties(&self) -> Duties {
+        self.duties
+    }
+
+    /// How many requests and deliveries it was fed.
+    pub const fn counts(&self) -> (u64, u64) {
+        (self.requests, self.delivered)
+    }
+
+    fn find(&mut self, code: ClientFindingCode, evidence: u32, at: Timestamp, detail: String) {
+        let f = self.findings.entry(code).or_insert_with(|| ClientFinding {
+            code,
+            count: 0,
+            examples: Vec::new(),
+        });
+        f.count += 1;
+        if f.examples.len() < EXAMPLES {
+            f.examples.push(ClientExample {
+                evidence,
+                at,
+                detail,
+            });
+        }
+    }
+
+    /// Takes in one event, from journal line `evidence`, at `at`. Events must come in the
+    /// order they happened.
+    pub fn handle(&mut self, at: Timestamp, evidence: u32, event: ClientEvent) {
+        self.last = self.last.max(at);
+        match event {
+            ClientEvent::Delivered(d) => {
+                self.delivered += 1;
+                if let Some(blob) = &d.blob {
+                    self.announced
+                        .entry(blob.clone())
+                        .or_insert_with(|| (d.message_id.clone(), false));
+                }
+                let m = self.message(&d.message_id, evidence, at);
+                m.class = Some(d.class);
+                m.blob = d.blob;
+                m.digest = d.digest;
+                m.delivered_at = (evidence, at);
+            }
+            ClientEvent::Request(r) => self.request(at, evidence, r),
+            ClientEvent::Ended { end, note } => self.end = Some((end, evidence, note)),
+        }
+    }
+
+    fn message(&mut self, id: &str, evidence: u32, at: Timestamp) -> &mut Message {
+        self.messages
+            .entry(String::from(id))
+            .or_insert_with(|| Message {
+                class: None,
+                blob: None,
+                digest: None,
+                delivered_at: (evidence, at),
+                receipts: Vec::new(),
+                deleted: false,
+                twice: false,
+            })
+    }
+
+    fn request(&mut self, at: Timestamp, evidence: u32, r: Request) {
+        self.requests += 1;
+        let service = r.call.map_or(Service::Queue, Call::service);
+        let slot = service.slot();
+        let target = target(&r);
+        if let Some(Some((until, after, to))) = self.retry_after.get(slot).cloned() {
+            let repeat = to == target;
+            if repeat && at.0 + RETRY_AFTER_SLACK_MS < until.0 {
+                self.find(
+                    ClientFindingCode::RetryAfterIgnored,
+                    evidence,
+                    at,
+                    alloc::format!(
+                        "{} repeated {} ms before the Retry-After of line {after} ended",
+                        r.call.map_or("a request", Call::as_str),
+                        until.0 - at.0
+                    ),
+                );
+            }
+            if (repeat || at >= until)
+                && let Some(s) = self.retry_after.get_mut(slot)
+            {
+                *s = None;
+            }
+        }
+        if let (Some(ms), Some(s)) = (r.retry_after_ms, self.retry_after.get_mut(slot)) {
+            *s = Some((at.plus_millis(ms), evidence, target));
+        }
+        let Some(call) = r.call else { return };
+        match call {
+            Call::GetMessages => self.got(at, evidence, &r),
+            Call::DeleteMessage | Call::UpdateMessage => self.settle(at, evidence, call, &r),
+            Call::PutMessage => {
+                if let (Some(q), Some(d)) = (&r.queue, &r.digest)
+                    && q.ends_with("-poison")
+                    && ok(r.status)
+                {
+                    self.poisoned.insert(d.clone());
+                }
+            }
+            Call::PutBlob => {
+                if let Some(b) = &r.blob {
+                    self.own_blobs.insert(b.clone());
+                }
+            }
+            Call::GetBlob => self.fetched(at, evidence, &r),
+            _ => {}
+        }
+        if call.service() == Service::Api {
+            self.api(at, evidence, call, &r);
+        }
+    }
+
+    fn got(&mut self, at: Timestamp, evidence: u32, r: &Request) {
+        let queue = r.queue.clone().unwrap_or_default();
+        let idle = self.idle.entry(queue.clone()).or_default();
+        if r.received.is_empty() && ok(r.status) {
+            let close = idle
+                .last
+                .is_some_and(|l| at.0.saturating_sub(l.0) <= IDLE_WINDOW_MS);
+            idle.run = if close { idle.run + 1 } else { 1 };
+            idle.last = Some(at);
+            if idle.run > BUSY_POLLS && !idle.reported {
+                idle.reported = true;
+                self.find(
+                    ClientFindingCode::BusyPolling,
+                    evidence,
+                    at,
+                    alloc::format!(
+                        "{} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last",
+                        BUSY_POLLS + 1
+                    ),
+                );
+            }
+        } else if !r.received.is_empty() {
+            *idle = Idle::default();
+        }
+        for got in &r.received {
+            let m = self.message(&got.message_id, evidence, at);
+            m.receipts.push(Receipt {
+                receipt: got.pop_receipt.clone(),
+                acted: false,
+            });
+        }
+    }
+
+    /// An act on `id` under receipt number `k`: a second receipt acted on is processing twice.
+    fn act(&mut self, id: &str, k: usize, evidence: u32, at: Timestamp) {
+        let Some(m) = self.messages.get_mut(id) else {
+            return;
+        };
+        if let Some(r) = m.receipts.get_mut(k) {
+            r.acted = true;
+        }
+        let acted = m.receipts.iter().filter(|r| r.acted).count();
+        if acted > 1 && !m.twice && m.class.is_some() {
+            m.twice = true;
+            let detail = alloc::format!(
+                "message {id} was received {} times and acted on after {acted} of the receives \
+                 (its visibility timeout ran out in between)",
+                m.receipts.len()
+            );
+            self.find(ClientFindingCode::ProcessedTwice, evidence, at, detail);
+        }
+    }
+
+    fn settle(&mut self, at: Timestamp, evidence: u32, call: Call, r: &Request) {
+        let id = r.message_id.clone().unwrap_or_default();
+        let receipt = r.pop_receipt.clone().unwrap_or_default();
+        let (known, position, latest) = match self.messages.get(&id) {
+            Some(m) if !m.receipts.is_empty() => (
+                true,
+                m.receipts.iter().position(|x| x.receipt == receipt),
+                m.receipts.len() - 1,
+            ),
+            _ => (false, None, 0),
+        };
+        if !known {
+            self.find(
+                ClientFindingCode::DeletedUnreceived,
+                evidence,
+                at,
+                alloc::format!(
+                    "{} of message {id}, which no receive handed out",
+                    call.as_str()
+                ),
+            );
+            return;
+        }
+        if position != Some(latest) {
+            self.find(
+                ClientFindingCode::StaleReceipt,
+                evidence,
+                at,
+                alloc::format!(
+                    "{} of message {id} with a pop receipt a later receive replaced",
+                    call.as_str()
+                ),
+            );
+        }
+        if !ok(r.status) {
+            return;
+        }
+        if let Some(k) = position {
+            self.act(&id, k, evidence, at);
+        }
+        let Some(m) = self.messages.get_mut(&id) else {
+            return;
+        };
+        match call {
+            Call::UpdateMessage => {
+                // The new receipt carries on the old one: extending a visibility timeout is
+                // not a second receive.
+                if let (Some(k), Some(new)) = (position, &r.new_pop_receipt)
+                    && let Some(x) = m.receipts.get_mut(k)
+                {
+                    x.receipt = new.clone();
+                }
+            }
+            _ => {
+                m.deleted = true;
+                let lost = m.class == Some(MessageClass::Malformed)
+                    && m.digest.as_ref().is_none_or(|d| !self.poisoned.contains(d));
+                if lost {
+                    self.find(
+                        ClientFindingCode::MalformedLost,
+                        evidence,
+                        at,
+                        alloc::format!(
+                            "malformed message {id} was deleted without being moved to a -poison queue"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn fetched(&mut self, at: Timestamp, evidence: u32, r: &Request) {
+        let Some(blob) = r.blob.clone() else { return };
+        match self.announced.get_mut(&blob) {
+            Some((message, fetched)) => {
+                if !ok(r.status) {
+                    return;
+                }
+                *fetched = true;
+                let message = message.clone();
+                let latest = self
+                    .messages
+                    .get(&message)
+                    .and_then(|m| m.receipts.len().checked_sub(1));
+                if let Some(k) = latest {
+                    self.act(&message, k, evidence, at);
+                }
+            }
+            None if self.own_blobs.contains(&blob) => {}
+            None => self.find(
+                ClientFindingCode::UnannouncedBlobFetched,
+                evidence,
+                at,
+                alloc::format!("GetBlob {blob}, which no notification announced"),
+            ),
+        }
+    }
+
+    fn api(&mut self, at: Timestamp, evidence: u32, call: Call, r: &Request) {
+        let project = r.project.clone().unwrap_or_default();
+        let iteration = r.iteration.clone().unwrap_or_default();
+        // What a look at the state clears.
+        let cleared: &[(Call, &str)] = match call {
+            Call::GetProjects => &[(Call::CreateProject, "")],
+            Call::GetProject | Call::GetIterations | Call::GetIteration => {
+                &[(Call::TrainProject, project.as_str())]
+            }
+            Call::GetExports => &[(Call::ExportIteration, "")],
+            _ => &[],
+        };
+        for (c, key) in cleared {
+            let key = match c {
+                Call::ExportIteration => alloc::format!("{project}/{iteration}"),
+                _ => String::from(*key),
+            };
+            self.ambiguous.remove(&(*c, key));
+        }
+        if !matches!(
+            call,
+            Call::CreateProject | Call::TrainProject | Call::ExportIteration | Call::UpdateProject
+        ) {
+            return;
+        }
+        if matches!(call, Call::CreateProject | Call::UpdateProject) && r.storage_options {
+            let old = r
+                .api_version
+                .as_deref()
+                .is_some_and(|v| matches!(v, "v3.0" | "v3.1" | "v3.2"));
+            if old {
+                self.find(
+                    ClientFindingCode::StorageOptionsIgnored,
+                    evidence,
+                    at,
+                    alloc::format!(
+                        "{} with the storage URIs on {}, which ignores them",
+                        call.as_str(),
+                        r.api_version.as_deref().unwrap_or_default()
+                    ),
+                );
+            } else if ok(r.status) {
+                self.configured = true;
+            }
+        }
+        if call == Call::UpdateProject {
+            return;
+        }
+        if ok(r.status) {
+            match call {
+                Call::TrainProject => self.trained = true,
+                Call::ExportIteration => self.exported = true,
+                _ => {}
+            }
+        }
+        let key = match call {
+            Call::CreateProject => String::new(),
+            Call::TrainProject => project,
+            _ => alloc::format!("{project}/{iteration}"),
+        };
+        if let Some(first) = self.ambiguous.remove(&(call, key.clone())) {
+            self.find(
+                ClientFindingCode::UnsafeRepeat,
+                evidence,
+                at,
+                alloc::format!(
+                    "{} repeated after the unclear answer of line {first}, without a look at the state",
+                    call.as_str()
+                ),
+            );
+        }
+        if ambiguous(r.status) {
+            self.ambiguous.insert((call, key), evidence);
+        }
+    }
+
+    /// Whether the client has done all its work: every valid notification deleted, every
+    /// announced backup fetched (duty `fetch-backups`), and (duty `configure`) a project
+    /// configured, trained and exported.
+    pub fn work_done(&self) -> bool {
+        let consumed = self
+            .messages
+            .values()
+            .all(|m| m.class != Some(MessageClass::Notification) || m.deleted);
+        let fetched = !self.duties.fetch_backups || self.announced.values().all(|(_, f)| *f);
+        let configured =
+            !self.duties.configure || (self.configured && self.trained && self.exported);
+        consumed && fetched && configured
+    }
+
+    /// The findings, by code, once the run is over.
+    pub fn findings(&self) -> Vec<ClientFinding> {
+        let explained = self
+            .messages
+            .values()
+            .any(|m| m.class == Some(MessageClass::Notification) && !m.deleted)
+            || (self.duties.fetch_backups && self.announced.values().any(|(_, f)| !f));
+        let mut all = self.findings.clone();
+        let mut add = |code: ClientFindingCode, evidence: u32, at: Timestamp, detail: String| {
+            let f = all.entry(code).or_insert_with(|| ClientFinding {
+                code,
+                count: 0,
+                examples: Vec::new(),
+            });
+            f.count += 1;
+            if f.examples.len() < EXAMPLES {
+                f.examples.push(ClientExample {
+                    evidence,
+                    at,
+                    detail,
+                });
+            }
+        };
+        for (id, m) in &self.messages {
+            if m.class == Some(MessageClass::Notification) && !m.deleted {
+                let (evidence, at) = m.delivered_at;
+                add(
+                    ClientFindingCode::NotificationNotDeleted,
+                    evidence,
+                    at,
+                    match m.receipts.len() {
+                        0 => alloc::format!("notification {id} was never received"),
+                        1 => {
+                            alloc::format!("notification {id} was received once and never deleted")
+                        }
+                        n => alloc::format!(
+                            "notification {id} was received {n} times and never deleted"
+                        ),
+                    },
+                );
+            }
+        }
+        if self.duties.fetch_backups {
+            for (blob, (message, fetched)) in &self.announced {
+                if !fetched {
+                    let (evidence, at) = self
+                        .messages
+                        .get(message)
+                        .map_or((0, self.last), |m| m.delivered_at);
+                    add(
+                        ClientFindingCode::BackupNotFetched,
+                        evidence,
+                        at,
+                        alloc::format!(
+                            "{blob}, announced by message {message}, was never downloaded"
+                        ),
+                    );
+                }
+            }
+        }
+        let (end, line, note) = match &self.end {
+            Some((end, line, note)) => (Some(end), *line, note.as_deref()),
+            None => (None, 0, None),
+        };
+        let end = match end {
+            Some(ClientEnd::Exited(0) | ClientEnd::Stopped) | None => None,
+            Some(ClientEnd::Exited(code)) => Some((
+                ClientFindingCode::ClientFailed,
+                alloc::format!("the client exited with status {code}"),
+            )),
+            Some(ClientEnd::Killed(signal)) => Some((
+                ClientFindingCode::ClientFailed,
+                alloc::format!("the client was killed by signal {signal}"),
+            )),
+            Some(ClientEnd::Unstartable(why)) => Some((
+                ClientFindingCode::ClientUnstartable,
+                alloc::format!("the client could not be started: {why}"),
+            )),
+            // A timeout the work left undone already explains is not a finding of its own.
+            Some(ClientEnd::TimedOut) if explained => None,
+            Some(ClientEnd::TimedOut) => Some((
+                ClientFindingCode::ClientTimeout,
+                String::from("the timeout came before the client had done its work"),
+            )),
+        };
+        if let Some((code, mut detail)) = end {
+            if let Some(n) = note {
+                detail.push_str("; ");
+                detail.push_str(n);
+            }
+            add(code, line, self.last, detail);
+        }
+        all.into_values().collect()
+    }
+}

@@ -1,0 +1,337 @@
+//! Each rule of the client judge, with a client that keeps it and one that breaks it.
+
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+use crate::lifecycle::Timestamp;
+
+/// A journal being written: every event gets the next line number.
+struct Journal {
+    judge: ClientJudge,
+    line: u32,
+}
+
+impl Journal {
+    fn new(duties: Duties) -> Self {
+        Self {
+            judge: ClientJudge::new(duties),
+            line: 1,
+        }
+    }
+
+    fn feed(&mut self, ms: u64, event: ClientEvent) {
+        self.line += 1;
+        self.judge
+            .handle(Timestamp(1_000_000 + ms), self.line, event);
+    }
+
+    fn deliver(&mut self, ms: u64, id: &str, class: MessageClass, blob: Option<&str>) {
+        self.feed(
+            ms,
+            ClientEvent::Delivered(Delivered {
+                queue: "q".into(),
+                message_id: id.into(),
+                class,
+                blob: blob.map(String::from),
+                digest: Some(alloc::format!("digest-{id}")),
+            }),
+        );
+    }
+
+    fn request(&mut self, ms: u64, call: Call, f: impl FnOnce(&mut Request)) {
+        let mut r = Request {
+            call: Some(call),
+            status: 200,
+            queue: Some("q".into()),
+            ..Request::default()
+        };
+        f(&mut r);
+        self.feed(ms, ClientEvent::Request(r));
+    }
+
+    fn receive(&mut self, ms: u64, got: &[(&str, &str)]) {
+        self.request(ms, Call::GetMessages, |r| {
+            r.received = got
+                .iter()
+                .map(|(id, pop)| Received {
+                    message_id: (*id).into(),
+                    pop_receipt: (*pop).into(),
+                })
+                .collect();
+        });
+    }
+
+    fn delete(&mut self, ms: u64, id: &str, pop: &str, status: u16) {
+        self.request(ms, Call::DeleteMessage, |r| {
+            r.message_id = Some(id.into());
+            r.pop_receipt = Some(pop.into());
+            r.status = status;
+        });
+    }
+
+    fn codes(&self) -> Vec<(&'static str, u64)> {
+        self.judge
+            .findings()
+            .into_iter()
+            .map(|f| (f.code.as_str(), f.count))
+            .collect()
+    }
+}
+
+#[test]
+fn the_catalogue_has_unique_codes_that_read_back() {
+    for (k, code) in ClientFindingCode::ALL.iter().enumerate() {
+        assert_eq!(ClientFindingCode::from_name(code.as_str()), Some(*code));
+        assert!(
+            ClientFindingCode::ALL[..k]
+                .iter()
+                .all(|c| c.as_str() != code.as_str())
+        );
+        assert!(!code.info().summary.is_empty() && !code.info().rests_on.is_empty());
+    }
+    for call in Call::ALL {
+        assert_eq!(Call::from_name(call.as_str()), Some(*call));
+    }
+}
+
+#[test]
+fn a_consumer_that_receives_acts_and_deletes_has_no_finding_and_has_done_its_work() {
+    let mut j = Journal::new(Duties {
+        fetch_backups: true,
+        configure: false,
+    });
+    j.deliver(0, "m1", MessageClass::Notification, None);
+    j.deliver(0, "m2", MessageClass::Notification, Some("c/p - i.ONNX"));
+    assert!(!j.judge.work_done());
+    j.receive(10, &[("m1", "a"), ("m2", "b")]);
+    j.delete(20, "m1", "a", 204);
+    j.request(30, Call::GetBlob, |r| r.blob = Some("c/p - i.ONNX".into()));
+    j.delete(40, "m2", "b", 204);
+    assert!(j.judge.work_done());
+    j.feed(
+        50,
+        ClientEvent::Ended {
+            end: ClientEnd::Stopped,
+            note: None,
+        },
+    );
+    assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn notifications_left_undeleted_and_backups_left_unfetched_are_found() {
+    let mut j = Journal::new(Duties {
+        fetch_backups: true,
+        configure: false,
+    });
+    j.deliver(0, "m1", MessageClass::Notification, Some("c/b"));
+    j.deliver(0, "m2", MessageClass::Unrecognized, None);
+    j.receive(10, &[("m1", "a"), ("m2", "b")]);
+    assert_eq!(
+        j.codes(),
+        vec![("notification-not-deleted", 1), ("backup-not-fetched", 1)]
+    );
+}
+
+#[test]
+fn deletes_without_a_receive_or_with_a_replaced_receipt_are_found() {
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, None);
+    j.request(5, Call::PeekMessages, |_| {});
+    j.delete(6, "m1", "peeked", 404);
+    j.receive(10, &[("m1", "a")]);
+    j.receive(40_000, &[("m1", "b")]);
+    j.delete(40_010, "m1", "a", 400);
+    j.delete(40_020, "m1", "b", 204);
+    // The refused delete did nothing: acted on once.
+    assert_eq!(
+        j.codes(),
+        vec![("deleted-unreceived", 1), ("stale-receipt", 1)]
+    );
+}
+
+#[test]
+fn extending_the_visibility_is_not_a_second_receive() {
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, Some("c/b"));
+    j.receive(10, &[("m1", "a")]);
+    j.request(20, Call::UpdateMessage, |r| {
+        r.message_id = Some("m1".into());
+        r.pop_receipt = Some("a".into());
+        r.new_pop_receipt = Some("a2".into());
+        r.status = 204;
+    });
+    j.request(25, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+    j.delete(30, "m1", "a2", 204);
+    assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn a_message_acted_on_after_two_receives_is_processed_twice() {
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, Some("c/b"));
+    j.receive(10, &[("m1", "a")]);
+    j.request(20, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+    j.receive(1_100, &[("m1", "b")]);
+    j.request(1_200, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+    j.delete(3_000, "m1", "a", 400);
+    j.delete(3_100, "m1", "b", 204);
+    assert_eq!(
+        j.codes(),
+        vec![("stale-receipt", 1), ("processed-twice", 1)]
+    );
+}
+
+#[test]
+fn a_malformed_message_must_be_moved_before_it_is_deleted() {
+    for (moved, expected) in [(true, vec![]), (false, vec![("malformed-lost", 1)])] {
+        let mut j = Journal::new(Duties::default());
+        j.deliver(0, "m1", MessageClass::Malformed, None);
+        j.receive(10, &[("m1", "a")]);
+        if moved {
+            j.request(20, Call::PutMessage, |r| {
+                r.queue = Some("q-poison".into());
+                r.digest = Some("digest-m1".into());
+                r.status = 201;
+            });
+        }
+        j.delete(30, "m1", "a", 204);
+        assert_eq!(j.codes(), expected, "moved: {moved}");
+        assert!(j.judge.work_done(), "a malformed message is not work");
+    }
+    // Left alone, it is not lost.
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Malformed, None);
+    j.receive(10, &[("m1", "a")]);
+    assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn polling_an_empty_queue_without_backing_off_is_busy_polling() {
+    let mut busy = Journal::new(Duties::default());
+    for k in 0..30 {
+        busy.receive(k * 100, &[]);
+    }
+    assert_eq!(busy.codes(), vec![("busy-polling", 1)]);
+    let mut patient = Journal::new(Duties::default());
+    let mut t = 0;
+    let mut gap = 100;
+    for _ in 0..30 {
+        patient.receive(t, &[]);
+        t += gap;
+        gap = (gap * 2).min(60_000);
+    }
+    assert_eq!(patient.codes(), vec![]);
+}
+
+#[test]
+fn a_request_before_the_retry_after_is_found_one_after_it_is_not() {
+    for (wait, expected) in [(500, vec![("retry-after-ignored", 1)]), (1_000, vec![])] {
+        let mut j = Journal::new(Duties::default());
+        j.request(0, Call::GetMessages, |r| {
+            r.status = 503;
+            r.retry_after_ms = Some(1_000);
+        });
+        // Another service is not held back.
+        j.request(10, Call::GetBlob, |r| {
+            r.queue = None;
+            r.blob = Some("own".into());
+            r.status = 404;
+        });
+        // A request to something else is no repeat.
+        j.request(20, Call::PeekMessages, |_| {});
+        j.request(wait, Call::GetMessages, |_| {});
+        let codes: Vec<_> = j
+            .codes()
+            .into_iter()
+            .filter(|(c, _)| *c != "unannounced-blob-fetched")
+            .collect();
+        assert_eq!(codes, expected, "wait {wait}");
+    }
+}
+
+#[test]
+fn repeating_a_call_after_an_unclear_answer_needs_a_look_first() {
+    for (look, expected) in [(false, vec![("unsafe-repeat", 1)]), (true, vec![])] {
+        let mut j = Journal::new(Duties::default());
+        j.request(0, Call::CreateProject, |r| r.status = 0);
+        if look {
+            j.request(5, Call::GetProjects, |_| {});
+        }
+        j.request(10, Call::CreateProject, |_| {});
+        assert_eq!(j.codes(), expected, "look {look}");
+    }
+    // A 503 says the call was turned away: repeating it is fine.
+    let mut j = Journal::new(Duties::default());
+    j.request(0, Call::TrainProject, |r| {
+        r.project = Some("p".into());
+        r.status = 503;
+    });
+    j.request(10, Call::TrainProject, |r| r.project = Some("p".into()));
+    assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn storage_uris_on_an_old_api_version_are_found() {
+    let mut j = Journal::new(Duties {
+        fetch_backups: false,
+        configure: true,
+    });
+    for version in ["v3.2", "v3.3"] {
+        j.request(0, Call::CreateProject, |r| {
+            r.api_version = Some(version.to_string());
+            r.storage_options = true;
+        });
+    }
+    assert_eq!(j.codes(), vec![("storage-options-ignored", 1)]);
+    assert!(
+        !j.judge.work_done(),
+        "configured, but not trained or exported"
+    );
+    j.request(1, Call::TrainProject, |r| r.project = Some("p".into()));
+    j.request(2, Call::ExportIteration, |r| r.project = Some("p".into()));
+    assert!(j.judge.work_done());
+}
+
+#[test]
+fn blobs_nobody_announced_are_found_unless_the_client_wrote_them() {
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, Some("c/announced"));
+    j.request(1, Call::PutBlob, |r| r.blob = Some("c/mine".into()));
+    for blob in ["c/announced", "c/mine", "c/made-up"] {
+        j.request(2, Call::GetBlob, |r| r.blob = Some(blob.into()));
+    }
+    let codes = j.codes();
+    assert!(
+        codes.contains(&("unannounced-blob-fetched", 1)),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn how_the_client_ended_is_a_finding_unless_it_stopped_or_exited_zero() {
+    for (end, expected) in [
+        (ClientEnd::Stopped, None),
+        (ClientEnd::Exited(0), None),
+        (ClientEnd::Exited(3), Some("client-failed")),
+        (ClientEnd::Killed(9), Some("client-failed")),
+        (
+            ClientEnd::Unstartable("no such file".into()),
+            Some("client-unstartable"),
+        ),
+        (ClientEnd::TimedOut, Some("client-timeout")),
+    ] {
+        let mut j = Journal::new(Duties::default());
+        j.feed(
+            0,
+            ClientEvent::Ended {
+                end: end.clone(),
+                note: None,
+            },
+        );
+        let codes: Vec<&str> = j.codes().into_iter().map(|(c, _)| c).collect();
+        assert_eq!(codes, expected.into_iter().collect::<Vec<_>>(), "{end:?}");
+    }
+}
