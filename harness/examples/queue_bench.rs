@@ -1,5 +1,7 @@
-//! Helpers for `scripts/bench-watch`: `fill URL N` puts N notifications (whole lifecycles of
-//! N/3 projects, 16 puts in flight), `raw-drain URL` is the fastest consumer we can write
+//! Helpers for `scripts/bench-watch`: `fill URL N [SHAPE]` puts N notifications (16 puts in
+//! flight): `lifecycles` (the default) are whole lifecycles of N/3 projects, `one-project` a
+//! Training and an Export for each of N/2 iterations of one project, `many-projects` the same
+//! for one iteration each of N/2 projects (`scripts/bench-watch-history` compares the last two), `raw-drain URL` is the fastest consumer we can write
 //! (receive 32, delete each with 16 deletes in flight, no parsing): Azurite's ceiling.
 //! Both print `messages seconds`. `serve` runs the simulated queue service
 //! (`cvnotify_harness::sim`) on loopback, prints its URL and serves until killed.
@@ -9,6 +11,27 @@
 use std::time::{Duration, Instant};
 
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy, StorageError};
+
+/// The n-th notification of a Training-and-Export pair per iteration: all of one project's
+/// iterations (`one_project`), or one iteration per project.
+fn pair(n: usize, one_project: bool) -> String {
+    let k = n / 2;
+    let p = if one_project {
+        "0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b".to_string()
+    } else {
+        format!("{k:08x}-0000-4000-8000-{k:012x}")
+    };
+    let i = format!("{k:08x}-1111-4000-8000-{k:012x}");
+    if n.is_multiple_of(2) {
+        format!(
+            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{p}","iterationId":"{i}","trainingStatus":"TrainingCompleted"}}}}"#
+        )
+    } else {
+        format!(
+            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{p}","iterationId":"{i}","exportStatus":"ExportFailed"}}}}"#
+        )
+    }
+}
 
 fn notification(n: usize) -> String {
     let p = format!("{:08x}-0000-4000-8000-{:012x}", n / 3, n);
@@ -26,7 +49,7 @@ fn notification(n: usize) -> String {
     }
 }
 
-async fn fill(queue: Queue, n: usize) {
+async fn fill(queue: Queue, n: usize, shape: &'static str) {
     queue.create().await.unwrap();
     let mut running: tokio::task::JoinSet<Result<_, StorageError>> = tokio::task::JoinSet::new();
     for k in 0..n {
@@ -34,7 +57,12 @@ async fn fill(queue: Queue, n: usize) {
             running.join_next().await.unwrap().unwrap().unwrap();
         }
         let q = queue.clone();
-        running.spawn(async move { q.put(&notification(k), Duration::ZERO, Some(-1)).await });
+        let text = match shape {
+            "one-project" => pair(k, true),
+            "many-projects" => pair(k, false),
+            _ => notification(k),
+        };
+        running.spawn(async move { q.put(&text, Duration::ZERO, Some(-1)).await });
     }
     while let Some(r) = running.join_next().await {
         r.unwrap().unwrap();
@@ -75,10 +103,11 @@ fn serve() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let server = wiremock::MockServer::start().await;
-        cvnotify_harness::sim::Service::wall_clock_queue()
-            .mount(&server)
-            .await;
+        // The simulation's own server: nothing kept per request once it is answered.
+        let server = cvnotify_harness::sim::Service::wall_clock_queue()
+            .serve(None)
+            .await
+            .unwrap();
         println!("{}", server.uri());
         std::io::stdout().flush().unwrap();
         std::future::pending::<()>().await;
@@ -97,13 +126,18 @@ fn main() {
     let queue = |url: &str| Queue::new(Resource::new(url, None, RetryPolicy::default()).unwrap());
     let started = Instant::now();
     let count = match args.as_slice() {
-        [cmd, url, n] if cmd == "fill" => {
+        [cmd, url, n, rest @ ..] if cmd == "fill" => {
             let n: usize = n.parse().unwrap();
-            rt.block_on(fill(queue(url), n));
+            let shape = match rest.first().map(String::as_str) {
+                Some("one-project") => "one-project",
+                Some("many-projects") => "many-projects",
+                _ => "lifecycles",
+            };
+            rt.block_on(fill(queue(url), n, shape));
             n
         }
         [cmd, url] if cmd == "raw-drain" => rt.block_on(raw_drain(queue(url))),
-        _ => panic!("usage: queue_bench fill URL N | raw-drain URL | serve"),
+        _ => panic!("usage: queue_bench fill URL N [SHAPE] | raw-drain URL | serve"),
     };
     println!("{count} {:.3}", started.elapsed().as_secs_f64());
 }

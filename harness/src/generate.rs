@@ -146,6 +146,7 @@ pub fn generate(spec: Spec, out: impl Write) -> io::Result<()> {
         scope: Scope::All,
         scenario: None,
         duties: Vec::new(),
+        partial: false,
     }))?;
     let projects: Vec<ProjectId> = (0..u64::from(spec.projects.max(1)))
         .map(|n| ProjectId::from_bytes(guid(1, n, 0)))

@@ -43,8 +43,9 @@ impl Batch {
                 scope,
                 scenario,
                 duties,
+                partial,
             }) => {
-                self.runs.start(number, version, sources, scope);
+                self.runs.start(number, version, sources, scope, partial);
                 self.journal
                     .push((number, Journal::Start(scenario, duties)));
             }
@@ -79,9 +80,23 @@ pub fn replay(
     name: &str,
     input: impl BufRead,
     rules: &Rules,
+    progress: impl FnMut(usize),
+) -> std::io::Result<SessionReport> {
+    let inputs: Vec<(String, Box<dyn BufRead + '_>)> = vec![(name.to_string(), Box::new(input))];
+    replay_merged(name, inputs, rules, progress)
+}
+
+/// Replays several recordings as one session: what several consumers of one queue saw, judged
+/// as the one consumer that saw everything would be. Their lines go through one tracker and
+/// one tally (a message two of them received counts once); evidence numbers run on from file
+/// to file, and the report's `files` says where each begins. Each file's runs are judged on
+/// their own (side by side, not one after the other).
+pub fn replay_merged<'a>(
+    name: &str,
+    inputs: Vec<(String, Box<dyn BufRead + 'a>)>,
+    rules: &Rules,
     mut progress: impl FnMut(usize),
 ) -> std::io::Result<SessionReport> {
-    let mut reader = Reader::new(input);
     let mut lines = 0;
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -152,27 +167,39 @@ pub fn replay(
             }
             next += 1;
         };
-        let read = loop {
-            match reader.next_raw() {
-                Ok(Some(raw)) => {
-                    progress(raw.bytes);
-                    lines = raw.number;
-                    batch.push(raw);
-                    if batch.len() == BATCH {
-                        send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+        let mut files = Runs::default();
+        let mut read = Ok(());
+        'files: for (file, input) in inputs {
+            let base = lines;
+            files.file(&file, base + 1);
+            let mut reader = Reader::new(input);
+            loop {
+                match reader.next_raw() {
+                    Ok(Some(mut raw)) => {
+                        progress(raw.bytes);
+                        raw.number = raw.number.saturating_add(base);
+                        lines = raw.number;
+                        batch.push(raw);
+                        if batch.len() == BATCH {
+                            send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        read = Err(e);
+                        break 'files;
                     }
                 }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
             }
-        };
+        }
         if !batch.is_empty() {
             send(batch);
         }
         drop(jobs);
-        let (tracker, totals, runs, clients) = collector
+        let (tracker, totals, mut runs, clients) = collector
             .join()
             .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
+        runs.merge(files);
         Ok::<_, std::io::Error>((tracker, totals, runs, clients, read))
     })?;
     read?;

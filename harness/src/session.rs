@@ -127,6 +127,8 @@ pub struct Header {
     pub scenario: Option<String>,
     /// The client's duties, for a client's journal.
     pub duties: Vec<Duty>,
+    /// Whether the run sees only its share of the queue (one of several consumers).
+    pub partial: bool,
 }
 
 impl Header {
@@ -138,6 +140,7 @@ impl Header {
             at,
             scenario: None,
             duties: Vec::new(),
+            partial: false,
         }
     }
 }
@@ -153,7 +156,17 @@ pub struct Session {
     blobs: BTreeSet<String>,
     /// The client journal's runs.
     clients: ClientRuns,
+    /// Per project, what the live lines have told so far: how many phase changes, which
+    /// findings.
+    told: std::collections::BTreeMap<ProjectId, (usize, Vec<cvnotify_core::lifecycle::Finding>)>,
+    /// Projects with inputs not yet told about, and how many inputs that is.
+    dirty: BTreeSet<ProjectId>,
+    untold: usize,
 }
+
+/// The most inputs the live lines fall behind by before they are brought up to date (they
+/// are at each `say`, whenever the driver waits, and at the end).
+const LIVE_EVERY: usize = 512;
 
 /// The session line of `header`.
 fn session_line(header: &Header) -> Line {
@@ -177,6 +190,7 @@ fn session_line(header: &Header) -> Line {
         scope: header.scope,
         scenario: header.scenario.clone(),
         duties: header.duties.clone(),
+        partial: header.partial,
     })
 }
 
@@ -187,7 +201,13 @@ impl Session {
         let sources = header.sources;
         let line = recorder.record(&session_line(&header))?;
         let mut runs = Runs::default();
-        runs.start(line.get(), FORMAT_VERSION, sources, header.scope);
+        runs.start(
+            line.get(),
+            FORMAT_VERSION,
+            sources,
+            header.scope,
+            header.partial,
+        );
         let mut clients = ClientRuns::default();
         clients.start(line.get(), header.scenario.clone(), header.duties.clone());
         let mut tracker = Tracker::new(Settings::default());
@@ -201,6 +221,9 @@ impl Session {
             live,
             blobs: BTreeSet::new(),
             clients,
+            told: std::collections::BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            untold: 0,
         })
     }
 
@@ -220,8 +243,13 @@ impl Session {
         }))?;
         self.runs.end(end.get(), outcome, reason);
         let line = self.recorder.record(&session_line(header))?;
-        self.runs
-            .start(line.get(), FORMAT_VERSION, header.sources, header.scope);
+        self.runs.start(
+            line.get(),
+            FORMAT_VERSION,
+            header.sources,
+            header.scope,
+            header.partial,
+        );
         self.clients
             .start(line.get(), header.scenario.clone(), header.duties.clone());
         Ok(())
@@ -257,14 +285,20 @@ impl Session {
         &self.tally
     }
 
-    /// Writes one live line.
+    /// Writes one live line (after what the lifecycle has to tell).
     pub fn say(&mut self, text: &str) {
+        self.tell();
         let _ = writeln!(self.live, "{text}");
     }
 
     /// Flushes the recording: call it before deleting anything the recording holds.
     pub fn flush(&mut self) -> io::Result<()> {
         self.recorder.flush()
+    }
+
+    /// Brings the live lines up to date (a driver calls it when it waits: the queue is empty).
+    pub fn tell_live(&mut self) {
+        self.tell();
     }
 
     /// Records a message, tallies and applies it, and says what to do with it: accepted ones
@@ -453,37 +487,56 @@ impl Session {
     }
 
     /// Applies an input and tells what changed for its project: new phases, new findings.
+    /// Applies an input; the live lines about its project are told at the next flush (each
+    /// project judged once per batch, not once per input: a project with a long history costs
+    /// no more per message than a short one).
     fn apply(&mut self, input: Input, project: Option<ProjectId>) {
-        let before = project.and_then(|p| self.tracker.project_report(p));
         self.tracker.handle(input);
-        let Some(after) = project.and_then(|p| self.tracker.project_report(p)) else {
-            return;
-        };
-        let phases = before.as_ref().map_or(0, |b| b.history.len());
-        for (stamp, phase) in after.history.iter().skip(phases) {
-            let _ = writeln!(
-                self.live,
-                "{}  project {}  {}  (line {})",
-                format_time(stamp.at),
-                after.project_id,
-                phase.as_str(),
-                stamp.evidence.get()
-            );
-        }
-        for f in &after.findings {
-            if before.as_ref().is_some_and(|b| b.findings.contains(f)) {
-                continue;
+        if let Some(p) = project {
+            self.dirty.insert(p);
+            self.untold += 1;
+            if self.untold >= LIVE_EVERY {
+                self.tell();
             }
-            let info = f.code.info();
-            let _ = writeln!(
-                self.live,
-                "{}  project {}  {} {}: {}",
-                format_time(f.at),
-                f.project_id,
-                info.severity.as_str(),
-                info.code,
-                info.summary
-            );
+        }
+    }
+
+    /// Tells the phase changes and findings of every project that had inputs since the last
+    /// time.
+    fn tell(&mut self) {
+        self.untold = 0;
+        for p in std::mem::take(&mut self.dirty) {
+            let Some(after) = self.tracker.project_report(p) else {
+                continue;
+            };
+            let (phases, findings) = self.told.entry(p).or_default();
+            for (stamp, phase) in after.history.iter().skip(*phases) {
+                let _ = writeln!(
+                    self.live,
+                    "{}  project {}  {}  (line {})",
+                    format_time(stamp.at),
+                    after.project_id,
+                    phase.as_str(),
+                    stamp.evidence.get()
+                );
+            }
+            *phases = after.history.len();
+            for f in &after.findings {
+                if findings.contains(f) {
+                    continue;
+                }
+                let info = f.code.info();
+                let _ = writeln!(
+                    self.live,
+                    "{}  project {}  {} {}: {}",
+                    format_time(f.at),
+                    f.project_id,
+                    info.severity.as_str(),
+                    info.code,
+                    info.summary
+                );
+            }
+            *findings = after.findings;
         }
     }
 
@@ -499,6 +552,7 @@ impl Session {
         name: &str,
         rules: &Rules,
     ) -> (SessionReport, io::Result<()>) {
+        self.tell();
         let end = Line::End(EndLine {
             at: At(at),
             outcome,

@@ -185,7 +185,9 @@ pub async fn run(
     let key = format!("cvnotify-verify-key-{:08x}", plan.seed);
     let mut world = World::new(Clock::Wall, scenario.encoding.into(), &key);
     world.timings = TIMINGS;
-    let mut sim = Simulation::start_world(world, Listeners::default()).await;
+    let mut sim = Simulation::start_world(world, Listeners::default())
+        .await
+        .map_err(|e| VerifyError::Simulation(e.to_string()))?;
     sim.set_seed(plan.seed);
     sim.keep_journal();
     let faults = scenario.faults();

@@ -237,6 +237,7 @@ impl Watcher<'_> {
                         .min(options.max_interval);
                     // Time passed: deadlines may expire. Recorded, so a replay judges the same.
                     self.session.tick((self.clock)())?;
+                    self.session.tell_live();
                     tokio::select! {
                         _ = tokio::time::sleep(interval) => {}
                         _ = &mut stop => return Ok(Ending::Stopped),

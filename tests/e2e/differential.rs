@@ -868,7 +868,9 @@ fn the_simulated_storage_answers_every_step_as_azurite_does() {
         .unwrap();
     runtime.block_on(async {
         let world = World::new(Clock::Wall, MessageEncoding::Plain, "unused");
-        let sim = Simulation::start_world(world, Default::default()).await;
+        let sim = Simulation::start_world(world, Default::default())
+            .await
+            .unwrap();
         assert_eq!((DEV_ACCOUNT, DEV_KEY), (ACCOUNT, KEY));
         let strip = |url: String| url.trim_end_matches("/probe").to_string();
         let mut targets = [

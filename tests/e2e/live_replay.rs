@@ -132,11 +132,7 @@ fn a_live_watch_on_azurite_reports_what_its_recording_replays_to() {
 #[test]
 fn a_live_watch_on_the_simulated_queue_reports_what_its_recording_replays_to() {
     let rt = runtime();
-    let server = rt.block_on(async {
-        let server = wiremock::MockServer::start().await;
-        Service::wall_clock_queue().mount(&server).await;
-        server
-    });
+    let server = rt.block_on(async { Service::wall_clock_queue().serve(None).await.unwrap() });
     let url = format!("{}/devstoreaccount1/live?{SAS}", server.uri());
     rt.block_on(fill(&url));
     let (live, replayed, recording) = watch_then_replay(&url, "sim");

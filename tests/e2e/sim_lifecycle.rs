@@ -49,7 +49,7 @@ async fn drain(queue: &Queue) -> Vec<Notification> {
 
 fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
     runtime().block_on(async {
-        let sim = Simulation::start(1_795_000_000_000, encoding, KEY).await;
+        let sim = Simulation::start(1_795_000_000_000, encoding, KEY).await.unwrap();
         let sas = sim.account_sas();
         let queue_url = format!("{}?{sas}", sim.queue_url("notifications"));
         let container_url = format!("{}?{sas}", sim.container_url("backups"));
@@ -155,7 +155,9 @@ fn a_whole_lifecycle_with_the_uris_in_a_body_and_base64_messages() {
 #[test]
 fn the_simulated_api_refuses_like_the_real_one() {
     runtime().block_on(async {
-        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
+        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY)
+            .await
+            .unwrap();
         let wrong = TrainingClient::new(
             &sim.training_endpoint(),
             TrainingKey::new("WRONG"),
@@ -555,7 +557,9 @@ fn failures_the_service_reports_correctly_and_reordering_pass_with_the_right_pha
 #[test]
 fn simulated_queues_redeliver_on_virtual_time_and_paths_ignore_the_case_of_training() {
     runtime().block_on(async {
-        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
+        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY)
+            .await
+            .unwrap();
         let url = format!("{}?{}", sim.queue_url("redelivery"), sim.account_sas());
         let q = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
         q.create().await.unwrap();
@@ -633,7 +637,9 @@ fn the_same_seed_gives_the_same_run() {
 fn the_simulated_training_api_validates_and_answers_as_the_specs_say() {
     use serde_json::{Value, json};
     runtime().block_on(async {
-        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY).await;
+        let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, KEY)
+            .await
+            .unwrap();
         sim.create_queue("notifications");
         let base = sim.training_endpoint();
         let http = reqwest::Client::new();

@@ -6,12 +6,9 @@ use std::time::Duration;
 
 use cvnotify_harness::sim::{Service, dev_account_sas};
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy};
-use wiremock::MockServer;
 
-async fn sim() -> MockServer {
-    let server = MockServer::start().await;
-    Service::wall_clock_queue().mount(&server).await;
-    server
+async fn sim() -> cvnotify_harness::sim::Server {
+    Service::wall_clock_queue().serve(None).await.unwrap()
 }
 
 #[test]

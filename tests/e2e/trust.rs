@@ -696,7 +696,9 @@ fn ids_depend_on_the_seed_and_the_calls_not_on_timing() {
             .build()
             .unwrap()
             .block_on(async {
-                let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, "K").await;
+                let sim = Simulation::start(1_795_000_000_000, MessageEncoding::Plain, "K")
+                    .await
+                    .unwrap();
                 sim.set_seed(42);
                 sim.create_queue("q");
                 sim.create_container("c");

@@ -205,6 +205,20 @@ impl FindingCode {
         Self::ApiRejected,
     ];
 
+    /// Whether the finding rests on a message *not* having come (or not before another): what
+    /// a consumer that sees only its share of a queue (one of several competing consumers)
+    /// cannot judge, since the message may have gone to another. Such findings wait for the
+    /// merge of every consumer's recording.
+    pub const fn needs_every_message(self) -> bool {
+        matches!(
+            self,
+            Self::ConnectionTestMissing
+                | Self::TrainingNotificationMissing
+                | Self::ExportOfUntrainedIteration
+                | Self::BackupBlobUnannounced
+        )
+    }
+
     /// The catalogue entry.
     pub const fn info(self) -> FindingInfo {
         use Severity::{Error, Info, Warning};

@@ -108,7 +108,9 @@ struct Target {
 async fn simulated(args: &Args) -> Result<Target, CmdError> {
     // On a whole second: queue times (HTTP dates) have no milliseconds.
     let start = clock::wall().0 / 1000 * 1000;
-    let mut sim = Simulation::start(start, MessageEncoding::from(args.encoding), SIM_KEY).await;
+    let mut sim = Simulation::start(start, MessageEncoding::from(args.encoding), SIM_KEY)
+        .await
+        .map_err(|e| CmdError::run(format!("cannot start the simulation: {e}")))?;
     sim.set_seed(args.seed);
     if let Some(spec) = &args.faults {
         let faults = Faults::parse(spec).map_err(CmdError::usage)?;

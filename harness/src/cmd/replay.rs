@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 
 use super::prelude::{CmdError, JudgeArgs, same_file, verdict_exit, writable, write_report};
-use crate::replay::replay;
+use crate::replay::{replay, replay_merged};
 use crate::report::{Format, Report};
 
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,11 @@ pub(crate) struct Args {
     output: Option<PathBuf>,
     #[command(flatten)]
     judge: JudgeArgs,
+    /// Judge the recordings as one session: what several consumers of one queue recorded
+    /// (each with `watch --partial`), judged as one consumer that saw everything. Evidence is
+    /// `file:line`.
+    #[arg(long)]
+    merge: bool,
     /// No colour, even on a terminal (as does a non-empty NO_COLOR).
     #[arg(long, alias = "no-colour")]
     no_color: bool,
@@ -59,6 +64,26 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             )));
         }
         writable(output)?;
+    }
+    if args.merge {
+        let mut inputs: Vec<(String, Box<dyn io::BufRead>)> = Vec::new();
+        for path in &args.files {
+            if path.as_os_str() == "-" {
+                return Err(CmdError::usage("--merge reads files, not stdin"));
+            }
+            let file = File::open(path).map_err(|e| CmdError::file("read", path, e))?;
+            inputs.push((
+                path.display().to_string(),
+                Box::new(BufReader::with_capacity(1 << 16, file)),
+            ));
+        }
+        let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+        let label = format!("merge of {}", names.join(", "));
+        let session = replay_merged(&label, inputs, &rules, |_| {})
+            .map_err(|e| CmdError::run(format!("cannot read the recordings: {e}")))?;
+        let report = Report::new(vec![session], args.strict);
+        write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
+        return Ok(verdict_exit(report.verdict, args.strict));
     }
     let mut sessions = Vec::new();
     for path in &args.files {

@@ -125,7 +125,9 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         } else {
             (Listeners::default(), Some(listeners))
         };
-        let mut sim = Simulation::start_world(world, servers).await;
+        let mut sim = Simulation::start_world(world, servers)
+            .await
+            .map_err(|e| CmdError::run(format!("cannot start the simulation: {e}")))?;
         sim.set_seed(args.seed);
         sim.set_timings(timings);
         sim.set_auth_checks(!args.no_auth);

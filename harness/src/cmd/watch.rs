@@ -32,6 +32,13 @@ pub(crate) struct Args {
     /// End when the queue holds no message (hidden ones included).
     #[arg(long)]
     drain: bool,
+    /// This watcher is one of several consumers of the queue: it sees only its share, so what
+    /// rests on a message not having come (`connection-test-missing`,
+    /// `training-notification-missing`, `export-of-untrained-iteration`,
+    /// `backup-blob-unannounced`) is deferred to `cvnotify replay --merge` of every watcher's
+    /// recording.
+    #[arg(long)]
+    partial: bool,
     #[command(flatten)]
     report: SessionOutput,
     /// Attempts before an unparseable message goes to `<queue>-poison` (1 to 1000).
@@ -117,6 +124,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         at: clock::wall(),
         scenario: None,
         duties: Vec::new(),
+        partial: args.partial,
     };
     let options = Options {
         mode: if args.peek {

@@ -36,6 +36,8 @@ pub enum Item {
         scenario: Option<String>,
         /// The client's duties.
         duties: Vec<Duty>,
+        /// Whether it saw only its share of the queue.
+        partial: bool,
     },
     /// A journal line: what the client judge is fed.
     Client {
@@ -234,6 +236,7 @@ pub fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
                 scope: s.scope,
                 scenario: s.scenario,
                 duties: s.duties,
+                partial: s.partial,
             }
         }
         Line::Request(r) => Item::Client {

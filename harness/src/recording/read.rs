@@ -100,6 +100,7 @@ struct RawLine<'a> {
     program: Option<String>,
     status: Option<i32>,
     signal: Option<i32>,
+    partial: Option<bool>,
 }
 
 fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProblem> {
@@ -169,6 +170,7 @@ impl RawLine<'_> {
             ("program", self.program.is_some()),
             ("status", self.status.is_some()),
             ("signal", self.signal.is_some()),
+            ("partial", self.partial.is_some()),
         ];
         all.into_iter()
             .find(|(name, on)| *on && !allowed.contains(name))
@@ -178,7 +180,9 @@ impl RawLine<'_> {
     fn into_line(self) -> Result<Line, LineProblem> {
         let kind = self.kind.to_string();
         let allowed: &[&str] = match kind.as_str() {
-            "session" => &["version", "sources", "at", "scope", "scenario", "duties"],
+            "session" => &[
+                "version", "sources", "at", "scope", "scenario", "duties", "partial",
+            ],
             "end" => &["at", "outcome", "reason"],
             "message" => &[
                 "at",
@@ -255,6 +259,7 @@ impl RawLine<'_> {
                 scope: self.scope.unwrap_or_default(),
                 scenario: self.scenario,
                 duties: self.duties.unwrap_or_default(),
+                partial: self.partial.unwrap_or(false),
             }),
             "end" => Line::End(EndLine {
                 at: required(self.at, "at", k)?,

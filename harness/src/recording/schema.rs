@@ -184,6 +184,10 @@ pub struct SessionLine {
     /// The client's duties beyond consuming (`fetch-backups`, `configure`; version 3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duties: Vec<Duty>,
+    /// The run saw only its share of the queue (one of several consumers; version 3): what
+    /// rests on a message not having come waits for the merge.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// A duty of a client, as named in a session line.

@@ -38,8 +38,8 @@ impl Paint {
     }
 }
 
-fn lines(evidence: &[u32]) -> String {
-    let list: Vec<String> = evidence.iter().map(u32::to_string).collect();
+fn lines(s: &super::model::SessionReport, evidence: &[u32]) -> String {
+    let list: Vec<String> = evidence.iter().map(|n| s.locate(*n)).collect();
     let word = if evidence.len() == 1 { "line" } else { "lines" };
     format!("{word} {}", list.join(", "))
 }
@@ -48,6 +48,16 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
     let p = Paint { on: color };
     for s in &report.sessions {
         writeln!(out, "{}  {}", s.file, p.verdict(s.verdict))?;
+        if !s.files.is_empty() {
+            let names: Vec<&str> = s.files.iter().map(|f| f.file.as_str()).collect();
+            writeln!(out, "  merged: {}", names.join(", "))?;
+        }
+        if s.partial {
+            writeln!(
+                out,
+                "  partial: one consumer's share of the queue; what rests on a message not having come is deferred to the merge"
+            )?;
+        }
         // A client's journal has no lifecycle sources: its clients say what was judged.
         if s.sources.is_empty() && !s.clients.is_empty() {
             writeln!(out, "  {} lines", s.lines)?;
@@ -76,7 +86,7 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                 c.rests_on
             )?;
             for e in &c.examples {
-                writeln!(out, "      line {}: {}", e.line, e.detail)?;
+                writeln!(out, "      line {}: {}", s.locate(e.line), e.detail)?;
             }
             if c.count > c.examples.len() as u64 {
                 writeln!(
@@ -97,11 +107,17 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
             let steps: Vec<String> = project
                 .history
                 .iter()
-                .map(|h| format!("{} (line {}, {})", h.phase, h.line, h.at()))
+                .map(|h| format!("{} (line {}, {})", h.phase, s.locate(h.line), h.at()))
                 .collect();
             writeln!(out, "    lifecycle: {}", steps.join(" -> "))?;
             for f in &project.findings {
-                let waived = if f.waived { " (waived)" } else { "" };
+                let waived = if f.deferred {
+                    " (deferred: one consumer's share of the queue; judge the merge)"
+                } else if f.waived {
+                    " (waived)"
+                } else {
+                    ""
+                };
                 let mut about = String::new();
                 if let Some(i) = f.iteration_id {
                     about.push_str(&format!(" iteration {i}"));
@@ -117,7 +133,12 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                     f.at,
                     f.summary
                 )?;
-                writeln!(out, "      rests on {}; {}", f.rests_on, lines(&f.evidence))?;
+                writeln!(
+                    out,
+                    "      rests on {}; {}",
+                    f.rests_on,
+                    lines(s, &f.evidence)
+                )?;
             }
         }
         for c in &s.clients {

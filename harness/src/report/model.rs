@@ -173,6 +173,10 @@ pub struct FindingReport {
     pub evidence: Vec<u32>,
     /// Whether `--select`/`--exclude` waived it.
     pub waived: bool,
+    /// Whether it was deferred: the run saw only its share of the queue, and the finding rests
+    /// on a message not having come (it may have gone to another consumer); not counted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
 }
 
 /// One project.
@@ -229,6 +233,22 @@ pub struct SessionReport {
     /// --record`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<super::client::ClientSection>,
+    /// For a merge of recordings: where each begins among the evidence numbers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<super::tally::FileSpan>,
+    /// Whether the session saw only its share of the queue (findings deferred to a merge).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+impl SessionReport {
+    /// Where evidence number `n` is: `file:line` in a merge, the line number otherwise.
+    pub fn locate(&self, n: u32) -> String {
+        match self.files.iter().rev().find(|f| f.first <= n) {
+            Some(f) => format!("{}:{}", f.file, n - f.first + 1),
+            None => n.to_string(),
+        }
+    }
 }
 
 /// The whole run.

@@ -308,6 +308,7 @@ enum Mark {
         version: u32,
         sources: Sources,
         scope: Scope,
+        partial: bool,
     },
     End {
         outcome: Outcome,
@@ -323,19 +324,77 @@ type RunEnd = (u32, Outcome, Option<String>);
 #[derive(Clone, Debug, Default)]
 pub struct Runs {
     marks: Vec<(u32, Mark)>,
+    /// For a merge of recordings: each file's name and first line number (evidence numbers
+    /// run on from file to file).
+    files: Vec<(String, u32)>,
+}
+
+/// One recording of a merge: its name and the evidence numbers its lines got.
+#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSpan {
+    /// The recording.
+    pub file: String,
+    /// The evidence number of its line 1.
+    pub first: u32,
 }
 
 impl Runs {
-    /// A run starts on `line`.
-    pub fn start(&mut self, line: u32, version: u32, sources: Sources, scope: Scope) {
+    /// A run starts on `line`; `partial` when it saw only its share of the queue.
+    pub fn start(
+        &mut self,
+        line: u32,
+        version: u32,
+        sources: Sources,
+        scope: Scope,
+        partial: bool,
+    ) {
         self.marks.push((
             line,
             Mark::Start {
                 version,
                 sources,
                 scope,
+                partial,
             },
         ));
+    }
+
+    /// A recording of a merge begins at evidence number `first`.
+    pub fn file(&mut self, name: &str, first: u32) {
+        self.files.push((name.to_string(), first));
+    }
+
+    /// The recordings of a merge (empty for one recording).
+    pub fn files(&self) -> Vec<FileSpan> {
+        if self.files.len() < 2 {
+            return Vec::new();
+        }
+        self.files
+            .iter()
+            .map(|(file, first)| FileSpan {
+                file: file.clone(),
+                first: *first,
+            })
+            .collect()
+    }
+
+    /// Whether what was seen is only a share of the queue: a run said so, and no merge of
+    /// several recordings completes it.
+    pub fn partial(&self) -> bool {
+        self.files.len() < 2
+            && self
+                .marks
+                .iter()
+                .any(|(_, m)| matches!(m, Mark::Start { partial: true, .. }))
+    }
+
+    /// Which file of a merge `line` is in.
+    fn file_of(&self, line: u32) -> usize {
+        self.files
+            .iter()
+            .rposition(|(_, first)| *first <= line)
+            .unwrap_or(0)
     }
 
     /// A run ends on `line`.
@@ -346,6 +405,7 @@ impl Runs {
     /// Adds the marks of another part of the same recording.
     pub fn merge(&mut self, other: Self) {
         self.marks.extend(other.marks);
+        self.files.extend(other.files);
     }
 
     fn sorted(&self) -> Vec<&(u32, Mark)> {
@@ -382,22 +442,29 @@ impl Runs {
     /// least once delivery made the restart harmless) when another run followed it.
     fn judge(&self, tally: &mut Tally) {
         let marks = self.sorted();
-        // (start line, version, end) per run, in order.
-        let mut runs: Vec<(u32, u32, Option<RunEnd>)> = Vec::new();
+        // (file, start line, version, end) per run, in order: a merge's recordings are runs
+        // side by side, each judged on its own.
+        let mut runs: Vec<(usize, u32, u32, Option<RunEnd>)> = Vec::new();
         for (line, mark) in marks {
+            let file = self.file_of(*line);
             match mark {
-                Mark::Start { version, .. } => runs.push((*line, *version, None)),
+                Mark::Start { version, .. } => runs.push((file, *line, *version, None)),
                 Mark::End { outcome, reason } => {
-                    if let Some(run) = runs.last_mut()
-                        && run.2.is_none()
+                    if let Some(run) = runs.iter_mut().rev().find(|r| r.0 == file)
+                        && run.3.is_none()
                     {
-                        run.2 = Some((*line, *outcome, reason.clone()));
+                        run.3 = Some((*line, *outcome, reason.clone()));
                     }
                 }
             }
         }
-        let last = runs.len().saturating_sub(1);
-        for (n, (start, version, end)) in runs.into_iter().enumerate() {
+        let lasts: Vec<usize> = (0..runs.len())
+            .filter(|&k| {
+                let file = runs.get(k).map_or(0, |r| r.0);
+                !runs.iter().skip(k + 1).any(|r| r.0 == file)
+            })
+            .collect();
+        for (n, (_, start, version, end)) in runs.into_iter().enumerate() {
             if version < 2 {
                 continue;
             }
@@ -417,7 +484,7 @@ impl Runs {
                     ),
                 ),
             };
-            let (code, severity) = if n == last {
+            let (code, severity) = if lasts.contains(&n) {
                 ("run-incomplete", Severity::Error)
             } else {
                 ("run-restarted", Severity::Warning)
@@ -450,7 +517,7 @@ fn platform_name(p: &PlatformType) -> String {
     p.as_str().to_string()
 }
 
-fn finding_report(f: &Finding, waivers: &Waivers) -> FindingReport {
+fn finding_report(f: &Finding, waivers: &Waivers, partial: bool) -> FindingReport {
     let info = f.code.info();
     FindingReport {
         code: info.code,
@@ -463,6 +530,7 @@ fn finding_report(f: &Finding, waivers: &Waivers) -> FindingReport {
         platform: f.platform.as_ref().map(platform_name),
         evidence: f.evidence.iter().map(|s| s.evidence.get()).collect(),
         waived: waivers.waived(info.code),
+        deferred: partial && f.code.needs_every_message(),
     }
 }
 
@@ -531,13 +599,25 @@ pub fn session_report(
     let accepted = tally.counts.accepted;
     let observed = tally.counts.accepted + tally.counts.rejected;
     if observed == 0 && judged.is_empty() && !clients.any() {
+        // One consumer's share may be empty: whether anything came is the merge's to say.
+        let (severity, detail) = if runs.partial() {
+            (
+                Severity::Info,
+                "this consumer's share of the queue was empty; the merge judges whether anything came",
+            )
+        } else {
+            (
+                Severity::Error,
+                "no message, no project and no client request was observed",
+            )
+        };
         tally.add(
             "nothing-judged",
-            Severity::Error,
+            severity,
             false,
             "a run that judged nothing is not a pass",
             lines,
-            "no message, no project and no client request was observed".into(),
+            detail.into(),
             true,
             None,
         );
@@ -563,6 +643,7 @@ pub fn session_report(
         }
     }
     let waivers = &rules.waivers;
+    let partial = runs.partial();
     let mut verdict = Verdict::Pass;
     let checks: Vec<Check> = tally
         .checks
@@ -593,12 +674,13 @@ pub fn session_report(
             let findings: Vec<FindingReport> = r
                 .findings
                 .iter()
-                .map(|f| finding_report(f, waivers))
+                .map(|f| finding_report(f, waivers, partial))
                 .collect();
             let project_verdict = r
                 .findings
                 .iter()
                 .filter(|f| !waivers.waived(f.code.as_str()))
+                .filter(|f| !(partial && f.code.needs_every_message()))
                 .map(|f| Verdict::of(f.code.severity(), false))
                 .max()
                 .unwrap_or(Verdict::Pass);
@@ -633,5 +715,7 @@ pub fn session_report(
         checks,
         projects,
         clients,
+        files: runs.files(),
+        partial,
     }
 }

@@ -48,6 +48,24 @@ impl Reply {
         self.content_type = Some(content_type.to_string());
         self
     }
+
+    /// Sets a header, replacing any of the same name.
+    pub(crate) fn set(&mut self, name: &str, value: String) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value));
+    }
+
+    /// wiremock's answer (for a world served by a wiremock server).
+    pub(crate) fn template(&self) -> ResponseTemplate {
+        let mut t = ResponseTemplate::new(self.status);
+        for (name, value) in &self.headers {
+            t = t.append_header(name.as_str(), value.as_str());
+        }
+        match &self.content_type {
+            Some(mime) => t.set_body_raw(self.body.clone(), mime),
+            None => t,
+        }
+    }
 }
 
 /// A storage error: `x-ms-error-code`, and the `<Error>` body with the message, the request id
@@ -196,43 +214,41 @@ pub(crate) fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Turns a reply into wiremock's answer, adding what every answer carries. `request_id` is the
-/// answer's `x-ms-request-id`, `now` its `Date`.
+/// Completes a reply with what every storage answer carries. `request_id` is the answer's
+/// `x-ms-request-id`, `now` its `Date`. A HEAD answer keeps its headers (a Content-Length
+/// says what a GET would send) but no body.
 pub(crate) fn finish(
-    reply: Reply,
+    mut reply: Reply,
     request: &Request,
     request_id: &str,
     now: SystemTime,
-) -> ResponseTemplate {
+) -> Reply {
     let version = header(request, "x-ms-version").unwrap_or(DEFAULT_VERSION);
     let time = time::OffsetDateTime::from(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let body = if reply.body.windows(12).any(|w| w == b"{request-id}") {
-        String::from_utf8_lossy(&reply.body)
+    if reply.body.windows(12).any(|w| w == b"{request-id}") {
+        reply.body = String::from_utf8_lossy(&reply.body)
             .replace("{request-id}", request_id)
             .replace("{time}", &time)
-            .into_bytes()
-    } else {
-        reply.body
-    };
-    let mut t = ResponseTemplate::new(reply.status);
-    for (name, value) in &reply.headers {
-        t = t.append_header(name.as_str(), value.as_str());
+            .into_bytes();
     }
-    t = t
-        .insert_header("x-ms-request-id", request_id)
-        .insert_header("x-ms-version", version)
-        .insert_header("date", http_date(now).as_str())
-        .insert_header("server", "cvnotify-simulation");
+    for (name, value) in [
+        ("x-ms-request-id", request_id.to_string()),
+        ("x-ms-version", version.to_string()),
+        ("date", http_date(now)),
+        ("server", "cvnotify-simulation".to_string()),
+    ] {
+        reply.set(name, value);
+    }
     if let Some(id) = header(request, "x-ms-client-request-id") {
-        t = t.insert_header("x-ms-client-request-id", id);
+        reply.set("x-ms-client-request-id", id.to_string());
     }
-    match reply.content_type {
-        // A HEAD answer says the length of what a GET would send, but sends nothing.
-        _ if request.method.as_str() == "HEAD" => t,
-        Some(mime) => t.set_body_raw(body, &mime),
-        None if body.is_empty() => t,
-        None => t.set_body_raw(body, "application/octet-stream"),
+    if request.method.as_str() == "HEAD" {
+        reply.body.clear();
+        reply.content_type = None;
+    } else if reply.content_type.is_none() && !reply.body.is_empty() {
+        reply.content_type = Some("application/octet-stream".into());
     }
+    reply
 }

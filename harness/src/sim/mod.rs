@@ -18,6 +18,7 @@ mod http;
 mod journal;
 mod queues;
 mod reset;
+mod serve;
 mod training;
 mod world;
 
@@ -30,6 +31,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub use auth::{DEV_ACCOUNT, DEV_KEY};
 pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};
 pub use journal::{CAPACITY as JOURNAL_CAPACITY, Journal};
+pub use serve::{MAX_BODY, Server};
 pub use world::{Clock, MessageEncoding, Timings, World};
 
 use self::http::{Reply, finish};
@@ -75,7 +77,18 @@ impl Service {
         Self::new(Arc::new(Mutex::new(world)), Endpoint::Queue)
     }
 
-    /// Serves this endpoint on `server` (whose URL names it in listings).
+    /// Serves this endpoint on `listener` (a free loopback port when `None`), on a server of
+    /// its own whose memory does not grow with the requests it serves.
+    pub async fn serve(&self, listener: Option<TcpListener>) -> std::io::Result<Server> {
+        let server = Server::start(listener, self.clone()).await?;
+        let _ = self
+            .base
+            .set(format!("{}/{}", server.uri(), self.lock().account));
+        Ok(server)
+    }
+
+    /// Serves this endpoint on a wiremock `server` (whose URL names it in listings). wiremock
+    /// keeps every request it matched: for tests, not for long runs ([`Service::serve`]).
     pub async fn mount(&self, server: &MockServer) {
         let _ = self
             .base
@@ -148,24 +161,24 @@ enum Op {
     Blob(blobs::BlobOp),
 }
 
-/// What one request was answered with, before it goes out: the status (for the journal) and
-/// wiremock's template.
+/// What one request was answered with, before it goes out: the status, code and
+/// `Retry-After` for the journal, the delay to hold it back by, and the reply.
 struct Out {
     status: u16,
     error_code: Option<String>,
     retry_after: Option<u64>,
     delay_ms: u64,
-    template: ResponseTemplate,
+    reply: Reply,
 }
 
 impl Out {
-    fn plain(status: u16, template: ResponseTemplate) -> Self {
+    fn plain(reply: Reply) -> Self {
         Self {
-            status,
+            status: reply.status,
             error_code: None,
             retry_after: None,
             delay_ms: 0,
-            template,
+            reply,
         }
     }
 
@@ -174,7 +187,7 @@ impl Out {
             error_code: (answer.status >= 300)
                 .then(|| answer.error_code())
                 .flatten(),
-            ..Self::plain(answer.status, answer.template())
+            ..Self::plain(answer.reply())
         }
     }
 
@@ -189,10 +202,9 @@ impl Out {
             .iter()
             .find(|(n, _)| n == "x-ms-error-code")
             .map(|(_, v)| v.clone());
-        let status = reply.status;
         Self {
             error_code,
-            ..Self::plain(status, finish(reply, request, request_id, now))
+            ..Self::plain(finish(reply, request, request_id, now))
         }
     }
 }
@@ -222,7 +234,7 @@ impl Service {
                 // The training API's gateway answers bare; the storage services with their
                 // `<Error>` (`ServerBusy` for throttling, `InternalError` otherwise).
                 let mut out = match self.endpoint {
-                    Endpoint::Api => Out::plain(status, ResponseTemplate::new(status)),
+                    Endpoint::Api => Out::plain(Reply::new(status)),
                     Endpoint::Queue | Endpoint::Blob => {
                         let code = if matches!(status, 429 | 503) {
                             "ServerBusy"
@@ -235,7 +247,7 @@ impl Service {
                     }
                 };
                 if matches!(status, 429 | 503) {
-                    out.template = out.template.insert_header("retry-after", "1");
+                    out.reply.set("retry-after", "1".into());
                     out.retry_after = Some(1);
                 }
                 return out;
@@ -257,11 +269,10 @@ impl Service {
             }
             Some(HttpFault::Malformed) => {
                 return Out::plain(
-                    200,
-                    ResponseTemplate::new(200).set_body_string("<<< not the documented body"),
+                    Reply::new(200).bytes(b"<<< not the documented body".to_vec(), "text/plain"),
                 );
             }
-            Some(HttpFault::Empty) => return Out::plain(200, ResponseTemplate::new(200)),
+            Some(HttpFault::Empty) => return Out::plain(Reply::new(200)),
             Some(HttpFault::Delay(_) | HttpFault::RandomDelay(..)) | None => {}
         }
         let mut out = match self.endpoint {
@@ -307,8 +318,9 @@ impl Service {
     }
 }
 
-impl Respond for Service {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
+impl Service {
+    /// Answers one request: the reply and how long to hold it back.
+    pub(crate) fn handle(&self, request: &Request) -> (Reply, Duration) {
         let started = std::time::Instant::now();
         let mut world = self.lock();
         let segments: Vec<String> = request
@@ -322,11 +334,11 @@ impl Respond for Service {
             && let [admin, action] = segments.as_slice()
             && admin == "admin"
         {
-            return admin_answer(&mut world, action, request);
+            return (admin_answer(&mut world, action, request), Duration::ZERO);
         }
         if self.internal {
             let answer = training::route(&mut world, request, &segments);
-            return answer.template();
+            return (answer.reply(), Duration::ZERO);
         }
         let mut line = world
             .journal
@@ -349,21 +361,35 @@ impl Respond for Service {
                 j.push(crate::recording::Line::Request(line));
             }
         }
-        if out.delay_ms > 0 {
-            out.template.set_delay(Duration::from_millis(out.delay_ms))
+        (out.reply, Duration::from_millis(out.delay_ms))
+    }
+}
+
+/// A world served by a wiremock server (tests embed it so). wiremock keeps every request a
+/// mock matched for as long as the server lives: long-running simulations are served by
+/// [`serve`] instead, whose memory does not grow with the requests.
+impl Respond for Service {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let (reply, delay) = self.handle(request);
+        let template = reply.template();
+        if delay.is_zero() {
+            template
         } else {
-            out.template
+            template.set_delay(delay)
         }
     }
 }
 
 /// `POST /admin/settle` runs everything pending; `GET /admin/journal?after=N` gives the journal
 /// lines after number N (JSON Lines, the number of the last in `x-cvnotify-journal-last`).
-fn admin_answer(world: &mut World, action: &str, request: &Request) -> ResponseTemplate {
+fn admin_answer(world: &mut World, action: &str, request: &Request) -> Reply {
     match (request.method.as_str(), action) {
         ("POST", "settle") => {
             let ran = world.settle();
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "ran": ran }))
+            Reply::new(200).bytes(
+                serde_json::json!({ "ran": ran }).to_string().into_bytes(),
+                "application/json",
+            )
         }
         ("GET", "journal") => {
             let after = request
@@ -373,8 +399,7 @@ fn admin_answer(world: &mut World, action: &str, request: &Request) -> ResponseT
                 .and_then(|(_, v)| v.parse().ok())
                 .unwrap_or(0);
             let Some(journal) = &world.journal else {
-                return ResponseTemplate::new(404)
-                    .set_body_string("no journal is kept: start simulate with --record");
+                return Reply::new(404).bytes(b"no journal is kept".to_vec(), "text/plain");
             };
             let (lines, last) = journal.since(after);
             let mut body = String::new();
@@ -384,11 +409,11 @@ fn admin_answer(world: &mut World, action: &str, request: &Request) -> ResponseT
                     body.push('\n');
                 }
             }
-            ResponseTemplate::new(200)
-                .insert_header("x-cvnotify-journal-last", last.to_string().as_str())
-                .set_body_raw(body, "application/x-ndjson")
+            Reply::new(200)
+                .header("x-cvnotify-journal-last", last.to_string())
+                .bytes(body.into_bytes(), "application/x-ndjson")
         }
-        _ => ResponseTemplate::new(404),
+        _ => Reply::new(404),
     }
 }
 
@@ -407,45 +432,35 @@ pub struct Listeners {
 pub struct Simulation {
     world: Arc<Mutex<World>>,
     /// The simulation's own door to the training API, started when first asked for.
-    internal: Option<MockServer>,
-    api: MockServer,
-    blob: MockServer,
-    queue: MockServer,
+    internal: Option<Server>,
+    api: Server,
+    blob: Server,
+    queue: Server,
     /// The connection-reset layers in front of the servers (api, blob, queue), when they run.
     fronts: Option<[SocketAddr; 3]>,
 }
 
-async fn server(listener: Option<TcpListener>) -> MockServer {
-    // Request recording keeps every request ever served: a long run would grow without end.
-    let builder = MockServer::builder().disable_request_recording();
-    match listener {
-        Some(l) => builder.listener(l).start().await,
-        None => builder.start().await,
-    }
-}
-
 impl Simulation {
     /// Starts a simulation on free loopback ports, on virtual time starting at `start_ms`.
-    pub async fn start(start_ms: u64, encoding: MessageEncoding, training_key: &str) -> Self {
+    pub async fn start(
+        start_ms: u64,
+        encoding: MessageEncoding,
+        training_key: &str,
+    ) -> std::io::Result<Self> {
         let world = World::new(Clock::Virtual(start_ms), encoding, training_key);
         Self::start_world(world, Listeners::default()).await
     }
 
     /// Starts a simulation of `world` on `listeners`.
-    pub async fn start_world(world: World, listeners: Listeners) -> Self {
+    pub async fn start_world(world: World, listeners: Listeners) -> std::io::Result<Self> {
         let world = Arc::new(Mutex::new(world));
-        let (api, blob, queue) = (
-            server(listeners.api).await,
-            server(listeners.blob).await,
-            server(listeners.queue).await,
-        );
-        for (endpoint, s) in [
-            (Endpoint::Api, &api),
-            (Endpoint::Blob, &blob),
-            (Endpoint::Queue, &queue),
-        ] {
-            Service::new(world.clone(), endpoint).mount(s).await;
-        }
+        let serve = |endpoint, listener| {
+            let service = Service::new(world.clone(), endpoint);
+            async move { service.serve(listener).await }
+        };
+        let api = serve(Endpoint::Api, listeners.api).await?;
+        let blob = serve(Endpoint::Blob, listeners.blob).await?;
+        let queue = serve(Endpoint::Queue, listeners.queue).await?;
         {
             let mut w = world
                 .lock()
@@ -453,14 +468,14 @@ impl Simulation {
             w.queue_hosts.push(queue.address().to_string());
             w.blob_hosts.push(blob.address().to_string());
         }
-        Self {
+        Ok(Self {
             world,
             internal: None,
             api,
             blob,
             queue,
             fronts: None,
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, World> {
@@ -483,8 +498,7 @@ impl Simulation {
         which: Vec<u32>,
     ) -> std::io::Result<()> {
         let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let start =
-            |l, s: &MockServer| reset::start(l, *s.address(), which.clone(), counter.clone());
+        let start = |l, s: &Server| reset::start(l, *s.address(), which.clone(), counter.clone());
         let api = start(listeners.api, &self.api).await?;
         let blob = start(listeners.blob, &self.blob).await?;
         let queue = start(listeners.queue, &self.queue).await?;
@@ -495,7 +509,7 @@ impl Simulation {
         Ok(())
     }
 
-    fn url(&self, index: usize, server: &MockServer) -> String {
+    fn url(&self, index: usize, server: &Server) -> String {
         match self.fronts {
             Some(fronts) => fronts
                 .get(index)
@@ -662,13 +676,16 @@ impl Simulation {
         if let Some(s) = &self.internal {
             return s.uri();
         }
-        let server = server(None).await;
         let mut service = Service::new(self.world.clone(), Endpoint::Api);
         service.internal = true;
-        service.mount(&server).await;
-        let uri = server.uri();
-        self.internal = Some(server);
-        uri
+        match service.serve(None).await {
+            Ok(server) => {
+                let uri = server.uri();
+                self.internal = Some(server);
+                uri
+            }
+            Err(_) => String::new(),
+        }
     }
 
     /// Makes every Get Blob that returns content take `ms` longer (a slow download).

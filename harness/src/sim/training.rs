@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use serde_json::{Value, json};
-use wiremock::{Request, ResponseTemplate};
+use wiremock::Request;
 
 use super::faults::Misbehaviour;
 use super::world::{IdKind, Pending, World, container_base, export_completed};
@@ -47,12 +47,15 @@ impl Answer {
             .map(str::to_string)
     }
 
-    /// wiremock's answer.
-    pub(crate) fn template(&self) -> ResponseTemplate {
-        let t = ResponseTemplate::new(self.status);
+    /// The answer as it goes out: JSON when there is a body.
+    pub(crate) fn reply(&self) -> super::http::Reply {
+        let reply = super::http::Reply::new(self.status);
         match &self.body {
-            Some(b) => t.set_body_json(b),
-            None => t,
+            Some(b) => reply.bytes(
+                serde_json::to_vec(b).unwrap_or_default(),
+                "application/json; charset=utf-8",
+            ),
+            None => reply,
         }
     }
 }

@@ -1,0 +1,132 @@
+//! Serving a [`Service`] over HTTP/1.1 on a loopback port: an accept loop and hyper's
+//! connection handling, nothing kept per request once it is answered (wiremock keeps every
+//! request a mock matched for the server's lifetime, which a simulation that runs for hours
+//! cannot afford). A request body is read up to [`MAX_BODY`]; a longer one gets 413.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use super::Service;
+use super::http::Reply;
+
+/// The largest request body read (a Put Blob of a model backup fits; Azure's single Put Blob
+/// limit is larger, but nothing a client of the integration sends comes near).
+pub const MAX_BODY: usize = 256 * 1024 * 1024;
+
+/// A running server; stopped (its connections too) when dropped.
+#[derive(Debug)]
+pub struct Server {
+    address: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Serves `service` on `listener` (a free loopback port when `None`).
+    pub async fn start(
+        listener: Option<std::net::TcpListener>,
+        service: Service,
+    ) -> std::io::Result<Self> {
+        let listener = match listener {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                TcpListener::from_std(l)?
+            }
+            None => TcpListener::bind("127.0.0.1:0").await?,
+        };
+        let address = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    // Finished connections are reaped as they end, so the set stays small.
+                    Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let service = service.clone();
+                connections.spawn(async move {
+                    let handler = service_fn(move |request| {
+                        let service = service.clone();
+                        async move { Ok::<_, Infallible>(answer(&service, address, request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), handler)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { address, task })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> &SocketAddr {
+        &self.address
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One request, answered.
+async fn answer(
+    service: &Service,
+    address: SocketAddr,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => return response(Reply::new(413), false),
+    };
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let Ok(url) = url::Url::parse(&format!("http://{address}{target}")) else {
+        return response(Reply::new(400), false);
+    };
+    let request = wiremock::Request {
+        url,
+        method: parts.method,
+        headers: parts.headers,
+        body,
+    };
+    let head = request.method == hyper::Method::HEAD;
+    let (reply, delay) = service.handle(&request);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    response(reply, head)
+}
+
+fn response(reply: Reply, head: bool) -> hyper::Response<Full<Bytes>> {
+    let mut builder = hyper::Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(mime) = &reply.content_type {
+        builder = builder.header("content-type", mime.as_str());
+    }
+    // A HEAD answer's Content-Length (when the reply gives one) says what a GET would send.
+    let body = if head { Vec::new() } else { reply.body };
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+}
