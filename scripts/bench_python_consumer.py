@@ -7,7 +7,7 @@ import time
 from azure.storage.queue import QueueClient
 
 conn, name = sys.argv[1], sys.argv[2]
-# Azurite 3.35 refuses x-ms-version newer than 2025-11-05 (tooling.md, Azurite).
+# Azurite 3.35 refuses x-ms-version newer than 2025-11-05 (docs/protocol.md §2; Azurite refuses versions newer than it knows).
 queue = QueueClient.from_connection_string(conn, name, api_version="2025-11-05")
 done = 0
 started = time.perf_counter()

@@ -18,7 +18,7 @@ pub const ID_SEPARATOR: &str = " - ";
 /// Longest platform type accepted in a blob name.
 pub const MAX_PLATFORM_LEN: usize = 32;
 
-/// Export platforms (protocol.md 1.3: v3.3 enum, plus `OpenVino` from 3.4-preview).
+/// Export platforms (docs/protocol.md §1.3: v3.3 enum, plus `OpenVino` from 3.4-preview).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ExportPlatform {
     /// `CoreML`.
@@ -71,7 +71,7 @@ impl fmt::Display for ExportPlatform {
 }
 
 /// The `{platformType}` part of a backup blob name. The seed does not say whether it is the
-/// platform's API name or a file extension (protocol.md 1.5), so a name outside the list is kept
+/// platform's API name or a file extension (docs/protocol.md §1.5), so a name outside the list is kept
 /// as written rather than refused.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PlatformType {

@@ -1,5 +1,5 @@
 //! How a queue message's text carries its JSON: as the JSON itself or as standard padded base64
-//! of it (protocol.md 2, "Encoding conventions": v12 SDKs send text as-is, legacy SDKs and the
+//! of it (docs/protocol.md §2, "Encoding conventions": v12 SDKs send text as-is, legacy SDKs and the
 //! Functions trigger use base64), and the one rule that tells them apart.
 //!
 //! The rule: after optional JSON whitespace, a plain message starts with `{` (or `[` or `"`,

@@ -1,5 +1,5 @@
 //! GUID identifiers of the domain: [`ProjectId`] and [`IterationId`], in the one textual form the
-//! service writes (canonical hyphenated 8-4-4-4-12, either hex case; protocol.md 1.5).
+//! service writes (canonical hyphenated 8-4-4-4-12, either hex case; docs/protocol.md §1.5).
 
 use core::fmt;
 use core::str::FromStr;

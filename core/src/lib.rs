@@ -39,7 +39,7 @@
 //! ```
 //!
 //! The source document is the Custom Vision guide "Integrate Azure storage
-//! for notifications and backup" (the *seed*); `protocol.md` gathers the wire facts around it.
+//! for notifications and backup" (the *seed*); `docs/protocol.md` gathers the wire facts around it.
 
 // No std prelude: an accidental use of std fails to compile, and the crate builds for targets
 // without an operating system. `alloc` is the only runtime dependency.

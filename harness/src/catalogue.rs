@@ -60,10 +60,11 @@ pub fn findings_markdown() -> String {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct FindingJson {
     code: &'static str,
     severity: &'static str,
-    clause: &'static str,
+    rests_on: &'static str,
     needs: Vec<&'static str>,
     summary: &'static str,
 }
@@ -83,7 +84,7 @@ pub fn findings_json() -> Result<String, serde_json::Error> {
             FindingJson {
                 code: i.code,
                 severity: i.severity.as_str(),
-                clause: i.clause,
+                rests_on: i.clause,
                 needs: needs
                     .iter()
                     .filter(|(on, _)| *on)
@@ -114,6 +115,7 @@ pub fn client_findings_markdown() -> String {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ClientFindingJson {
     code: &'static str,
     severity: &'static str,

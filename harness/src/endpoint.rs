@@ -83,6 +83,35 @@ pub fn account_name(url: &str) -> Result<String, EndpointError> {
         .ok_or(EndpointError::NoAccount)
 }
 
+/// The queue or container a storage URL names: the segment after the account on an IP
+/// address or `localhost` (path style), else the first path segment; `None` when it names
+/// only the account.
+pub fn resource_name(url: &str) -> Option<String> {
+    let parsed = parse(url).ok()?;
+    let path_style = matches!(parsed.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+        || parsed
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
+    let mut segments = parsed.path_segments()?.filter(|s| !s.is_empty());
+    if path_style {
+        segments.next();
+    }
+    segments.next().map(str::to_string)
+}
+
+/// A usage error unless `url` (given with `flag`) names a `kind` (`queue` or `container`).
+pub fn require_resource(url: &str, flag: &str, kind: &str) -> Result<(), String> {
+    if resource_name(url).is_some() {
+        return Ok(());
+    }
+    let service = if kind == "queue" { "queue" } else { "blob" };
+    let port = if kind == "queue" { 10001 } else { 10000 };
+    Err(format!(
+        "{flag} names no {kind}: give https://ACCOUNT.{service}.core.windows.net/{upper} (on an emulator, http://127.0.0.1:{port}/ACCOUNT/{upper})",
+        upper = kind.to_uppercase()
+    ))
+}
+
 /// Shared Key credentials for the account `url` belongs to.
 pub fn shared_key(url: &str, key: AccountKey) -> Result<Credentials, EndpointError> {
     Ok(Credentials::SharedKey {
@@ -94,6 +123,27 @@ pub fn shared_key(url: &str, key: AccountKey) -> Result<Credentials, EndpointErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_storage_url_names_its_resource_after_the_account() {
+        let name = |u: &str| resource_name(u);
+        assert_eq!(
+            name("https://a.queue.core.windows.net/q?sv=1"),
+            Some("q".into())
+        );
+        assert_eq!(name("https://a.queue.core.windows.net/"), None);
+        assert_eq!(
+            name("http://127.0.0.1:10001/devstoreaccount1/q"),
+            Some("q".into())
+        );
+        assert_eq!(name("http://127.0.0.1:10001/devstoreaccount1"), None);
+        assert_eq!(name("http://localhost:10001/devstoreaccount1/"), None);
+        assert!(
+            require_resource("http://127.0.0.1:1/acct", "--queue", "queue")
+                .unwrap_err()
+                .contains("--queue names no queue")
+        );
+    }
 
     #[test]
     fn plain_http_only_to_loopback_or_an_emulator() {

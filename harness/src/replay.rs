@@ -49,11 +49,16 @@ impl Batch {
                 self.journal
                     .push((number, Journal::Start(scenario, duties)));
             }
-            Ok(Item::Client { at, event }) => self
-                .journal
-                .push((number, Journal::Event(at, Box::new(event)))),
+            Ok(Item::Client { at, event }) => {
+                self.tally.saw(at);
+                self.journal
+                    .push((number, Journal::Event(at, Box::new(event))));
+            }
             Ok(Item::End { outcome, reason }) => self.runs.end(number, outcome, reason),
-            Ok(Item::Inputs(inputs)) => self.inputs.extend(inputs),
+            Ok(Item::Inputs(inputs)) => {
+                inputs.iter().for_each(|i| self.tally.saw(i.at));
+                self.inputs.extend(inputs);
+            }
             Ok(Item::Unavailable { operation, detail }) => {
                 self.tally.api_unavailable(operation, number, &detail);
             }
@@ -63,6 +68,7 @@ impl Batch {
                 input,
             }) => {
                 self.tally.message(message_id, &parsed, number);
+                input.iter().for_each(|i| self.tally.saw(i.at));
                 self.inputs.extend(input);
             }
             Err(problem) => self.tally.line_problem(&problem, number),
@@ -97,6 +103,7 @@ pub fn replay_merged<'a>(
     rules: &Rules,
     mut progress: impl FnMut(usize),
 ) -> std::io::Result<SessionReport> {
+    let began = std::time::Instant::now();
     let mut lines = 0;
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -203,7 +210,7 @@ pub fn replay_merged<'a>(
         Ok::<_, std::io::Error>((tracker, totals, runs, clients, read))
     })?;
     read?;
-    Ok(session_report(
-        name, lines, totals, &runs, tracker, &clients, rules,
-    ))
+    let mut report = session_report(name, lines, totals, &runs, tracker, &clients, rules);
+    report.seconds = began.elapsed().as_secs_f64();
+    Ok(report)
 }

@@ -5,7 +5,7 @@
 //! evidence numbers, so a number exists only for a line that was written: replaying the
 //! recording gives exactly the report the session gives at its end ([`Session::finish`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 use cvnotify_core::lifecycle::{
@@ -32,15 +32,23 @@ pub type LiveSink = Box<dyn Write + Send>;
 pub struct Recorder {
     writer: Option<Writer<RecordingSink>>,
     last: u32,
+    /// Without a file: what each input line stood for (at most [`DESCRIBED`]), so that a
+    /// report's evidence names the inputs themselves rather than lines nobody has.
+    described: Option<BTreeMap<u32, String>>,
 }
+
+/// How many inputs a session without a recording describes for its report's evidence.
+pub const DESCRIBED: usize = 65_536;
 
 impl Recorder {
     /// A recorder writing to `sink` (nowhere when `None`), after the `lines` lines the
     /// recording already holds (a run appended to an earlier one continues its numbering).
     pub fn new(sink: Option<RecordingSink>, lines: u32) -> Self {
+        let described = sink.is_none().then(BTreeMap::new);
         Self {
             writer: sink.map(Writer::new),
             last: lines,
+            described,
         }
     }
 
@@ -50,7 +58,24 @@ impl Recorder {
             w.write(line)?;
         }
         self.last = self.last.saturating_add(1);
+        if let Some(map) = &mut self.described
+            && map.len() < DESCRIBED
+            && let Some(text) = line.describe()
+        {
+            map.insert(self.last, text);
+        }
         Evidence::new(self.last).ok_or_else(|| io::Error::other("line number 0"))
+    }
+
+    /// Without a file, what the inputs stood for, by evidence number (taken: asked once, at
+    /// the end); `None` when there is a recording, whose line numbers are the evidence.
+    pub fn take_described(&mut self) -> Option<BTreeMap<u32, String>> {
+        self.described.take()
+    }
+
+    /// Whether there is a recording being written.
+    pub fn is_recording(&self) -> bool {
+        self.writer.is_some()
     }
 
     /// The number of the last line written.
@@ -162,6 +187,8 @@ pub struct Session {
     /// Projects with inputs not yet told about, and how many inputs that is.
     dirty: BTreeSet<ProjectId>,
     untold: usize,
+    /// When the session began (the wall clock's run time is the report's duration).
+    began: std::time::Instant,
 }
 
 /// The most inputs the live lines fall behind by before they are brought up to date (they
@@ -224,6 +251,7 @@ impl Session {
             told: std::collections::BTreeMap::new(),
             dirty: BTreeSet::new(),
             untold: 0,
+            began: std::time::Instant::now(),
         })
     }
 
@@ -260,6 +288,7 @@ impl Session {
     pub fn journal(&mut self, line: Line) -> io::Result<()> {
         let evidence = self.recorder.record(&line)?;
         if let Ok(Item::Client { at, event }) = crate::recording::item_of(line, evidence) {
+            self.tally.saw(at);
             self.clients.handle(evidence.get(), at, event);
         }
         Ok(())
@@ -478,6 +507,7 @@ impl Session {
     /// Time passed (it is `at` now): records a tick and lets deadlines expire.
     pub fn tick(&mut self, at: Timestamp) -> io::Result<()> {
         let evidence = self.recorder.record(&Line::Tick(TickLine { at: At(at) }))?;
+        self.tally.saw(at);
         self.tracker.handle(Input {
             at,
             evidence,
@@ -491,6 +521,7 @@ impl Session {
     /// project judged once per batch, not once per input: a project with a long history costs
     /// no more per message than a short one).
     fn apply(&mut self, input: Input, project: Option<ProjectId>) {
+        self.tally.saw(input.at);
         self.tracker.handle(input);
         if let Some(p) = project {
             self.dirty.insert(p);
@@ -511,13 +542,18 @@ impl Session {
             };
             let (phases, findings) = self.told.entry(p).or_default();
             for (stamp, phase) in after.history.iter().skip(*phases) {
+                // The line number only when there is a recording to look it up in.
+                let line = if self.recorder.is_recording() {
+                    format!("  (line {})", stamp.evidence.get())
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     self.live,
-                    "{}  project {}  {}  (line {})",
+                    "{}  project {}  {}{line}",
                     format_time(stamp.at),
                     after.project_id,
                     phase.as_str(),
-                    stamp.evidence.get()
                 );
             }
             *phases = after.history.len();
@@ -533,7 +569,7 @@ impl Session {
                     f.project_id,
                     info.severity.as_str(),
                     info.code,
-                    info.summary
+                    crate::report::finding_detail(f)
                 );
             }
             *findings = after.findings;
@@ -566,7 +602,8 @@ impl Session {
             // The end was not recorded; the live report says so as a replay would.
             let _ = self.recorder.finish();
         }
-        let report = session_report(
+        let described = self.recorder.take_described();
+        let mut report = session_report(
             name,
             self.recorder.lines(),
             self.tally,
@@ -575,6 +612,8 @@ impl Session {
             &self.clients,
             rules,
         );
+        report.described = described;
+        report.seconds = self.began.elapsed().as_secs_f64();
         (report, written)
     }
 }

@@ -143,12 +143,12 @@ pub enum Ending {
 /// or failing (408, 429, 500, 502, 503, 504). Anything else (a refused key, a missing queue)
 /// will not get better by waiting.
 pub fn transient(e: &StorageError) -> bool {
-    match e {
+    match e.cause() {
         StorageError::Transport(_) => true,
         StorageError::Status { status, .. } => {
             matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
         }
-        StorageError::Body(_) | StorageError::Url(_) => false,
+        StorageError::Body(_) | StorageError::Url(_) | StorageError::Call { .. } => false,
     }
 }
 

@@ -16,7 +16,7 @@ use crate::support::repo_root;
 pub(crate) const ACCOUNT: &str = "devstoreaccount1";
 pub(crate) const KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-/// An account SAS for the development account, valid until 2099 (../shared/reference/tooling.md).
+/// An account SAS for the development account, valid until 2099 (Azurite's documentation; `cvnotify_harness::sim::dev_account_sas` computes it).
 pub(crate) const SAS: &str = "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D";
 
 /// Azurite's queue and blob servers, stopped on drop.
@@ -311,7 +311,7 @@ fn stale_receipts_wrong_keys_and_missing_queues_are_typed_errors_without_secrets
         );
         let err = denied.peek(1).await.unwrap_err();
         assert!(
-            matches!(err, StorageError::Status { status, .. } if status.as_u16() == 403),
+            matches!(err.cause(), StorageError::Status { status, .. } if status.as_u16() == 403),
             "{err}"
         );
         assert!(!format!("{err} {err:?}").contains("Q0FOQVJZ"));
@@ -333,7 +333,11 @@ fn stale_receipts_wrong_keys_and_missing_queues_are_typed_errors_without_secrets
         );
         let start = Instant::now();
         let err = gone.peek(1).await.unwrap_err();
-        assert!(matches!(err, StorageError::Transport(_)), "{err}");
+        assert!(matches!(err.cause(), StorageError::Transport(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("Peek Messages on queue "),
+            "{err}"
+        );
         assert!(
             start.elapsed() >= Duration::from_millis(60),
             "no retry waits: {:?}",
@@ -531,6 +535,8 @@ fn watch_peek_consumes_nothing_and_plain_http_elsewhere_is_refused() {
     // never printed, whatever the output.
     let keyed = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
         .args([
+            // Every HTTP call logged, and still no secret.
+            "-vvv",
             "watch",
             "--queue",
             &azurite.queue_url("peeked"),
@@ -622,6 +628,8 @@ fn watch_cross_checks_notifications_with_the_training_api_and_the_recording_repl
     let recording = dir.join("session.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
         .args([
+            // Every HTTP call logged (the training API's too), and still no key or SAS.
+            "-vvv",
             "watch",
             "--queue",
             &url,
@@ -672,12 +680,17 @@ fn watch_cross_checks_notifications_with_the_training_api_and_the_recording_repl
         "{recorded}"
     );
     assert_eq!(recorded.matches(r#""kind":"api""#).count(), 3, "{recorded}");
+    assert!(
+        stderr.contains("training API") && stderr.contains("status"),
+        "{stderr}"
+    );
     for text in [
         &recorded,
         &stderr.to_string(),
         &String::from_utf8_lossy(&out.stdout).to_string(),
     ] {
         assert!(!text.contains("TRAININGKEYCANARY"));
+        assert!(!text.contains("sig=1tmw"), "the SAS signature leaked");
     }
     let replayed = cvnotify(&["replay", "--format", "json", recording.to_str().unwrap()]);
     let again: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();

@@ -48,6 +48,54 @@ fn readme_diagram_and_findings_are_current() {
 fn the_dot_diagram_and_json_catalogue_are_well_formed() {
     let dot = run(&["diagram", "--format", "dot"]);
     assert!(dot.starts_with("digraph lifecycle {") && dot.ends_with("}\n"));
+    // Graphviz renders it without a warning (`.ci/run` installs graphviz).
+    let mut render = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("graphviz's dot is needed (apt-get install graphviz; .ci/run installs it)");
+    use std::io::Write as _;
+    render
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
+    let out = render.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "graphviz warned");
+    let svg = String::from_utf8(out.stdout).unwrap();
+    // Every phase is drawn, and the main path runs left to right: each phase's box lies to
+    // the right of the one before it.
+    let x_of = |phase: &str| -> f64 {
+        let node = svg
+            .split("<g id=\"node")
+            .find(|g| g.contains(&format!("<title>{phase}</title>")))
+            .unwrap_or_else(|| panic!("{phase} is not drawn"));
+        let text = node.split("<text").nth(1).unwrap();
+        let x = text
+            .split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        x.parse().unwrap()
+    };
+    let main = [
+        "Configured",
+        "ConnectionTested",
+        "Training",
+        "Trained",
+        "Exported",
+    ];
+    for pair in main.windows(2) {
+        assert!(x_of(pair[0]) < x_of(pair[1]), "{pair:?} not left to right");
+    }
+    x_of("TrainingFailed");
+    x_of("ExportFailed");
     let json: serde_json::Value =
         serde_json::from_str(&run(&["findings", "--format", "json"])).unwrap();
     let codes: Vec<&str> = json
@@ -61,4 +109,76 @@ fn the_dot_diagram_and_json_catalogue_are_well_formed() {
         cvnotify_core::lifecycle::FindingCode::ALL.len()
     );
     assert!(codes.contains(&"backup-blob-missing"));
+}
+
+/// Every citation resolves: `docs/protocol.md §N` names a section the file has, and nothing in
+/// the repository cites a reference it does not carry.
+#[test]
+fn every_citation_resolves_to_a_document_in_the_repository() {
+    let root = repo_root();
+    let reference = std::fs::read_to_string(root.join("docs/protocol.md")).unwrap();
+    let sections: Vec<String> = reference
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with('§'))
+                .map(str::to_string)
+        })
+        .collect();
+    let mut checked = 0;
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                if !matches!(name.as_str(), "target" | "node_modules" | ".git" | "corpus") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !["rs", "md", "py", "mjs", "sh", "toml"]
+                .iter()
+                .any(|e| name.ends_with(e))
+                && path.parent().is_none_or(|p| !p.ends_with("scripts"))
+            {
+                continue;
+            }
+            // This test names what it looks for.
+            if path.ends_with("tests/e2e/docs.rs") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            for (k, line) in text.lines().enumerate() {
+                let at = format!("{}:{}", path.display(), k + 1);
+                assert!(
+                    !line.contains("../shared")
+                        && !line.contains("tooling.md")
+                        && !line.contains("peers.md"),
+                    "{at} cites a file outside the repository: {line}"
+                );
+                for (i, _) in line.match_indices("docs/protocol.md §") {
+                    let cited: String = line[i + "docs/protocol.md §".len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || *c == '.')
+                        .collect();
+                    let cited = cited.trim_end_matches('.');
+                    assert!(
+                        sections.iter().any(|s| s.trim_start_matches('§') == cited),
+                        "{at} cites docs/protocol.md §{cited}, which it does not have"
+                    );
+                    checked += 1;
+                }
+                let bare = line.replace("docs/protocol.md", "");
+                assert!(
+                    !bare.contains("protocol.md") || path.ends_with("docs/protocol.md"),
+                    "{at} cites protocol.md without its path: {line}"
+                );
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} citations found");
 }

@@ -27,6 +27,8 @@ fn assert_clean(what: &str, bytes: &[u8]) {
 fn run(args: &[&str], stdin: &[u8]) -> std::process::Output {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        // The most verbose logging: every HTTP call is logged, and still no secret.
+        .arg("-vvv")
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -159,6 +161,7 @@ fn check_and_simulate_write_no_secret() {
     };
     let mut sim = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
         .args([
+            "-vvv",
             "simulate",
             "--training-key-env",
             "CVNOTIFY_LEAK_KEY",
@@ -232,6 +235,7 @@ fn check_and_simulate_write_no_secret() {
             );
             std::thread::spawn(move || {
                 let mut args = vec![
+                    "-vvv".to_string(),
                     "check".to_string(),
                     "--training-endpoint".into(),
                     base,
@@ -319,6 +323,7 @@ fn verify_writes_no_secret_a_client_prints() {
         let record = dir.join(format!("{format}.jsonl"));
         let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
             .args([
+                "-vvv",
                 "verify",
                 "--scenario",
                 "happy",

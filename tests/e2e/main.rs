@@ -26,6 +26,7 @@ mod live_replay;
 mod parse_properties;
 mod redact;
 mod replay;
+mod reports;
 mod scale;
 mod sdk;
 mod sim_lifecycle;

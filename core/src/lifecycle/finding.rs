@@ -345,14 +345,14 @@ impl FindingCode {
             Self::DuplicateDelivery => (
                 "duplicate-delivery",
                 Info,
-                "protocol.md 2: queues deliver at least once",
+                "docs/protocol.md §2: queues deliver at least once",
                 Q,
                 "the same notification arrived more than once",
             ),
             Self::ApiRejected => (
                 "api-rejected",
                 Info,
-                "protocol.md 1.4",
+                "docs/protocol.md §1.4",
                 A,
                 "the training API refused a call",
             ),

@@ -93,7 +93,7 @@ pub struct Delivery {
     pub dequeue_count: u32,
 }
 
-/// `GetIteration`'s `status` (protocol.md 1.3: no enum in the spec; these are the values seen).
+/// `GetIteration`'s `status` (docs/protocol.md §1.3: no enum in the spec; these are the values seen).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IterationStatus {
     /// `Training`.
@@ -115,7 +115,7 @@ pub enum ExportJobStatus {
     Failed,
 }
 
-/// ExportIteration's `flavor` (protocol.md 1.3: DockerFile takes Linux, Windows or ARM;
+/// ExportIteration's `flavor` (docs/protocol.md §1.3: DockerFile takes Linux, Windows or ARM;
 /// TensorFlow takes TensorFlowNormal or TensorFlowLite; ONNX takes ONNX10 or ONNX12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ExportFlavor {

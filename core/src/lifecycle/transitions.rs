@@ -324,21 +324,16 @@ fn label(r: &Row) -> String {
     s
 }
 
-/// A node of the rendered diagram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Node {
-    /// Any phase: rows that are the same in every phase are drawn once, from here.
-    Any,
-    /// One phase.
-    Phase(Phase),
-}
-
-impl Node {
-    const fn name(self) -> &'static str {
-        match self {
-            Self::Any => "AnyPhase",
-            Self::Phase(p) => p.as_str(),
-        }
+/// The phase a project usually comes from before entering `p` (the main path, configured →
+/// connection-tested → training → trained → exported, with the failures branching off it):
+/// where a step that does the same in every phase is drawn from.
+const fn main_predecessor(p: Phase) -> Option<Phase> {
+    match p {
+        Phase::Configured => None,
+        Phase::ConnectionTested => Some(Phase::Configured),
+        Phase::Training => Some(Phase::ConnectionTested),
+        Phase::Trained | Phase::TrainingFailed => Some(Phase::Training),
+        Phase::Exported | Phase::ExportFailed => Some(Phase::Trained),
     }
 }
 
@@ -351,85 +346,102 @@ fn uniform(step: Step, guard: Guard) -> bool {
     matching.all(|r| Some(outcome(r)) == first)
 }
 
-/// The edges worth drawing, with rows that share an edge merged into one label: rows that are
-/// the same in every phase once from [`Node::Any`]; the other rows from their phase, except
-/// those that neither move nor raise a finding.
-fn edges() -> alloc::vec::Vec<(Node, Node, String)> {
-    let mut edges: alloc::vec::Vec<(Node, Node, String)> = alloc::vec::Vec::new();
-    let mut add = |from: Node, to: Node, l: String| match edges
-        .iter_mut()
-        .find(|(f, t, _)| *f == from && *t == to)
-    {
-        Some((_, _, existing)) => {
-            existing.push_str("<br/>");
-            existing.push_str(&l);
-        }
-        None => edges.push((from, to, l)),
+/// What the diagrams draw, computed once from the table.
+struct Drawing {
+    /// Edges (`None` as the tail: the start), with the rows that share an edge merged into
+    /// one label (one line per row). A row that does the same in every phase is drawn once,
+    /// from its target's main-path predecessor, and listed in `anywhere` too.
+    edges: alloc::vec::Vec<(Option<Phase>, Phase, alloc::vec::Vec<String>)>,
+    /// The rows that do the same in every phase, as `label -> target` (or `label (stays)`).
+    anywhere: alloc::vec::Vec<String>,
+}
+
+fn drawing() -> Drawing {
+    let mut d = Drawing {
+        edges: alloc::vec![(
+            None,
+            Phase::Configured,
+            alloc::vec![String::from("first input of a project")]
+        )],
+        anywhere: alloc::vec::Vec::new(),
     };
     for r in rows() {
         let is_uniform = uniform(r.step, r.guard);
         if is_uniform && r.from != Phase::ALL[0] {
             continue;
         }
-        let from = if is_uniform {
-            Node::Any
-        } else {
-            Node::Phase(r.from)
+        let (from, to) = match (is_uniform, r.next) {
+            (true, To(p)) => {
+                d.anywhere
+                    .push(alloc::format!("{} -> {}", label(r), p.as_str()));
+                (main_predecessor(p), p)
+            }
+            (true, Stay) if r.finding.is_none() => continue,
+            (true, Stay) => {
+                d.anywhere
+                    .push(alloc::format!("{} (stays in its phase)", label(r)));
+                continue;
+            }
+            (false, To(p)) => (Some(r.from), p),
+            (false, Stay) if r.finding.is_some() => (Some(r.from), r.from),
+            (false, Stay) => continue,
         };
-        let to = match r.next {
-            To(p) => Node::Phase(p),
-            Stay => from,
-        };
-        if to == from && r.finding.is_none() {
-            continue;
+        match d.edges.iter_mut().find(|(f, t, _)| *f == from && *t == to) {
+            Some((_, _, labels)) => labels.push(label(r)),
+            None => d.edges.push((from, to, alloc::vec![label(r)])),
         }
-        add(from, to, label(r));
     }
-    edges
+    d
 }
 
-/// The table as a Mermaid state diagram. The phases sit inside one composite state, "any
-/// phase", from which the steps that do the same everywhere are drawn.
+/// The table as a Mermaid state diagram: the main path from left to right with the failures
+/// branching off it, and a note listing the steps that do the same in every phase.
 pub fn to_mermaid() -> String {
-    let mut s = String::from("stateDiagram-v2\n    [*] --> Configured: first input of a project\n");
-    s.push_str("    state \"any phase\" as AnyPhase {\n");
-    for p in Phase::ALL {
-        let _ = writeln!(s, "        {}", p.as_str());
+    let d = drawing();
+    let mut s = String::from("stateDiagram-v2\n    direction LR\n");
+    for (from, to, labels) in &d.edges {
+        let from = from.map_or("[*]", Phase::as_str);
+        let _ = writeln!(
+            s,
+            "    {from} --> {}: {}",
+            to.as_str(),
+            labels.join("<br/>")
+        );
     }
-    s.push_str("    }\n");
-    for (from, to, l) in edges() {
-        let _ = writeln!(s, "    {} --> {}: {}", from.name(), to.name(), l);
+    s.push_str("    note right of Configured\n        in any phase:\n");
+    for row in &d.anywhere {
+        let _ = writeln!(s, "        {row}");
     }
+    s.push_str("    end note\n");
     s
 }
 
-/// The table as a Graphviz DOT digraph (steps that do the same in every phase leave the
-/// `AnyPhase` cluster).
+/// The table as a Graphviz DOT digraph: the main path from left to right (heavier edges keep
+/// it straight), the failures branching off it, and a note listing the steps that do the same
+/// in every phase.
 pub fn to_dot() -> String {
+    let d = drawing();
     let mut s = String::from(
-        "digraph lifecycle {\n    rankdir=LR;\n    compound=true;\n    node [shape=box, style=rounded];\n    start [shape=point];\n",
+        "digraph lifecycle {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n    start [shape=point];\n    TrainingFailed [color=firebrick];\n    ExportFailed [color=firebrick];\n",
     );
-    s.push_str("    subgraph cluster_any {\n        label=\"any phase\";\n        AnyPhase [shape=point, style=invis];\n");
-    for p in Phase::ALL {
-        let _ = writeln!(s, "        {};", p.as_str());
-    }
-    s.push_str("    }\n    start -> Configured [label=\"first input of a project\"];\n");
-    for (from, to, l) in edges() {
-        let l = l.replace("<br/>", "\\n");
-        let tail = if from == Node::Any {
-            ", ltail=cluster_any"
-        } else {
-            ""
-        };
+    for (from, to, labels) in &d.edges {
+        let from = from.map_or("start", Phase::as_str);
+        let failure = matches!(to, Phase::TrainingFailed | Phase::ExportFailed);
+        let main =
+            !failure && main_predecessor(*to).map_or(from == "start", |p| p.as_str() == from);
+        let weight = if main { ", weight=10" } else { "" };
         let _ = writeln!(
             s,
-            "    {} -> {} [label=\"{}\"{tail}];",
-            from.name(),
-            to.name(),
-            l
+            "    {from} -> {} [label=\"{}\"{weight}];",
+            to.as_str(),
+            labels.join("\\n")
         );
     }
-    s.push_str("}\n");
+    s.push_str("    anywhere [shape=note, label=\"in any phase:\\l");
+    for row in &d.anywhere {
+        let _ = write!(s, "{row}\\l");
+    }
+    s.push_str("\"];\n}\n");
     s
 }
 
@@ -468,8 +480,26 @@ mod tests {
         let dot = to_dot();
         assert!(dot.starts_with("digraph lifecycle {"));
         assert_eq!(
-            dot.matches(" -> ").count(),
+            dot.lines()
+                .filter(|l| l.contains(" -> ") && l.contains("[label"))
+                .count(),
             mermaid.matches(" --> ").count()
         );
+        // The main path, drawn in order without a hub.
+        for (a, b) in [
+            ("start", "Configured"),
+            ("Configured", "ConnectionTested"),
+            ("ConnectionTested", "Training"),
+            ("Training", "Trained"),
+            ("Trained", "Exported"),
+            ("Training", "TrainingFailed"),
+            ("Trained", "ExportFailed"),
+        ] {
+            assert!(
+                dot.contains(&alloc::format!("    {a} -> {b} [")),
+                "{a} -> {b}: {dot}"
+            );
+        }
+        assert!(!dot.contains("AnyPhase") && !mermaid.contains("AnyPhase"));
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{ParseError, ParseErrorKind, SyntaxProblem};
 use crate::notification::{Notification, Version};
 
 /// The largest message accepted, in bytes: what an Azure Storage queue message can hold
-/// (64 KiB, protocol.md 2). Checked before anything else is read.
+/// (64 KiB, docs/protocol.md §2). Checked before anything else is read.
 pub const MAX_MESSAGE_BYTES: usize = 65_536;
 
 /// The deepest nesting of arrays and objects accepted; the envelope object is level 1.

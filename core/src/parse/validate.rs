@@ -1,5 +1,5 @@
 //! The semantic stage: judges a captured document against the documented format (seed,
-//! "Verify the connection" and after; protocol.md 1.5) and builds the [`Notification`] with its
+//! "Verify the connection" and after; docs/protocol.md §1.5) and builds the [`Notification`] with its
 //! deviations. Checks run in a fixed order, so the same input always gives the same first error:
 //! repeated keys, `version`, `type`, then `Content`.
 

@@ -153,6 +153,9 @@ fn real(args: &Args, endpoint: &str) -> Result<Target, CmdError> {
     for url in [endpoint, &queue, &container] {
         check_transport(url, false).map_err(CmdError::usage)?;
     }
+    crate::endpoint::require_resource(&queue, "--queue", "queue").map_err(CmdError::usage)?;
+    crate::endpoint::require_resource(&container, "--container", "container")
+        .map_err(CmdError::usage)?;
     Ok(Target {
         env: Environment::Real {
             timeout: Duration::from_secs(args.timeout),
@@ -223,6 +226,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             Err(e) => (Outcome::Aborted, Some(e.to_string()), false),
         };
         let code = conclude(
+            "check",
             check.session,
             ((target.clock)(), outcome, reason),
             &label,

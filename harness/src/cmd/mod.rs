@@ -4,6 +4,7 @@
 //! place, [`run`].
 
 mod check;
+mod completions;
 mod diagram;
 mod findings;
 mod generate;
@@ -18,12 +19,69 @@ use clap::{Parser, Subcommand};
 
 use prelude::CmdError;
 
+/// Exit codes, for every command's help.
+const EXIT_CODES: &str = "Exit codes: 0 PASS (and NON-STRICT without --strict), or the command did its job; 1 FAIL \
+(or NON-STRICT under --strict), a rejected message; 2 a usage or I/O error, or a run that could \
+not go on.";
+
 /// Verify an Azure Custom Vision storage integration: notifications, backups, lifecycle.
 #[derive(Debug, Parser)]
-#[command(name = "cvnotify", version, about, long_about = None)]
+#[command(
+    name = "cvnotify",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CVNOTIFY_COMMIT"), ")"),
+    about,
+    long_about = None,
+    after_help = EXIT_CODES,
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in human reports: `auto` (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces
+    /// it), `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = prelude::ColorChoice::Auto)]
+    color: prelude::ColorChoice,
+    /// More log lines on stderr: -v what happens, -vv every HTTP call (method, path, status,
+    /// time; never a query, header or body), -vvv everything. RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Fewer log lines: errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// Logging to stderr, through `tracing`: the level from -v/-q, unless RUST_LOG says.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "cvnotify_harness={level},cvnotify={level},warn"
+        ))
+    });
+    // The HTTP crates' own logs show URLs, which may carry a SAS: never above warn, whatever
+    // RUST_LOG says.
+    for quiet in [
+        "reqwest=warn",
+        "hyper=warn",
+        "hyper_util=warn",
+        "h2=warn",
+        "wiremock=warn",
+    ] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,8 +120,11 @@ enum Command {
     /// serves until stopped.
     Simulate(simulate::Args),
     /// Write a synthetic recording (for benchmarks and demos): many projects, whole lifecycles.
-    #[command(hide = true)]
     GenerateRecording(generate::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man pages (roff): cvnotify and each command.
+    Man(completions::ManArgs),
     /// Render the lifecycle transition table as a state diagram.
     Diagram(diagram::Args),
     /// List every finding: code, severity, the seed section it rests on, the sources it needs.
@@ -81,6 +142,8 @@ impl Command {
             Self::Simulate(_) => "simulate",
             Self::Verify(_) => "verify",
             Self::GenerateRecording(_) => "generate-recording",
+            Self::Completions(_) => "completions",
+            Self::Man(_) => "man",
             Self::Diagram(_) => "diagram",
             Self::Findings(_) => "findings",
         }
@@ -95,16 +158,104 @@ impl Command {
             Self::Simulate(args) => simulate::exec(args),
             Self::Verify(args) => verify::exec(args),
             Self::GenerateRecording(args) => generate::exec(args),
+            Self::Completions(args) => completions::completions(args),
+            Self::Man(args) => completions::man(args),
             Self::Diagram(args) => diagram::exec(args),
             Self::Findings(args) => findings::exec(args),
         }
     }
 }
 
+/// A clearer message than clap's for two mistakes: a flag of another command (clap would
+/// suggest a flag of this one that merely looks alike), and a mistyped command (clap would
+/// suggest `generate-recording`, a helper for benchmarks, for anything ending in `-recording`
+/// or starting with `gen`; it is suggested only for what begins like it).
+fn better_usage_error(command: &clap::Command, e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let value = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let used = args
+        .iter()
+        .find_map(|a| command.find_subcommand(a).map(|c| c.get_name().to_string()));
+    match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let given = value(ContextKind::InvalidArg)?;
+            let used = used?;
+            let flag = given.split('=').next()?.trim_start_matches('-').to_string();
+            let owners: Vec<&str> = command
+                .get_subcommands()
+                .filter(|c| c.get_name() != used)
+                .filter(|c| {
+                    c.get_arguments()
+                        .any(|a| a.get_long() == Some(flag.as_str()))
+                })
+                .map(|c| c.get_name())
+                .collect();
+            if owners.is_empty() {
+                return None;
+            }
+            let owners: Vec<String> = owners.iter().map(|o| format!("`{o}`")).collect();
+            Some(format!(
+                "error: `{used}` has no `--{flag}`; it is a flag of {}\n\nFor `{used}`'s flags, try 'cvnotify {used} --help'.\n",
+                owners.join(" and ")
+            ))
+        }
+        ErrorKind::InvalidSubcommand => {
+            let given = value(ContextKind::InvalidSubcommand)?;
+            let suggested = match e.get(ContextKind::SuggestedSubcommand) {
+                Some(ContextValue::Strings(s)) => s.clone(),
+                Some(ContextValue::String(s)) => vec![s.clone()],
+                _ => return None,
+            };
+            let kept: Vec<String> = suggested
+                .iter()
+                .filter(|s| *s != "generate-recording" || given.starts_with("gen"))
+                .map(|s| format!("'{s}'"))
+                .collect();
+            if kept.len() == suggested.len() {
+                return None;
+            }
+            let tip = match kept.as_slice() {
+                [] => String::new(),
+                [one] => format!("\n  tip: a similar subcommand exists: {one}\n"),
+                many => format!(
+                    "\n  tip: some similar subcommands exist: {}\n",
+                    many.join(", ")
+                ),
+            };
+            Some(format!(
+                "error: unrecognized subcommand '{given}'\n{tip}\nUsage: cvnotify [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Parses the process arguments, runs the subcommand, prints its error if it failed, and
 /// returns the exit code.
 pub fn run() -> u8 {
-    let cli = Cli::parse();
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    // Every command's help ends with the exit codes.
+    let command = Cli::command().mut_subcommands(|c| c.after_help(EXIT_CODES));
+    let matches = match command.clone().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(text) = better_usage_error(&command, &e) {
+                eprint!("{text}");
+                return 2;
+            }
+            e.exit()
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    prelude::set_color(cli.color);
+    init_logging(cli.verbose, cli.quiet);
     match cli.command.exec() {
         Ok(code) => code,
         Err(e) => {

@@ -40,16 +40,32 @@ pub(crate) struct Args {
 
 /// Runs the command and returns its exit code.
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
-    let raw = read_input(args).map_err(|e| CmdError::file("read", &args.file, e))?;
+    let (raw, total) = read_input(args).map_err(|e| CmdError::file("read", &args.file, e))?;
     let options = ParseOptions {
         strict: args.strict,
     };
     let outcome = cvnotify_core::parse(&raw, options);
+    // Only the start of a long input is read: its size is the whole input's, not the start's.
+    let why = |e: &ParseError| match e.kind() {
+        cvnotify_core::ParseErrorKind::TooLarge { .. }
+            if total > cvnotify_core::MAX_MESSAGE_BYTES as u64 + 3 =>
+        {
+            format!(
+                "{total} bytes; a queue message carries at most {} bytes",
+                cvnotify_core::MAX_MESSAGE_BYTES
+            )
+        }
+        _ => e.to_string(),
+    };
     let mut out = io::stdout().lock();
     let written = match (&outcome, args.format) {
         (Ok(parsed), ParseFormat::Human) => write_human(&mut out, parsed),
         (Ok(parsed), ParseFormat::Json) => write_json(&mut out, &accepted_json(parsed)),
-        (Err(e), ParseFormat::Json) => write_json(&mut out, &rejected_json(e)),
+        (Err(e), ParseFormat::Json) => {
+            let mut doc = rejected_json(e);
+            doc.error.message = why(e);
+            write_json(&mut out, &doc)
+        }
         (Err(_), ParseFormat::Human) => Ok(()),
     };
     written
@@ -58,24 +74,26 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     match outcome {
         Ok(_) => Ok(exit::OK),
         Err(e) => {
-            eprintln!("rejected: {e}");
+            eprintln!("rejected: {}", why(&e));
             Ok(exit::REJECTED)
         }
     }
 }
 
 /// Reads at most a little more than the largest message, so a huge file is refused by the
-/// parser's size check without being loaded whole.
-fn read_input(args: &Args) -> io::Result<Vec<u8>> {
+/// parser's size check without being loaded whole; the rest is counted, not kept. Returns the
+/// start and the whole input's size.
+fn read_input(args: &Args) -> io::Result<(Vec<u8>, u64)> {
     let limit = u64::try_from(cvnotify_core::MAX_MESSAGE_BYTES + 3).unwrap_or(u64::MAX);
     let mut raw = Vec::new();
-    if args.file.as_os_str() == "-" {
-        io::stdin().lock().take(limit).read_to_end(&mut raw)?;
+    let mut input: Box<dyn io::Read> = if args.file.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
     } else {
-        std::fs::File::open(&args.file)?
-            .take(limit)
-            .read_to_end(&mut raw)?;
-    }
+        Box::new(std::fs::File::open(&args.file)?)
+    };
+    (&mut input).take(limit).read_to_end(&mut raw)?;
+    let rest = io::copy(&mut input, &mut io::sink())?;
+    let total = raw.len() as u64 + rest;
     if !args.exact {
         if raw.ends_with(b"\r\n") {
             raw.truncate(raw.len() - 2);
@@ -83,7 +101,7 @@ fn read_input(args: &Args) -> io::Result<Vec<u8>> {
             raw.truncate(raw.len() - 1);
         }
     }
-    Ok(raw)
+    Ok((raw, total))
 }
 
 /// `--format json` for an accepted message; fields in this order.

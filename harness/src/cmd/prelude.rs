@@ -136,7 +136,8 @@ pub(crate) struct SessionOutput {
 impl SessionOutput {
     /// Where live lines go: stdout when the report is human text on stdout, else stderr.
     pub(crate) fn live(&self) -> LiveSink {
-        if self.format == Format::Human && self.output.is_none() {
+        let on_stdout = self.output.as_deref().is_none_or(is_stdout);
+        if self.format == Format::Human && on_stdout {
             Box::new(io::stdout())
         } else {
             Box::new(io::stderr())
@@ -154,7 +155,7 @@ impl SessionOutput {
                 output.display()
             )));
         }
-        if let Some(output) = &self.output {
+        if let Some(output) = self.output.as_deref().filter(|p| !is_stdout(p)) {
             writable(output)?;
         }
         Ok(())
@@ -235,12 +236,41 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 /// Checks that `path` can be written, without truncating what it holds now (a report written
 /// at the end of a long run must not fail only then).
 pub(crate) fn writable(path: &Path) -> Result<(), CmdError> {
+    let existed = path.exists();
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map(drop)
-        .map_err(|e| CmdError::file("write the report to", path, e))
+        .map_err(|e| CmdError::file("write the report to", path, e))?;
+    if !existed {
+        // Made only to know it can be: a run that fails before its report leaves nothing.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// A writer whose errors name its file (`/dev/full: No space left on device`): a failing disk
+/// is told apart from a failing peer wherever the error is printed.
+struct Named<W> {
+    path: String,
+    inner: W,
+}
+
+impl<W: Write> Named<W> {
+    fn name(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("{}: {e}", self.path))
+    }
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.name(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.name(e))
+    }
 }
 
 /// Opens a recording for appending: counts the lines it has (a last line cut short by a crash
@@ -278,12 +308,47 @@ pub(crate) fn open_recording(path: &Path) -> Result<Recorder, CmdError> {
             path.display()
         ))
     })?;
-    Ok(Recorder::new(Some(Box::new(BufWriter::new(file))), lines))
+    let sink = Named {
+        path: path.display().to_string(),
+        inner: BufWriter::new(file),
+    };
+    Ok(Recorder::new(Some(Box::new(sink)), lines))
 }
 
 /// Whether colour is wanted on stdout: a terminal, and no non-empty `NO_COLOR`.
+/// When reports are coloured (`--color`, on every command).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (and non-empty); `CLICOLOR_FORCE` forces it.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Sets the colour choice for the process (once, from the command line).
+pub(crate) fn set_color(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether a report written to stdout is coloured: `--color always`, or `auto` with
+/// `CLICOLOR_FORCE` set, or `auto` on a terminal without `NO_COLOR`.
 pub(crate) fn stdout_color() -> bool {
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            env_set("CLICOLOR_FORCE") || (io::stdout().is_terminal() && !env_set("NO_COLOR"))
+        }
+    }
 }
 
 /// Writes `report` to `output` (stdout when `None`; colour only there, and only when asked for
@@ -294,7 +359,7 @@ pub(crate) fn write_report(
     output: Option<&Path>,
     no_color: bool,
 ) -> Result<(), CmdError> {
-    match output {
+    match output.filter(|p| !is_stdout(p)) {
         Some(path) => {
             let file =
                 File::create(path).map_err(|e| CmdError::file("write the report to", path, e))?;
@@ -311,6 +376,11 @@ pub(crate) fn write_report(
                 .map_err(|e| CmdError::run(format!("cannot write the report: {e}")))
         }
     }
+}
+
+/// Whether an `--output` path means standard output (`-`).
+pub(crate) fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 /// The exit code of a verdict: 0 for PASS, and for NON-STRICT unless `strict`; 1 otherwise.
@@ -371,6 +441,7 @@ impl Signals {
 /// Ends a live session: writes its end line and its report (always, whatever happened), and
 /// returns the exit code, or the error that stopped the run (after the report is written).
 pub(crate) fn conclude(
+    command: &'static str,
     session: Session,
     end: (Timestamp, Outcome, Option<String>),
     label: &str,
@@ -379,7 +450,7 @@ pub(crate) fn conclude(
 ) -> Result<u8, CmdError> {
     let (at, outcome, reason) = end;
     let (report, recorded) = session.finish(at, outcome, reason.clone(), label, rules);
-    let code = output.emit(&Report::new(vec![report], output.strict))?;
+    let code = output.emit(&Report::new(command, vec![report], output.strict))?;
     recorded.map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
     match (outcome, reason) {
         (Outcome::Aborted, Some(why)) => Err(CmdError::Run(why)),

@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use std::path::PathBuf;
 
-use super::prelude::{CmdError, JudgeArgs, same_file, verdict_exit, writable, write_report};
+use super::prelude::{
+    CmdError, JudgeArgs, is_stdout, same_file, verdict_exit, writable, write_report,
+};
 use crate::replay::{replay, replay_merged};
 use crate::report::{Format, Report};
 
@@ -32,8 +34,8 @@ pub(crate) struct Args {
     /// `file:line`.
     #[arg(long)]
     merge: bool,
-    /// No colour, even on a terminal (as does a non-empty NO_COLOR).
-    #[arg(long, alias = "no-colour")]
+    /// The same as `--color never` (kept for scripts written before `--color`).
+    #[arg(long, alias = "no-colour", hide = true)]
     no_color: bool,
 }
 
@@ -55,7 +57,7 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
 
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     let rules = args.judge.rules()?;
-    if let Some(output) = &args.output {
+    if let Some(output) = args.output.as_deref().filter(|p| !is_stdout(p)) {
         if let Some(input) = args.files.iter().find(|f| same_file(f, output)) {
             return Err(CmdError::usage(format!(
                 "--output {} is the recording {}: the report would overwrite its input",
@@ -81,7 +83,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         let label = format!("merge of {}", names.join(", "));
         let session = replay_merged(&label, inputs, &rules, |_| {})
             .map_err(|e| CmdError::run(format!("cannot read the recordings: {e}")))?;
-        let report = Report::new(vec![session], args.strict);
+        let report = Report::new("replay", vec![session], args.strict);
         write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
         return Ok(verdict_exit(report.verdict, args.strict));
     }
@@ -106,7 +108,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         };
         sessions.push(session.map_err(|e| CmdError::file("read", path, e))?);
     }
-    let report = Report::new(sessions, args.strict);
+    let report = Report::new("replay", sessions, args.strict);
     write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
     Ok(verdict_exit(report.verdict, args.strict))
 }

@@ -141,6 +141,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             Some(why) => (Outcome::Aborted, Some(why)),
         };
         conclude(
+            "verify",
             session,
             (verify::now(), outcome, reason),
             &label,

@@ -8,7 +8,7 @@ use super::prelude::{
     CmdError, SessionOutput, Signals, conclude, seconds_between, secret_from_env,
 };
 use crate::clock;
-use crate::endpoint::{check_transport, shared_key};
+use crate::endpoint::{check_transport, require_resource, shared_key};
 use crate::recording::{Outcome, Scope};
 use crate::session::{Header, Session};
 use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
@@ -84,6 +84,10 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         .chain(&args.training_endpoint)
     {
         check_transport(url, args.emulator).map_err(CmdError::usage)?;
+    }
+    require_resource(&args.queue, "--queue", "queue").map_err(CmdError::usage)?;
+    if let Some(url) = &args.container {
+        require_resource(url, "--container", "container").map_err(CmdError::usage)?;
     }
     let creds = credentials(&args.queue, args.account_key_env.as_deref())?;
     let queue = Queue::new(
@@ -165,6 +169,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     };
     let label = format!("watch {}", queue.resource().url());
     conclude(
+        "watch",
         session,
         (clock::wall(), outcome, reason),
         &label,

@@ -479,6 +479,53 @@ pub struct TickLine {
 }
 
 impl Line {
+    /// What the line stands for, in words a reader without the recording has (the call, the
+    /// message id, the blob, and when); `None` for the lines that are not inputs (a run's start
+    /// and end, a tick).
+    pub fn describe(&self) -> Option<String> {
+        let when = |at: &At| super::format_time(at.0);
+        match self {
+            Self::Session(_) | Self::End(_) | Self::Tick(_) => None,
+            Self::Message(m) => Some(format!(
+                "message {} of queue {} (inserted {}, dequeue {})",
+                m.message_id,
+                m.queue,
+                when(&m.at),
+                m.dequeue_count
+            )),
+            Self::Api(a) => Some(format!(
+                "{} of project {} answered {} at {}",
+                a.operation.as_str(),
+                a.project_id,
+                a.http_status,
+                when(&a.at)
+            )),
+            Self::Blob(b) => Some(format!(
+                "blob `{}` {} in container {} at {}",
+                b.name,
+                match b.event {
+                    BlobEvent::Created => "listed",
+                    BlobEvent::Deleted => "gone",
+                },
+                b.container,
+                when(&b.at)
+            )),
+            Self::Request(r) => Some(format!(
+                "{} answered {} at {}",
+                r.call,
+                r.http_status,
+                when(&r.at)
+            )),
+            Self::Delivered(d) => Some(format!(
+                "message {} delivered to queue {} at {}",
+                d.message_id,
+                d.queue,
+                when(&d.at)
+            )),
+            Self::Client(c) => Some(format!("the client's process at {}", when(&c.at))),
+        }
+    }
+
     /// Every string value of the line.
     pub fn strings(&self) -> Vec<&str> {
         match self {

@@ -59,6 +59,32 @@ pub struct ClientSection {
     pub delivered: u64,
     /// The findings, in catalogue order.
     pub findings: Vec<ClientFindingReport>,
+    /// Whether the client was a process cvnotify ran (its exit was judged); not for a
+    /// client `simulate --record` journaled.
+    pub process: bool,
+}
+
+impl ClientSection {
+    /// Why `code` was not evaluated in this run, when it was not: a duty the client did not
+    /// declare, a process cvnotify did not run.
+    pub fn unevaluated(&self, code: ClientFindingCode) -> Option<String> {
+        match code {
+            ClientFindingCode::BackupNotFetched if !self.duties.contains(&"fetch-backups") => {
+                Some("not evaluated: the client did not declare the duty fetch-backups".into())
+            }
+            ClientFindingCode::ClientFailed
+            | ClientFindingCode::ClientUnstartable
+            | ClientFindingCode::ClientTimeout
+                if !self.process =>
+            {
+                Some(
+                    "not evaluated: cvnotify did not run the client's process (a journal of simulate --record)"
+                        .into(),
+                )
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Every client finding code (for `--select`/`--exclude`).
@@ -73,6 +99,8 @@ struct Run {
     duties: Vec<Duty>,
     judge: ClientJudge,
     events: u64,
+    /// Whether the client's process ending was journaled (cvnotify ran it).
+    process: bool,
 }
 
 /// The client runs of a journal, fed in line order.
@@ -91,6 +119,7 @@ impl ClientRuns {
             duties,
             judge,
             events: 0,
+            process: false,
         });
     }
 
@@ -101,6 +130,7 @@ impl ClientRuns {
         }
         if let Some(run) = self.runs.last_mut() {
             run.events += 1;
+            run.process |= matches!(event, ClientEvent::Ended { .. });
             run.judge.handle(at, line, event);
         }
     }
@@ -165,5 +195,6 @@ fn section(run: &Run, waivers: &Waivers) -> ClientSection {
         requests,
         delivered,
         findings,
+        process: run.process,
     }
 }

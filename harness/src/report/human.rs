@@ -39,9 +39,7 @@ impl Paint {
 }
 
 fn lines(s: &super::model::SessionReport, evidence: &[u32]) -> String {
-    let list: Vec<String> = evidence.iter().map(|n| s.locate(*n)).collect();
-    let word = if evidence.len() == 1 { "line" } else { "lines" };
-    format!("{word} {}", list.join(", "))
+    s.cite_all(evidence)
 }
 
 pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -86,7 +84,7 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                 c.rests_on
             )?;
             for e in &c.examples {
-                writeln!(out, "      line {}: {}", s.locate(e.line), e.detail)?;
+                writeln!(out, "      {}: {}", s.cite(e.line), e.detail)?;
             }
             if c.count > c.examples.len() as u64 {
                 writeln!(
@@ -107,7 +105,10 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
             let steps: Vec<String> = project
                 .history
                 .iter()
-                .map(|h| format!("{} (line {}, {})", h.phase, s.locate(h.line), h.at()))
+                .map(|h| match &s.described {
+                    None => format!("{} (line {}, {})", h.phase, s.locate(h.line), h.at()),
+                    Some(_) => format!("{} ({})", h.phase, h.at()),
+                })
                 .collect();
             writeln!(out, "    lifecycle: {}", steps.join(" -> "))?;
             for f in &project.findings {
@@ -118,20 +119,13 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                 } else {
                     ""
                 };
-                let mut about = String::new();
-                if let Some(i) = f.iteration_id {
-                    about.push_str(&format!(" iteration {i}"));
-                }
-                if let Some(platform) = &f.platform {
-                    about.push_str(&format!(" {platform}"));
-                }
                 writeln!(
                     out,
-                    "    {} {}{waived} at {}{about}: {}",
+                    "    {} {}{waived} at {}: {}",
                     p.severity(f.severity),
                     f.code,
                     f.at,
-                    f.summary
+                    f.detail
                 )?;
                 writeln!(
                     out,
@@ -169,7 +163,10 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                 )?;
                 writeln!(out, "      rests on {}", f.rests_on)?;
                 for e in &f.examples {
-                    writeln!(out, "      line {}: {}", e.line, e.detail)?;
+                    match &s.described {
+                        None if e.line > 0 => writeln!(out, "      line {}: {}", e.line, e.detail)?,
+                        _ => writeln!(out, "      at {}: {}", e.at, e.detail)?,
+                    }
                 }
                 if f.count > f.examples.len() as u64 {
                     writeln!(

@@ -1,77 +1,172 @@
-//! The `junit` format: JUnit XML that CI systems display. One test suite per recording; in it,
-//! one test case per project and check (every finding code), plus one per message-level check
-//! seen; and one test suite per client run (a `verify` scenario), one test case per client
-//! finding code. An error fails its case (a warning or deviation too under `--strict`); a
-//! waived check is skipped; info findings are written to the case's output.
+//! The `junit` format: JUnit XML that CI systems display. The root is named after the command
+//! (`cvnotify check`). One test suite per recording; in it, one test case per project and
+//! check (every finding code), plus one per message-level check seen; and one test suite per
+//! client run (a `verify` scenario), one test case per client finding code.
+//!
+//! An error fails its case (a warning or deviation too under `--strict`), with the details in
+//! the `<failure>` element's body, which GitLab and Jenkins show. A case is skipped, with the
+//! reason, when it was not judged: waived with `--select`/`--exclude`, never evaluated (its
+//! source was not observed, as the training API is not in a queue-only recording; a client
+//! duty not declared), or deferred to the merge (a consumer's share of the queue). Info
+//! findings are written to the case's output. The shape is the one Jenkins' JUnit schema
+//! accepts (`tests/e2e/junit.xsd` holds it, and a test validates every report against it).
 
 use std::io::{self, Write};
 
-use cvnotify_core::lifecycle::FindingCode;
+use cvnotify_core::client::ClientFindingCode;
+use cvnotify_core::lifecycle::{FindingCode, Sources};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::client::ClientSection;
-use super::model::{Report, SessionReport};
+use super::model::{FindingReport, Report, SessionReport};
+
+/// How a case came out.
+enum Outcome {
+    Passed,
+    /// Failed: a one-line message, and the details.
+    Failed {
+        message: String,
+        body: String,
+    },
+    /// Not judged, and why.
+    Skipped(String),
+}
 
 struct Case {
     class: String,
     name: String,
-    failure: Option<String>,
-    skipped: bool,
+    outcome: Outcome,
     output: Vec<String>,
+}
+
+/// The sources a report's names say were observed.
+fn observed(s: &SessionReport) -> Sources {
+    let has = |n: &str| s.sources.contains(&n);
+    Sources {
+        queue: has("queue"),
+        training_api: has("training-api"),
+        polling: has("polling") || has("training-api"),
+        container: has("container"),
+    }
+}
+
+/// The names of the sources in `needed` that `seen` lacks.
+fn missing(seen: Sources, needed: Sources) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if needed.queue && !seen.queue {
+        out.push("the notification queue");
+    }
+    if needed.training_api && !seen.training_api {
+        out.push("the training API's calls");
+    } else if needed.polling && !seen.polling && !seen.training_api {
+        out.push("the training API's GetIteration/GetExports answers");
+    }
+    if needed.container && !seen.container {
+        out.push("the backup container");
+    }
+    out
+}
+
+/// One finding, as a line of a case's body or output.
+fn finding_line(s: &SessionReport, f: &FindingReport) -> String {
+    format!(
+        "{} at {}: {} ({})",
+        f.severity,
+        f.at,
+        f.detail,
+        s.cite_all(&f.evidence)
+    )
+}
+
+fn failed(lines: &[String], rests_on: &str) -> Outcome {
+    let message = match lines {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+        [] => String::new(),
+    };
+    Outcome::Failed {
+        message,
+        body: format!("{}\nrests on {rests_on}", lines.join("\n")),
+    }
 }
 
 fn cases(s: &SessionReport, strict: bool) -> Vec<Case> {
     let fails = |severity: &str| severity == "error" || (strict && severity != "info");
     let mut cases = Vec::new();
     for c in &s.checks {
-        let text: Vec<String> = c
+        let mut text: Vec<String> = c
             .examples
             .iter()
-            .map(|e| format!("line {}: {}", e.line, e.detail))
+            .map(|e| format!("{}: {}", s.cite(e.line), e.detail))
             .collect();
-        let failed = !c.waived && fails(c.severity);
+        if c.count > c.examples.len() as u64 {
+            text.push(format!(
+                "... and {} more",
+                c.count - c.examples.len() as u64
+            ));
+        }
+        let outcome = if c.waived {
+            Outcome::Skipped("waived with --select/--exclude".into())
+        } else if fails(c.severity) {
+            let mut f = failed(&text, c.rests_on);
+            if let Outcome::Failed { message, .. } = &mut f {
+                *message = format!("{} x{}: {message}", c.severity, c.count);
+            }
+            f
+        } else {
+            Outcome::Passed
+        };
+        let output = if matches!(outcome, Outcome::Failed { .. }) {
+            vec![]
+        } else {
+            text
+        };
         cases.push(Case {
             class: format!("{}.messages", s.file),
             name: c.code.clone(),
-            failure: failed.then(|| format!("{} x{}: {}", c.severity, c.count, text.join("; "))),
-            skipped: c.waived,
-            output: if failed { vec![] } else { text },
+            outcome,
+            output,
         });
     }
+    let seen = observed(s);
     for p in &s.projects {
         for code in FindingCode::ALL {
-            let found: Vec<_> = p
-                .findings
-                .iter()
-                .filter(|f| f.code == code.as_str())
-                .collect();
-            let waived = found.iter().any(|f| f.waived);
+            let info = code.info();
+            let found: Vec<_> = p.findings.iter().filter(|f| f.code == info.code).collect();
+            let counted = |f: &&&FindingReport| !f.waived && !f.deferred;
             let failing: Vec<String> = found
                 .iter()
-                .filter(|f| !f.waived && fails(f.severity))
-                .map(|f| {
-                    format!(
-                        "{} at {}: {} (lines {:?})",
-                        f.severity, f.at, f.summary, f.evidence
-                    )
-                })
+                .filter(|f| counted(f) && fails(f.severity))
+                .map(|f| finding_line(s, f))
                 .collect();
-            let output = found
+            let output: Vec<String> = found
                 .iter()
-                .filter(|f| f.waived || !fails(f.severity))
-                .map(|f| {
-                    format!(
-                        "{} at {}: {} (lines {:?})",
-                        f.severity, f.at, f.summary, f.evidence
-                    )
-                })
+                .filter(|f| !(counted(f) && fails(f.severity)))
+                .map(|f| finding_line(s, f))
                 .collect();
+            let lacking = missing(seen, info.needs);
+            let outcome = if !failing.is_empty() {
+                failed(&failing, info.clause)
+            } else if !lacking.is_empty() {
+                Outcome::Skipped(format!(
+                    "not evaluated: needs {}, which this session did not observe",
+                    lacking.join(" and ")
+                ))
+            } else if found.iter().any(|f| f.waived) || s.waived(info.code) {
+                Outcome::Skipped("waived with --select/--exclude".into())
+            } else if found.iter().any(|f| f.deferred) {
+                Outcome::Skipped(
+                    "deferred: this consumer saw only its share of the queue; the merge of every consumer's recording judges it"
+                        .into(),
+                )
+            } else {
+                Outcome::Passed
+            };
             cases.push(Case {
                 class: format!("{}.project.{}", s.file, p.project_id),
-                name: code.as_str().to_string(),
-                failure: (!failing.is_empty()).then(|| failing.join("; ")),
-                skipped: waived && failing.is_empty(),
+                name: info.code.to_string(),
+                outcome,
                 output,
             });
         }
@@ -79,42 +174,56 @@ fn cases(s: &SessionReport, strict: bool) -> Vec<Case> {
     cases
 }
 
-fn client_cases(file: &str, c: &ClientSection, strict: bool) -> Vec<Case> {
+fn client_cases(s: &SessionReport, c: &ClientSection, strict: bool) -> Vec<Case> {
+    let file = &s.file;
     let fails = |severity: &str| severity == "error" || (strict && severity != "info");
     let class = format!(
         "{file}.client.{}",
         c.scenario.as_deref().unwrap_or("journal")
     );
-    cvnotify_core::client::ClientFindingCode::ALL
+    ClientFindingCode::ALL
         .iter()
         .map(|code| {
             let found = c.findings.iter().find(|f| f.code == code.as_str());
-            let text = found.map(|f| {
-                let examples: Vec<String> = f
-                    .examples
-                    .iter()
-                    .map(|e| format!("line {}: {}", e.line, e.detail))
-                    .collect();
-                format!(
-                    "{} x{}: {} ({}) {}",
-                    f.severity,
-                    f.count,
-                    f.summary,
-                    f.rests_on,
-                    examples.join("; ")
-                )
-            });
-            let failed = found.is_some_and(|f| !f.waived && fails(f.severity));
+            let text: Vec<String> = found
+                .map(|f| {
+                    let mut lines = vec![format!("{} x{}: {}", f.severity, f.count, f.summary)];
+                    lines.extend(f.examples.iter().map(|e| match &s.described {
+                        None if e.line > 0 => {
+                            format!("line {} at {}: {}", e.line, e.at, e.detail)
+                        }
+                        _ => format!("at {}: {}", e.at, e.detail),
+                    }));
+                    if f.count > f.examples.len() as u64 {
+                        lines.push(format!(
+                            "... and {} more",
+                            f.count - f.examples.len() as u64
+                        ));
+                    }
+                    lines
+                })
+                .unwrap_or_default();
+            let outcome = match found {
+                Some(f) if f.waived => Outcome::Skipped("waived with --select/--exclude".into()),
+                Some(f) if fails(f.severity) => Outcome::Failed {
+                    message: text.first().cloned().unwrap_or_default(),
+                    body: format!("{}\nrests on {}", text.join("\n"), f.rests_on),
+                },
+                Some(_) => Outcome::Passed,
+                None => c
+                    .unevaluated(*code)
+                    .map_or(Outcome::Passed, Outcome::Skipped),
+            };
+            let output = if matches!(outcome, Outcome::Failed { .. }) {
+                vec![]
+            } else {
+                text
+            };
             Case {
                 class: class.clone(),
                 name: code.as_str().to_string(),
-                failure: if failed { text.clone() } else { None },
-                skipped: found.is_some_and(|f| f.waived),
-                output: if failed {
-                    vec![]
-                } else {
-                    text.into_iter().collect()
-                },
+                outcome,
+                output,
             }
         })
         .collect()
@@ -124,67 +233,105 @@ fn xml<W: Write>(w: &mut Writer<W>, event: Event<'_>) -> io::Result<()> {
     w.write_event(event).map_err(io::Error::other)
 }
 
+/// One test suite: its name, its start (RFC 3339) and duration, and its cases.
+struct Suite {
+    name: String,
+    timestamp: Option<String>,
+    seconds: f64,
+    cases: Vec<Case>,
+}
+
+fn text_element<W: Write>(w: &mut Writer<W>, start: BytesStart<'_>, text: &str) -> io::Result<()> {
+    let end = start.name().as_ref().to_vec();
+    xml(w, Event::Start(start))?;
+    xml(w, Event::Text(BytesText::new(text)))?;
+    xml(w, Event::End(BytesEnd::new(String::from_utf8_lossy(&end))))
+}
+
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = Writer::new_with_indent(out, b' ', 2);
     xml(
         &mut w,
         Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
     )?;
-    // (suite name, cases): a recording's own suite (unless it is only a client's journal),
-    // then one per client run.
-    let mut all: Vec<(String, Vec<Case>)> = Vec::new();
+    // A recording's own suite (unless it is only a client's journal), then one per client run.
+    let mut all: Vec<Suite> = Vec::new();
     for s in &report.sessions {
         if s.clients.is_empty() || !s.checks.is_empty() || !s.projects.is_empty() {
-            all.push((s.file.clone(), cases(s, report.strict)));
+            all.push(Suite {
+                name: s.file.clone(),
+                timestamp: s.started.clone(),
+                seconds: s.seconds,
+                cases: cases(s, report.strict),
+            });
         }
         for c in &s.clients {
             let name = match &c.scenario {
                 Some(n) => format!("{} :: scenario {n}", s.file),
                 None => format!("{} :: client (line {})", s.file, c.line),
             };
-            all.push((name, client_cases(&s.file, c, report.strict)));
+            all.push(Suite {
+                name,
+                timestamp: s.started.clone(),
+                seconds: 0.0,
+                cases: client_cases(s, c, report.strict),
+            });
         }
     }
     let count = |f: &dyn Fn(&Case) -> bool| {
         all.iter()
-            .flat_map(|(_, c)| c)
+            .flat_map(|s| &s.cases)
             .filter(|c| f(c))
             .count()
             .to_string()
     };
+    let is_failed = |c: &Case| matches!(c.outcome, Outcome::Failed { .. });
+    let is_skipped = |c: &Case| matches!(c.outcome, Outcome::Skipped(_));
     let mut root = BytesStart::new("testsuites");
-    root.push_attribute(("name", "cvnotify replay"));
+    let title = format!("cvnotify {}", report.command);
+    root.push_attribute(("name", title.as_str()));
     root.push_attribute(("tests", count(&|_| true).as_str()));
-    root.push_attribute(("failures", count(&|c| c.failure.is_some()).as_str()));
+    root.push_attribute(("failures", count(&is_failed).as_str()));
+    root.push_attribute(("errors", "0"));
+    let total: f64 = all.iter().map(|s| s.seconds).sum();
+    root.push_attribute(("time", format!("{total:.3}").as_str()));
     xml(&mut w, Event::Start(root))?;
-    for (name, cases) in &all {
+    for suite in &all {
+        let cases = &suite.cases;
         let n = |f: &dyn Fn(&Case) -> bool| cases.iter().filter(|c| f(c)).count().to_string();
-        let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", name.as_str()));
-        suite.push_attribute(("tests", n(&|_| true).as_str()));
-        suite.push_attribute(("failures", n(&|c| c.failure.is_some()).as_str()));
-        suite.push_attribute(("errors", "0"));
-        suite.push_attribute(("skipped", n(&|c| c.skipped).as_str()));
-        xml(&mut w, Event::Start(suite))?;
+        let mut element = BytesStart::new("testsuite");
+        element.push_attribute(("name", suite.name.as_str()));
+        element.push_attribute(("tests", n(&|_| true).as_str()));
+        element.push_attribute(("failures", n(&is_failed).as_str()));
+        element.push_attribute(("errors", "0"));
+        element.push_attribute(("skipped", n(&is_skipped).as_str()));
+        element.push_attribute(("time", format!("{:.3}", suite.seconds).as_str()));
+        if let Some(t) = &suite.timestamp {
+            element.push_attribute(("timestamp", t.as_str()));
+        }
+        xml(&mut w, Event::Start(element))?;
         for c in cases {
             let mut case = BytesStart::new("testcase");
             case.push_attribute(("classname", c.class.as_str()));
             case.push_attribute(("name", c.name.as_str()));
+            case.push_attribute(("time", "0"));
             xml(&mut w, Event::Start(case))?;
-            if let Some(message) = &c.failure {
-                let mut failure = BytesStart::new("failure");
-                failure.push_attribute(("message", message.as_str()));
-                failure.push_attribute(("type", "cvnotify"));
-                xml(&mut w, Event::Empty(failure))?;
-            } else if c.skipped {
-                let mut skipped = BytesStart::new("skipped");
-                skipped.push_attribute(("message", "waived with --select/--exclude"));
-                xml(&mut w, Event::Empty(skipped))?;
+            match &c.outcome {
+                Outcome::Passed => {}
+                Outcome::Failed { message, body } => {
+                    let mut failure = BytesStart::new("failure");
+                    failure.push_attribute(("message", message.as_str()));
+                    failure.push_attribute(("type", c.name.as_str()));
+                    text_element(&mut w, failure, body)?;
+                }
+                Outcome::Skipped(why) => {
+                    let mut skipped = BytesStart::new("skipped");
+                    skipped.push_attribute(("message", why.as_str()));
+                    xml(&mut w, Event::Empty(skipped))?;
+                }
             }
             if !c.output.is_empty() {
-                xml(&mut w, Event::Start(BytesStart::new("system-out")))?;
-                xml(&mut w, Event::Text(BytesText::new(&c.output.join("\n"))))?;
-                xml(&mut w, Event::End(BytesEnd::new("system-out")))?;
+                text_element(&mut w, BytesStart::new("system-out"), &c.output.join("\n"))?;
             }
             xml(&mut w, Event::End(BytesEnd::new("testcase")))?;
         }

@@ -20,7 +20,7 @@ pub use model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
 };
-pub use tally::{Expectations, FileSpan, Rules, Runs, Tally, session_report};
+pub use tally::{Expectations, FileSpan, Rules, Runs, Tally, finding_detail, session_report};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -156,8 +156,11 @@ pub struct FindingReport {
     pub severity: &'static str,
     /// The seed section or reference it rests on.
     pub rests_on: &'static str,
-    /// What it means.
+    /// What it means (the catalogue's sentence).
     pub summary: &'static str,
+    /// What it says about this project: the summary with the concrete iteration, platform and
+    /// backup blob name.
+    pub detail: String,
     /// When it shows (RFC 3339).
     pub at: String,
     /// The same, in milliseconds since the epoch.
@@ -219,6 +222,14 @@ pub struct SessionReport {
     pub file: String,
     /// Its verdict.
     pub verdict: Verdict,
+    /// When its first input was (RFC 3339): the time of the session's first line that
+    /// carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// How many seconds cvnotify spent on it (the live run's wall-clock time, or the time a
+    /// replay took to judge the recording): the JUnit `time`.
+    #[serde(skip)]
+    pub seconds: f64,
     /// The number of the last line read or recorded.
     pub lines: u32,
     /// The sources it observed.
@@ -239,14 +250,54 @@ pub struct SessionReport {
     /// Whether the session saw only its share of the queue (findings deferred to a merge).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// The codes `--select`/`--exclude` waived.
+    #[serde(skip)]
+    pub waived_codes: Vec<&'static str>,
+    /// For a live session without a recording: what each input stood for, by evidence
+    /// number (evidence is then cited by what it was, not by a line nobody has).
+    #[serde(skip)]
+    pub described: Option<std::collections::BTreeMap<u32, String>>,
 }
 
 impl SessionReport {
+    /// Whether `--select`/`--exclude` waived `code`.
+    pub fn waived(&self, code: &str) -> bool {
+        self.waived_codes.contains(&code)
+    }
+
     /// Where evidence number `n` is: `file:line` in a merge, the line number otherwise.
     pub fn locate(&self, n: u32) -> String {
         match self.files.iter().rev().find(|f| f.first <= n) {
             Some(f) => format!("{}:{}", f.file, n - f.first + 1),
             None => n.to_string(),
+        }
+    }
+
+    /// Evidence number `n` for a reader: `line N` (`line FILE:N` in a merge) when there is a
+    /// recording, otherwise the input itself (its call, message id or blob, and its time).
+    pub fn cite(&self, n: u32) -> String {
+        match &self.described {
+            None => format!("line {}", self.locate(n)),
+            Some(map) => match map.get(&n) {
+                Some(text) => text.clone(),
+                None => format!("input {n} (not recorded; --record keeps every input)"),
+            },
+        }
+    }
+
+    /// Several evidence numbers for a reader (see [`Self::cite`]): `lines 6, 9`, or the inputs.
+    pub fn cite_all(&self, evidence: &[u32]) -> String {
+        match (&self.described, evidence) {
+            (_, []) => "no input".to_string(),
+            (None, [one]) => self.cite(*one),
+            (None, many) => {
+                let list: Vec<String> = many.iter().map(|n| self.locate(*n)).collect();
+                format!("lines {}", list.join(", "))
+            }
+            (Some(_), many) => {
+                let list: Vec<String> = many.iter().map(|n| self.cite(*n)).collect();
+                list.join("; ")
+            }
         }
     }
 }
@@ -257,6 +308,9 @@ impl SessionReport {
 pub struct Report {
     /// `cvnotify`.
     pub tool: &'static str,
+    /// The command that made it: `replay`, `watch`, `check` or `verify`.
+    #[serde(skip)]
+    pub command: &'static str,
     /// This build's version.
     pub version: &'static str,
     /// The report format's version.
@@ -270,8 +324,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// A report of `sessions`.
-    pub fn new(sessions: Vec<SessionReport>, strict: bool) -> Self {
+    /// A report of `sessions`, made by `command` (`replay`, `watch`, `check`, `verify`).
+    pub fn new(command: &'static str, sessions: Vec<SessionReport>, strict: bool) -> Self {
         let verdict = sessions
             .iter()
             .map(|s| s.verdict)
@@ -279,6 +333,7 @@ impl Report {
             .unwrap_or(Verdict::Pass);
         Self {
             tool: "cvnotify",
+            command,
             version: env!("CARGO_PKG_VERSION"),
             format_version: 1,
             strict,

@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use cvnotify_core::lifecycle::{Finding, MessageId, Operation, Phase, Severity, Sources, Tracker};
+use cvnotify_core::lifecycle::{
+    Finding, MessageId, Operation, Phase, Severity, Sources, Timestamp, Tracker,
+};
 use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType};
 
 use super::client::ClientRuns;
@@ -105,12 +107,23 @@ pub struct Tally {
     seen: HashMap<u64, u16>,
     /// Whether a training API call got no usable answer (the source was not observed).
     api_unavailable: bool,
+    /// The first and the last time of an input (milliseconds since the epoch).
+    span: Option<(u64, u64)>,
 }
 
 impl Tally {
     /// The counts so far.
     pub fn counts(&self) -> &MessageCounts {
         &self.counts
+    }
+
+    /// An input of time `at` was seen: the session spans it.
+    pub fn saw(&mut self, at: Timestamp) {
+        let t = at.0;
+        self.span = Some(match self.span {
+            Some((first, last)) => (first.min(t), last.max(t)),
+            None => (t, t),
+        });
     }
 
     /// Counts `message` for `counter` once; true the first time.
@@ -243,6 +256,10 @@ impl Tally {
     /// that a message both saw counts once; examples keep the first lines of all.
     pub fn merge(&mut self, other: Self) {
         self.api_unavailable |= other.api_unavailable;
+        if let Some((first, last)) = other.span {
+            self.saw(Timestamp(first));
+            self.saw(Timestamp(last));
+        }
         for (m, theirs) in other.seen {
             let mine = self.seen.entry(m).or_default();
             let new = theirs & !*mine;
@@ -524,6 +541,7 @@ fn finding_report(f: &Finding, waivers: &Waivers, partial: bool) -> FindingRepor
         severity: info.severity.as_str(),
         rests_on: info.clause,
         summary: info.summary,
+        detail: finding_detail(f),
         at: format_time(f.at),
         millis: f.at.0,
         iteration_id: f.iteration_id,
@@ -531,6 +549,60 @@ fn finding_report(f: &Finding, waivers: &Waivers, partial: bool) -> FindingRepor
         evidence: f.evidence.iter().map(|s| s.evidence.get()).collect(),
         waived: waivers.waived(info.code),
         deferred: partial && f.code.needs_every_message(),
+    }
+}
+
+/// What a finding says about its own project: the summary with the concrete ids and the
+/// concrete blob name in place of the catalogue's template.
+pub fn finding_detail(f: &Finding) -> String {
+    use cvnotify_core::lifecycle::FindingCode as C;
+    let blob = match (f.iteration_id, &f.platform) {
+        (Some(i), Some(p)) => Some(format!(
+            "`{}`",
+            cvnotify_core::BackupBlobName::new(f.project_id, i, p.clone())
+        )),
+        _ => None,
+    };
+    let iteration = f
+        .iteration_id
+        .map_or_else(|| "an iteration".to_string(), |i| format!("iteration {i}"));
+    let platform = f.platform.as_ref().map(|p| p.as_str().to_string());
+    let on = platform
+        .as_deref()
+        .map_or(String::new(), |p| format!(" ({p})"));
+    match (f.code, blob) {
+        (C::BackupBlobMissing, Some(b)) => {
+            format!("ExportCompleted for {iteration}{on}, but no backup blob {b} by the deadline")
+        }
+        (C::BackupBlobLate, Some(b)) => format!(
+            "the backup blob {b} appeared, but later than the deadline after ExportCompleted"
+        ),
+        (C::BackupBlobUnannounced, Some(b)) => format!(
+            "the backup blob {b} appeared, but no ExportCompleted for {iteration}{on} by the deadline"
+        ),
+        (C::ExportNotificationLate, Some(b)) => format!(
+            "ExportCompleted for {iteration}{on} came, but later than the deadline after the backup blob {b} appeared"
+        ),
+        (C::ModelUriNamesOtherIds, Some(b)) => format!(
+            "the modelUri names another backup blob than {b}, the one of the message's project and iteration"
+        ),
+        (C::ModelUriOutsideContainer, Some(b)) => {
+            format!("the modelUri of {b} is not a blob in the configured container")
+        }
+        (C::TrainingNotificationMissing, _) => format!(
+            "TrainProject returned {iteration}, but no Training notification for it by the deadline"
+        ),
+        (C::TrainingNotificationLate, _) => {
+            format!("the Training notification for {iteration} came, but after the deadline")
+        }
+        (C::ExportOfUntrainedIteration, _) => format!(
+            "Export notification{on} for {iteration}, which has no earlier training completion"
+        ),
+        _ => match (f.iteration_id, platform) {
+            (Some(i), Some(p)) => format!("{} (iteration {i}, {p})", f.code.info().summary),
+            (Some(i), None) => format!("{} (iteration {i})", f.code.info().summary),
+            _ => f.code.info().summary.to_string(),
+        },
     }
 }
 
@@ -709,6 +781,8 @@ pub fn session_report(
     SessionReport {
         file: name.to_string(),
         verdict,
+        started: tally.span.map(|(first, _)| format_time(Timestamp(first))),
+        seconds: 0.0,
         lines,
         sources: source_names(tracker.settings().sources),
         messages: tally.counts,
@@ -717,5 +791,10 @@ pub fn session_report(
         clients,
         files: runs.files(),
         partial,
+        waived_codes: super::model::known_codes()
+            .into_iter()
+            .filter(|c| waivers.waived(c))
+            .collect(),
+        described: None,
     }
 }

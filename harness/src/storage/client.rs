@@ -105,6 +105,18 @@ pub enum StorageError {
     Body(xml::XmlError),
     /// The resource URL is not usable.
     Url(String),
+    /// One of the above, in a named call on a named resource, with what to do about it when
+    /// that is known.
+    Call {
+        /// The Storage REST operation (`Get Messages`, `Put Blob`).
+        call: &'static str,
+        /// `queue NAME` or `container NAME`.
+        on: String,
+        /// What to do, when the failure says (a refused request without credentials).
+        hint: Option<&'static str>,
+        /// What happened.
+        error: Box<StorageError>,
+    },
 }
 
 impl StorageError {
@@ -112,7 +124,16 @@ impl StorageError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Status { code, .. } => code.as_deref(),
+            Self::Call { error, .. } => error.code(),
             _ => None,
+        }
+    }
+
+    /// The failure itself, without the call it happened in.
+    pub fn cause(&self) -> &Self {
+        match self {
+            Self::Call { error, .. } => error.cause(),
+            other => other,
         }
     }
 }
@@ -142,8 +163,20 @@ impl fmt::Display for StorageError {
                 Ok(())
             }
             Self::Transport(why) => write!(f, "storage unreachable: {why}"),
-            Self::Body(e) => e.fmt(f),
+            Self::Body(e) => write!(f, "the answer is not what the call documents: {e}"),
             Self::Url(why) => write!(f, "storage URL: {why}"),
+            Self::Call {
+                call,
+                on,
+                hint,
+                error,
+            } => {
+                write!(f, "{call} on {on}: {error}")?;
+                if let Some(hint) = hint {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -363,6 +396,56 @@ impl Resource {
             .unwrap_or_default()
     }
 
+    /// Names the call `call` on this resource (`kind`: `queue` or `container`) in an error,
+    /// with a hint when the failure says what to do.
+    pub(crate) fn during(
+        &self,
+        kind: &str,
+        call: &'static str,
+        error: StorageError,
+    ) -> StorageError {
+        if matches!(error, StorageError::Call { .. }) {
+            return error;
+        }
+        let named = crate::endpoint::resource_name(self.base.as_str());
+        let name = named.as_deref().unwrap_or_default();
+        let hint = match &error {
+            StorageError::Status { status, .. }
+                if matches!(status.as_u16(), 401 | 403)
+                    && matches!(self.credentials, Credentials::Anonymous) =>
+            {
+                Some(
+                    "the URL carries no SAS and no account key was given: append a SAS to the URL, or name the key's environment variable with --account-key-env",
+                )
+            }
+            StorageError::Status { status, .. } if status.as_u16() == 403 => Some(
+                "the SAS or key was refused: check that it is for this account, unexpired, and allows this operation",
+            ),
+            StorageError::Status { status, .. } if name.is_empty() && status.is_client_error() => {
+                Some(match kind {
+                    "queue" => {
+                        "the URL names no queue: https://ACCOUNT.queue.core.windows.net/QUEUE"
+                    }
+                    _ => {
+                        "the URL names no container: https://ACCOUNT.blob.core.windows.net/CONTAINER"
+                    }
+                })
+            }
+            _ => None,
+        };
+        let on = if name.is_empty() {
+            format!("{kind} (no name in the URL)")
+        } else {
+            format!("{kind} {name}")
+        };
+        StorageError::Call {
+            call,
+            on,
+            hint,
+            error: Box::new(error),
+        }
+    }
+
     /// Sends one request to a path under the resource (`messages`, `messages/{id}`), with
     /// retries when `retry` says the call is safe to repeat.
     pub(crate) async fn send(
@@ -489,6 +572,8 @@ impl Resource {
             }
             Credentials::Anonymous => {}
         }
+        // The path only: the query may hold a SAS, the headers a Shared Key signature.
+        let (shown_method, path) = (method.clone(), url.path().to_string());
         let mut request = self.http.request(method, url);
         for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
@@ -496,8 +581,19 @@ impl Resource {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request.send().await.map_err(transport)?;
+        let started = std::time::Instant::now();
+        let response = request.send().await.map_err(|e| {
+            tracing::debug!(method = %shown_method, path, "storage request got no answer");
+            transport(e)
+        })?;
         let status = response.status();
+        tracing::debug!(
+            method = %shown_method,
+            path,
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "storage"
+        );
         let headers = response.headers().clone();
         let body = read_body(response, MAX_ANSWER_BYTES)
             .await

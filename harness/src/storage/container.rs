@@ -1,4 +1,4 @@
-//! A blob container (protocol.md 3): list with prefix and paging, get, head, put (tests and the
+//! A blob container (docs/protocol.md §3): list with prefix and paging, get, head, put (tests and the
 //! simulation write backups). Reads retry by themselves; put does not (a backup written twice is
 //! harmless, but the caller decides).
 
@@ -26,17 +26,21 @@ impl Container {
 
     /// Creates the container (nothing happens when it exists).
     pub async fn create(&self) -> Result<(), StorageError> {
-        let a = self
-            .resource
-            .send(
-                Method::PUT,
-                "",
-                &[("restype", "container".into())],
-                None,
-                true,
-            )
-            .await?;
-        a.expect(&[201, 409]).map(drop)
+        let answer: Result<_, StorageError> = async {
+            let a = self
+                .resource
+                .send(
+                    Method::PUT,
+                    "",
+                    &[("restype", "container".into())],
+                    None,
+                    true,
+                )
+                .await?;
+            a.expect(&[201, 409]).map(drop)
+        }
+        .await;
+        answer.map_err(|e| self.resource.during("container", "Create Container", e))
     }
 
     /// Every blob whose name starts with `prefix`, following `NextMarker` page by page.
@@ -50,60 +54,76 @@ impl Container {
         prefix: &str,
         page_size: Option<u32>,
     ) -> Result<Vec<ListedBlob>, StorageError> {
-        let mut all = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let mut query = vec![
-                ("restype", "container".to_string()),
-                ("comp", "list".to_string()),
-            ];
-            if !prefix.is_empty() {
-                query.push(("prefix", prefix.to_string()));
-            }
-            if let Some(m) = &marker {
-                query.push(("marker", m.clone()));
-            }
-            if let Some(n) = page_size {
-                query.push(("maxresults", n.max(1).to_string()));
-            }
-            let a = self
-                .resource
-                .send(Method::GET, "", &query, None, true)
-                .await?;
-            let a = a.expect(&[200])?;
-            let (page, next) = xml::read_blob_page(&a.body).map_err(StorageError::Body)?;
-            all.extend(page);
-            match next {
-                Some(n) => marker = Some(n),
-                None => return Ok(all),
+        let answer: Result<_, StorageError> = async {
+            let mut all = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let mut query = vec![
+                    ("restype", "container".to_string()),
+                    ("comp", "list".to_string()),
+                ];
+                if !prefix.is_empty() {
+                    query.push(("prefix", prefix.to_string()));
+                }
+                if let Some(m) = &marker {
+                    query.push(("marker", m.clone()));
+                }
+                if let Some(n) = page_size {
+                    query.push(("maxresults", n.max(1).to_string()));
+                }
+                let a = self
+                    .resource
+                    .send(Method::GET, "", &query, None, true)
+                    .await?;
+                let a = a.expect(&[200])?;
+                let (page, next) = xml::read_blob_page(&a.body).map_err(StorageError::Body)?;
+                all.extend(page);
+                match next {
+                    Some(n) => marker = Some(n),
+                    None => return Ok(all),
+                }
             }
         }
+        .await;
+        answer.map_err(|e| self.resource.during("container", "List Blobs", e))
     }
 
     /// Put Blob (a block blob) named `name` (not percent-encoded) with `body`.
     pub async fn put(&self, name: &str, body: String) -> Result<(), StorageError> {
-        let a = self
-            .resource
-            .send_blob(Method::PUT, name, Some(body))
-            .await?;
-        a.expect(&[201]).map(drop)
+        let answer: Result<_, StorageError> = async {
+            let a = self
+                .resource
+                .send_blob(Method::PUT, name, Some(body))
+                .await?;
+            a.expect(&[201]).map(drop)
+        }
+        .await;
+        answer.map_err(|e| self.resource.during("container", "Put Blob", e))
     }
 
     /// Whether a blob exists (Get Blob Properties), with its size.
     pub async fn head(&self, name: &str) -> Result<Option<u64>, StorageError> {
-        let a = self.resource.send_blob(Method::HEAD, name, None).await?;
-        match a.status.as_u16() {
-            404 => Ok(None),
-            _ => {
-                let a = a.expect(&[200])?;
-                Ok(a.header("content-length").ok().and_then(|v| v.parse().ok()))
+        let answer: Result<_, StorageError> = async {
+            let a = self.resource.send_blob(Method::HEAD, name, None).await?;
+            match a.status.as_u16() {
+                404 => Ok(None),
+                _ => {
+                    let a = a.expect(&[200])?;
+                    Ok(a.header("content-length").ok().and_then(|v| v.parse().ok()))
+                }
             }
         }
+        .await;
+        answer.map_err(|e| self.resource.during("container", "Get Blob Properties", e))
     }
 
     /// Get Blob: the content as text.
     pub async fn get(&self, name: &str) -> Result<String, StorageError> {
-        let a = self.resource.send_blob(Method::GET, name, None).await?;
-        a.expect(&[200]).map(|a| a.body)
+        let answer: Result<_, StorageError> = async {
+            let a = self.resource.send_blob(Method::GET, name, None).await?;
+            a.expect(&[200]).map(|a| a.body)
+        }
+        .await;
+        answer.map_err(|e| self.resource.during("container", "Get Blob", e))
     }
 }

@@ -1,5 +1,5 @@
 //! The XML bodies of the queue and blob REST APIs, read and written with quick-xml's serde
-//! support (protocol.md 2 and 3): Get/Peek Messages' `QueueMessagesList`, Put Message's
+//! support (docs/protocol.md §2 and 3): Get/Peek Messages' `QueueMessagesList`, Put Message's
 //! `QueueMessage`, List Blobs' `EnumerationResults`, and the `Error` body of a failure.
 
 use serde::{Deserialize, Serialize};

@@ -46,7 +46,7 @@ impl fmt::Debug for TrainingKey {
     }
 }
 
-/// Where CreateProject carries the storage URIs (protocol.md 1.0: the sources disagree).
+/// Where CreateProject carries the storage URIs (docs/protocol.md §1.0: the sources disagree).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OptionsForm {
     /// As query parameters on `/customvision/v3.3/training/projects`, as the storage
@@ -419,7 +419,7 @@ impl TrainingClient {
         };
         serde_json::from_str(text).map_err(|e| TrainingError::Body {
             operation: call.operation,
-            detail: e.to_string(),
+            detail: json_problem(&e, text),
         })
     }
 
@@ -434,6 +434,9 @@ impl TrainingClient {
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&call.query);
         }
+        // The path only: the query may hold storage URIs with a SAS, the headers the key.
+        let path = url.path().to_string();
+        let started = std::time::Instant::now();
         let mut request = self
             .http
             .request(call.method.clone(), url)
@@ -444,11 +447,23 @@ impl TrainingClient {
                 .header("content-type", "application/json; charset=utf-8")
                 .body(body.clone());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport(call.operation, e))?;
+        let response = request.send().await.map_err(|e| {
+            tracing::debug!(
+                operation = call.operation,
+                path,
+                "training API request got no answer"
+            );
+            transport(call.operation, e)
+        })?;
         let status = response.status();
+        tracing::debug!(
+            operation = call.operation,
+            method = %call.method,
+            path,
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "training API"
+        );
         let headers = response.headers().clone();
         let body = read_body(response, MAX_ANSWER_BYTES)
             .await
@@ -478,5 +493,51 @@ fn transport(operation: &'static str, e: reqwest::Error) -> TrainingError {
     TrainingError::Transport {
         operation,
         detail: describe_transport(e),
+    }
+}
+
+/// What is wrong with an answer that is not the documented JSON, without echoing it raw
+/// (serde's own message quotes the offending value as it is, control characters and all): the
+/// kind of problem, where, and a bounded, escaped, redacted quotation of the answer's start.
+fn json_problem(e: &serde_json::Error, body: &str) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax => "not JSON",
+        Category::Eof => "JSON cut short",
+        Category::Data => "JSON of another shape than the call documents",
+        Category::Io => "unreadable",
+    };
+    format!(
+        "{what} at line {} column {}; it begins {}",
+        e.line(),
+        e.column(),
+        cvnotify_core::Snippet::new(body)
+    )
+}
+
+#[cfg(test)]
+mod answer_tests {
+    #[test]
+    fn a_garbage_answer_is_described_not_echoed() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Project {
+            id: u32,
+        }
+        // A JSON string where a number belongs; serde's message would quote it decoded, NULs
+        // and all.
+        let body = r#"{"id":"\u0000\u0000\u0007 sig=SECRETSIGNATURE"}"#;
+        let e = serde_json::from_str::<Project>(body).unwrap_err();
+        let text = super::json_problem(&e, body);
+        assert!(text.starts_with("JSON of another shape"), "{text}");
+        assert!(
+            !text.contains('\u{0}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(!text.contains("SECRETSIGNATURE"), "{text}");
+        // What serde itself says quotes the value whole, unredacted.
+        assert!(e.to_string().contains("SECRETSIGNATURE"));
+        let e = serde_json::from_str::<Project>("\u{0}garbage").unwrap_err();
+        assert!(super::json_problem(&e, "\u{0}garbage").starts_with("not JSON at line 1 column 1"));
     }
 }

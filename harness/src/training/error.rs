@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 macro_rules! error_codes {
     ($($name:ident),* $(,)?) => {
-        /// `CustomVisionErrorCodes` (protocol.md 1.4: the v3.3 spec's enum in its order, then the
+        /// `CustomVisionErrorCodes` (docs/protocol.md §1.4: the v3.3 spec's enum in its order, then the
         /// 3.4-preview SDK additions). A code not in the list is kept as [`ErrorCode::Unrecognized`].
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub enum ErrorCode {

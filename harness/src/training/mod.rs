@@ -1,4 +1,4 @@
-//! The Custom Vision training API (protocol.md 1.1-1.4): the calls that configure the storage
+//! The Custom Vision training API (docs/protocol.md §1.1-1.4): the calls that configure the storage
 //! integration and trigger the notifications it sends (create, update and get a project; train;
 //! get iterations; export; get exports), and what training needs first (tags, images) and
 //! what tidies up after (delete a project). The `Training-Key` never appears in `Debug`, `Display`

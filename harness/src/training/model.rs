@@ -1,4 +1,4 @@
-//! The training API's JSON bodies (protocol.md 1.3), read tolerantly: fields this build does not
+//! The training API's JSON bodies (docs/protocol.md §1.3), read tolerantly: fields this build does not
 //! know are ignored, statuses it does not know are kept as written, and the two storage URIs are
 //! read from `settings` wherever the service puts them.
 
@@ -33,7 +33,7 @@ fn optional_project_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Project
     }
 }
 
-/// The storage integration's two settings (protocol.md 1.0). A SAS in either URI is a secret:
+/// The storage integration's two settings (docs/protocol.md §1.0). A SAS in either URI is a secret:
 /// `Debug` shows the URIs with their signatures redacted.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,7 +87,7 @@ pub struct NewProject {
     pub storage: StorageOptions,
 }
 
-/// A project (protocol.md 1.3 `Project`).
+/// A project (docs/protocol.md §1.3 `Project`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
@@ -107,7 +107,7 @@ pub struct Project {
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A project's settings (protocol.md 1.3 `ProjectSettings`, with the 3.4-preview storage URIs).
+/// A project's settings (docs/protocol.md §1.3 `ProjectSettings`, with the 3.4-preview storage URIs).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSettings {
@@ -119,7 +119,7 @@ pub struct ProjectSettings {
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
-/// An iteration (protocol.md 1.3 `Iteration`): the model a training produced.
+/// An iteration (docs/protocol.md §1.3 `Iteration`): the model a training produced.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Iteration {
@@ -158,7 +158,7 @@ impl Iteration {
     }
 }
 
-/// An export (protocol.md 1.3 `Export`). `downloadUri` carries a SAS: it is not kept.
+/// An export (docs/protocol.md §1.3 `Export`). `downloadUri` carries a SAS: it is not kept.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Export {
@@ -198,7 +198,7 @@ impl Export {
     }
 }
 
-/// A tag (protocol.md 1.3 `Tag`): a label images carry, which training learns.
+/// A tag (docs/protocol.md §1.3 `Tag`): a label images carry, which training learns.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tag {
@@ -232,7 +232,7 @@ impl fmt::Debug for ImageFile {
     }
 }
 
-/// What a batch upload did (protocol.md 1.3 `ImageCreateSummary`).
+/// What a batch upload did (docs/protocol.md §1.3 `ImageCreateSummary`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageCreateSummary {
