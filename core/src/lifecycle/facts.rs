@@ -408,7 +408,10 @@ impl IterationExtra {
                         q.merge(p);
                     }
                 }
-                Err(at) => self.platforms.insert(at, p.clone()),
+                Err(at) => {
+                    self.platforms.reserve_exact(1);
+                    self.platforms.insert(at, p.clone());
+                }
             }
         }
     }
@@ -420,6 +423,9 @@ impl IterationExtra {
         {
             Ok(at) => at,
             Err(at) => {
+                // An iteration is exported to a few platforms: room for exactly those (a
+                // doubling Vec would keep up to four slots for one or two).
+                self.platforms.reserve_exact(1);
                 self.platforms.insert(at, PlatformFacts::new(platform));
                 at
             }

@@ -311,6 +311,14 @@ impl Tracker {
             .collect()
     }
 
+    /// Every project's report, by id, made one at a time as the iterator is advanced (a caller
+    /// that turns each into its own form never holds them all).
+    pub fn reports(&self) -> impl Iterator<Item = ProjectReport> + '_ {
+        self.projects
+            .iter()
+            .map(|(id, facts)| self.judge(*id, facts))
+    }
+
     /// One project's report.
     pub fn project_report(&self, id: ProjectId) -> Option<ProjectReport> {
         self.projects.get(&id).map(|facts| self.judge(id, facts))

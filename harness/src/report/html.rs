@@ -193,7 +193,7 @@ fn moments(p: &ProjectSection) -> Vec<Moment<'_>> {
     for h in &p.history {
         out.push(Moment {
             millis: h.millis,
-            phase: Some((h.phase, h.line)),
+            phase: Some((h.phase.as_str(), h.line)),
             findings: Vec::new(),
         });
     }

@@ -106,8 +106,13 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
                 .history
                 .iter()
                 .map(|h| match &s.described {
-                    None => format!("{} (line {}, {})", h.phase, s.locate(h.line), h.at()),
-                    Some(_) => format!("{} ({})", h.phase, h.at()),
+                    None => format!(
+                        "{} (line {}, {})",
+                        h.phase.as_str(),
+                        s.locate(h.line),
+                        h.at()
+                    ),
+                    Some(_) => format!("{} ({})", h.phase.as_str(), h.at()),
                 })
                 .collect();
             writeln!(out, "    lifecycle: {}", steps.join(" -> "))?;

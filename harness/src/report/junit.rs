@@ -91,9 +91,14 @@ fn failed(lines: &[String], rests_on: &str) -> Outcome {
     }
 }
 
-fn cases(s: &SessionReport, strict: bool) -> Vec<Case> {
+/// Hands every case of a recording's suite to `each`, one at a time (a report of a million
+/// projects has nineteen million cases: none is kept).
+fn cases(
+    s: &SessionReport,
+    strict: bool,
+    each: &mut dyn FnMut(Case) -> io::Result<()>,
+) -> io::Result<()> {
     let fails = |severity: &str| severity == "error" || (strict && severity != "info");
-    let mut cases = Vec::new();
     for c in &s.checks {
         let mut text: Vec<String> = c
             .examples
@@ -122,12 +127,12 @@ fn cases(s: &SessionReport, strict: bool) -> Vec<Case> {
         } else {
             text
         };
-        cases.push(Case {
+        each(Case {
             class: format!("{}.messages", s.file),
             name: c.code.clone(),
             outcome,
             output,
-        });
+        })?;
     }
     let seen = observed(s);
     for p in &s.projects {
@@ -163,82 +168,129 @@ fn cases(s: &SessionReport, strict: bool) -> Vec<Case> {
             } else {
                 Outcome::Passed
             };
-            cases.push(Case {
+            each(Case {
                 class: format!("{}.project.{}", s.file, p.project_id),
                 name: info.code.to_string(),
                 outcome,
                 output,
-            });
+            })?;
         }
     }
-    cases
+    Ok(())
 }
 
-fn client_cases(s: &SessionReport, c: &ClientSection, strict: bool) -> Vec<Case> {
+fn client_cases(
+    s: &SessionReport,
+    c: &ClientSection,
+    strict: bool,
+    each: &mut dyn FnMut(Case) -> io::Result<()>,
+) -> io::Result<()> {
     let file = &s.file;
     let fails = |severity: &str| severity == "error" || (strict && severity != "info");
     let class = format!(
         "{file}.client.{}",
         c.scenario.as_deref().unwrap_or("journal")
     );
-    ClientFindingCode::ALL
-        .iter()
-        .map(|code| {
-            let found = c.findings.iter().find(|f| f.code == code.as_str());
-            let text: Vec<String> = found
-                .map(|f| {
-                    let mut lines = vec![format!("{} x{}: {}", f.severity, f.count, f.summary)];
-                    lines.extend(f.examples.iter().map(|e| match &s.described {
-                        None if e.line > 0 => {
-                            format!("line {} at {}: {}", e.line, e.at, e.detail)
-                        }
-                        _ => format!("at {}: {}", e.at, e.detail),
-                    }));
-                    if f.count > f.examples.len() as u64 {
-                        lines.push(format!(
-                            "... and {} more",
-                            f.count - f.examples.len() as u64
-                        ));
+    for case in ClientFindingCode::ALL.iter().map(|code| {
+        let found = c.findings.iter().find(|f| f.code == code.as_str());
+        let text: Vec<String> = found
+            .map(|f| {
+                let mut lines = vec![format!("{} x{}: {}", f.severity, f.count, f.summary)];
+                lines.extend(f.examples.iter().map(|e| match &s.described {
+                    None if e.line > 0 => {
+                        format!("line {} at {}: {}", e.line, e.at, e.detail)
                     }
-                    lines
-                })
-                .unwrap_or_default();
-            let outcome = match found {
-                Some(f) if f.waived => Outcome::Skipped("waived with --select/--exclude".into()),
-                Some(f) if fails(f.severity) => Outcome::Failed {
-                    message: text.first().cloned().unwrap_or_default(),
-                    body: format!("{}\nrests on {}", text.join("\n"), f.rests_on),
-                },
-                Some(_) => Outcome::Passed,
-                None => c
-                    .unevaluated(*code)
-                    .map_or(Outcome::Passed, Outcome::Skipped),
-            };
-            let output = if matches!(outcome, Outcome::Failed { .. }) {
-                vec![]
-            } else {
-                text
-            };
-            Case {
-                class: class.clone(),
-                name: code.as_str().to_string(),
-                outcome,
-                output,
-            }
-        })
-        .collect()
+                    _ => format!("at {}: {}", e.at, e.detail),
+                }));
+                if f.count > f.examples.len() as u64 {
+                    lines.push(format!(
+                        "... and {} more",
+                        f.count - f.examples.len() as u64
+                    ));
+                }
+                lines
+            })
+            .unwrap_or_default();
+        let outcome = match found {
+            Some(f) if f.waived => Outcome::Skipped("waived with --select/--exclude".into()),
+            Some(f) if fails(f.severity) => Outcome::Failed {
+                message: text.first().cloned().unwrap_or_default(),
+                body: format!("{}\nrests on {}", text.join("\n"), f.rests_on),
+            },
+            Some(_) => Outcome::Passed,
+            None => c
+                .unevaluated(*code)
+                .map_or(Outcome::Passed, Outcome::Skipped),
+        };
+        let output = if matches!(outcome, Outcome::Failed { .. }) {
+            vec![]
+        } else {
+            text
+        };
+        Case {
+            class: class.clone(),
+            name: code.as_str().to_string(),
+            outcome,
+            output,
+        }
+    }) {
+        each(case)?;
+    }
+    Ok(())
 }
 
 fn xml<W: Write>(w: &mut Writer<W>, event: Event<'_>) -> io::Result<()> {
     w.write_event(event).map_err(io::Error::other)
 }
 
-/// One test suite: its name, its start (RFC 3339) and duration, and its cases.
-struct Suite {
+/// What a suite is made of.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A recording's own checks and projects.
+    Recording(&'a SessionReport),
+    /// One client run of a recording.
+    Client(&'a SessionReport, &'a ClientSection),
+}
+
+/// One test suite: its name, its start (RFC 3339) and duration, and where its cases come from.
+struct Suite<'a> {
     name: String,
     timestamp: Option<String>,
     seconds: f64,
-    cases: Vec<Case>,
+    source: Source<'a>,
+}
+
+impl Suite<'_> {
+    fn each(&self, strict: bool, f: &mut dyn FnMut(Case) -> io::Result<()>) -> io::Result<()> {
+        match self.source {
+            Source::Recording(s) => cases(s, strict, f),
+            Source::Client(s, c) => client_cases(s, c, strict, f),
+        }
+    }
+}
+
+/// How many cases, failed and skipped.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    tests: u64,
+    failures: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn of(suite: &Suite<'_>, strict: bool) -> io::Result<Self> {
+        let mut n = Self::default();
+        suite.each(strict, &mut |c| {
+            n.tests += 1;
+            match c.outcome {
+                Outcome::Failed { .. } => n.failures += 1,
+                Outcome::Skipped(_) => n.skipped += 1,
+                Outcome::Passed => {}
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
 }
 
 fn text_element<W: Write>(w: &mut Writer<W>, start: BytesStart<'_>, text: &str) -> io::Result<()> {
@@ -248,6 +300,35 @@ fn text_element<W: Write>(w: &mut Writer<W>, start: BytesStart<'_>, text: &str) 
     xml(w, Event::End(BytesEnd::new(String::from_utf8_lossy(&end))))
 }
 
+fn write_case<W: Write>(w: &mut Writer<W>, c: &Case) -> io::Result<()> {
+    let mut case = BytesStart::new("testcase");
+    case.push_attribute(("classname", c.class.as_str()));
+    case.push_attribute(("name", c.name.as_str()));
+    case.push_attribute(("time", "0"));
+    xml(w, Event::Start(case))?;
+    match &c.outcome {
+        Outcome::Passed => {}
+        Outcome::Failed { message, body } => {
+            let mut failure = BytesStart::new("failure");
+            failure.push_attribute(("message", message.as_str()));
+            failure.push_attribute(("type", c.name.as_str()));
+            text_element(w, failure, body)?;
+        }
+        Outcome::Skipped(why) => {
+            let mut skipped = BytesStart::new("skipped");
+            skipped.push_attribute(("message", why.as_str()));
+            xml(w, Event::Empty(skipped))?;
+        }
+    }
+    if !c.output.is_empty() {
+        text_element(w, BytesStart::new("system-out"), &c.output.join("\n"))?;
+    }
+    xml(w, Event::End(BytesEnd::new("testcase")))
+}
+
+/// Writes the report in two passes over its cases: the first counts (the root and each suite
+/// carry their totals as attributes), the second writes; cases are made one at a time, so
+/// memory does not grow with their number.
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = Writer::new_with_indent(out, b' ', 2);
     xml(
@@ -255,14 +336,14 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
     )?;
     // A recording's own suite (unless it is only a client's journal), then one per client run.
-    let mut all: Vec<Suite> = Vec::new();
+    let mut all: Vec<Suite<'_>> = Vec::new();
     for s in &report.sessions {
         if s.clients.is_empty() || !s.checks.is_empty() || !s.projects.is_empty() {
             all.push(Suite {
                 name: s.file.clone(),
                 timestamp: s.started.clone(),
                 seconds: s.seconds,
-                cases: cases(s, report.strict),
+                source: Source::Recording(s),
             });
         }
         for c in &s.clients {
@@ -274,67 +355,37 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 name,
                 timestamp: s.started.clone(),
                 seconds: 0.0,
-                cases: client_cases(s, c, report.strict),
+                source: Source::Client(s, c),
             });
         }
     }
-    let count = |f: &dyn Fn(&Case) -> bool| {
-        all.iter()
-            .flat_map(|s| &s.cases)
-            .filter(|c| f(c))
-            .count()
-            .to_string()
-    };
-    let is_failed = |c: &Case| matches!(c.outcome, Outcome::Failed { .. });
-    let is_skipped = |c: &Case| matches!(c.outcome, Outcome::Skipped(_));
+    let counts: Vec<Counts> = all
+        .iter()
+        .map(|s| Counts::of(s, report.strict))
+        .collect::<io::Result<_>>()?;
+    let sum = |f: fn(&Counts) -> u64| counts.iter().map(f).sum::<u64>().to_string();
     let mut root = BytesStart::new("testsuites");
     let title = format!("cvnotify {}", report.command);
     root.push_attribute(("name", title.as_str()));
-    root.push_attribute(("tests", count(&|_| true).as_str()));
-    root.push_attribute(("failures", count(&is_failed).as_str()));
+    root.push_attribute(("tests", sum(|c| c.tests).as_str()));
+    root.push_attribute(("failures", sum(|c| c.failures).as_str()));
     root.push_attribute(("errors", "0"));
     let total: f64 = all.iter().map(|s| s.seconds).sum();
     root.push_attribute(("time", format!("{total:.3}").as_str()));
     xml(&mut w, Event::Start(root))?;
-    for suite in &all {
-        let cases = &suite.cases;
-        let n = |f: &dyn Fn(&Case) -> bool| cases.iter().filter(|c| f(c)).count().to_string();
+    for (suite, n) in all.iter().zip(&counts) {
         let mut element = BytesStart::new("testsuite");
         element.push_attribute(("name", suite.name.as_str()));
-        element.push_attribute(("tests", n(&|_| true).as_str()));
-        element.push_attribute(("failures", n(&is_failed).as_str()));
+        element.push_attribute(("tests", n.tests.to_string().as_str()));
+        element.push_attribute(("failures", n.failures.to_string().as_str()));
         element.push_attribute(("errors", "0"));
-        element.push_attribute(("skipped", n(&is_skipped).as_str()));
+        element.push_attribute(("skipped", n.skipped.to_string().as_str()));
         element.push_attribute(("time", format!("{:.3}", suite.seconds).as_str()));
         if let Some(t) = &suite.timestamp {
             element.push_attribute(("timestamp", t.as_str()));
         }
         xml(&mut w, Event::Start(element))?;
-        for c in cases {
-            let mut case = BytesStart::new("testcase");
-            case.push_attribute(("classname", c.class.as_str()));
-            case.push_attribute(("name", c.name.as_str()));
-            case.push_attribute(("time", "0"));
-            xml(&mut w, Event::Start(case))?;
-            match &c.outcome {
-                Outcome::Passed => {}
-                Outcome::Failed { message, body } => {
-                    let mut failure = BytesStart::new("failure");
-                    failure.push_attribute(("message", message.as_str()));
-                    failure.push_attribute(("type", c.name.as_str()));
-                    text_element(&mut w, failure, body)?;
-                }
-                Outcome::Skipped(why) => {
-                    let mut skipped = BytesStart::new("skipped");
-                    skipped.push_attribute(("message", why.as_str()));
-                    xml(&mut w, Event::Empty(skipped))?;
-                }
-            }
-            if !c.output.is_empty() {
-                text_element(&mut w, BytesStart::new("system-out"), &c.output.join("\n"))?;
-            }
-            xml(&mut w, Event::End(BytesEnd::new("testcase")))?;
-        }
+        suite.each(report.strict, &mut |c| write_case(&mut w, &c))?;
         xml(&mut w, Event::End(BytesEnd::new("testsuite")))?;
     }
     xml(&mut w, Event::End(BytesEnd::new("testsuites")))?;

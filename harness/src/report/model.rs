@@ -123,7 +123,7 @@ pub struct HistoryEntry {
     /// When, in milliseconds since the epoch.
     pub millis: u64,
     /// The phase entered.
-    pub phase: &'static str,
+    pub phase: cvnotify_core::lifecycle::Phase,
     /// The evidence number of the step that entered it.
     pub line: u32,
 }
@@ -140,7 +140,7 @@ impl Serialize for HistoryEntry {
         use serde::ser::SerializeStruct as _;
         let mut st = s.serialize_struct("HistoryEntry", 3)?;
         st.serialize_field("at", &self.at())?;
-        st.serialize_field("phase", self.phase)?;
+        st.serialize_field("phase", self.phase.as_str())?;
         st.serialize_field("line", &self.line)?;
         st.end()
     }

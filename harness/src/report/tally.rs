@@ -606,6 +606,42 @@ pub fn finding_detail(f: &Finding) -> String {
     }
 }
 
+/// A project's section of the report, from its tracker report.
+fn project_section(
+    r: &cvnotify_core::lifecycle::ProjectReport,
+    waivers: &Waivers,
+    partial: bool,
+) -> ProjectSection {
+    let findings: Vec<FindingReport> = r
+        .findings
+        .iter()
+        .map(|f| finding_report(f, waivers, partial))
+        .collect();
+    let verdict = r
+        .findings
+        .iter()
+        .filter(|f| !waivers.waived(f.code.as_str()))
+        .filter(|f| !(partial && f.code.needs_every_message()))
+        .map(|f| Verdict::of(f.code.severity(), false))
+        .max()
+        .unwrap_or(Verdict::Pass);
+    ProjectSection {
+        project_id: r.project_id,
+        verdict,
+        phase: r.phase.as_str(),
+        history: r
+            .history
+            .iter()
+            .map(|(s, p): &(_, Phase)| HistoryEntry {
+                millis: s.at.0,
+                phase: *p,
+                line: s.evidence.get(),
+            })
+            .collect(),
+        findings,
+    }
+}
+
 fn source_names(sources: Sources) -> Vec<&'static str> {
     [
         (sources.queue, "queue"),
@@ -642,15 +678,22 @@ pub fn session_report(
         });
     }
     let scope = runs.scope();
-    let mut judged = Vec::new();
-    for r in tracker.report() {
+    let waivers = &rules.waivers;
+    let partial = runs.partial();
+    // Each project is judged and turned into its section at once: the tracker's reports are
+    // never all held beside the sections.
+    let mut projects: Vec<ProjectSection> = Vec::new();
+    let mut projects_verdict = Verdict::Pass;
+    for r in tracker.reports() {
         let own = scope == Scope::All
             || tracker
                 .projects()
                 .get(&r.project_id)
                 .is_some_and(|f| !f.configs.is_empty());
         if own {
-            judged.push(r);
+            let section = project_section(&r, waivers, partial);
+            projects_verdict = projects_verdict.max(section.verdict);
+            projects.push(section);
         } else {
             let line = r.history.first().map_or(0, |(s, _)| s.evidence.get());
             tally.add(
@@ -670,7 +713,7 @@ pub fn session_report(
     }
     let accepted = tally.counts.accepted;
     let observed = tally.counts.accepted + tally.counts.rejected;
-    if observed == 0 && judged.is_empty() && !clients.any() {
+    if observed == 0 && projects.is_empty() && !clients.any() {
         // One consumer's share may be empty: whether anything came is the merge's to say.
         let (severity, detail) = if runs.partial() {
             (
@@ -695,7 +738,7 @@ pub fn session_report(
         );
     }
     let expectations = [
-        (rules.expect.projects, judged.len() as u64, "projects"),
+        (rules.expect.projects, projects.len() as u64, "projects"),
         (rules.expect.messages, accepted, "accepted messages"),
     ];
     for (expected, seen, what) in expectations {
@@ -714,8 +757,6 @@ pub fn session_report(
             );
         }
     }
-    let waivers = &rules.waivers;
-    let partial = runs.partial();
     let mut verdict = Verdict::Pass;
     let checks: Vec<Check> = tally
         .checks
@@ -740,40 +781,7 @@ pub fn session_report(
             }
         })
         .collect();
-    let projects: Vec<ProjectSection> = judged
-        .into_iter()
-        .map(|r| {
-            let findings: Vec<FindingReport> = r
-                .findings
-                .iter()
-                .map(|f| finding_report(f, waivers, partial))
-                .collect();
-            let project_verdict = r
-                .findings
-                .iter()
-                .filter(|f| !waivers.waived(f.code.as_str()))
-                .filter(|f| !(partial && f.code.needs_every_message()))
-                .map(|f| Verdict::of(f.code.severity(), false))
-                .max()
-                .unwrap_or(Verdict::Pass);
-            verdict = verdict.max(project_verdict);
-            ProjectSection {
-                project_id: r.project_id,
-                verdict: project_verdict,
-                phase: r.phase.as_str(),
-                history: r
-                    .history
-                    .iter()
-                    .map(|(s, p): &(_, Phase)| HistoryEntry {
-                        millis: s.at.0,
-                        phase: p.as_str(),
-                        line: s.evidence.get(),
-                    })
-                    .collect(),
-                findings,
-            }
-        })
-        .collect();
+    verdict = verdict.max(projects_verdict);
     let clients = clients.sections(waivers);
     for c in &clients {
         verdict = verdict.max(c.verdict);
