@@ -110,6 +110,14 @@ fn inputs() -> Vec<Input> {
         .collect()
 }
 
+/// The project an input is about (every input here is a notification).
+fn project_of(i: &Input) -> Option<ProjectId> {
+    match &i.event {
+        Event::Notification { notification, .. } => notification.project_id(),
+        _ => None,
+    }
+}
+
 fn settings() -> Settings {
     Settings {
         sources: Sources::QUEUE,
@@ -156,6 +164,50 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("tracker");
     g.throughput(Throughput::Elements(inputs.len() as u64));
     g.sample_size(10);
+    // Interleaved, as replay gets it: in batches of 1,024 lines, each sorted by project before
+    // it is applied (the report does not depend on the order inputs arrive in).
+    g.bench_function("batch-sorted", |b| {
+        b.iter_batched(
+            || inputs.clone(),
+            |mut batch| {
+                let mut tracker = Tracker::new(settings());
+                for chunk in batch.chunks_mut(1024) {
+                    chunk.sort_by_key(project_of);
+                }
+                batch.into_iter().for_each(|i| tracker.handle(i));
+                black_box(tracker)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // Interleaved, split by project over two trackers on two threads, then merged (moved).
+    g.bench_function("sharded-2", |b| {
+        b.iter_batched(
+            || inputs.clone(),
+            |batch| {
+                let (mut left, mut right) = (Vec::new(), Vec::new());
+                for i in batch {
+                    let odd = project_of(&i).is_some_and(|p| p.as_bytes()[15] & 1 == 1);
+                    if odd { right.push(i) } else { left.push(i) }
+                }
+                let (mut a, b) = std::thread::scope(|s| {
+                    let run = |part: Vec<Input>| {
+                        move || {
+                            let mut t = Tracker::new(settings());
+                            part.into_iter().for_each(|i| t.handle(i));
+                            t
+                        }
+                    };
+                    let a = s.spawn(run(left));
+                    let b = s.spawn(run(right));
+                    (a.join().unwrap(), b.join().unwrap())
+                });
+                a.absorb(b).unwrap();
+                black_box(a)
+            },
+            BatchSize::PerIteration,
+        )
+    });
     for (name, order) in [("interleaved", &inputs), ("grouped", &grouped)] {
         g.bench_function(name, |b| {
             b.iter_batched(

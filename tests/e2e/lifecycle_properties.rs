@@ -314,6 +314,11 @@ proptest! {
         prop_assert_eq!(merge(&b, &a), merge(&a, &b));
         prop_assert_eq!(&merge(&whole, &whole), &whole);
         prop_assert_eq!(ab_c.report(), whole.report());
+        // Absorbing (moving a shard's projects in) is the same merge.
+        let mut absorbed = a.clone();
+        absorbed.absorb(b.clone()).unwrap();
+        absorbed.absorb(c.clone()).unwrap();
+        prop_assert_eq!(&absorbed, &whole);
     }
 }
 
@@ -325,4 +330,5 @@ fn trackers_with_different_settings_do_not_merge() {
         ..Settings::default()
     });
     assert!(a.merge(&b).is_err());
+    assert!(a.absorb(b).is_err());
 }

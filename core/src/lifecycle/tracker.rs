@@ -303,6 +303,26 @@ impl Tracker {
         Ok(())
     }
 
+    /// Takes in what `other` saw, moving its projects (no copy for a project only it saw): the
+    /// same result as [`Tracker::merge`], for trackers that split one stream by project, as
+    /// shards do.
+    pub fn absorb(&mut self, other: Self) -> Result<(), MergeError> {
+        if self.settings != other.settings {
+            return Err(MergeError::SettingsDiffer);
+        }
+        self.now = self.now.max(other.now);
+        self.prefixes.extend(other.prefixes);
+        for (id, facts) in other.projects {
+            match self.projects.entry(id) {
+                alloc::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(facts);
+                }
+                alloc::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(&facts),
+            }
+        }
+        Ok(())
+    }
+
     /// Every project's phase, history and findings, by project id.
     pub fn report(&self) -> Vec<ProjectReport> {
         self.projects
