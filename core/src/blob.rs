@@ -3,7 +3,6 @@
 //! plain and percent-encoded (URI path) form, and the `CustomVision-TestPermission/` folder of the
 //! temporary connection-test blob.
 
-use alloc::string::String;
 use core::fmt;
 
 use crate::id::{GuidError, IterationId, ProjectId};
@@ -78,7 +77,7 @@ pub enum PlatformType {
     /// One of the API's platform names, spelled exactly.
     Known(ExportPlatform),
     /// Any other run of ASCII letters and digits (`onnx`, `zip`, a future platform).
-    Unlisted(String),
+    Unlisted(alloc::boxed::Box<str>),
 }
 
 impl PlatformType {
@@ -209,7 +208,7 @@ impl BackupBlobName {
             return Err(BlobNameError::PlatformTooLong);
         }
         let platform = ExportPlatform::from_name(platform).map_or_else(
-            || PlatformType::Unlisted(String::from(platform)),
+            || PlatformType::Unlisted(platform.into()),
             PlatformType::Known,
         );
         Ok(Self {

@@ -81,7 +81,7 @@ fn connection_test_missing_after_the_deadline_only() {
     story.tick();
     assert_eq!(story.codes(p), ["connection-test-missing"]);
     let finding = &story.report(p).findings[0];
-    assert_eq!(finding.at.0, MINUTE + deadline);
+    assert_eq!(finding.at.millis(), MINUTE + deadline);
     assert_eq!(finding.evidence[0].evidence.get(), 1);
 }
 
@@ -358,7 +358,7 @@ fn findings_name_their_evidence() {
     assert_eq!(f.iteration_id, Some(i));
     let evidence: Vec<u32> = f.evidence.iter().map(|s| s.evidence.get()).collect();
     assert_eq!(evidence, [4, 5]);
-    assert_eq!(f.at.0, 5 * MINUTE);
+    assert_eq!(f.at.millis(), 5 * MINUTE);
 }
 
 /// Issue 12: two notifications with the same `at` gave PASS in one evidence order and

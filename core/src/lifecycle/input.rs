@@ -13,10 +13,21 @@ use crate::model_uri::ModelUriError;
 use crate::notification::Notification;
 
 /// A point in time: milliseconds since the Unix epoch, UTC. The core never reads a clock.
+///
+/// Aligned to 4 bytes (`packed(4)`), so that a [`Stamp`] (a time and a 4-byte evidence number)
+/// takes 12 bytes rather than 16: the tracker keeps several per iteration. The field is read
+/// by value (`t.0`), never borrowed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(C, packed(4))]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
+    /// The milliseconds since the epoch (by value: the field of a packed struct cannot be
+    /// borrowed, as `assert_eq!(t.0, ..)` would).
+    pub const fn millis(self) -> u64 {
+        self.0
+    }
+
     /// `self + millis`, saturating.
     pub const fn plus_millis(self, millis: u64) -> Self {
         Self(self.0.saturating_add(millis))
@@ -25,7 +36,8 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "t={}ms", self.0)
+        let millis = self.0;
+        write!(f, "t={millis}ms")
     }
 }
 

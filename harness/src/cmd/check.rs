@@ -203,7 +203,8 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         } else {
             format!("check {}", target.endpoint)
         };
-        let name = format!("cvnotify-check-{}", (target.clock)().0);
+        let started = (target.clock)().0;
+        let name = format!("cvnotify-check-{started}");
         let mut check = Check {
             session,
             api,

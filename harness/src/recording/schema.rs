@@ -51,7 +51,10 @@ pub fn format_time(t: Timestamp) -> String {
             dt.format(&time::format_description::well_known::Rfc3339)
                 .ok()
         })
-        .unwrap_or_else(|| format!("{}ms", t.0))
+        .unwrap_or_else(|| {
+            let millis = t.0;
+            format!("{millis}ms")
+        })
 }
 
 /// An observed source, as named in a session line.

@@ -103,8 +103,10 @@ fn short(id: MessageId) -> u64 {
 pub struct Tally {
     counts: MessageCounts,
     checks: BTreeMap<String, Counted>,
-    /// Per message, what it was counted for.
-    seen: HashMap<u64, u16>,
+    /// Per message (its 64-bit short id), the bits of what it was counted for. Both as bytes:
+    /// with 1-byte alignment an entry takes 10 bytes rather than 16, for every message of a
+    /// session.
+    seen: HashMap<[u8; 8], [u8; 2]>,
     /// Whether a training API call got no usable answer (the source was not observed).
     api_unavailable: bool,
     /// The first and the last time of an input (milliseconds since the epoch).
@@ -128,10 +130,10 @@ impl Tally {
 
     /// Counts `message` for `counter` once; true the first time.
     fn first(&mut self, message: u64, counter: Counter) -> bool {
-        let seen = self.seen.entry(message).or_default();
-        let new = *seen & counter.bit() == 0;
-        *seen |= counter.bit();
-        new
+        let seen = self.seen.entry(message.to_le_bytes()).or_default();
+        let bits = u16::from_le_bytes(*seen);
+        *seen = (bits | counter.bit()).to_le_bytes();
+        bits & counter.bit() == 0
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -261,9 +263,11 @@ impl Tally {
             self.saw(Timestamp(last));
         }
         for (m, theirs) in other.seen {
+            let theirs = u16::from_le_bytes(theirs);
             let mine = self.seen.entry(m).or_default();
-            let new = theirs & !*mine;
-            *mine |= theirs;
+            let had = u16::from_le_bytes(*mine);
+            let new = theirs & !had;
+            *mine = (had | theirs).to_le_bytes();
             let c = &mut self.counts;
             for (counter, n) in [
                 (Counter::Accepted, &mut c.accepted),
@@ -305,7 +309,7 @@ impl Tally {
                 let n = self
                     .seen
                     .values()
-                    .filter(|bits| **bits & counter.bit() != 0)
+                    .filter(|bits| u16::from_le_bytes(**bits) & counter.bit() != 0)
                     .count() as u64;
                 Some((code.clone(), n))
             })
