@@ -450,4 +450,25 @@ fn simulate_journals_a_client_it_did_not_start_and_replay_judges_it() {
         serde_json::json!(["fetch-backups", "configure"])
     );
     assert_eq!(replayed.status.code(), Some(0));
+    // Every request says which connection it came on; the SDKs keep theirs open, so the
+    // client's many requests came on a few connections.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let connections: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"request\""))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["connection"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no connection: {l}"))
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<u64> = connections.iter().copied().collect();
+    assert!(distinct.iter().all(|c| *c >= 1));
+    assert!(
+        distinct.len() < connections.len() / 2,
+        "{} requests on {} connections",
+        connections.len(),
+        distinct.len()
+    );
 }

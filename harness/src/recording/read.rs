@@ -93,6 +93,7 @@ struct RawLine<'a> {
     api_version: Option<String>,
     storage_options: Option<bool>,
     retry_after: Option<u64>,
+    connection: Option<u64>,
     class: Option<String>,
     notification_type: Option<String>,
     base64: Option<bool>,
@@ -163,6 +164,7 @@ impl RawLine<'_> {
             ("apiVersion", self.api_version.is_some()),
             ("storageOptions", self.storage_options.is_some()),
             ("retryAfter", self.retry_after.is_some()),
+            ("connection", self.connection.is_some()),
             ("class", self.class.is_some()),
             ("notificationType", self.notification_type.is_some()),
             ("base64", self.base64.is_some()),
@@ -230,6 +232,7 @@ impl RawLine<'_> {
                 "iterationId",
                 "storageOptions",
                 "retryAfter",
+                "connection",
             ],
             "delivered" => &[
                 "at",
@@ -317,6 +320,7 @@ impl RawLine<'_> {
                 iteration_id: self.iteration_id,
                 storage_options: self.storage_options.unwrap_or(false),
                 retry_after: self.retry_after,
+                connection: self.connection,
             }),
             "delivered" => Line::Delivered(DeliveredLine {
                 at: required(self.at, "at", k)?,

@@ -298,6 +298,11 @@ pub struct RequestLine {
     /// The answer's `Retry-After`, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Which TCP connection the request came on (numbered from 1 per simulation, in the order
+    /// they were accepted): a client that opens a connection per request, or one that keeps
+    /// using a connection the simulation reset, shows here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u64>,
 }
 
 /// A message the simulation delivered.

@@ -319,8 +319,16 @@ impl Service {
 }
 
 impl Service {
-    /// Answers one request: the reply and how long to hold it back.
-    pub(crate) fn handle(&self, request: &Request) -> (Reply, Duration) {
+    /// The number of the next TCP connection accepted (from 1, across the world's servers).
+    pub(crate) fn next_connection(&self) -> u64 {
+        let mut world = self.lock();
+        world.connections += 1;
+        world.connections
+    }
+
+    /// Answers one request, which came on TCP connection `connection` (when the server knows
+    /// it): the reply and how long to hold it back.
+    pub(crate) fn handle(&self, request: &Request, connection: Option<u64>) -> (Reply, Duration) {
         let started = std::time::Instant::now();
         let mut world = self.lock();
         let segments: Vec<String> = request
@@ -344,6 +352,9 @@ impl Service {
             .journal
             .is_some()
             .then(|| journal::describe(self.endpoint, request, world.timestamp()));
+        if let Some(line) = &mut line {
+            line.connection = connection;
+        }
         world.scratch = journal::Scratch::default();
         let out = self.answer(&mut world, request, &segments);
         let scratch = std::mem::take(&mut world.scratch);
@@ -370,7 +381,8 @@ impl Service {
 /// [`serve`] instead, whose memory does not grow with the requests.
 impl Respond for Service {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let (reply, delay) = self.handle(request);
+        // wiremock does not say which connection a request came on.
+        let (reply, delay) = self.handle(request, None);
         let template = reply.template();
         if delay.is_zero() {
             template

@@ -51,10 +51,16 @@ impl Server {
                 };
                 let Ok((stream, _)) = accepted else { continue };
                 let service = service.clone();
+                // Numbered across the simulation's servers, in the order they were accepted.
+                let connection = service.next_connection();
                 connections.spawn(async move {
                     let handler = service_fn(move |request| {
                         let service = service.clone();
-                        async move { Ok::<_, Infallible>(answer(&service, address, request).await) }
+                        async move {
+                            Ok::<_, Infallible>(
+                                answer(&service, address, connection, request).await,
+                            )
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
@@ -87,6 +93,7 @@ impl Drop for Server {
 async fn answer(
     service: &Service,
     address: SocketAddr,
+    connection: u64,
     request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
@@ -109,7 +116,7 @@ async fn answer(
         body,
     };
     let head = request.method == hyper::Method::HEAD;
-    let (reply, delay) = service.handle(&request);
+    let (reply, delay) = service.handle(&request, Some(connection));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

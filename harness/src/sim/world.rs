@@ -126,6 +126,8 @@ pub struct World {
     pub(crate) draws: u64,
     /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
     pub(crate) requests: [u32; 3],
+    /// TCP connections accepted so far, by every server of the world.
+    pub(crate) connections: u64,
     /// Where the Queue and Blob services are reached (`127.0.0.1:PORT`, each), set once they
     /// listen: a storage URI names one of the world's queues or containers only through them
     /// (any host while empty, for a world without servers).
@@ -164,6 +166,7 @@ impl World {
             seed: 0,
             draws: 0,
             requests: [0; 3],
+            connections: 0,
             ids: [0; ID_KINDS],
             queue_hosts: Vec::new(),
             blob_hosts: Vec::new(),
