@@ -319,6 +319,9 @@ proptest! {
         absorbed.absorb(b.clone()).unwrap();
         absorbed.absorb(c.clone()).unwrap();
         prop_assert_eq!(&absorbed, &whole);
+        // Taking the tracker apart project by project judges each the same.
+        let taken: Vec<_> = whole.clone().into_reports().map(|(r, _)| r).collect();
+        prop_assert_eq!(taken, whole.report());
     }
 }
 

@@ -339,6 +339,18 @@ impl Tracker {
             .map(|(id, facts)| self.judge(*id, facts))
     }
 
+    /// Every project's report with its facts, by id, taking the tracker apart as it goes: a
+    /// project's facts are handed over (to be dropped) once its report is made, so a caller
+    /// that keeps only its own form of each report never holds the reports and all the facts
+    /// at once. Judging a project needs only its facts, the settings and the time.
+    pub fn into_reports(mut self) -> impl Iterator<Item = (ProjectReport, ProjectFacts)> {
+        core::iter::from_fn(move || {
+            let (id, facts) = self.projects.pop_first()?;
+            let report = self.judge(id, &facts);
+            Some((report, facts))
+        })
+    }
+
     /// One project's report.
     pub fn project_report(&self, id: ProjectId) -> Option<ProjectReport> {
         self.projects.get(&id).map(|facts| self.judge(id, facts))

@@ -688,12 +688,12 @@ pub fn session_report(
     // never all held beside the sections.
     let mut projects: Vec<ProjectSection> = Vec::new();
     let mut projects_verdict = Verdict::Pass;
-    for r in tracker.reports() {
-        let own = scope == Scope::All
-            || tracker
-                .projects()
-                .get(&r.project_id)
-                .is_some_and(|f| !f.configs.is_empty());
+    // Counting is over: what each message was counted for is not needed any more.
+    tally.seen = HashMap::new();
+    let sources = tracker.settings().sources;
+    for (r, facts) in tracker.into_reports() {
+        let own = scope == Scope::All || !facts.configs.is_empty();
+        drop(facts);
         if own {
             let section = project_section(&r, waivers, partial);
             projects_verdict = projects_verdict.max(section.verdict);
@@ -796,7 +796,7 @@ pub fn session_report(
         started: tally.span.map(|(first, _)| format_time(Timestamp(first))),
         seconds: 0.0,
         lines,
-        sources: source_names(tracker.settings().sources),
+        sources: source_names(sources),
         messages: tally.counts,
         checks,
         projects,
