@@ -10,7 +10,9 @@ use cvnotify_core::client::ClientEvent;
 use cvnotify_core::lifecycle::{Input, Settings, Timestamp, Tracker};
 
 use crate::recording::{Duty, Item, RawText, ReadLine, Reader};
-use crate::report::{ClientRuns, Rules, Runs, SessionReport, Tally, session_report};
+use crate::report::{
+    ClientRuns, ProjectSink, Rules, Runs, SessionReport, Tally, session_report_streaming,
+};
 
 /// Lines per batch handed to a parse worker.
 const BATCH: usize = 1024;
@@ -101,7 +103,20 @@ pub fn replay_merged<'a>(
     name: &str,
     inputs: Vec<(String, Box<dyn BufRead + 'a>)>,
     rules: &Rules,
+    progress: impl FnMut(usize),
+) -> std::io::Result<SessionReport> {
+    replay_streaming(name, inputs, rules, progress, None)
+}
+
+/// [`replay_merged`], handing each project's section to `sink` as it is judged rather than
+/// keeping it in the report (`replay --format jsonl`): memory then holds the tracker's state,
+/// never the report's projects.
+pub fn replay_streaming<'a>(
+    name: &str,
+    inputs: Vec<(String, Box<dyn BufRead + 'a>)>,
+    rules: &Rules,
     mut progress: impl FnMut(usize),
+    sink: Option<ProjectSink<'_>>,
 ) -> std::io::Result<SessionReport> {
     let began = std::time::Instant::now();
     let mut lines = 0;
@@ -210,7 +225,8 @@ pub fn replay_merged<'a>(
         Ok::<_, std::io::Error>((tracker, totals, runs, clients, read))
     })?;
     read?;
-    let mut report = session_report(name, lines, totals, &runs, tracker, &clients, rules);
+    let mut report =
+        session_report_streaming(name, lines, totals, &runs, tracker, &clients, rules, sink);
     report.seconds = began.elapsed().as_secs_f64();
     Ok(report)
 }

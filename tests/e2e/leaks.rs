@@ -94,7 +94,7 @@ fn replay_writes_no_secret_in_any_format() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("canaries.jsonl");
     std::fs::write(&file, &recording).unwrap();
-    for format in ["human", "json", "junit", "html"] {
+    for format in ["human", "json", "junit", "html", "jsonl"] {
         let out = run(&["replay", "--format", format, file.to_str().unwrap()], b"");
         assert_eq!(out.status.code(), Some(1), "{format}");
         assert_clean(&format!("replay --format {format} stdout"), &out.stdout);
@@ -193,7 +193,7 @@ fn check_and_simulate_write_no_secret() {
         endpoints["queueEndpoint"].as_str().unwrap().to_string(),
         endpoints["blobEndpoint"].as_str().unwrap().to_string(),
     );
-    let formats = ["human", "json", "junit", "html"];
+    let formats = ["human", "json", "junit", "html", "jsonl"];
     let queue_url = |format: &str| format!("{queues}/leak-q-{format}");
     let container_url = |format: &str| format!("{blobs}/leak-c-{format}");
     tokio::runtime::Builder::new_current_thread()
@@ -319,7 +319,7 @@ fn verify_writes_no_secret_a_client_prints() {
         sig,
         sig_plain,
     ];
-    for format in ["human", "json", "junit", "html"] {
+    for format in ["human", "json", "junit", "html", "jsonl"] {
         let record = dir.join(format!("{format}.jsonl"));
         let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
             .args([

@@ -363,3 +363,52 @@ fn html_of_a_thousand_projects_stays_small_and_navigable() {
     assert!(html.contains("900 more projects are not drawn"));
     assert_eq!(html.matches("<svg class=\"timeline\"").count(), 100);
 }
+
+/// JSON Lines: the same projects, checks and verdicts as the JSON report, one line each, for
+/// every recording alone and for a merge.
+#[test]
+fn jsonl_has_a_line_per_project_and_recording_and_the_json_reports_verdicts() {
+    let files: Vec<String> = sessions().iter().map(|p| p.display().to_string()).collect();
+    let merge = [session("y_happy_path.jsonl"), session("y_duplicates.jsonl")];
+    let mut runs: Vec<Vec<&str>> = vec![vec!["replay"], vec!["replay", "--merge"]];
+    runs[0].extend(files.iter().map(String::as_str));
+    runs[1].extend(merge.iter().map(String::as_str));
+    for args in runs {
+        let json = cvnotify(&[args.as_slice(), &["--format", "json"]].concat());
+        let jsonl = cvnotify(&[args.as_slice(), &["--format", "jsonl"]].concat());
+        assert_eq!(json.status.code(), jsonl.status.code());
+        let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(jsonl.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let of = |kind: &'static str| lines.iter().filter(move |l| l["kind"] == kind);
+        let sessions = report["sessions"].as_array().unwrap();
+        assert_eq!(of("session").count(), sessions.len());
+        let projects: usize = sessions
+            .iter()
+            .map(|s| s["projects"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(of("project").count(), projects);
+        for (s, line) in sessions.iter().zip(of("session")) {
+            assert_eq!(line["verdict"], s["verdict"], "{}", s["file"]);
+            assert_eq!(line["checks"], s["checks"], "{}", s["file"]);
+            assert_eq!(
+                line["projectCount"].as_u64().unwrap() as usize,
+                s["projects"].as_array().unwrap().len()
+            );
+            // Each project line is the JSON report's project, with its recording.
+            for p in s["projects"].as_array().unwrap() {
+                let found = of("project")
+                    .find(|l| l["file"] == s["file"] && l["projectId"] == p["projectId"])
+                    .unwrap();
+                assert_eq!(found["findings"], p["findings"]);
+                assert_eq!(found["history"], p["history"]);
+            }
+        }
+        let last = lines.last().unwrap();
+        assert_eq!(last["kind"], "report");
+        assert_eq!(last["verdict"], report["verdict"]);
+    }
+}

@@ -1,7 +1,7 @@
 //! `cvnotify replay FILE...`: each recording streamed and judged, one report for all of them.
 
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal as _};
+use std::io::{self, BufReader, IsTerminal as _, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -10,8 +10,11 @@ use std::path::PathBuf;
 use super::prelude::{
     CmdError, JudgeArgs, is_stdout, same_file, verdict_exit, writable, write_report,
 };
-use crate::replay::{replay, replay_merged};
-use crate::report::{Format, Report};
+use crate::replay::replay_streaming;
+use crate::report::{
+    Format, ProjectSection, ProjectSink, Report, Rules, SessionReport, Verdict, project_line,
+    report_line, session_line,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -67,48 +70,104 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         writable(output)?;
     }
+    // The sessions to judge: one merge of every file, or each file alone.
+    let mut jobs: Vec<Job> = Vec::new();
     if args.merge {
-        let mut inputs: Vec<(String, Box<dyn io::BufRead>)> = Vec::new();
-        for path in &args.files {
-            if path.as_os_str() == "-" {
-                return Err(CmdError::usage("--merge reads files, not stdin"));
-            }
-            let file = File::open(path).map_err(|e| CmdError::file("read", path, e))?;
-            inputs.push((
-                path.display().to_string(),
-                Box::new(BufReader::with_capacity(1 << 16, file)),
-            ));
+        if args.files.iter().any(|p| p.as_os_str() == "-") {
+            return Err(CmdError::usage("--merge reads files, not stdin"));
         }
         let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
-        let label = format!("merge of {}", names.join(", "));
-        let session = replay_merged(&label, inputs, &rules, |_| {})
-            .map_err(|e| CmdError::run(format!("cannot read the recordings: {e}")))?;
-        let report = Report::new("replay", vec![session], args.strict);
-        write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
-        return Ok(verdict_exit(report.verdict, args.strict));
+        jobs.push(Job {
+            label: format!("merge of {}", names.join(", ")),
+            files: args.files.clone(),
+        });
+    } else {
+        jobs.extend(args.files.iter().map(|p| Job {
+            label: p.display().to_string(),
+            files: vec![p.clone()],
+        }));
+    }
+    if args.format == Format::Jsonl {
+        return stream(args, &jobs, &rules);
     }
     let mut sessions = Vec::new();
-    for path in &args.files {
-        let name = path.display().to_string();
-        let session = if path.as_os_str() == "-" {
-            replay("-", io::stdin().lock(), &rules, |_| {})
-        } else {
-            File::open(path).and_then(|file| {
-                let bar = progress_bar(file.metadata().ok().map(|m| m.len()));
-                bar.set_message(name.clone());
-                let session = replay(
-                    &name,
-                    BufReader::with_capacity(1 << 16, file),
-                    &rules,
-                    |n| bar.inc(n as u64),
-                );
-                bar.finish_and_clear();
-                session
-            })
-        };
-        sessions.push(session.map_err(|e| CmdError::file("read", path, e))?);
+    for job in &jobs {
+        sessions.push(judge(job, &rules, None)?);
     }
     let report = Report::new("replay", sessions, args.strict);
     write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
     Ok(verdict_exit(report.verdict, args.strict))
+}
+
+/// One session to judge: its label and its recordings (several for a merge).
+struct Job {
+    label: String,
+    files: Vec<PathBuf>,
+}
+
+/// Judges one job, handing its projects to `sink` when there is one.
+fn judge(
+    job: &Job,
+    rules: &Rules,
+    sink: Option<ProjectSink<'_>>,
+) -> Result<SessionReport, CmdError> {
+    if let [path] = job.files.as_slice()
+        && path.as_os_str() == "-"
+    {
+        let input: Vec<(String, Box<dyn io::BufRead>)> =
+            vec![("-".to_string(), Box::new(io::stdin().lock()))];
+        return replay_streaming("-", input, rules, |_| {}, sink)
+            .map_err(|e| CmdError::file("read", path, e));
+    }
+    let mut inputs: Vec<(String, Box<dyn io::BufRead>)> = Vec::new();
+    let mut total = 0;
+    for path in &job.files {
+        let file = File::open(path).map_err(|e| CmdError::file("read", path, e))?;
+        total += file.metadata().map_or(0, |m| m.len());
+        inputs.push((
+            path.display().to_string(),
+            Box::new(BufReader::with_capacity(1 << 16, file)),
+        ));
+    }
+    let bar = progress_bar(Some(total));
+    bar.set_message(job.label.clone());
+    let session = replay_streaming(&job.label, inputs, rules, |n| bar.inc(n as u64), sink);
+    bar.finish_and_clear();
+    session.map_err(|e| match job.files.as_slice() {
+        [path] => CmdError::file("read", path, e),
+        _ => CmdError::run(format!("cannot read the recordings: {e}")),
+    })
+}
+
+/// `--format jsonl`: each project's line is written as it is judged; nothing of the report is
+/// held but the sessions' own lines.
+fn stream(args: &Args, jobs: &[Job], rules: &Rules) -> Result<u8, CmdError> {
+    let path = args.output.as_deref().filter(|p| !is_stdout(p));
+    let target: Box<dyn Write> = match path {
+        Some(p) => {
+            Box::new(File::create(p).map_err(|e| CmdError::file("write the report to", p, e))?)
+        }
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = io::BufWriter::new(target);
+    let fail = |e: io::Error| match path {
+        Some(p) => CmdError::file("write the report to", p, e),
+        None => CmdError::run(format!("cannot write the report: {e}")),
+    };
+    let mut verdict = Verdict::Pass;
+    for job in jobs {
+        let mut written: io::Result<()> = Ok(());
+        let mut sink = |section: ProjectSection| {
+            if written.is_ok() {
+                written = project_line(&mut out, &job.label, &section);
+            }
+        };
+        let session = judge(job, rules, Some(&mut sink))?;
+        written.map_err(fail)?;
+        session_line(&mut out, &session, session.projects_streamed).map_err(fail)?;
+        verdict = verdict.max(session.verdict);
+    }
+    report_line(&mut out, "replay", args.strict, verdict).map_err(fail)?;
+    out.flush().map_err(fail)?;
+    Ok(verdict_exit(verdict, args.strict))
 }

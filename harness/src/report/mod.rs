@@ -1,12 +1,13 @@
 //! Reports: the model every output format renders ([`model`]), how a session is judged into it
 //! ([`tally`]; [`client`] for the verdict on a client's journal), and the renderers: `human` lines, one `json` document
-//! (`corpus/report.schema.json`), `junit` XML, and a self-contained `html` page with a timeline
-//! per project. Every format renders the same data; none prints a secret, since the report holds
+//! (`corpus/report.schema.json`), `jsonl` lines (which `replay` streams as it judges), `junit`
+//! XML, and a self-contained `html` page with a timeline per project. Every format renders the same data; none prints a secret, since the report holds
 //! none (the recording reader refuses them, and live sessions judge what they recorded).
 
 mod client;
 mod html;
 mod human;
+mod jsonl;
 mod junit;
 mod model;
 mod tally;
@@ -16,11 +17,15 @@ use std::io::{self, Write};
 pub use client::{
     ClientExampleReport, ClientFindingReport, ClientRuns, ClientSection, client_codes,
 };
+pub use jsonl::{project_line, report_line, session_line};
 pub use model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
 };
-pub use tally::{Expectations, FileSpan, Rules, Runs, Tally, finding_detail, session_report};
+pub use tally::{
+    Expectations, FileSpan, ProjectSink, Rules, Runs, Tally, finding_detail, session_report,
+    session_report_streaming,
+};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +38,9 @@ pub enum Format {
     Junit,
     /// One self-contained HTML file: a timeline per project and the findings table.
     Html,
+    /// JSON Lines: a line per project, a line per recording, a closing line with the verdict;
+    /// `replay` writes each project's line as it judges it and holds none.
+    Jsonl,
 }
 
 /// Writes `report` in `format`; `color` only matters to `human`.
@@ -45,5 +53,6 @@ pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write)
         }
         Format::Junit => junit::render(report, out),
         Format::Html => html::render(report, out),
+        Format::Jsonl => jsonl::render(report, out),
     }
 }

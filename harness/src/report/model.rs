@@ -253,6 +253,10 @@ pub struct SessionReport {
     /// The codes `--select`/`--exclude` waived.
     #[serde(skip)]
     pub waived_codes: Vec<&'static str>,
+    /// How many projects were handed to a stream as they were judged, and are not in
+    /// `projects` (`replay --format jsonl`).
+    #[serde(skip)]
+    pub projects_streamed: u64,
     /// For a live session without a recording: what each input stood for, by evidence
     /// number (evidence is then cited by what it was, not by a line nobody has).
     #[serde(skip)]

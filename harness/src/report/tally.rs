@@ -665,11 +665,31 @@ fn source_names(sources: Sources) -> Vec<&'static str> {
 pub fn session_report(
     name: &str,
     lines: u32,
+    tally: Tally,
+    runs: &Runs,
+    tracker: Tracker,
+    clients: &ClientRuns,
+    rules: &Rules,
+) -> SessionReport {
+    session_report_streaming(name, lines, tally, runs, tracker, clients, rules, None)
+}
+
+/// What a stream of project sections is handed, one at a time, as each project is judged.
+pub type ProjectSink<'a> = &'a mut dyn FnMut(ProjectSection);
+
+/// [`session_report`], handing each project's section to `sink` as it is judged instead of
+/// keeping it (when there is a sink): the report's `projects` stay empty and
+/// `projects_streamed` counts them; the verdict and every check are the same.
+#[allow(clippy::too_many_arguments)]
+pub fn session_report_streaming(
+    name: &str,
+    lines: u32,
     mut tally: Tally,
     runs: &Runs,
     mut tracker: Tracker,
     clients: &ClientRuns,
     rules: &Rules,
+    mut sink: Option<ProjectSink<'_>>,
 ) -> SessionReport {
     runs.judge(&mut tally);
     tracker.narrow_sources(runs.sources());
@@ -688,6 +708,7 @@ pub fn session_report(
     // never all held beside the sections.
     let mut projects: Vec<ProjectSection> = Vec::new();
     let mut projects_verdict = Verdict::Pass;
+    let mut judged: u64 = 0;
     // Counting is over: what each message was counted for is not needed any more.
     tally.seen = HashMap::new();
     let sources = tracker.settings().sources;
@@ -697,7 +718,11 @@ pub fn session_report(
         if own {
             let section = project_section(&r, waivers, partial);
             projects_verdict = projects_verdict.max(section.verdict);
-            projects.push(section);
+            judged += 1;
+            match sink.as_mut() {
+                Some(sink) => sink(section),
+                None => projects.push(section),
+            }
         } else {
             let line = r.history.first().map_or(0, |(s, _)| s.evidence.get());
             tally.add(
@@ -717,7 +742,7 @@ pub fn session_report(
     }
     let accepted = tally.counts.accepted;
     let observed = tally.counts.accepted + tally.counts.rejected;
-    if observed == 0 && projects.is_empty() && !clients.any() {
+    if observed == 0 && judged == 0 && !clients.any() {
         // One consumer's share may be empty: whether anything came is the merge's to say.
         let (severity, detail) = if runs.partial() {
             (
@@ -742,7 +767,7 @@ pub fn session_report(
         );
     }
     let expectations = [
-        (rules.expect.projects, projects.len() as u64, "projects"),
+        (rules.expect.projects, judged, "projects"),
         (rules.expect.messages, accepted, "accepted messages"),
     ];
     for (expected, seen, what) in expectations {
@@ -790,6 +815,7 @@ pub fn session_report(
     for c in &clients {
         verdict = verdict.max(c.verdict);
     }
+    let projects_streamed = judged - projects.len() as u64;
     SessionReport {
         file: name.to_string(),
         verdict,
@@ -808,5 +834,6 @@ pub fn session_report(
             .filter(|c| waivers.waived(c))
             .collect(),
         described: None,
+        projects_streamed,
     }
 }
