@@ -412,3 +412,80 @@ fn jsonl_has_a_line_per_project_and_recording_and_the_json_reports_verdicts() {
         assert_eq!(last["verdict"], report["verdict"]);
     }
 }
+
+/// `replay --format junit` streams (project cases through a temporary file): the same XML, up
+/// to whitespace between elements, as the report model renders, for the whole corpus, each
+/// recording alone, and a merge.
+#[test]
+fn streamed_junit_is_the_models_junit() {
+    use cvnotify_harness::replay::{replay_merged, replay_streaming};
+    use cvnotify_harness::report::{Format, JunitStream, Report, Rules, render};
+    let squeeze = |xml: &[u8]| -> String {
+        let text = String::from_utf8(xml.to_vec()).unwrap();
+        text.lines().map(str::trim).collect::<Vec<_>>().join("")
+    };
+    let open = |p: &PathBuf| -> (String, Box<dyn std::io::BufRead>) {
+        let file = std::fs::File::open(p).unwrap();
+        (
+            p.display().to_string(),
+            Box::new(std::io::BufReader::new(file)),
+        )
+    };
+    let mut jobs: Vec<Vec<PathBuf>> = sessions().into_iter().map(|p| vec![p]).collect();
+    jobs.push(vec![
+        repo_root().join("corpus/sessions/y_happy_path.jsonl"),
+        repo_root().join("corpus/sessions/y_duplicates.jsonl"),
+    ]);
+    for strict in [false, true] {
+        let rules = Rules::default();
+        let mut model = Vec::new();
+        let mut stream = JunitStream::new("replay", strict).unwrap();
+        for job in &jobs {
+            let name = job[0].display().to_string();
+            let whole =
+                replay_merged(&name, job.iter().map(open).collect(), &rules, |_| {}).unwrap();
+            model.push(whole);
+            let mut failed = None;
+            let mut sink = |s: &cvnotify_harness::report::SessionReport, p| {
+                if let Err(e) = stream.project(s, &p) {
+                    failed = Some(e);
+                }
+            };
+            let session = replay_streaming(
+                &name,
+                job.iter().map(open).collect(),
+                &rules,
+                |_| {},
+                Some(&mut sink),
+            )
+            .unwrap();
+            assert!(failed.is_none());
+            stream.session(&session).unwrap();
+        }
+        let mut streamed = Vec::new();
+        stream.finish(&mut streamed).unwrap();
+        let mut rendered = Vec::new();
+        let mut report = Report::new("replay", model, strict);
+        // Durations differ run to run; everything else must not.
+        for s in &mut report.sessions {
+            s.seconds = 0.0;
+        }
+        render(&report, Format::Junit, false, &mut rendered).unwrap();
+        let strip_times = |x: String| -> String {
+            let mut out = String::new();
+            let mut rest = x.as_str();
+            while let Some(i) = rest.find(" time=\"") {
+                out.push_str(&rest[..i]);
+                let after = &rest[i + 7..];
+                rest = &after[after.find('"').unwrap() + 1..];
+            }
+            out.push_str(rest);
+            out
+        };
+        assert_eq!(
+            strip_times(squeeze(&streamed)),
+            strip_times(squeeze(&rendered)),
+            "strict {strict}"
+        );
+    }
+}

@@ -12,8 +12,8 @@ use super::prelude::{
 };
 use crate::replay::replay_streaming;
 use crate::report::{
-    Format, ProjectSection, ProjectSink, Report, Rules, SessionReport, Verdict, project_line,
-    report_line, session_line,
+    Format, JunitStream, ProjectSection, ProjectSink, Report, Rules, SessionReport, Verdict,
+    project_line, report_line, session_line,
 };
 
 #[derive(Debug, clap::Args)]
@@ -87,7 +87,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             files: vec![p.clone()],
         }));
     }
-    if args.format == Format::Jsonl {
+    if matches!(args.format, Format::Jsonl | Format::Junit) {
         return stream(args, &jobs, &rules);
     }
     let mut sessions = Vec::new();
@@ -139,8 +139,8 @@ fn judge(
     })
 }
 
-/// `--format jsonl`: each project's line is written as it is judged; nothing of the report is
-/// held but the sessions' own lines.
+/// `--format jsonl` and `junit`: each project's line (or cases) is written as it is judged;
+/// nothing of the report is held but the sessions' own parts.
 fn stream(args: &Args, jobs: &[Job], rules: &Rules) -> Result<u8, CmdError> {
     let path = args.output.as_deref().filter(|p| !is_stdout(p));
     let target: Box<dyn Write> = match path {
@@ -155,19 +155,34 @@ fn stream(args: &Args, jobs: &[Job], rules: &Rules) -> Result<u8, CmdError> {
         None => CmdError::run(format!("cannot write the report: {e}")),
     };
     let mut verdict = Verdict::Pass;
+    let mut junit = match args.format {
+        Format::Junit => Some(JunitStream::new("replay", args.strict).map_err(fail)?),
+        _ => None,
+    };
     for job in jobs {
         let mut written: io::Result<()> = Ok(());
-        let mut sink = |section: ProjectSection| {
+        let mut sink = |s: &SessionReport, section: ProjectSection| {
             if written.is_ok() {
-                written = project_line(&mut out, &job.label, &section);
+                written = match junit.as_mut() {
+                    Some(j) => j.project(s, &section),
+                    None => project_line(&mut out, &job.label, &section),
+                };
             }
         };
         let session = judge(job, rules, Some(&mut sink))?;
         written.map_err(fail)?;
-        session_line(&mut out, &session, session.projects_streamed).map_err(fail)?;
+        match junit.as_mut() {
+            Some(j) => j.session(&session),
+            None => session_line(&mut out, &session, session.projects_streamed),
+        }
+        .map_err(fail)?;
         verdict = verdict.max(session.verdict);
     }
-    report_line(&mut out, "replay", args.strict, verdict).map_err(fail)?;
+    match junit {
+        Some(j) => j.finish(&mut out),
+        None => report_line(&mut out, "replay", args.strict, verdict),
+    }
+    .map_err(fail)?;
     out.flush().map_err(fail)?;
     Ok(verdict_exit(verdict, args.strict))
 }

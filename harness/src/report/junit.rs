@@ -19,7 +19,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::client::ClientSection;
-use super::model::{FindingReport, Report, SessionReport};
+use super::model::{FindingReport, ProjectSection, Report, SessionReport};
 
 /// How a case came out.
 enum Outcome {
@@ -98,6 +98,19 @@ fn cases(
     strict: bool,
     each: &mut dyn FnMut(Case) -> io::Result<()>,
 ) -> io::Result<()> {
+    message_cases(s, strict, each)?;
+    for p in &s.projects {
+        project_cases(s, p, strict, each)?;
+    }
+    Ok(())
+}
+
+/// The message- and line-level checks' cases.
+fn message_cases(
+    s: &SessionReport,
+    strict: bool,
+    each: &mut dyn FnMut(Case) -> io::Result<()>,
+) -> io::Result<()> {
     let fails = |severity: &str| severity == "error" || (strict && severity != "info");
     for c in &s.checks {
         let mut text: Vec<String> = c
@@ -134,8 +147,19 @@ fn cases(
             output,
         })?;
     }
+    Ok(())
+}
+
+/// One project's cases: one per finding code.
+fn project_cases(
+    s: &SessionReport,
+    p: &ProjectSection,
+    strict: bool,
+    each: &mut dyn FnMut(Case) -> io::Result<()>,
+) -> io::Result<()> {
+    let fails = |severity: &str| severity == "error" || (strict && severity != "info");
     let seen = observed(s);
-    for p in &s.projects {
+    {
         for code in FindingCode::ALL {
             let info = code.info();
             let found: Vec<_> = p.findings.iter().filter(|f| f.code == info.code).collect();
@@ -281,16 +305,67 @@ impl Counts {
     fn of(suite: &Suite<'_>, strict: bool) -> io::Result<Self> {
         let mut n = Self::default();
         suite.each(strict, &mut |c| {
-            n.tests += 1;
-            match c.outcome {
-                Outcome::Failed { .. } => n.failures += 1,
-                Outcome::Skipped(_) => n.skipped += 1,
-                Outcome::Passed => {}
-            }
+            n.add(&c);
             Ok(())
         })?;
         Ok(n)
     }
+
+    fn add(&mut self, c: &Case) {
+        self.tests += 1;
+        match c.outcome {
+            Outcome::Failed { .. } => self.failures += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+            Outcome::Passed => {}
+        }
+    }
+
+    fn add_counts(&mut self, other: &Self) {
+        self.tests += other.tests;
+        self.failures += other.failures;
+        self.skipped += other.skipped;
+    }
+}
+
+/// A client run's suite.
+fn client_suite<'a>(s: &'a SessionReport, c: &'a ClientSection) -> Suite<'a> {
+    let name = match &c.scenario {
+        Some(n) => format!("{} :: scenario {n}", s.file),
+        None => format!("{} :: client (line {})", s.file, c.line),
+    };
+    Suite {
+        name,
+        timestamp: s.started.clone(),
+        seconds: 0.0,
+        source: Source::Client(s, c),
+    }
+}
+
+/// A suite's start tag, with its totals.
+fn suite_start(suite: &Suite<'_>, n: &Counts) -> BytesStart<'static> {
+    let mut element = BytesStart::new("testsuite");
+    element.push_attribute(("name", suite.name.as_str()));
+    element.push_attribute(("tests", n.tests.to_string().as_str()));
+    element.push_attribute(("failures", n.failures.to_string().as_str()));
+    element.push_attribute(("errors", "0"));
+    element.push_attribute(("skipped", n.skipped.to_string().as_str()));
+    element.push_attribute(("time", format!("{:.3}", suite.seconds).as_str()));
+    if let Some(t) = &suite.timestamp {
+        element.push_attribute(("timestamp", t.as_str()));
+    }
+    element
+}
+
+/// The root's start tag, named after the command, with the totals.
+fn root_start(command: &str, n: &Counts, seconds: f64) -> BytesStart<'static> {
+    let mut root = BytesStart::new("testsuites");
+    let title = format!("cvnotify {command}");
+    root.push_attribute(("name", title.as_str()));
+    root.push_attribute(("tests", n.tests.to_string().as_str()));
+    root.push_attribute(("failures", n.failures.to_string().as_str()));
+    root.push_attribute(("errors", "0"));
+    root.push_attribute(("time", format!("{seconds:.3}").as_str()));
+    root
 }
 
 fn text_element<W: Write>(w: &mut Writer<W>, start: BytesStart<'_>, text: &str) -> io::Result<()> {
@@ -347,48 +422,145 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             });
         }
         for c in &s.clients {
-            let name = match &c.scenario {
-                Some(n) => format!("{} :: scenario {n}", s.file),
-                None => format!("{} :: client (line {})", s.file, c.line),
-            };
-            all.push(Suite {
-                name,
-                timestamp: s.started.clone(),
-                seconds: 0.0,
-                source: Source::Client(s, c),
-            });
+            all.push(client_suite(s, c));
         }
     }
     let counts: Vec<Counts> = all
         .iter()
         .map(|s| Counts::of(s, report.strict))
         .collect::<io::Result<_>>()?;
-    let sum = |f: fn(&Counts) -> u64| counts.iter().map(f).sum::<u64>().to_string();
-    let mut root = BytesStart::new("testsuites");
-    let title = format!("cvnotify {}", report.command);
-    root.push_attribute(("name", title.as_str()));
-    root.push_attribute(("tests", sum(|c| c.tests).as_str()));
-    root.push_attribute(("failures", sum(|c| c.failures).as_str()));
-    root.push_attribute(("errors", "0"));
-    let total: f64 = all.iter().map(|s| s.seconds).sum();
-    root.push_attribute(("time", format!("{total:.3}").as_str()));
-    xml(&mut w, Event::Start(root))?;
+    let mut total = Counts::default();
+    counts.iter().for_each(|n| total.add_counts(n));
+    let seconds: f64 = all.iter().map(|s| s.seconds).sum();
+    xml(
+        &mut w,
+        Event::Start(root_start(report.command, &total, seconds)),
+    )?;
     for (suite, n) in all.iter().zip(&counts) {
-        let mut element = BytesStart::new("testsuite");
-        element.push_attribute(("name", suite.name.as_str()));
-        element.push_attribute(("tests", n.tests.to_string().as_str()));
-        element.push_attribute(("failures", n.failures.to_string().as_str()));
-        element.push_attribute(("errors", "0"));
-        element.push_attribute(("skipped", n.skipped.to_string().as_str()));
-        element.push_attribute(("time", format!("{:.3}", suite.seconds).as_str()));
-        if let Some(t) = &suite.timestamp {
-            element.push_attribute(("timestamp", t.as_str()));
-        }
-        xml(&mut w, Event::Start(element))?;
+        xml(&mut w, Event::Start(suite_start(suite, n)))?;
         suite.each(report.strict, &mut |c| write_case(&mut w, &c))?;
         xml(&mut w, Event::End(BytesEnd::new("testsuite")))?;
     }
     xml(&mut w, Event::End(BytesEnd::new("testsuites")))?;
     let out = w.into_inner();
     writeln!(out)
+}
+
+/// JUnit written as a session is judged, for `replay`: each project's cases go to a temporary
+/// file as the project is handed over, and each suite is put together once its session is
+/// over (its totals first, then its message cases, then the projects' cases copied back),
+/// likewise the root once every suite is written. Memory holds one project's cases at a time;
+/// the temporary files (deleted when done) hold the rest.
+pub struct JunitStream {
+    command: &'static str,
+    strict: bool,
+    /// The suites written so far.
+    suites: Writer<io::BufWriter<std::fs::File>>,
+    /// The current session's project cases.
+    cases: Writer<io::BufWriter<std::fs::File>>,
+    /// Their totals.
+    counted: Counts,
+    /// Every suite's totals and time, for the root.
+    total: Counts,
+    seconds: f64,
+}
+
+fn temporary() -> io::Result<Writer<io::BufWriter<std::fs::File>>> {
+    Ok(Writer::new_with_indent(
+        io::BufWriter::new(tempfile::tempfile()?),
+        b' ',
+        2,
+    ))
+}
+
+/// Copies what `w` wrote so far to `to`, and empties it.
+fn drain(w: &mut Writer<io::BufWriter<std::fs::File>>, to: &mut dyn Write) -> io::Result<()> {
+    use std::io::Seek as _;
+    // The buffer first: the file under it does not have it yet.
+    w.get_mut().flush()?;
+    let file = w.get_mut().get_mut();
+    file.rewind()?;
+    io::copy(file, to)?;
+    file.rewind()?;
+    file.set_len(0)?;
+    Ok(())
+}
+
+impl JunitStream {
+    /// A stream for a report of `command`.
+    pub fn new(command: &'static str, strict: bool) -> io::Result<Self> {
+        Ok(Self {
+            command,
+            strict,
+            suites: temporary()?,
+            cases: temporary()?,
+            counted: Counts::default(),
+            total: Counts::default(),
+            seconds: 0.0,
+        })
+    }
+
+    /// One project of the session in progress (`s` says what the session is: its name,
+    /// sources, waivers; its projects and checks need not be there yet).
+    pub fn project(&mut self, s: &SessionReport, p: &ProjectSection) -> io::Result<()> {
+        let (strict, counted, cases) = (self.strict, &mut self.counted, &mut self.cases);
+        project_cases(s, p, strict, &mut |c| {
+            counted.add(&c);
+            write_case(cases, &c)
+        })
+    }
+
+    /// The session is over: its suite (and its client runs' suites) are written.
+    pub fn session(&mut self, s: &SessionReport) -> io::Result<()> {
+        let strict = self.strict;
+        let mut n = std::mem::take(&mut self.counted);
+        message_cases(s, strict, &mut |c| {
+            n.add(&c);
+            Ok(())
+        })?;
+        let suite = Suite {
+            name: s.file.clone(),
+            timestamp: s.started.clone(),
+            seconds: s.seconds,
+            source: Source::Recording(s),
+        };
+        if s.clients.is_empty() || !s.checks.is_empty() || n.tests > 0 {
+            xml(&mut self.suites, Event::Start(suite_start(&suite, &n)))?;
+            let w = &mut self.suites;
+            message_cases(s, strict, &mut |c| write_case(w, &c))?;
+            // The project cases, as they were written (already indented for this place).
+            self.suites.get_mut().flush()?;
+            drain(&mut self.cases, self.suites.get_mut())?;
+            xml(&mut self.suites, Event::End(BytesEnd::new("testsuite")))?;
+            self.total.add_counts(&n);
+            self.seconds += s.seconds;
+        }
+        for c in &s.clients {
+            let suite = client_suite(s, c);
+            let n = Counts::of(&suite, strict)?;
+            xml(&mut self.suites, Event::Start(suite_start(&suite, &n)))?;
+            let w = &mut self.suites;
+            suite.each(strict, &mut |c| write_case(w, &c))?;
+            xml(&mut self.suites, Event::End(BytesEnd::new("testsuite")))?;
+            self.total.add_counts(&n);
+        }
+        Ok(())
+    }
+
+    /// Every session is over: the report is written to `out`.
+    pub fn finish(mut self, out: &mut dyn Write) -> io::Result<()> {
+        let mut w = Writer::new_with_indent(&mut *out, b' ', 2);
+        xml(
+            &mut w,
+            Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+        )?;
+        xml(
+            &mut w,
+            Event::Start(root_start(self.command, &self.total, self.seconds)),
+        )?;
+        w.get_mut().flush()?;
+        drain(&mut self.suites, w.get_mut())?;
+        xml(&mut w, Event::End(BytesEnd::new("testsuites")))?;
+        writeln!(out)
+    }
 }

@@ -18,6 +18,7 @@ pub use client::{
     ClientExampleReport, ClientFindingReport, ClientRuns, ClientSection, client_codes,
 };
 pub use jsonl::{project_line, report_line, session_line};
+pub use junit::JunitStream;
 pub use model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,

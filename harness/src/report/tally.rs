@@ -674,8 +674,10 @@ pub fn session_report(
     session_report_streaming(name, lines, tally, runs, tracker, clients, rules, None)
 }
 
-/// What a stream of project sections is handed, one at a time, as each project is judged.
-pub type ProjectSink<'a> = &'a mut dyn FnMut(ProjectSection);
+/// What a stream of project sections is handed, one at a time, as each project is judged: the
+/// session they belong to (its name, sources, waivers and files; not yet its checks, counts
+/// or verdict) and the section.
+pub type ProjectSink<'a> = &'a mut dyn FnMut(&SessionReport, ProjectSection);
 
 /// [`session_report`], handing each project's section to `sink` as it is judged instead of
 /// keeping it (when there is a sink): the report's `projects` stay empty and
@@ -712,6 +714,28 @@ pub fn session_report_streaming(
     // Counting is over: what each message was counted for is not needed any more.
     tally.seen = HashMap::new();
     let sources = tracker.settings().sources;
+    let waived_codes: Vec<&'static str> = super::model::known_codes()
+        .into_iter()
+        .filter(|c| waivers.waived(c))
+        .collect();
+    // What a stream is told of the session its projects belong to.
+    let context = SessionReport {
+        file: name.to_string(),
+        verdict: Verdict::Pass,
+        started: None,
+        seconds: 0.0,
+        lines,
+        sources: source_names(sources),
+        messages: MessageCounts::default(),
+        checks: Vec::new(),
+        projects: Vec::new(),
+        clients: Vec::new(),
+        files: runs.files(),
+        partial,
+        waived_codes: waived_codes.clone(),
+        described: None,
+        projects_streamed: 0,
+    };
     for (r, facts) in tracker.into_reports() {
         let own = scope == Scope::All || !facts.configs.is_empty();
         drop(facts);
@@ -720,7 +744,7 @@ pub fn session_report_streaming(
             projects_verdict = projects_verdict.max(section.verdict);
             judged += 1;
             match sink.as_mut() {
-                Some(sink) => sink(section),
+                Some(sink) => sink(&context, section),
                 None => projects.push(section),
             }
         } else {
@@ -829,10 +853,7 @@ pub fn session_report_streaming(
         clients,
         files: runs.files(),
         partial,
-        waived_codes: super::model::known_codes()
-            .into_iter()
-            .filter(|c| waivers.waived(c))
-            .collect(),
+        waived_codes,
         described: None,
         projects_streamed,
     }
