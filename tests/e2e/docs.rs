@@ -152,12 +152,16 @@ fn every_citation_resolves_to_a_document_in_the_repository() {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };
+            // Spelled in pieces, so that this file does not itself read as a citation.
+            let outside = [
+                concat!("../", "shared"),
+                concat!("tooling", ".md"),
+                concat!("peers", ".md"),
+            ];
             for (k, line) in text.lines().enumerate() {
                 let at = format!("{}:{}", path.display(), k + 1);
                 assert!(
-                    !line.contains("../shared")
-                        && !line.contains("tooling.md")
-                        && !line.contains("peers.md"),
+                    !outside.iter().any(|o| line.contains(o)),
                     "{at} cites a file outside the repository: {line}"
                 );
                 for (i, _) in line.match_indices("docs/protocol.md §") {
