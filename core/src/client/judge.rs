@@ -397,19 +397,7 @@ impl ClientJudge {
     }
 
     fn find(&mut self, code: ClientFindingCode, evidence: u32, at: Timestamp, detail: String) {
-        let f = self.findings.entry(code).or_insert_with(|| ClientFinding {
-            code,
-            count: 0,
-            examples: Vec::new(),
-        });
-        f.count += 1;
-        if f.examples.len() < EXAMPLES {
-            f.examples.push(ClientExample {
-                evidence,
-                at,
-                detail,
-            });
-        }
+        record(&mut self.findings, code, evidence, at, detail);
     }
 
     /// Takes in one event, from journal line `evidence`, at `at`. Events must come in the
@@ -752,19 +740,7 @@ impl ClientJudge {
             || (self.duties.fetch_backups && self.announced.values().any(|(_, f)| !f));
         let mut all = self.findings.clone();
         let mut add = |code: ClientFindingCode, evidence: u32, at: Timestamp, detail: String| {
-            let f = all.entry(code).or_insert_with(|| ClientFinding {
-                code,
-                count: 0,
-                examples: Vec::new(),
-            });
-            f.count += 1;
-            if f.examples.len() < EXAMPLES {
-                f.examples.push(ClientExample {
-                    evidence,
-                    at,
-                    detail,
-                });
-            }
+            record(&mut all, code, evidence, at, detail);
         };
         for (id, m) in &self.messages {
             if m.class == Some(MessageClass::Notification) && !m.deleted {
@@ -836,5 +812,29 @@ impl ClientJudge {
             add(code, line, self.last, detail);
         }
         all.into_values().collect()
+    }
+}
+
+/// Counts one occurrence of `code`, keeping it as an example while there are fewer than
+/// [`EXAMPLES`].
+fn record(
+    findings: &mut BTreeMap<ClientFindingCode, ClientFinding>,
+    code: ClientFindingCode,
+    evidence: u32,
+    at: Timestamp,
+    detail: String,
+) {
+    let f = findings.entry(code).or_insert_with(|| ClientFinding {
+        code,
+        count: 0,
+        examples: Vec::new(),
+    });
+    f.count += 1;
+    if f.examples.len() < EXAMPLES {
+        f.examples.push(ClientExample {
+            evidence,
+            at,
+            detail,
+        });
     }
 }

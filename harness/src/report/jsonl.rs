@@ -75,7 +75,7 @@ pub fn report_line(
             tool: "cvnotify",
             command,
             version: env!("CARGO_PKG_VERSION"),
-            format_version: 1,
+            format_version: super::model::FORMAT_VERSION,
             strict,
             verdict,
         },

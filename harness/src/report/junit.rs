@@ -40,15 +40,10 @@ struct Case {
     output: Vec<String>,
 }
 
-/// The sources a report's names say were observed.
-fn observed(s: &SessionReport) -> Sources {
-    let has = |n: &str| s.sources.contains(&n);
-    Sources {
-        queue: has("queue"),
-        training_api: has("training-api"),
-        polling: has("polling") || has("training-api"),
-        container: has("container"),
-    }
+/// Whether a finding of `severity` fails its case (warnings and deviations too under
+/// `--strict`).
+fn failing(severity: &str, strict: bool) -> bool {
+    severity == "error" || (strict && severity != "info")
 }
 
 /// The names of the sources in `needed` that `seen` lacks.
@@ -111,7 +106,7 @@ fn message_cases(
     strict: bool,
     each: &mut dyn FnMut(Case) -> io::Result<()>,
 ) -> io::Result<()> {
-    let fails = |severity: &str| severity == "error" || (strict && severity != "info");
+    let fails = |severity: &str| failing(severity, strict);
     for c in &s.checks {
         let mut text: Vec<String> = c
             .examples
@@ -157,8 +152,8 @@ fn project_cases(
     strict: bool,
     each: &mut dyn FnMut(Case) -> io::Result<()>,
 ) -> io::Result<()> {
-    let fails = |severity: &str| severity == "error" || (strict && severity != "info");
-    let seen = observed(s);
+    let fails = |severity: &str| failing(severity, strict);
+    let seen = s.observed;
     {
         for code in FindingCode::ALL {
             let info = code.info();
@@ -210,7 +205,7 @@ fn client_cases(
     each: &mut dyn FnMut(Case) -> io::Result<()>,
 ) -> io::Result<()> {
     let file = &s.file;
-    let fails = |severity: &str| severity == "error" || (strict && severity != "info");
+    let fails = |severity: &str| failing(severity, strict);
     let class = format!(
         "{file}.client.{}",
         c.scenario.as_deref().unwrap_or("journal")

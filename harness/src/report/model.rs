@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::recording::format_time;
 
+/// The report format's version (every format's header says it).
+pub(super) const FORMAT_VERSION: u32 = 1;
+
 /// How many examples of each message-level check a report keeps (the count is always exact).
 pub const EXAMPLES: usize = 20;
 
@@ -234,6 +237,9 @@ pub struct SessionReport {
     pub lines: u32,
     /// The sources it observed.
     pub sources: Vec<&'static str>,
+    /// The same, as the core has them (what a check needs to have been evaluated).
+    #[serde(skip)]
+    pub observed: cvnotify_core::lifecycle::Sources,
     /// Message counts.
     pub messages: MessageCounts,
     /// Message- and line-level checks.
@@ -339,7 +345,7 @@ impl Report {
             tool: "cvnotify",
             command,
             version: env!("CARGO_PKG_VERSION"),
-            format_version: 1,
+            format_version: FORMAT_VERSION,
             strict,
             verdict,
             sessions,

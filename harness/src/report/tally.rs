@@ -726,13 +726,14 @@ pub fn session_report_streaming(
         seconds: 0.0,
         lines,
         sources: source_names(sources),
+        observed: sources,
         messages: MessageCounts::default(),
         checks: Vec::new(),
         projects: Vec::new(),
         clients: Vec::new(),
         files: runs.files(),
         partial,
-        waived_codes: waived_codes.clone(),
+        waived_codes,
         described: None,
         projects_streamed: 0,
     };
@@ -841,20 +842,13 @@ pub fn session_report_streaming(
     }
     let projects_streamed = judged - projects.len() as u64;
     SessionReport {
-        file: name.to_string(),
         verdict,
         started: tally.span.map(|(first, _)| format_time(Timestamp(first))),
-        seconds: 0.0,
-        lines,
-        sources: source_names(sources),
         messages: tally.counts,
         checks,
         projects,
         clients,
-        files: runs.files(),
-        partial,
-        waived_codes,
-        described: None,
         projects_streamed,
+        ..context
     }
 }

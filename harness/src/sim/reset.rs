@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt as _;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Starts the layer on `listener` (a free loopback port when `None`) in front of `upstream`;
 /// returns its address.
@@ -19,13 +19,7 @@ pub(crate) async fn start(
     resets: Vec<u32>,
     counter: std::sync::Arc<std::sync::atomic::AtomicU32>,
 ) -> io::Result<SocketAddr> {
-    let listener = match listener {
-        Some(l) => {
-            l.set_nonblocking(true)?;
-            TcpListener::from_std(l)?
-        }
-        None => TcpListener::bind("127.0.0.1:0").await?,
-    };
+    let listener = super::serve::listen(listener).await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {

@@ -27,19 +27,26 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// `listener` made async, or a fresh one on a free loopback port when `None`.
+pub(crate) async fn listen(
+    listener: Option<std::net::TcpListener>,
+) -> std::io::Result<TcpListener> {
+    match listener {
+        Some(l) => {
+            l.set_nonblocking(true)?;
+            TcpListener::from_std(l)
+        }
+        None => TcpListener::bind("127.0.0.1:0").await,
+    }
+}
+
 impl Server {
     /// Serves `service` on `listener` (a free loopback port when `None`).
     pub async fn start(
         listener: Option<std::net::TcpListener>,
         service: Service,
     ) -> std::io::Result<Self> {
-        let listener = match listener {
-            Some(l) => {
-                l.set_nonblocking(true)?;
-                TcpListener::from_std(l)?
-            }
-            None => TcpListener::bind("127.0.0.1:0").await?,
-        };
+        let listener = listen(listener).await?;
         let address = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
