@@ -5,10 +5,12 @@
 //! that saw it all.
 //!
 //! The layout is compact, because a tracker may follow many thousands of iterations: sets keep
-//! their first one or two elements inline ([`Small1`], [`Small2`]), what only the training API or
-//! the container reports sits behind one box ([`IterationExtra`]), and a model URI in the
-//! documented backup form is kept as its container prefix (shared between all notices) and
-//! platform ([`StoredUri::Backup`]), which rebuilds it exactly.
+//! their first one or two elements inline ([`Small1`], [`Small2`]), an iteration keeps one box
+//! per kind of source, made when that source first says something about it (what the queue
+//! said, [`IterationNotices`]; what only the training API or the container reports, with its
+//! first two platforms inline, [`IterationExtra`]), and a model URI in the documented backup
+//! form is kept as its container prefix (shared between all notices) and platform
+//! ([`StoredUri::Backup`]), which rebuilds it exactly.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
@@ -383,7 +385,8 @@ impl ExportNotice {
 }
 
 /// What only the training API or the container reports about an iteration (boxed: a
-/// queue-only consumer never pays for it).
+/// queue-only consumer never pays for it). Its first two platforms are kept inline: an
+/// iteration is exported to one or two, and this saves their own allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct IterationExtra {
     /// TrainProject returned it.
@@ -391,63 +394,102 @@ pub struct IterationExtra {
     /// GetIteration statuses.
     pub polled: IterationPolls,
     /// Per platform, sorted by platform.
-    pub platforms: Vec<PlatformFacts>,
+    platforms: Small2<PlatformFacts>,
 }
 
 impl IterationExtra {
     fn merge(&mut self, other: &Self) {
         keep_first(&mut self.requested, other.requested.as_ref());
         self.polled.merge(&other.polled);
-        for p in &other.platforms {
-            match self
-                .platforms
-                .binary_search_by(|q| q.platform.cmp(&p.platform))
-            {
-                Ok(at) => {
-                    if let Some(q) = self.platforms.get_mut(at) {
-                        q.merge(p);
-                    }
-                }
-                Err(at) => {
-                    self.platforms.reserve_exact(1);
-                    self.platforms.insert(at, p.clone());
-                }
-            }
-        }
+        self.platforms.merge_with(
+            &other.platforms,
+            |a, b| a.platform.cmp(&b.platform),
+            PlatformFacts::merge,
+        );
+    }
+
+    /// Per platform, sorted by platform.
+    pub fn platforms(&self) -> &[PlatformFacts] {
+        self.platforms.as_slice()
     }
 
     pub(crate) fn platform_mut(&mut self, platform: PlatformType) -> Option<&mut PlatformFacts> {
-        let at = match self
-            .platforms
-            .binary_search_by(|p| p.platform.cmp(&platform))
-        {
-            Ok(at) => at,
-            Err(at) => {
-                // An iteration is exported to a few platforms: room for exactly those (a
-                // doubling Vec would keep up to four slots for one or two).
-                self.platforms.reserve_exact(1);
-                self.platforms.insert(at, PlatformFacts::new(platform));
-                at
-            }
-        };
-        self.platforms.get_mut(at)
+        self.platforms.get_or_insert_with(
+            |p| p.platform.cmp(&platform),
+            || PlatformFacts::new(platform.clone()),
+        )
     }
 }
 
-/// What was seen of one iteration.
+/// What the queue said about an iteration (boxed: a view without the queue never pays for it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct IterationFacts {
+pub struct IterationNotices {
     /// `Training` notifications.
     pub training: TrainingNotices,
     /// `Export` notifications, sorted by (status, model URI).
-    pub notices: Small2<ExportNotice>,
+    pub exports: Small2<ExportNotice>,
+}
+
+impl IterationNotices {
+    fn merge(&mut self, other: &Self) {
+        self.training.merge(&other.training);
+        self.exports.merge_with(
+            &other.exports,
+            |a, b| a.key().cmp(&b.key()),
+            |a, b| {
+                a.deliveries.merge(&b.deliveries);
+            },
+        );
+    }
+}
+
+/// No `Training` notification (what an iteration without queue facts answers).
+static NO_TRAINING_NOTICES: TrainingNotices = TrainingNotices(Small1::Empty);
+
+/// What was seen of one iteration: one box per kind of source, each made when its first fact
+/// arrives, so an iteration costs only what its sources said (32 bytes with its id when the
+/// view has neither). Never holds an empty box: equality compares contents.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IterationFacts {
+    /// Queue facts.
+    notified: Option<Box<IterationNotices>>,
     /// API and container facts.
-    pub extra: Option<Box<IterationExtra>>,
+    extra: Option<Box<IterationExtra>>,
 }
 
 impl IterationFacts {
     pub(crate) fn extra_mut(&mut self) -> &mut IterationExtra {
         self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn notified_mut(&mut self) -> &mut IterationNotices {
+        self.notified.get_or_insert_with(Box::default)
+    }
+
+    /// `Training` notifications.
+    pub fn training(&self) -> &TrainingNotices {
+        self.notified
+            .as_ref()
+            .map_or(&NO_TRAINING_NOTICES, |n| &n.training)
+    }
+
+    /// `Export` notifications, sorted by (status, model URI).
+    pub fn notices(&self) -> &[ExportNotice] {
+        self.notified.as_ref().map_or(&[], |n| n.exports.as_slice())
+    }
+
+    /// API and container facts, when any was seen.
+    pub fn extra(&self) -> Option<&IterationExtra> {
+        self.extra.as_deref()
+    }
+
+    pub(crate) fn add_training(
+        &mut self,
+        status: TrainingStatus,
+        delivery: Delivery,
+        stamp: Stamp,
+    ) {
+        self.notified_mut().training.add(status, delivery, stamp);
     }
 
     /// TrainProject returned it.
@@ -462,7 +504,7 @@ impl IterationFacts {
 
     /// Per platform, sorted by platform.
     pub fn platforms(&self) -> &[PlatformFacts] {
-        self.extra.as_ref().map_or(&[], |e| &e.platforms)
+        self.extra.as_ref().map_or(&[], |e| e.platforms())
     }
 
     /// The facts of one platform.
@@ -484,7 +526,7 @@ impl IterationFacts {
             uri,
             deliveries,
         };
-        self.notices.upsert(
+        self.notified_mut().exports.upsert(
             notice,
             |a, b| a.key().cmp(&b.key()),
             |a, b| a.deliveries.merge(&b.deliveries),
@@ -494,7 +536,7 @@ impl IterationFacts {
     /// The earliest evidence that training completed: a `TrainingCompleted` notification or
     /// GetIteration `Completed`.
     pub fn completed_at(&self) -> Option<Stamp> {
-        let notified = self.training.first(TrainingStatus::TrainingCompleted);
+        let notified = self.training().first(TrainingStatus::TrainingCompleted);
         match (notified, self.polled().completed) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -502,14 +544,9 @@ impl IterationFacts {
     }
 
     fn merge(&mut self, other: &Self) {
-        self.training.merge(&other.training);
-        self.notices.merge_with(
-            &other.notices,
-            |a, b| a.key().cmp(&b.key()),
-            |a, b| {
-                a.deliveries.merge(&b.deliveries);
-            },
-        );
+        if let Some(notified) = &other.notified {
+            self.notified_mut().merge(notified);
+        }
         if let Some(extra) = &other.extra {
             self.extra_mut().merge(extra);
         }

@@ -123,6 +123,23 @@ impl<T> Small1<T> {
 }
 
 impl<T> Small2<T> {
+    /// The element `find` finds (a comparison with the key sought), inserted from
+    /// `make` when there is none.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        find: impl Fn(&T) -> core::cmp::Ordering,
+        make: impl FnOnce() -> T,
+    ) -> Option<&mut T> {
+        let at = match self.as_slice().binary_search_by(find) {
+            Ok(at) => at,
+            Err(at) => {
+                self.insert_at(at, make());
+                at
+            }
+        };
+        self.as_mut_parts().get_mut(at)
+    }
+
     fn slice(&self) -> &[T] {
         match self {
             Self::Empty => &[],

@@ -255,7 +255,7 @@ impl Tracker {
                 status,
             } => {
                 if let Some(facts) = self.iteration(project_id, iteration_id) {
-                    facts.training.add(status, delivery, stamp);
+                    facts.add_training(status, delivery, stamp);
                 }
             }
             Notification::Export {
@@ -457,7 +457,7 @@ impl Judge<'_> {
                 (TrainingStatus::TrainingFailed, Step::TrainingFailed),
             ];
             for (status, step) in outcomes {
-                if let Some(s) = it.training.first(status) {
+                if let Some(s) = it.training().first(status) {
                     steps.push(plan(s, step, Some(*id), None));
                 }
             }
@@ -471,7 +471,7 @@ impl Judge<'_> {
                     ));
                 }
             }
-            for n in it.notices.as_slice() {
+            for n in it.notices() {
                 let step = match n.status {
                     ExportStatus::ExportCompleted => Step::ExportCompleted,
                     ExportStatus::ExportFailed => Step::ExportFailed,
@@ -662,8 +662,8 @@ impl Judge<'_> {
 
     fn check_training(&mut self, id: IterationId, it: &IterationFacts) {
         let deadlines = self.tracker.settings.deadlines;
-        let completed = it.training.first(TrainingStatus::TrainingCompleted);
-        let failed = it.training.first(TrainingStatus::TrainingFailed);
+        let completed = it.training().first(TrainingStatus::TrainingCompleted);
+        let failed = it.training().first(TrainingStatus::TrainingFailed);
         if let Some(requested) = it.requested()
             && completed.is_none()
             && failed.is_none()
@@ -714,11 +714,12 @@ impl Judge<'_> {
             (TrainingStatus::TrainingCompleted, completed),
             (TrainingStatus::TrainingFailed, failed),
         ] {
-            if it.training.times(status) > 1
+            if it.training().times(status) > 1
                 && let Some(first) = first
             {
                 // Every message that carried it (a redelivery of one message keeps its first).
-                let mut evidence: Vec<Stamp> = it.training.of(status).map(|r| r.first()).collect();
+                let mut evidence: Vec<Stamp> =
+                    it.training().of(status).map(|r| r.first()).collect();
                 evidence.sort();
                 self.raise(
                     FindingCode::DuplicateDelivery,
@@ -733,7 +734,7 @@ impl Judge<'_> {
 
     fn check_exports(&mut self, id: IterationId, it: &IterationFacts) {
         let deadlines = self.tracker.settings.deadlines;
-        for notice in it.notices.as_slice() {
+        for notice in it.notices() {
             let Some(first) = notice.deliveries.first() else {
                 continue;
             };
@@ -833,8 +834,7 @@ impl Judge<'_> {
         for p in it.platforms() {
             let Some((created, _)) = p.blob else { continue };
             let announced = it
-                .notices
-                .as_slice()
+                .notices()
                 .iter()
                 .filter(|n| {
                     n.status == ExportStatus::ExportCompleted
