@@ -9,13 +9,17 @@ use std::collections::BTreeMap;
 use cvnotify_core::client::ClientEvent;
 use cvnotify_core::lifecycle::{Input, Settings, Timestamp, Tracker};
 
-use crate::recording::{Duty, Item, RawText, ReadLine, Reader};
+use crate::recording::{Duty, Item, RawLines, ReadLine, Reader};
 use crate::report::{
     ClientRuns, ProjectSink, Rules, Runs, SessionReport, Tally, session_report_streaming,
 };
 
-/// Lines per batch handed to a parse worker.
+/// Lines per batch handed to a parse worker, at most.
 const BATCH: usize = 1024;
+
+/// Bytes of text per batch, about (a batch ends at the first line that reaches it): bounds
+/// what the batches in flight hold when lines are long.
+const BATCH_BYTES: usize = 256 << 10;
 
 /// A journal line (or a run's start) for the client judge, which takes them in line order.
 enum Journal {
@@ -162,7 +166,7 @@ pub fn replay_streaming<'a>(
         });
         let mut jobs = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (tx, rx) = mpsc::sync_channel::<(usize, Vec<RawText>)>(2);
+            let (tx, rx) = mpsc::sync_channel::<(usize, RawLines)>(1);
             let done = done_tx.clone();
             scope.spawn(move || {
                 for (seq, raw_lines) in rx {
@@ -170,9 +174,7 @@ pub fn replay_streaming<'a>(
                         seq,
                         ..Batch::default()
                     };
-                    raw_lines
-                        .into_iter()
-                        .for_each(|raw| batch.absorb(raw.read()));
+                    raw_lines.read().for_each(|line| batch.absorb(line));
                     if done.send(batch).is_err() {
                         break;
                     }
@@ -181,9 +183,9 @@ pub fn replay_streaming<'a>(
             jobs.push(tx);
         }
         drop(done_tx);
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = RawLines::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2));
         let mut next = 0usize;
-        let mut send = |batch: Vec<RawText>| {
+        let mut send = |batch: RawLines| {
             if let Some(job) = jobs.get(next % workers) {
                 let _ = job.send((next, batch));
             }
@@ -192,21 +194,25 @@ pub fn replay_streaming<'a>(
         let mut files = Runs::default();
         let mut read = Ok(());
         'files: for (file, input) in inputs {
-            let base = lines;
-            files.file(&file, base + 1);
-            let mut reader = Reader::new(input);
+            files.file(&file, lines + 1);
+            let mut reader = Reader::numbered_after(input, lines);
             loop {
-                match reader.next_raw() {
-                    Ok(Some(mut raw)) => {
-                        progress(raw.bytes);
-                        raw.number = raw.number.saturating_add(base);
-                        lines = raw.number;
-                        batch.push(raw);
-                        if batch.len() == BATCH {
-                            send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                let before = (batch.len(), batch.bytes());
+                let more = reader.fill(&mut batch, BATCH, BATCH_BYTES);
+                progress(batch.bytes() - before.1);
+                if batch.len() > before.0 {
+                    lines = batch.last_number().unwrap_or(lines);
+                }
+                match more {
+                    Ok(more) => {
+                        if batch.len() == BATCH || batch.buf_len() >= BATCH_BYTES {
+                            let full = RawLines::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2));
+                            send(std::mem::replace(&mut batch, full));
+                        }
+                        if !more {
+                            break;
                         }
                     }
-                    Ok(None) => break,
                     Err(e) => {
                         read = Err(e);
                         break 'files;

@@ -113,147 +113,263 @@ fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProbl
     value.ok_or_else(|| unreadable(format!("{article} {kind} line needs `{field}`")))
 }
 
+/// The optional fields of a line, in the order of [`RawLine::present`]'s bits.
+const FIELDS: [&str; 50] = [
+    "version",
+    "sources",
+    "scope",
+    "outcome",
+    "reason",
+    "at",
+    "queue",
+    "messageId",
+    "dequeueCount",
+    "messageText",
+    "redacted",
+    "operation",
+    "projectId",
+    "iterationId",
+    "platform",
+    "flavor",
+    "httpStatus",
+    "errorCode",
+    "notificationQueueUri",
+    "exportModelContainerUri",
+    "iterationStatus",
+    "exports",
+    "container",
+    "event",
+    "name",
+    "size",
+    "scenario",
+    "duties",
+    "service",
+    "call",
+    "ms",
+    "blob",
+    "range",
+    "popReceipt",
+    "newPopReceipt",
+    "received",
+    "visibilityTimeout",
+    "digest",
+    "apiVersion",
+    "storageOptions",
+    "retryAfter",
+    "connection",
+    "class",
+    "notificationType",
+    "base64",
+    "action",
+    "program",
+    "status",
+    "signal",
+    "partial",
+];
+
+/// Whether two names are equal (in a constant).
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    match (a.split_first(), b.split_first()) {
+        (None, None) => true,
+        (Some((x, a)), Some((y, b))) => *x == *y && same(a, b),
+        _ => false,
+    }
+}
+
+/// The place of `name` in `fields`, counted from `at` (past the end when it is not there).
+const fn place(fields: &[&str], name: &str, at: u32) -> u32 {
+    match fields.split_first() {
+        Some((f, _)) if same(f.as_bytes(), name.as_bytes()) => at,
+        Some((_, rest)) => place(rest, name, at + 1),
+        None => u32::MAX,
+    }
+}
+
+/// The bits of `names` among [`FIELDS`]. Only evaluated in constants, where a name not there
+/// stops the build.
+#[allow(
+    clippy::panic,
+    reason = "a panic in a constant is a build error, not a run-time one"
+)]
+const fn mask(names: &[&str]) -> u64 {
+    match names.split_first() {
+        Some((name, rest)) => match 1u64.checked_shl(place(&FIELDS, name, 0)) {
+            Some(bit) => bit | mask(rest),
+            None => panic!("a line kind allows a field that RawLine does not have"),
+        },
+        None => 0,
+    }
+}
+
+/// The fields a line of each kind may have; `None` for an unknown kind.
+fn allowed(kind: &str) -> Option<u64> {
+    Some(match kind {
+        "session" => {
+            const {
+                mask(&[
+                    "version", "sources", "at", "scope", "scenario", "duties", "partial",
+                ])
+            }
+        }
+        "end" => const { mask(&["at", "outcome", "reason"]) },
+        "message" => {
+            const {
+                mask(&[
+                    "at",
+                    "queue",
+                    "messageId",
+                    "dequeueCount",
+                    "messageText",
+                    "redacted",
+                ])
+            }
+        }
+        "api" => {
+            const {
+                mask(&[
+                    "at",
+                    "operation",
+                    "projectId",
+                    "iterationId",
+                    "platform",
+                    "flavor",
+                    "httpStatus",
+                    "errorCode",
+                    "notificationQueueUri",
+                    "exportModelContainerUri",
+                    "iterationStatus",
+                    "exports",
+                ])
+            }
+        }
+        "blob" => const { mask(&["at", "container", "event", "name", "size"]) },
+        "tick" => const { mask(&["at"]) },
+        "request" => {
+            const {
+                mask(&[
+                    "at",
+                    "service",
+                    "call",
+                    "httpStatus",
+                    "ms",
+                    "errorCode",
+                    "queue",
+                    "container",
+                    "blob",
+                    "range",
+                    "messageId",
+                    "popReceipt",
+                    "newPopReceipt",
+                    "received",
+                    "visibilityTimeout",
+                    "digest",
+                    "apiVersion",
+                    "projectId",
+                    "iterationId",
+                    "storageOptions",
+                    "retryAfter",
+                    "connection",
+                ])
+            }
+        }
+        "delivered" => {
+            const {
+                mask(&[
+                    "at",
+                    "queue",
+                    "messageId",
+                    "class",
+                    "notificationType",
+                    "projectId",
+                    "blob",
+                    "digest",
+                    "base64",
+                ])
+            }
+        }
+        "client" => const { mask(&["at", "action", "program", "status", "signal", "reason"]) },
+        _ => return None,
+    })
+}
+
 impl RawLine<'_> {
-    /// The first present field not in `allowed` (no allocation: this runs for every line).
-    fn foreign(&self, allowed: &[&str]) -> Option<&'static str> {
-        let all = [
-            ("version", self.version.is_some()),
-            ("sources", self.sources.is_some()),
-            ("scope", self.scope.is_some()),
-            ("outcome", self.outcome.is_some()),
-            ("reason", self.reason.is_some()),
-            ("at", self.at.is_some()),
-            ("queue", self.queue.is_some()),
-            ("messageId", self.message_id.is_some()),
-            ("dequeueCount", self.dequeue_count.is_some()),
-            ("messageText", self.message_text.is_some()),
-            ("redacted", self.redacted.is_some()),
-            ("operation", self.operation.is_some()),
-            ("projectId", self.project_id.is_some()),
-            ("iterationId", self.iteration_id.is_some()),
-            ("platform", self.platform.is_some()),
-            ("flavor", self.flavor.is_some()),
-            ("httpStatus", self.http_status.is_some()),
-            ("errorCode", self.error_code.is_some()),
-            (
-                "notificationQueueUri",
-                self.notification_queue_uri.is_some(),
-            ),
-            (
-                "exportModelContainerUri",
-                self.export_model_container_uri.is_some(),
-            ),
-            ("iterationStatus", self.iteration_status.is_some()),
-            ("exports", self.exports.is_some()),
-            ("container", self.container.is_some()),
-            ("event", self.event.is_some()),
-            ("name", self.name.is_some()),
-            ("size", self.size.is_some()),
-            ("scenario", self.scenario.is_some()),
-            ("duties", self.duties.is_some()),
-            ("service", self.service.is_some()),
-            ("call", self.call.is_some()),
-            ("ms", self.ms.is_some()),
-            ("blob", self.blob.is_some()),
-            ("range", self.range.is_some()),
-            ("popReceipt", self.pop_receipt.is_some()),
-            ("newPopReceipt", self.new_pop_receipt.is_some()),
-            ("received", self.received.is_some()),
-            ("visibilityTimeout", self.visibility_timeout.is_some()),
-            ("digest", self.digest.is_some()),
-            ("apiVersion", self.api_version.is_some()),
-            ("storageOptions", self.storage_options.is_some()),
-            ("retryAfter", self.retry_after.is_some()),
-            ("connection", self.connection.is_some()),
-            ("class", self.class.is_some()),
-            ("notificationType", self.notification_type.is_some()),
-            ("base64", self.base64.is_some()),
-            ("action", self.action.is_some()),
-            ("program", self.program.is_some()),
-            ("status", self.status.is_some()),
-            ("signal", self.signal.is_some()),
-            ("partial", self.partial.is_some()),
+    /// One bit per present optional field, in the order of [`FIELDS`] (this runs for every
+    /// line: no allocation, no string comparison).
+    fn present(&self) -> u64 {
+        let on = [
+            self.version.is_some(),
+            self.sources.is_some(),
+            self.scope.is_some(),
+            self.outcome.is_some(),
+            self.reason.is_some(),
+            self.at.is_some(),
+            self.queue.is_some(),
+            self.message_id.is_some(),
+            self.dequeue_count.is_some(),
+            self.message_text.is_some(),
+            self.redacted.is_some(),
+            self.operation.is_some(),
+            self.project_id.is_some(),
+            self.iteration_id.is_some(),
+            self.platform.is_some(),
+            self.flavor.is_some(),
+            self.http_status.is_some(),
+            self.error_code.is_some(),
+            self.notification_queue_uri.is_some(),
+            self.export_model_container_uri.is_some(),
+            self.iteration_status.is_some(),
+            self.exports.is_some(),
+            self.container.is_some(),
+            self.event.is_some(),
+            self.name.is_some(),
+            self.size.is_some(),
+            self.scenario.is_some(),
+            self.duties.is_some(),
+            self.service.is_some(),
+            self.call.is_some(),
+            self.ms.is_some(),
+            self.blob.is_some(),
+            self.range.is_some(),
+            self.pop_receipt.is_some(),
+            self.new_pop_receipt.is_some(),
+            self.received.is_some(),
+            self.visibility_timeout.is_some(),
+            self.digest.is_some(),
+            self.api_version.is_some(),
+            self.storage_options.is_some(),
+            self.retry_after.is_some(),
+            self.connection.is_some(),
+            self.class.is_some(),
+            self.notification_type.is_some(),
+            self.base64.is_some(),
+            self.action.is_some(),
+            self.program.is_some(),
+            self.status.is_some(),
+            self.signal.is_some(),
+            self.partial.is_some(),
         ];
-        all.into_iter()
-            .find(|(name, on)| *on && !allowed.contains(name))
-            .map(|(name, _)| name)
+        on.iter()
+            .enumerate()
+            .fold(0, |bits, (f, &on)| bits | (u64::from(on) << f))
     }
 
     fn into_line(self) -> Result<Line, LineProblem> {
-        let kind = self.kind.to_string();
-        let allowed: &[&str] = match kind.as_str() {
-            "session" => &[
-                "version", "sources", "at", "scope", "scenario", "duties", "partial",
-            ],
-            "end" => &["at", "outcome", "reason"],
-            "message" => &[
-                "at",
-                "queue",
-                "messageId",
-                "dequeueCount",
-                "messageText",
-                "redacted",
-            ],
-            "api" => &[
-                "at",
-                "operation",
-                "projectId",
-                "iterationId",
-                "platform",
-                "flavor",
-                "httpStatus",
-                "errorCode",
-                "notificationQueueUri",
-                "exportModelContainerUri",
-                "iterationStatus",
-                "exports",
-            ],
-            "blob" => &["at", "container", "event", "name", "size"],
-            "tick" => &["at"],
-            "request" => &[
-                "at",
-                "service",
-                "call",
-                "httpStatus",
-                "ms",
-                "errorCode",
-                "queue",
-                "container",
-                "blob",
-                "range",
-                "messageId",
-                "popReceipt",
-                "newPopReceipt",
-                "received",
-                "visibilityTimeout",
-                "digest",
-                "apiVersion",
-                "projectId",
-                "iterationId",
-                "storageOptions",
-                "retryAfter",
-                "connection",
-            ],
-            "delivered" => &[
-                "at",
-                "queue",
-                "messageId",
-                "class",
-                "notificationType",
-                "projectId",
-                "blob",
-                "digest",
-                "base64",
-            ],
-            "client" => &["at", "action", "program", "status", "signal", "reason"],
-            other => return Err(unreadable(format!("unknown line kind {other:?}"))),
+        let Some(allowed) = allowed(&self.kind) else {
+            return Err(unreadable(format!("unknown line kind {:?}", &*self.kind)));
         };
-        if let Some(foreign) = self.foreign(allowed) {
+        let foreign = self.present() & !allowed;
+        if foreign != 0 {
+            let name = FIELDS
+                .get(foreign.trailing_zeros() as usize)
+                .copied()
+                .unwrap_or_default();
             return Err(unreadable(format!(
-                "`{foreign}` does not belong in a {kind} line"
+                "`{name}` does not belong in a {} line",
+                &*self.kind
             )));
         }
-        let k = kind.as_str();
+        let kind = self.kind;
+        let k: &str = &kind;
         Ok(match k {
             "session" => Line::Session(SessionLine {
                 version: required(self.version, "version", k)?,
@@ -381,25 +497,74 @@ pub struct ReadLine {
     pub item: Result<Item, LineProblem>,
 }
 
-/// One raw line: its number, its length in bytes, its text (or why it has none).
+/// One raw line of a [`RawLines`]: its number, its length in bytes, and where its text is in
+/// the batch's buffer (or why it has none).
 #[derive(Debug)]
-pub struct RawText {
-    /// Its line number (from 1).
-    pub number: u32,
-    /// Its length in bytes, line ending included.
-    pub bytes: usize,
-    /// Its text, or why it has none (not UTF-8).
-    pub text: Result<String, LineProblem>,
+struct RawSpan {
+    number: u32,
+    text: Result<std::ops::Range<usize>, LineProblem>,
 }
 
-impl RawText {
-    /// What the line amounts to (the expensive part: JSON, checks, message parsing).
-    pub fn read(self) -> ReadLine {
-        let item = self.text.and_then(|text| read_line(&text, self.number));
-        ReadLine {
-            number: self.number,
-            item,
+/// Raw lines read in one go, their texts end to end in one buffer: one allocation for many
+/// lines, and the reading thread only copies bytes and finds newlines (UTF-8 checks and
+/// decoding happen in [`RawLines::read`], on whichever thread takes the batch).
+#[derive(Debug, Default)]
+pub struct RawLines {
+    buf: Vec<u8>,
+    lines: Vec<RawSpan>,
+    bytes: usize,
+}
+
+impl RawLines {
+    /// An empty batch with room for `bytes` bytes of text.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            ..Self::default()
         }
+    }
+
+    /// How many lines it holds.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The bytes of text it holds.
+    pub fn buf_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The bytes of the recording it covers, line endings and skipped blank lines included.
+    pub const fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The number of its last line, if it has one.
+    pub fn last_number(&self) -> Option<u32> {
+        self.lines.last().map(|l| l.number)
+    }
+
+    /// What each line amounts to, in order (the expensive part: UTF-8, JSON, checks, message
+    /// parsing).
+    pub fn read(self) -> impl Iterator<Item = ReadLine> {
+        let Self { buf, lines, .. } = self;
+        lines.into_iter().map(move |line| {
+            let item = line
+                .text
+                .and_then(|range| match buf.get(range).map(std::str::from_utf8) {
+                    Some(Ok(text)) => read_line(text, line.number),
+                    _ => Err(unreadable("the line is not UTF-8")),
+                });
+            ReadLine {
+                number: line.number,
+                item,
+            }
+        })
     }
 }
 
@@ -407,28 +572,33 @@ impl RawText {
 /// which JSON escaping can grow at most six times; anything longer is not a recording line.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// Streams a recording line by line; memory does not grow with its length, nor with the length
-/// of a line (a line longer than [`MAX_LINE_BYTES`] is skipped as unreadable without being held).
+/// Streams a recording in batches of lines; memory does not grow with its length, nor with the
+/// length of a line (a line longer than [`MAX_LINE_BYTES`] is skipped as unreadable without
+/// being held).
 pub struct Reader<R> {
     inner: R,
-    buf: Vec<u8>,
     number: u32,
 }
 
 impl<R: BufRead> Reader<R> {
     /// A reader of `inner`.
     pub fn new(inner: R) -> Self {
+        Self { inner, number: 0 }
+    }
+
+    /// A reader whose first line is numbered `base + 1` (a file's lines after the files
+    /// before it).
+    pub fn numbered_after(inner: R, base: u32) -> Self {
         Self {
             inner,
-            buf: Vec::new(),
-            number: 0,
+            number: base,
         }
     }
 
-    /// Reads up to the next newline into `self.buf`, keeping at most `MAX_LINE_BYTES + 1`
-    /// bytes of it; returns how many bytes the line had (0 at the end).
-    fn read_bounded(&mut self) -> io::Result<usize> {
-        self.buf.clear();
+    /// Appends up to the next newline to `buf`, keeping at most `MAX_LINE_BYTES + 1` bytes of
+    /// the line; returns how many bytes the line had (0 at the end).
+    fn read_bounded(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let start = buf.len();
         let mut total = 0;
         loop {
             let available = match self.inner.fill_buf() {
@@ -439,13 +609,12 @@ impl<R: BufRead> Reader<R> {
             if available.is_empty() {
                 return Ok(total);
             }
-            let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            let (chunk, done) = match memchr::memchr(b'\n', available) {
                 Some(at) => (at + 1, true),
                 None => (available.len(), false),
             };
-            let room = (MAX_LINE_BYTES + 1).saturating_sub(self.buf.len());
-            self.buf
-                .extend_from_slice(available.get(..chunk.min(room)).unwrap_or_default());
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(buf.len() - start);
+            buf.extend_from_slice(available.get(..chunk.min(room)).unwrap_or_default());
             self.inner.consume(chunk);
             total += chunk;
             if done {
@@ -454,47 +623,54 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    /// The next non-empty raw line. `None` at the end. A line that is not UTF-8, or longer than
-    /// [`MAX_LINE_BYTES`], is a bad line, not the end of the file.
-    pub fn next_raw(&mut self) -> io::Result<Option<RawText>> {
-        loop {
-            let read = self.read_bounded()?;
+    /// Reads more non-empty lines into `batch`, until it has `lines` lines or `bytes` bytes of
+    /// text; false at the end of the input. A line longer than [`MAX_LINE_BYTES`] is a bad
+    /// line, not the end of the file.
+    pub fn fill(&mut self, batch: &mut RawLines, lines: usize, bytes: usize) -> io::Result<bool> {
+        while batch.lines.len() < lines && batch.buf.len() < bytes {
+            let start = batch.buf.len();
+            let read = self.read_bounded(&mut batch.buf)?;
             if read == 0 {
-                return Ok(None);
+                return Ok(false);
             }
+            batch.bytes += read;
             self.number = self.number.saturating_add(1);
-            let content = read - usize::from(self.buf.last() == Some(&b'\n'));
-            if content > MAX_LINE_BYTES {
-                let text = Err(unreadable(format!(
+            let line = batch.buf.get(start..).unwrap_or_default();
+            let content = read - usize::from(line.last() == Some(&b'\n'));
+            let text = if content > MAX_LINE_BYTES {
+                batch.buf.truncate(start);
+                Err(unreadable(format!(
                     "the line has {content} bytes, more than a recording line can have ({MAX_LINE_BYTES}); skipped"
-                )));
-                return Ok(Some(RawText {
-                    number: self.number,
-                    bytes: read,
-                    text,
-                }));
-            }
-            let text = match std::str::from_utf8(&self.buf) {
-                Ok(text) => text.trim_end_matches(['\n', '\r']),
-                Err(_) => {
-                    let text = Err(unreadable("the line is not UTF-8"));
-                    return Ok(Some(RawText {
-                        number: self.number,
-                        bytes: read,
-                        text,
-                    }));
+                )))
+            } else {
+                let body = line.len()
+                    - line
+                        .iter()
+                        .rev()
+                        .take_while(|b| matches!(b, b'\n' | b'\r'))
+                        .count();
+                let kept = line.get(..body).unwrap_or_default();
+                // Blank: whitespace only (Unicode whitespace too, as `str::trim` has it).
+                let blank = match kept.iter().find(|b| !b.is_ascii_whitespace()) {
+                    None => true,
+                    Some(&b) if b >= 0x80 => {
+                        std::str::from_utf8(kept).is_ok_and(|t| t.trim().is_empty())
+                    }
+                    Some(_) => false,
+                };
+                if blank {
+                    batch.buf.truncate(start);
+                    continue;
                 }
+                batch.buf.truncate(start + body);
+                Ok(start..start + body)
             };
-            if text.trim().is_empty() {
-                continue;
-            }
-            let text = Ok(text.to_string());
-            return Ok(Some(RawText {
+            batch.lines.push(RawSpan {
                 number: self.number,
-                bytes: read,
                 text,
-            }));
+            });
         }
+        Ok(true)
     }
 }
 
