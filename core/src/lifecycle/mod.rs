@@ -19,5 +19,5 @@ pub use input::{
     ContainerUri, Delivery, Event, Evidence, ExportFlavor, ExportJobStatus, Input, IterationStatus,
     MessageId, Operation, RejectionCode, Stamp, Timestamp,
 };
-pub use tracker::{Deadlines, MergeError, ProjectReport, Settings, Tracker};
+pub use tracker::{Deadlines, MergeError, ProjectReport, Settings, Tracker, Verdicts};
 pub use transitions::{Guard, Next, Phase, Row, Step};

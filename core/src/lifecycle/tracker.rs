@@ -325,38 +325,62 @@ impl Tracker {
 
     /// Every project's phase, history and findings, by project id.
     pub fn report(&self) -> Vec<ProjectReport> {
-        self.projects
-            .iter()
-            .map(|(id, facts)| self.judge(*id, facts))
-            .collect()
+        self.reports().collect()
     }
 
     /// Every project's report, by id, made one at a time as the iterator is advanced (a caller
     /// that turns each into its own form never holds them all).
     pub fn reports(&self) -> impl Iterator<Item = ProjectReport> + '_ {
+        let verdicts = self.verdicts();
         self.projects
             .iter()
-            .map(|(id, facts)| self.judge(*id, facts))
+            .map(move |(id, facts)| verdicts.judge(*id, facts))
     }
 
     /// Every project's report with its facts, by id, taking the tracker apart as it goes: a
     /// project's facts are handed over (to be dropped) once its report is made, so a caller
     /// that keeps only its own form of each report never holds the reports and all the facts
     /// at once. Judging a project needs only its facts, the settings and the time.
-    pub fn into_reports(mut self) -> impl Iterator<Item = (ProjectReport, ProjectFacts)> {
-        core::iter::from_fn(move || {
-            let (id, facts) = self.projects.pop_first()?;
-            let report = self.judge(id, &facts);
-            Some((report, facts))
-        })
+    pub fn into_reports(self) -> impl Iterator<Item = (ProjectReport, ProjectFacts)> {
+        let (verdicts, projects) = self.into_projects();
+        projects.map(move |(id, facts)| (verdicts.judge(id, &facts), facts))
+    }
+
+    /// The tracker taken apart: what judging needs besides a project's facts, and every
+    /// project's facts by id, handed over one at a time. Each project is judged on its own
+    /// ([`Verdicts::judge`]), so a caller may judge them on several threads, in any order.
+    pub fn into_projects(self) -> (Verdicts, impl Iterator<Item = (ProjectId, ProjectFacts)>) {
+        let verdicts = self.verdicts();
+        (verdicts, self.projects.into_iter())
     }
 
     /// One project's report.
     pub fn project_report(&self, id: ProjectId) -> Option<ProjectReport> {
-        self.projects.get(&id).map(|facts| self.judge(id, facts))
+        let verdicts = self.verdicts();
+        self.projects
+            .get(&id)
+            .map(|facts| verdicts.judge(id, facts))
     }
 
-    fn judge(&self, project_id: ProjectId, facts: &ProjectFacts) -> ProjectReport {
+    const fn verdicts(&self) -> Verdicts {
+        Verdicts {
+            settings: self.settings,
+            now: self.now,
+        }
+    }
+}
+
+/// What judging one project needs besides its facts: the tracker's settings and the latest
+/// time it saw. A plain value (`Copy`), so projects can be judged apart from the tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Verdicts {
+    settings: Settings,
+    now: Timestamp,
+}
+
+impl Verdicts {
+    /// One project's report, from its facts.
+    pub fn judge(&self, project_id: ProjectId, facts: &ProjectFacts) -> ProjectReport {
         let mut judge = Judge {
             tracker: self,
             project_id,
@@ -392,7 +416,7 @@ struct Planned {
 
 /// Judges one project.
 struct Judge<'a> {
-    tracker: &'a Tracker,
+    tracker: &'a Verdicts,
     project_id: ProjectId,
     facts: &'a ProjectFacts,
     findings: Vec<Finding>,

@@ -8,6 +8,7 @@ mod client;
 mod html;
 mod human;
 mod jsonl;
+mod judging;
 mod junit;
 mod model;
 mod tally;

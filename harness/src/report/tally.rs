@@ -9,10 +9,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use cvnotify_core::lifecycle::facts::ProjectFacts;
 use cvnotify_core::lifecycle::{
-    Finding, MessageId, Operation, Phase, Severity, Sources, Timestamp, Tracker,
+    Finding, MessageId, Operation, Phase, Severity, Sources, Timestamp, Tracker, Verdicts,
 };
-use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType};
+use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType, ProjectId};
 
 use super::client::ClientRuns;
 use super::model::{
@@ -98,15 +99,113 @@ fn short(id: MessageId) -> u64 {
     ((id.0 >> 64) as u64) ^ (id.0 as u64).rotate_left(29)
 }
 
+/// Per message (its 64-bit short id), the bits of what it was counted for: a sorted run of
+/// 10-byte entries, which has no hash table's slack (a table of 273,000 messages would keep
+/// 524,288 slots), and a small hashed tail of the newest messages, folded into the run when it
+/// is full. Both halves as bytes: with 1-byte alignment an entry takes 10 bytes, not 16.
+/// The run is searched through an index of every [`MESSAGE_BLOCK`]th key, small enough to stay
+/// in cache, so a lookup touches a few lines of the run rather than one per halving.
+#[derive(Debug, Default)]
+struct MessageBits {
+    run: Vec<([u8; 8], [u8; 2])>,
+    index: Vec<[u8; 8]>,
+    tail: HashMap<[u8; 8], [u8; 2]>,
+}
+
+/// Messages the tail of [`MessageBits`] takes before it is folded into the run.
+const MESSAGE_TAIL: usize = 8192;
+
+/// Entries of the run per key of its index.
+const MESSAGE_BLOCK: usize = 32;
+
+impl MessageBits {
+    /// Where `key` is in the run, if it is there.
+    fn find(&self, key: &[u8; 8]) -> Option<usize> {
+        // The block: after the last indexed key not above `key`.
+        let block = self.index.partition_point(|k| k <= key).checked_sub(1)?;
+        let start = block * MESSAGE_BLOCK;
+        let entries = self
+            .run
+            .get(start..(start + MESSAGE_BLOCK).min(self.run.len()))?;
+        entries
+            .binary_search_by(|(k, _)| k.cmp(key))
+            .ok()
+            .map(|at| start + at)
+    }
+
+    /// Adds `bits` to message `m`'s; returns the bits it had.
+    fn add(&mut self, m: u64, bits: u16) -> u16 {
+        let key = m.to_be_bytes();
+        if let Some(at) = self.find(&key)
+            && let Some((_, v)) = self.run.get_mut(at)
+        {
+            let had = u16::from_le_bytes(*v);
+            *v = (had | bits).to_le_bytes();
+            return had;
+        }
+        let v = self.tail.entry(key).or_default();
+        let had = u16::from_le_bytes(*v);
+        *v = (had | bits).to_le_bytes();
+        if self.tail.len() >= MESSAGE_TAIL {
+            self.fold();
+        }
+        had
+    }
+
+    /// Moves the tail into the run, merging in place from the back (the run grows by exactly
+    /// the tail: no second copy of it is ever held).
+    fn fold(&mut self) {
+        let mut tail: Vec<([u8; 8], [u8; 2])> = self.tail.drain().collect();
+        self.tail.shrink_to(MESSAGE_TAIL);
+        tail.sort_unstable_by_key(|e| e.0);
+        let (mut i, mut j) = (self.run.len(), tail.len());
+        self.run.reserve_exact(j);
+        self.run.extend_from_slice(&tail);
+        let mut k = self.run.len();
+        while j > 0 {
+            k -= 1;
+            let from_run = i > 0 && self.run.get(i - 1).map(|e| e.0) > tail.get(j - 1).map(|e| e.0);
+            let item = if from_run {
+                i -= 1;
+                self.run.get(i).copied()
+            } else {
+                j -= 1;
+                tail.get(j).copied()
+            };
+            if let (Some(slot), Some(item)) = (self.run.get_mut(k), item) {
+                *slot = item;
+            }
+        }
+        self.index.clear();
+        self.index
+            .extend(self.run.iter().step_by(MESSAGE_BLOCK).map(|(k, _)| *k));
+    }
+
+    /// Every message's bits.
+    fn values(&self) -> impl Iterator<Item = u16> + '_ {
+        self.run
+            .iter()
+            .map(|(_, v)| v)
+            .chain(self.tail.values())
+            .map(|v| u16::from_le_bytes(*v))
+    }
+
+    /// Every message with its bits, taking them.
+    fn into_entries(self) -> impl Iterator<Item = (u64, u16)> {
+        self.run
+            .into_iter()
+            .chain(self.tail)
+            .map(|(k, v)| (u64::from_be_bytes(k), u16::from_le_bytes(v)))
+    }
+}
+
 /// Message counts and message- and line-level checks of one session.
 #[derive(Debug, Default)]
 pub struct Tally {
     counts: MessageCounts,
     checks: BTreeMap<String, Counted>,
-    /// Per message (its 64-bit short id), the bits of what it was counted for. Both as bytes:
-    /// with 1-byte alignment an entry takes 10 bytes rather than 16, for every message of a
-    /// session.
-    seen: HashMap<[u8; 8], [u8; 2]>,
+    /// Per message, the bits of what it was counted for.
+    seen: MessageBits,
     /// Whether a training API call got no usable answer (the source was not observed).
     api_unavailable: bool,
     /// The first and the last time of an input (milliseconds since the epoch).
@@ -130,10 +229,7 @@ impl Tally {
 
     /// Counts `message` for `counter` once; true the first time.
     fn first(&mut self, message: u64, counter: Counter) -> bool {
-        let seen = self.seen.entry(message.to_le_bytes()).or_default();
-        let bits = u16::from_le_bytes(*seen);
-        *seen = (bits | counter.bit()).to_le_bytes();
-        bits & counter.bit() == 0
+        self.seen.add(message, counter.bit()) & counter.bit() == 0
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -262,12 +358,9 @@ impl Tally {
             self.saw(Timestamp(first));
             self.saw(Timestamp(last));
         }
-        for (m, theirs) in other.seen {
-            let theirs = u16::from_le_bytes(theirs);
-            let mine = self.seen.entry(m).or_default();
-            let had = u16::from_le_bytes(*mine);
+        for (m, theirs) in other.seen.into_entries() {
+            let had = self.seen.add(m, theirs);
             let new = theirs & !had;
-            *mine = (had | theirs).to_le_bytes();
             let c = &mut self.counts;
             for (counter, n) in [
                 (Counter::Accepted, &mut c.accepted),
@@ -309,7 +402,7 @@ impl Tally {
                 let n = self
                     .seen
                     .values()
-                    .filter(|bits| u16::from_le_bytes(**bits) & counter.bit() != 0)
+                    .filter(|bits| bits & counter.bit() != 0)
                     .count() as u64;
                 Some((code.clone(), n))
             })
@@ -712,7 +805,7 @@ pub fn session_report_streaming(
     let mut projects_verdict = Verdict::Pass;
     let mut judged: u64 = 0;
     // Counting is over: what each message was counted for is not needed any more.
-    tally.seen = HashMap::new();
+    tally.seen = MessageBits::default();
     let sources = tracker.settings().sources;
     let waived_codes: Vec<&'static str> = super::model::known_codes()
         .into_iter()
@@ -737,34 +830,41 @@ pub fn session_report_streaming(
         described: None,
         projects_streamed: 0,
     };
-    for (r, facts) in tracker.into_reports() {
+    // A project is judged on a worker, with its facts dropped there; what comes back, in
+    // project order, is its section, or for a project this run did not create, where it was
+    // first seen.
+    let make = |verdicts: &Verdicts, id: ProjectId, facts: ProjectFacts| {
         let own = scope == Scope::All || !facts.configs.is_empty();
+        let r = verdicts.judge(id, &facts);
         drop(facts);
         if own {
-            let section = project_section(&r, waivers, partial);
+            Ok(project_section(&r, waivers, partial))
+        } else {
+            Err((id, r.history.first().map_or(0, |(s, _)| s.evidence.get())))
+        }
+    };
+    super::judging::in_order(tracker, make, |judged_project| match judged_project {
+        Ok(section) => {
             projects_verdict = projects_verdict.max(section.verdict);
             judged += 1;
             match sink.as_mut() {
                 Some(sink) => sink(&context, section),
                 None => projects.push(section),
             }
-        } else {
-            let line = r.history.first().map_or(0, |(s, _)| s.evidence.get());
+        }
+        Err((id, line)) => {
             tally.add(
                 "foreign-project",
                 Severity::Info,
                 false,
                 "cvnotify check judges the projects it created",
                 line,
-                format!(
-                    "project {} was seen but not created by this run; not judged",
-                    r.project_id
-                ),
+                format!("project {id} was seen but not created by this run; not judged"),
                 true,
                 None,
             );
         }
-    }
+    });
     let accepted = tally.counts.accepted;
     let observed = tally.counts.accepted + tally.counts.rejected;
     if observed == 0 && judged == 0 && !clients.any() {
@@ -850,5 +950,39 @@ pub fn session_report_streaming(
         clients,
         projects_streamed,
         ..context
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The run-and-tail store answers as a plain map would, across folds, for keys that
+        /// repeat (redeliveries) and keys that do not.
+        #[test]
+        fn message_bits_answer_as_a_map(
+            adds in proptest::collection::vec((0u64..30_000, 0u16..16), 0..25_000),
+        ) {
+            let mut bits = MessageBits::default();
+            let mut model: HashMap<u64, u16> = HashMap::new();
+            for (m, b) in adds {
+                // Spread the small keys over the whole 64-bit range, as short ids are.
+                let m = m.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let had = model.entry(m).or_default();
+                prop_assert_eq!(bits.add(m, 1 << b), *had);
+                *had |= 1 << b;
+            }
+            let mut values: Vec<u16> = bits.values().collect();
+            let mut expected: Vec<u16> = model.values().copied().collect();
+            values.sort_unstable();
+            expected.sort_unstable();
+            prop_assert_eq!(values, expected);
+            let entries: HashMap<u64, u16> = bits.into_entries().collect();
+            prop_assert_eq!(entries, model);
+        }
     }
 }

@@ -1,0 +1,112 @@
+//! Judges a tracker's projects on worker threads and hands the results over in project order.
+//! The tracker is taken apart one project at a time; each project's facts go to a worker, which
+//! judges them (and turns the report into whatever the caller makes of it) and drops them; the
+//! results come back in id order. A few projects are in flight at a time, so memory stays what
+//! judging one at a time needs, and the output is the same on any number of cores.
+
+use std::sync::mpsc;
+
+use cvnotify_core::ProjectId;
+use cvnotify_core::lifecycle::facts::ProjectFacts;
+use cvnotify_core::lifecycle::{Tracker, Verdicts};
+
+/// Projects queued for, and results waiting from, each worker.
+const IN_FLIGHT: usize = 8;
+
+/// Workers, at most: judging is the only work left when a replay gets here.
+const MOST_WORKERS: usize = 2;
+
+/// Calls `make` for every project of `tracker` (on up to [`MOST_WORKERS`] threads), then `each`
+/// with its results, by project id, on the calling thread.
+pub(super) fn in_order<T: Send>(
+    tracker: Tracker,
+    make: impl Fn(&Verdicts, ProjectId, ProjectFacts) -> T + Sync,
+    mut each: impl FnMut(T),
+) {
+    let (verdicts, projects) = tracker.into_projects();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MOST_WORKERS);
+    if workers == 1 {
+        projects.for_each(|(id, facts)| each(make(&verdicts, id, facts)));
+        return;
+    }
+    let make = &make;
+    std::thread::scope(|scope| {
+        let mut queues = Vec::with_capacity(workers);
+        let mut results = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (queue, jobs) = mpsc::sync_channel::<(ProjectId, ProjectFacts)>(IN_FLIGHT);
+            let (result, made) = mpsc::sync_channel::<T>(IN_FLIGHT);
+            scope.spawn(move || {
+                for (id, facts) in jobs {
+                    if result.send(make(&verdicts, id, facts)).is_err() {
+                        break;
+                    }
+                }
+            });
+            queues.push(queue);
+            results.push(made);
+        }
+        // Project k goes to worker k mod n, and its result is read back from there: each
+        // worker keeps its order, so the results come in the projects' order.
+        scope.spawn(move || {
+            for (k, project) in projects.enumerate() {
+                let sent = queues
+                    .get(k % workers)
+                    .is_some_and(|queue| queue.send(project).is_ok());
+                if !sent {
+                    break;
+                }
+            }
+        });
+        for k in 0.. {
+            match results.get(k % workers).map(mpsc::Receiver::recv) {
+                Some(Ok(made)) => each(made),
+                _ => break,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use cvnotify_core::lifecycle::{Event, Evidence, Input, Settings, Timestamp};
+
+    use super::*;
+
+    /// The results come back in project order, each once, whatever the workers' pace.
+    #[test]
+    fn results_come_in_project_order() {
+        let mut tracker = Tracker::new(Settings::default());
+        let mut ids = Vec::new();
+        for n in 1..=200u32 {
+            let spread = u128::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+            let id = ProjectId::from_bytes(spread.to_be_bytes());
+            ids.push(id);
+            tracker.handle(Input {
+                at: Timestamp(u64::from(n)),
+                evidence: Evidence::new(n).unwrap(),
+                event: Event::Configured {
+                    project_id: id,
+                    queue: true,
+                    container: None,
+                },
+            });
+        }
+        ids.sort();
+        let mut seen = Vec::new();
+        in_order(
+            tracker,
+            |verdicts, id, facts| {
+                // Uneven work, so the workers do not keep step.
+                if id.as_bytes()[15] % 3 == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                verdicts.judge(id, &facts).project_id
+            },
+            |id| seen.push(id),
+        );
+        assert_eq!(seen, ids);
+    }
+}
