@@ -103,31 +103,32 @@ fn short(id: MessageId) -> u64 {
 /// 10-byte entries, which has no hash table's slack (a table of 273,000 messages would keep
 /// 524,288 slots), and a small hashed tail of the newest messages, folded into the run when it
 /// is full. Both halves as bytes: with 1-byte alignment an entry takes 10 bytes, not 16.
-/// The run is searched through an index of every [`MESSAGE_BLOCK`]th key, small enough to stay
-/// in cache, so a lookup touches a few lines of the run rather than one per halving.
+/// The run is searched through a directory by the keys' leading bits (short ids are spread
+/// evenly, so a slot covers a few entries and a lookup touches one line of the directory and
+/// one of the run; keys bunched on purpose only make the slice searched longer, binary
+/// searched all the same).
 #[derive(Debug, Default)]
 struct MessageBits {
     run: Vec<([u8; 8], [u8; 2])>,
-    index: Vec<[u8; 8]>,
+    /// For each value of the leading `shift`-complement bits, where its keys begin in the run
+    /// (one more entry at the end: the run's length).
+    directory: Vec<u32>,
+    /// How far a key is shifted right to give its directory slot.
+    shift: u32,
     tail: HashMap<[u8; 8], [u8; 2]>,
 }
 
 /// Messages the tail of [`MessageBits`] takes before it is folded into the run.
 const MESSAGE_TAIL: usize = 8192;
 
-/// Entries of the run per key of its index.
-const MESSAGE_BLOCK: usize = 32;
-
 impl MessageBits {
     /// Where `key` is in the run, if it is there.
     fn find(&self, key: &[u8; 8]) -> Option<usize> {
-        // The block: after the last indexed key not above `key`.
-        let block = self.index.partition_point(|k| k <= key).checked_sub(1)?;
-        let start = block * MESSAGE_BLOCK;
-        let entries = self
-            .run
-            .get(start..(start + MESSAGE_BLOCK).min(self.run.len()))?;
-        entries
+        let slot = usize::try_from(u64::from_be_bytes(*key).checked_shr(self.shift)?).ok()?;
+        let start = usize::try_from(*self.directory.get(slot)?).ok()?;
+        let end = usize::try_from(*self.directory.get(slot + 1)?).ok()?;
+        self.run
+            .get(start..end)?
             .binary_search_by(|(k, _)| k.cmp(key))
             .ok()
             .map(|at| start + at)
@@ -176,9 +177,23 @@ impl MessageBits {
                 *slot = item;
             }
         }
-        self.index.clear();
-        self.index
-            .extend(self.run.iter().step_by(MESSAGE_BLOCK).map(|(k, _)| *k));
+        // About four entries a slot.
+        let bits = (self.run.len() / 4).max(2).ilog2().clamp(1, 20);
+        self.shift = 64 - bits;
+        let slots = 1usize << bits;
+        self.directory.clear();
+        self.directory.reserve_exact(slots + 1);
+        let mut at = 0usize;
+        for slot in 0..slots {
+            while self.run.get(at).is_some_and(|(k, _)| {
+                usize::try_from(u64::from_be_bytes(*k) >> self.shift).is_ok_and(|s| s < slot)
+            }) {
+                at += 1;
+            }
+            self.directory.push(u32::try_from(at).unwrap_or(u32::MAX));
+        }
+        self.directory
+            .push(u32::try_from(self.run.len()).unwrap_or(u32::MAX));
     }
 
     /// Every message's bits.
@@ -966,12 +981,14 @@ mod tests {
         #[test]
         fn message_bits_answer_as_a_map(
             adds in proptest::collection::vec((0u64..30_000, 0u16..16), 0..25_000),
+            spread in any::<bool>(),
         ) {
             let mut bits = MessageBits::default();
             let mut model: HashMap<u64, u16> = HashMap::new();
             for (m, b) in adds {
-                // Spread the small keys over the whole 64-bit range, as short ids are.
-                let m = m.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                // Spread over the whole 64-bit range, as short ids are; or bunched in the
+                // directory's first slot, as crafted ones could be.
+                let m = if spread { m.wrapping_mul(0x9E37_79B9_7F4A_7C15) } else { m };
                 let had = model.entry(m).or_default();
                 prop_assert_eq!(bits.add(m, 1 << b), *had);
                 *had |= 1 << b;
