@@ -10,8 +10,12 @@ use cvnotify_core::ProjectId;
 use cvnotify_core::lifecycle::facts::ProjectFacts;
 use cvnotify_core::lifecycle::{Tracker, Verdicts};
 
-/// Projects queued for, and results waiting from, each worker.
-const IN_FLIGHT: usize = 8;
+/// Chunks queued for, and results waiting from, each worker.
+const IN_FLIGHT: usize = 2;
+
+/// Projects handed to a worker at a time (one hand-over per project would make the threads'
+/// wake-ups cost more than judging a small project).
+const CHUNK: usize = 64;
 
 /// Workers, at most: judging is the only work left when a replay gets here.
 const MOST_WORKERS: usize = 2;
@@ -36,11 +40,15 @@ pub(super) fn in_order<T: Send>(
         let mut queues = Vec::with_capacity(workers);
         let mut results = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (queue, jobs) = mpsc::sync_channel::<(ProjectId, ProjectFacts)>(IN_FLIGHT);
-            let (result, made) = mpsc::sync_channel::<T>(IN_FLIGHT);
+            let (queue, jobs) = mpsc::sync_channel::<Vec<(ProjectId, ProjectFacts)>>(IN_FLIGHT);
+            let (result, made) = mpsc::sync_channel::<Vec<T>>(IN_FLIGHT);
             scope.spawn(move || {
-                for (id, facts) in jobs {
-                    if result.send(make(&verdicts, id, facts)).is_err() {
+                for chunk in jobs {
+                    let judged = chunk
+                        .into_iter()
+                        .map(|(id, facts)| make(&verdicts, id, facts))
+                        .collect();
+                    if result.send(judged).is_err() {
                         break;
                     }
                 }
@@ -48,13 +56,18 @@ pub(super) fn in_order<T: Send>(
             queues.push(queue);
             results.push(made);
         }
-        // Project k goes to worker k mod n, and its result is read back from there: each
+        // Chunk k goes to worker k mod n, and its results are read back from there: each
         // worker keeps its order, so the results come in the projects' order.
         scope.spawn(move || {
-            for (k, project) in projects.enumerate() {
+            let mut projects = projects.peekable();
+            for k in 0.. {
+                if projects.peek().is_none() {
+                    break;
+                }
+                let chunk: Vec<_> = projects.by_ref().take(CHUNK).collect();
                 let sent = queues
                     .get(k % workers)
-                    .is_some_and(|queue| queue.send(project).is_ok());
+                    .is_some_and(|queue| queue.send(chunk).is_ok());
                 if !sent {
                     break;
                 }
@@ -62,7 +75,7 @@ pub(super) fn in_order<T: Send>(
         });
         for k in 0.. {
             match results.get(k % workers).map(mpsc::Receiver::recv) {
-                Some(Ok(made)) => each(made),
+                Some(Ok(made)) => made.into_iter().for_each(&mut each),
                 _ => break,
             }
         }
