@@ -183,7 +183,7 @@ pub fn replay_streaming<'a>(
             jobs.push(tx);
         }
         drop(done_tx);
-        let mut batch = RawLines::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2));
+        let mut batch = RawLines::new(BATCH, BATCH_BYTES);
         let mut next = 0usize;
         let mut send = |batch: RawLines| {
             if let Some(job) = jobs.get(next % workers) {
@@ -198,16 +198,16 @@ pub fn replay_streaming<'a>(
             let mut reader = Reader::numbered_after(input, lines);
             loop {
                 let before = (batch.len(), batch.bytes());
-                let more = reader.fill(&mut batch, BATCH, BATCH_BYTES);
+                let more = reader.fill(&mut batch);
                 progress(batch.bytes() - before.1);
                 if batch.len() > before.0 {
                     lines = batch.last_number().unwrap_or(lines);
                 }
                 match more {
                     Ok(more) => {
-                        if batch.len() == BATCH || batch.buf_len() >= BATCH_BYTES {
-                            let full = RawLines::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2));
-                            send(std::mem::replace(&mut batch, full));
+                        if batch.is_full() {
+                            let next = batch.emptied();
+                            send(std::mem::replace(&mut batch, next));
                         }
                         if !more {
                             break;

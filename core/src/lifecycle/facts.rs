@@ -478,11 +478,6 @@ impl IterationFacts {
         self.notified.as_ref().map_or(&[], |n| n.exports.as_slice())
     }
 
-    /// API and container facts, when any was seen.
-    pub fn extra(&self) -> Option<&IterationExtra> {
-        self.extra.as_deref()
-    }
-
     pub(crate) fn add_training(
         &mut self,
         status: TrainingStatus,

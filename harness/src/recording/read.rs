@@ -113,59 +113,81 @@ fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProbl
     value.ok_or_else(|| unreadable(format!("{article} {kind} line needs `{field}`")))
 }
 
-/// The optional fields of a line, in the order of [`RawLine::present`]'s bits.
-const FIELDS: [&str; 50] = [
-    "version",
-    "sources",
-    "scope",
-    "outcome",
-    "reason",
-    "at",
-    "queue",
-    "messageId",
-    "dequeueCount",
-    "messageText",
-    "redacted",
-    "operation",
-    "projectId",
-    "iterationId",
-    "platform",
-    "flavor",
-    "httpStatus",
-    "errorCode",
-    "notificationQueueUri",
-    "exportModelContainerUri",
-    "iterationStatus",
-    "exports",
-    "container",
-    "event",
-    "name",
-    "size",
-    "scenario",
-    "duties",
-    "service",
-    "call",
-    "ms",
-    "blob",
-    "range",
-    "popReceipt",
-    "newPopReceipt",
-    "received",
-    "visibilityTimeout",
-    "digest",
-    "apiVersion",
-    "storageOptions",
-    "retryAfter",
-    "connection",
-    "class",
-    "notificationType",
-    "base64",
-    "action",
-    "program",
-    "status",
-    "signal",
-    "partial",
-];
+/// Declares [`FIELDS`] and [`RawLine::present`] from one list, so that a field's name and its
+/// bit cannot drift apart.
+macro_rules! optional_fields {
+    ($($field:ident: $name:literal),* $(,)?) => {
+        /// The optional fields of a line, in the order of [`RawLine::present`]'s bits.
+        const FIELDS: &[&str] = &[$($name),*];
+
+        impl RawLine<'_> {
+            /// One bit per present optional field, in the order of [`FIELDS`] (this runs for
+            /// every line: no allocation, no string comparison).
+            fn present(&self) -> u64 {
+                [$(self.$field.is_some()),*]
+                    .iter()
+                    .enumerate()
+                    .fold(0, |bits, (f, &on)| bits | (u64::from(on) << f))
+            }
+        }
+    };
+}
+
+optional_fields! {
+    version: "version",
+    sources: "sources",
+    scope: "scope",
+    outcome: "outcome",
+    reason: "reason",
+    at: "at",
+    queue: "queue",
+    message_id: "messageId",
+    dequeue_count: "dequeueCount",
+    message_text: "messageText",
+    redacted: "redacted",
+    operation: "operation",
+    project_id: "projectId",
+    iteration_id: "iterationId",
+    platform: "platform",
+    flavor: "flavor",
+    http_status: "httpStatus",
+    error_code: "errorCode",
+    notification_queue_uri: "notificationQueueUri",
+    export_model_container_uri: "exportModelContainerUri",
+    iteration_status: "iterationStatus",
+    exports: "exports",
+    container: "container",
+    event: "event",
+    name: "name",
+    size: "size",
+    scenario: "scenario",
+    duties: "duties",
+    service: "service",
+    call: "call",
+    ms: "ms",
+    blob: "blob",
+    range: "range",
+    pop_receipt: "popReceipt",
+    new_pop_receipt: "newPopReceipt",
+    received: "received",
+    visibility_timeout: "visibilityTimeout",
+    digest: "digest",
+    api_version: "apiVersion",
+    storage_options: "storageOptions",
+    retry_after: "retryAfter",
+    connection: "connection",
+    class: "class",
+    notification_type: "notificationType",
+    base64: "base64",
+    action: "action",
+    program: "program",
+    status: "status",
+    signal: "signal",
+    partial: "partial",
+}
+
+// Each field has a bit of a `u64`.
+const _: () = assert!(FIELDS.len() <= 64);
 
 /// Whether two names are equal (in a constant).
 const fn same(a: &[u8], b: &[u8]) -> bool {
@@ -193,7 +215,7 @@ const fn place(fields: &[&str], name: &str, at: u32) -> u32 {
 )]
 const fn mask(names: &[&str]) -> u64 {
     match names.split_first() {
-        Some((name, rest)) => match 1u64.checked_shl(place(&FIELDS, name, 0)) {
+        Some((name, rest)) => match 1u64.checked_shl(place(FIELDS, name, 0)) {
             Some(bit) => bit | mask(rest),
             None => panic!("a line kind allows a field that RawLine does not have"),
         },
@@ -293,66 +315,6 @@ fn allowed(kind: &str) -> Option<u64> {
 }
 
 impl RawLine<'_> {
-    /// One bit per present optional field, in the order of [`FIELDS`] (this runs for every
-    /// line: no allocation, no string comparison).
-    fn present(&self) -> u64 {
-        let on = [
-            self.version.is_some(),
-            self.sources.is_some(),
-            self.scope.is_some(),
-            self.outcome.is_some(),
-            self.reason.is_some(),
-            self.at.is_some(),
-            self.queue.is_some(),
-            self.message_id.is_some(),
-            self.dequeue_count.is_some(),
-            self.message_text.is_some(),
-            self.redacted.is_some(),
-            self.operation.is_some(),
-            self.project_id.is_some(),
-            self.iteration_id.is_some(),
-            self.platform.is_some(),
-            self.flavor.is_some(),
-            self.http_status.is_some(),
-            self.error_code.is_some(),
-            self.notification_queue_uri.is_some(),
-            self.export_model_container_uri.is_some(),
-            self.iteration_status.is_some(),
-            self.exports.is_some(),
-            self.container.is_some(),
-            self.event.is_some(),
-            self.name.is_some(),
-            self.size.is_some(),
-            self.scenario.is_some(),
-            self.duties.is_some(),
-            self.service.is_some(),
-            self.call.is_some(),
-            self.ms.is_some(),
-            self.blob.is_some(),
-            self.range.is_some(),
-            self.pop_receipt.is_some(),
-            self.new_pop_receipt.is_some(),
-            self.received.is_some(),
-            self.visibility_timeout.is_some(),
-            self.digest.is_some(),
-            self.api_version.is_some(),
-            self.storage_options.is_some(),
-            self.retry_after.is_some(),
-            self.connection.is_some(),
-            self.class.is_some(),
-            self.notification_type.is_some(),
-            self.base64.is_some(),
-            self.action.is_some(),
-            self.program.is_some(),
-            self.status.is_some(),
-            self.signal.is_some(),
-            self.partial.is_some(),
-        ];
-        on.iter()
-            .enumerate()
-            .fold(0, |bits, (f, &on)| bits | (u64::from(on) << f))
-    }
-
     fn into_line(self) -> Result<Line, LineProblem> {
         let Some(allowed) = allowed(&self.kind) else {
             return Err(unreadable(format!("unknown line kind {:?}", &*self.kind)));
@@ -497,8 +459,8 @@ pub struct ReadLine {
     pub item: Result<Item, LineProblem>,
 }
 
-/// One raw line of a [`RawLines`]: its number, its length in bytes, and where its text is in
-/// the batch's buffer (or why it has none).
+/// One raw line of a [`RawLines`]: its number, and where its text is in the batch's buffer (or
+/// why it has none).
 #[derive(Debug)]
 struct RawSpan {
     number: u32,
@@ -508,30 +470,42 @@ struct RawSpan {
 /// Raw lines read in one go, their texts end to end in one buffer: one allocation for many
 /// lines, and the reading thread only copies bytes and finds newlines (UTF-8 checks and
 /// decoding happen in [`RawLines::read`], on whichever thread takes the batch).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RawLines {
     buf: Vec<u8>,
     lines: Vec<RawSpan>,
     bytes: usize,
+    /// Full at this many lines,
+    most_lines: usize,
+    /// or at this many bytes of text (the line that reaches it is kept whole).
+    most_bytes: usize,
 }
 
 impl RawLines {
-    /// An empty batch with room for `bytes` bytes of text.
-    pub fn with_capacity(bytes: usize) -> Self {
+    /// An empty batch, full at `lines` lines or `bytes` bytes of text, whichever comes first.
+    pub fn new(lines: usize, bytes: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(bytes),
-            ..Self::default()
+            buf: Vec::with_capacity(bytes + bytes / 4),
+            lines: Vec::new(),
+            bytes: 0,
+            most_lines: lines,
+            most_bytes: bytes,
         }
+    }
+
+    /// An empty batch with the same limits.
+    pub fn emptied(&self) -> Self {
+        Self::new(self.most_lines, self.most_bytes)
+    }
+
+    /// Whether it has reached a limit.
+    pub fn is_full(&self) -> bool {
+        self.lines.len() >= self.most_lines || self.buf.len() >= self.most_bytes
     }
 
     /// How many lines it holds.
     pub fn len(&self) -> usize {
         self.lines.len()
-    }
-
-    /// The bytes of text it holds.
-    pub fn buf_len(&self) -> usize {
-        self.buf.len()
     }
 
     /// Whether it holds none.
@@ -583,7 +557,7 @@ pub struct Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// A reader of `inner`.
     pub fn new(inner: R) -> Self {
-        Self { inner, number: 0 }
+        Self::numbered_after(inner, 0)
     }
 
     /// A reader whose first line is numbered `base + 1` (a file's lines after the files
@@ -623,11 +597,10 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    /// Reads more non-empty lines into `batch`, until it has `lines` lines or `bytes` bytes of
-    /// text; false at the end of the input. A line longer than [`MAX_LINE_BYTES`] is a bad
-    /// line, not the end of the file.
-    pub fn fill(&mut self, batch: &mut RawLines, lines: usize, bytes: usize) -> io::Result<bool> {
-        while batch.lines.len() < lines && batch.buf.len() < bytes {
+    /// Reads more non-empty lines into `batch`, until it is full; false at the end of the
+    /// input. A line longer than [`MAX_LINE_BYTES`] is a bad line, not the end of the file.
+    pub fn fill(&mut self, batch: &mut RawLines) -> io::Result<bool> {
+        while !batch.is_full() {
             let start = batch.buf.len();
             let read = self.read_bounded(&mut batch.buf)?;
             if read == 0 {

@@ -157,7 +157,6 @@ impl MessageBits {
     /// the tail: no second copy of it is ever held).
     fn fold(&mut self) {
         let mut tail: Vec<([u8; 8], [u8; 2])> = self.tail.drain().collect();
-        self.tail.shrink_to(MESSAGE_TAIL);
         tail.sort_unstable_by_key(|e| e.0);
         let (mut i, mut j) = (self.run.len(), tail.len());
         self.run.reserve_exact(j);
