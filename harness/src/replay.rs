@@ -1,13 +1,17 @@
 //! Replay: a recording streamed through the parser and a lifecycle tracker, judged into a
 //! [`SessionReport`]. Memory stays flat however long the file is, beyond the tracker's state.
 
-use std::io::BufRead;
-use std::sync::mpsc;
+pub mod spill;
 
 use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::{Arc, Mutex, mpsc};
 
 use cvnotify_core::client::ClientEvent;
 use cvnotify_core::lifecycle::{Input, Settings, Timestamp, Tracker};
+
+use spill::Keeper;
+pub use spill::Spill;
 
 use crate::recording::{Duty, Item, RawLines, ReadLine, Reader};
 use crate::report::{
@@ -36,6 +40,8 @@ struct Batch {
     tally: Tally,
     runs: Runs,
     journal: Vec<(u32, Journal)>,
+    /// The lines themselves, for the tracker's keeper to spill from.
+    lines: Option<RawLines>,
 }
 
 impl Batch {
@@ -109,29 +115,33 @@ pub fn replay_merged<'a>(
     rules: &Rules,
     progress: impl FnMut(usize),
 ) -> std::io::Result<SessionReport> {
-    replay_streaming(name, inputs, rules, progress, None)
+    replay_streaming(name, inputs, rules, progress, None, Spill::default())
 }
 
 /// [`replay_merged`], handing each project's section to `sink` as it is judged rather than
 /// keeping it in the report (`replay --format jsonl`): memory then holds the tracker's state,
-/// never the report's projects.
+/// never the report's projects. The tracker holds at most `spill.projects` projects; lines
+/// about further projects go to temporary files and are read back as judging reaches them
+/// ([`spill`]): the report is the same, and memory does not grow with the project count.
 pub fn replay_streaming<'a>(
     name: &str,
     inputs: Vec<(String, Box<dyn BufRead + 'a>)>,
     rules: &Rules,
     mut progress: impl FnMut(usize),
     sink: Option<ProjectSink<'_>>,
+    spill: Spill,
 ) -> std::io::Result<SessionReport> {
     let began = std::time::Instant::now();
     let mut lines = 0;
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 4);
-    let (tracker, totals, runs, clients, read) = std::thread::scope(|scope| {
+    let (kept, totals, runs, clients, read) = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
         let collector = scope.spawn(move || {
             // Judged with every source; the runs' own say narrows them at the end.
-            let mut tracker = Tracker::new(Settings::default());
+            let mut keeper = Keeper::new(Tracker::new(Settings::default()), spill);
+            let mut broken = None;
             let mut totals = Tally::default();
             let mut runs = Runs::default();
             let mut clients = ClientRuns::default();
@@ -145,8 +155,17 @@ pub fn replay_streaming<'a>(
                     tally,
                     runs: marks,
                     journal,
+                    lines,
                 } = batch;
-                inputs.into_iter().for_each(|i| tracker.handle(i));
+                for input in inputs {
+                    if broken.is_some() {
+                        break;
+                    }
+                    let text = |n| lines.as_ref().and_then(|l| l.text(n));
+                    if let Err(e) = keeper.handle(input, text) {
+                        broken = Some(e);
+                    }
+                }
                 totals.merge(tally);
                 runs.merge(marks);
                 waiting.insert(seq, journal);
@@ -162,7 +181,11 @@ pub fn replay_streaming<'a>(
                     next_seq += 1;
                 }
             }
-            (tracker, totals, runs, clients)
+            let kept = match broken {
+                Some(e) => Err(e),
+                None => keeper.finish(),
+            };
+            (kept, totals, runs, clients)
         });
         let mut jobs = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -175,6 +198,7 @@ pub fn replay_streaming<'a>(
                         ..Batch::default()
                     };
                     raw_lines.read().for_each(|line| batch.absorb(line));
+                    batch.lines = Some(raw_lines);
                     if done.send(batch).is_err() {
                         break;
                     }
@@ -224,15 +248,21 @@ pub fn replay_streaming<'a>(
             send(batch);
         }
         drop(jobs);
-        let (tracker, totals, mut runs, clients) = collector
+        let (kept, totals, mut runs, clients) = collector
             .join()
             .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
         runs.merge(files);
-        Ok::<_, std::io::Error>((tracker, totals, runs, clients, read))
+        Ok::<_, std::io::Error>((kept, totals, runs, clients, read))
     })?;
     read?;
+    let kept = kept?;
+    let failed = Arc::new(Mutex::new(None));
+    let trackers = kept.trackers(Arc::clone(&failed));
     let mut report =
-        session_report_streaming(name, lines, totals, &runs, tracker, &clients, rules, sink);
+        session_report_streaming(name, lines, totals, &runs, trackers, &clients, rules, sink);
+    if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
+        return Err(e);
+    }
     report.seconds = began.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -31,6 +31,7 @@ mod scale;
 mod sdk;
 mod sim_lifecycle;
 mod sim_queue;
+mod spill;
 mod story;
 mod support;
 mod training;

@@ -457,6 +457,7 @@ fn streamed_junit_is_the_models_junit() {
                 &rules,
                 |_| {},
                 Some(&mut sink),
+                cvnotify_harness::replay::Spill::default(),
             )
             .unwrap();
             assert!(failed.is_none());

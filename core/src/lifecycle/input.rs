@@ -7,7 +7,7 @@ use core::num::NonZeroU32;
 
 use fluent_uri::Uri;
 
-use crate::blob::ExportPlatform;
+use crate::blob::{BlobKind, ExportPlatform, classify_blob};
 use crate::id::{IterationId, ProjectId};
 use crate::model_uri::ModelUriError;
 use crate::notification::Notification;
@@ -377,6 +377,30 @@ pub enum Event {
     },
     /// Time passed; deadlines up to `at` may expire.
     Tick,
+}
+
+impl Event {
+    /// The project whose facts the event adds to, when it has one: a notification's project,
+    /// an API call's, a backup blob's (by its name). Ticks, unrecognized notifications and
+    /// blobs that are not backups add to no project's facts.
+    pub fn project_id(&self) -> Option<ProjectId> {
+        match self {
+            Self::Notification { notification, .. } => notification.project_id(),
+            Self::Configured { project_id, .. }
+            | Self::TrainingRequested { project_id, .. }
+            | Self::ExportRequested { project_id, .. }
+            | Self::IterationPolled { project_id, .. }
+            | Self::ExportPolled { project_id, .. }
+            | Self::ApiRejected { project_id, .. } => Some(*project_id),
+            Self::BlobCreated { name, .. } | Self::BlobDeleted { name } => {
+                match classify_blob(name) {
+                    BlobKind::Backup(b) => Some(b.project_id()),
+                    _ => None,
+                }
+            }
+            Self::Tick => None,
+        }
+    }
 }
 
 /// One observed event, when it happened, and the caller's reference for it.

@@ -78,6 +78,8 @@ impl core::fmt::Display for MergeError {
     }
 }
 
+impl core::error::Error for MergeError {}
+
 /// The lifecycle of many projects.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tracker {
@@ -128,6 +130,40 @@ impl Tracker {
     /// The latest `at` seen.
     pub const fn now(&self) -> Timestamp {
         self.now
+    }
+
+    /// Time passed up to `at`, with nothing else observed (what an [`Event::Tick`] input says):
+    /// a tracker that holds only some of a session's projects is brought to the session's
+    /// latest time before it is judged.
+    pub fn pass_time(&mut self, at: Timestamp) {
+        self.now = self.now.max(at);
+    }
+
+    /// Whether it holds facts about `project`.
+    pub fn holds(&self, project: ProjectId) -> bool {
+        self.projects.contains_key(&project)
+    }
+
+    /// How many projects it holds facts about.
+    pub fn len(&self) -> usize {
+        self.projects.len()
+    }
+
+    /// Whether it holds facts about no project.
+    pub fn is_empty(&self) -> bool {
+        self.projects.is_empty()
+    }
+
+    /// Splits off the projects from `at` on (by id) into a tracker of their own, with the same
+    /// settings and time: the two, merged, are this tracker again. A tracker too big to judge
+    /// at once is taken apart this way, range by range.
+    pub fn split_off(&mut self, at: ProjectId) -> Self {
+        Self {
+            settings: self.settings,
+            now: self.now,
+            projects: self.projects.split_off(&at),
+            prefixes: self.prefixes.clone(),
+        }
     }
 
     /// The facts kept about each project.

@@ -11,6 +11,7 @@ use super::prelude::{
     CmdError, JudgeArgs, is_stdout, same_file, verdict_exit, writable, write_report,
 };
 use crate::replay::replay_streaming;
+use crate::replay::spill::{DEFAULT_PROJECTS, Spill};
 use crate::report::{
     Format, JunitStream, ProjectSection, ProjectSink, Report, Rules, SessionReport, Verdict,
     project_line, report_line, session_line,
@@ -37,6 +38,16 @@ pub(crate) struct Args {
     /// `file:line`.
     #[arg(long)]
     merge: bool,
+    /// Projects held in memory at most: lines about further projects are spilled to temporary
+    /// files and read back, one range of project ids at a time, when the session is judged
+    /// (the report is the same; memory does not grow with the number of projects).
+    #[arg(long, value_name = "PROJECTS", default_value_t = DEFAULT_PROJECTS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    spill_after: u64,
+    /// Where spilled projects go (anonymous files, removed however the run ends; default: the
+    /// system's temporary directory, `TMPDIR`).
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
     /// The same as `--color never` (kept for scripts written before `--color`).
     #[arg(long, alias = "no-colour", hide = true)]
     no_color: bool,
@@ -70,6 +81,21 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         writable(output)?;
     }
+    if let Some(dir) = args.spill_dir.as_deref()
+        && !dir.is_dir()
+    {
+        return Err(CmdError::usage(format!(
+            "--spill-dir {} is not a directory",
+            dir.display()
+        )));
+    }
+    let spill = Spill {
+        projects: usize::try_from(args.spill_after)
+            .ok()
+            .and_then(std::num::NonZeroUsize::new)
+            .unwrap_or(std::num::NonZeroUsize::MIN),
+        dir: args.spill_dir.clone(),
+    };
     // The sessions to judge: one merge of every file, or each file alone.
     let mut jobs: Vec<Job> = Vec::new();
     if args.merge {
@@ -88,11 +114,11 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }));
     }
     if matches!(args.format, Format::Jsonl | Format::Junit) {
-        return stream(args, &jobs, &rules);
+        return stream(args, &jobs, &rules, &spill);
     }
     let mut sessions = Vec::new();
     for job in &jobs {
-        sessions.push(judge(job, &rules, None)?);
+        sessions.push(judge(job, &rules, &spill, None)?);
     }
     let report = Report::new("replay", sessions, args.strict);
     write_report(&report, args.format, args.output.as_deref(), args.no_color)?;
@@ -109,6 +135,7 @@ struct Job {
 fn judge(
     job: &Job,
     rules: &Rules,
+    spill: &Spill,
     sink: Option<ProjectSink<'_>>,
 ) -> Result<SessionReport, CmdError> {
     if let [path] = job.files.as_slice()
@@ -116,7 +143,7 @@ fn judge(
     {
         let input: Vec<(String, Box<dyn io::BufRead>)> =
             vec![("-".to_string(), Box::new(io::stdin().lock()))];
-        return replay_streaming("-", input, rules, |_| {}, sink)
+        return replay_streaming("-", input, rules, |_| {}, sink, spill.clone())
             .map_err(|e| CmdError::file("read", path, e));
     }
     let mut inputs: Vec<(String, Box<dyn io::BufRead>)> = Vec::new();
@@ -131,7 +158,14 @@ fn judge(
     }
     let bar = progress_bar(Some(total));
     bar.set_message(job.label.clone());
-    let session = replay_streaming(&job.label, inputs, rules, |n| bar.inc(n as u64), sink);
+    let session = replay_streaming(
+        &job.label,
+        inputs,
+        rules,
+        |n| bar.inc(n as u64),
+        sink,
+        spill.clone(),
+    );
     bar.finish_and_clear();
     session.map_err(|e| match job.files.as_slice() {
         [path] => CmdError::file("read", path, e),
@@ -141,7 +175,7 @@ fn judge(
 
 /// `--format jsonl` and `junit`: each project's line (or cases) is written as it is judged;
 /// nothing of the report is held but the sessions' own parts.
-fn stream(args: &Args, jobs: &[Job], rules: &Rules) -> Result<u8, CmdError> {
+fn stream(args: &Args, jobs: &[Job], rules: &Rules, spill: &Spill) -> Result<u8, CmdError> {
     let path = args.output.as_deref().filter(|p| !is_stdout(p));
     let target: Box<dyn Write> = match path {
         Some(p) => {
@@ -169,7 +203,7 @@ fn stream(args: &Args, jobs: &[Job], rules: &Rules) -> Result<u8, CmdError> {
                 };
             }
         };
-        let session = judge(job, rules, Some(&mut sink))?;
+        let session = judge(job, rules, spill, Some(&mut sink))?;
         written.map_err(fail)?;
         match junit.as_mut() {
             Some(j) => j.session(&session),

@@ -525,20 +525,31 @@ impl RawLines {
 
     /// What each line amounts to, in order (the expensive part: UTF-8, JSON, checks, message
     /// parsing).
-    pub fn read(self) -> impl Iterator<Item = ReadLine> {
-        let Self { buf, lines, .. } = self;
-        lines.into_iter().map(move |line| {
-            let item = line
-                .text
-                .and_then(|range| match buf.get(range).map(std::str::from_utf8) {
+    pub fn read(&self) -> impl Iterator<Item = ReadLine> + '_ {
+        self.lines.iter().map(|line| {
+            let item = match &line.text {
+                Ok(range) => match self.buf.get(range.clone()).map(std::str::from_utf8) {
                     Some(Ok(text)) => read_line(text, line.number),
                     _ => Err(unreadable("the line is not UTF-8")),
-                });
+                },
+                Err(problem) => Err(problem.clone()),
+            };
             ReadLine {
                 number: line.number,
                 item,
             }
         })
+    }
+
+    /// The text of line `number`, if the batch holds it (and it has one: an over-long line
+    /// does not).
+    pub fn text(&self, number: u32) -> Option<&[u8]> {
+        let at = self
+            .lines
+            .binary_search_by_key(&number, |l| l.number)
+            .ok()?;
+        let range = self.lines.get(at)?.text.as_ref().ok()?;
+        self.buf.get(range.clone())
     }
 }
 

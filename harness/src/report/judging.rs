@@ -20,19 +20,25 @@ const CHUNK: usize = 64;
 /// Workers, at most: judging is the only work left when a replay gets here.
 const MOST_WORKERS: usize = 2;
 
-/// Calls `make` for every project of `tracker` (on up to [`MOST_WORKERS`] threads), then `each`
-/// with its results, by project id, on the calling thread.
+/// Calls `make` for every project of `trackers` (on up to [`MOST_WORKERS`] threads), then
+/// `each` with its results, in order, on the calling thread. The trackers hold disjoint
+/// projects, in ascending ranges of project id (one tracker, or a replay's spilled parts
+/// taken back one range at a time), so the results come by project id. They are taken apart
+/// on a thread of their own, which may read (a spilled part is read back as it is reached).
 pub(super) fn in_order<T: Send>(
-    tracker: Tracker,
+    trackers: impl Iterator<Item = Tracker> + Send,
     make: impl Fn(&Verdicts, ProjectId, ProjectFacts) -> T + Sync,
     mut each: impl FnMut(T),
 ) {
-    let (verdicts, projects) = tracker.into_projects();
+    let projects = trackers.flat_map(|tracker| {
+        let (verdicts, projects) = tracker.into_projects();
+        projects.map(move |(id, facts)| (verdicts, id, facts))
+    });
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, MOST_WORKERS);
     if workers == 1 {
-        projects.for_each(|(id, facts)| each(make(&verdicts, id, facts)));
+        projects.for_each(|(verdicts, id, facts)| each(make(&verdicts, id, facts)));
         return;
     }
     let make = &make;
@@ -40,13 +46,14 @@ pub(super) fn in_order<T: Send>(
         let mut queues = Vec::with_capacity(workers);
         let mut results = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (queue, jobs) = mpsc::sync_channel::<Vec<(ProjectId, ProjectFacts)>>(IN_FLIGHT);
+            let (queue, jobs) =
+                mpsc::sync_channel::<Vec<(Verdicts, ProjectId, ProjectFacts)>>(IN_FLIGHT);
             let (result, made) = mpsc::sync_channel::<Vec<T>>(IN_FLIGHT);
             scope.spawn(move || {
                 for chunk in jobs {
                     let judged = chunk
                         .into_iter()
-                        .map(|(id, facts)| make(&verdicts, id, facts))
+                        .map(|(verdicts, id, facts)| make(&verdicts, id, facts))
                         .collect();
                     if result.send(judged).is_err() {
                         break;
@@ -110,7 +117,7 @@ mod tests {
         ids.sort();
         let mut seen = Vec::new();
         in_order(
-            tracker,
+            std::iter::once(tracker),
             |verdicts, id, facts| {
                 // Uneven work, so the workers do not keep step.
                 if id.as_bytes()[15] % 3 == 0 {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use cvnotify_core::lifecycle::facts::ProjectFacts;
 use cvnotify_core::lifecycle::{
-    Finding, MessageId, Operation, Phase, Severity, Sources, Timestamp, Tracker, Verdicts,
+    Finding, MessageId, Operation, Phase, Settings, Severity, Sources, Timestamp, Tracker, Verdicts,
 };
 use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType, ProjectId};
 
@@ -778,7 +778,16 @@ pub fn session_report(
     clients: &ClientRuns,
     rules: &Rules,
 ) -> SessionReport {
-    session_report_streaming(name, lines, tally, runs, tracker, clients, rules, None)
+    session_report_streaming(
+        name,
+        lines,
+        tally,
+        runs,
+        std::iter::once(tracker),
+        clients,
+        rules,
+        None,
+    )
 }
 
 /// What a stream of project sections is handed, one at a time, as each project is judged: the
@@ -789,27 +798,38 @@ pub type ProjectSink<'a> = &'a mut dyn FnMut(&SessionReport, ProjectSection);
 /// [`session_report`], handing each project's section to `sink` as it is judged instead of
 /// keeping it (when there is a sink): the report's `projects` stay empty and
 /// `projects_streamed` counts them; the verdict and every check are the same.
+///
+/// The session's projects may be held by several trackers, given in the order of their
+/// projects' ids: disjoint, in ascending ranges, each with the same settings and brought to
+/// the session's latest time (a replay that spilled projects to disk hands them back so, one
+/// range at a time; a live session has one tracker).
 #[allow(clippy::too_many_arguments)]
 pub fn session_report_streaming(
     name: &str,
     lines: u32,
     mut tally: Tally,
     runs: &Runs,
-    mut tracker: Tracker,
+    trackers: impl Iterator<Item = Tracker> + Send,
     clients: &ClientRuns,
     rules: &Rules,
     mut sink: Option<ProjectSink<'_>>,
 ) -> SessionReport {
     runs.judge(&mut tally);
-    tracker.narrow_sources(runs.sources());
+    let mut narrowing = runs.sources();
     if tally.api_unavailable {
         // Not observed: neither the calls nor the polls can be judged.
-        tracker.narrow_sources(Sources {
+        narrowing = narrowing.intersect(Sources {
             training_api: false,
             polling: false,
             ..Sources::ALL
         });
     }
+    let mut trackers = trackers
+        .map(move |mut tracker| {
+            tracker.narrow_sources(narrowing);
+            tracker
+        })
+        .peekable();
     let scope = runs.scope();
     let waivers = &rules.waivers;
     let partial = runs.partial();
@@ -820,7 +840,10 @@ pub fn session_report_streaming(
     let mut judged: u64 = 0;
     // Counting is over: what each message was counted for is not needed any more.
     tally.seen = MessageBits::default();
-    let sources = tracker.settings().sources;
+    let sources = trackers.peek().map_or_else(
+        || Settings::default().sources.intersect(narrowing),
+        |t| t.settings().sources,
+    );
     let waived_codes: Vec<&'static str> = super::model::known_codes()
         .into_iter()
         .filter(|c| waivers.waived(c))
@@ -857,7 +880,7 @@ pub fn session_report_streaming(
             Err((id, r.history.first().map_or(0, |(s, _)| s.evidence.get())))
         }
     };
-    super::judging::in_order(tracker, make, |judged_project| match judged_project {
+    super::judging::in_order(trackers, make, |judged_project| match judged_project {
         Ok(section) => {
             projects_verdict = projects_verdict.max(section.verdict);
             judged += 1;
