@@ -541,7 +541,27 @@ impl RawLines {
         })
     }
 
-    /// The text of line `number`, if the batch holds it (and it has one: an over-long line
+    /// Adds a line read before (its number and text, kept whole), as a spilled line is read
+    /// back. Its text is found by its place in the batch ([`RawLines::text_at`]): spilled
+    /// lines need not come in the order of their numbers.
+    pub fn push(&mut self, number: u32, text: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(text);
+        self.bytes += text.len();
+        self.lines.push(RawSpan {
+            number,
+            text: Ok(start..self.buf.len()),
+        });
+    }
+
+    /// The text of the batch's `index`th line, if it has one.
+    pub fn text_at(&self, index: usize) -> Option<&[u8]> {
+        let range = self.lines.get(index)?.text.as_ref().ok()?;
+        self.buf.get(range.clone())
+    }
+
+    /// The text of line `number`, if the batch holds it (its lines are numbered in order, as
+    /// a [`Reader`] fills it) (and it has one: an over-long line
     /// does not).
     pub fn text(&self, number: u32) -> Option<&[u8]> {
         let at = self

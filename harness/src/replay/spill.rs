@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use cvnotify_core::ProjectId;
 use cvnotify_core::lifecycle::{Input, Timestamp, Tracker};
 
-use crate::recording::{Item, MAX_LINE_BYTES, read_line};
+use crate::recording::{Item, MAX_LINE_BYTES, RawLines};
 
 /// Projects a replay holds in memory by default: about 12 MiB of tracker state for projects
 /// of one lifecycle each.
@@ -374,7 +374,9 @@ impl Iterator for Trackers {
 }
 
 /// Reads one spilled file back into a keeper of `range`, with `settled` the projects of the
-/// range already held (their inputs in the file were taken already).
+/// range already held (their inputs in the file were taken already). The lines are decoded
+/// again, in batches, on parse workers (one per core, as the replay's first pass has them);
+/// the keeper takes their inputs back in the file's order.
 fn read_back(file: File, settled: Tracker, range: Range, spill: Arc<Spill>) -> io::Result<Kept> {
     let mut keeper = Keeper {
         tracker: Tracker::new(*settled.settings()),
@@ -385,9 +387,69 @@ fn read_back(file: File, settled: Tracker, range: Range, spill: Arc<Spill>) -> i
         now: Timestamp(0),
     };
     let mut file = BufReader::with_capacity(BUFFER, file);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4);
+    if workers == 1 {
+        while let Some(batch) = next_batch(&mut file)? {
+            let inputs = inputs_of(&batch);
+            take_back(&mut keeper, &batch, inputs)?;
+        }
+        return keeper.finish();
+    }
+    std::thread::scope(|scope| {
+        // One lane per worker: batch k goes to lane k mod n and comes back from there, so the
+        // batches come back in the file's order; at most one is out on each lane.
+        let mut lanes = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (job, jobs) = std::sync::mpsc::sync_channel::<RawLines>(1);
+            let (done, back) = std::sync::mpsc::sync_channel::<(RawLines, Vec<(usize, Input)>)>(1);
+            scope.spawn(move || {
+                for batch in jobs {
+                    let inputs = inputs_of(&batch);
+                    if done.send((batch, inputs)).is_err() {
+                        break;
+                    }
+                }
+            });
+            lanes.push((job, back));
+        }
+        let (mut sent, mut taken) = (0usize, 0usize);
+        let take = |keeper: &mut Keeper, taken: &mut usize| -> io::Result<()> {
+            let lane = lanes.get(*taken % workers);
+            let Some(Ok((batch, inputs))) = lane.map(|(_, back)| back.recv()) else {
+                return Err(io::Error::other("a spill reader stopped"));
+            };
+            *taken += 1;
+            take_back(keeper, &batch, inputs)
+        };
+        while let Some(batch) = next_batch(&mut file)? {
+            if sent - taken == workers {
+                take(&mut keeper, &mut taken)?;
+            }
+            let lane = lanes.get(sent % workers);
+            if lane.is_none_or(|(job, _)| job.send(batch).is_err()) {
+                return Err(io::Error::other("a spill reader stopped"));
+            }
+            sent += 1;
+        }
+        while taken < sent {
+            take(&mut keeper, &mut taken)?;
+        }
+        Ok(())
+    })?;
+    keeper.finish()
+}
+
+/// Lines per batch read back, at most.
+const BATCH: usize = 1024;
+
+/// The next batch of spilled lines, if the file has more.
+fn next_batch(file: &mut impl Read) -> io::Result<Option<RawLines>> {
+    let mut batch = RawLines::new(BATCH, BUFFER * 4);
     let mut text = Vec::new();
     let mut head = [0u8; 8];
-    loop {
+    while !batch.is_full() {
         match file.read_exact(&mut head) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
@@ -398,32 +460,43 @@ fn read_back(file: File, settled: Tracker, range: Range, spill: Arc<Spill>) -> i
         let len = usize::try_from(u32::from_le_bytes([l0, l1, l2, l3])).unwrap_or(usize::MAX);
         if len > MAX_LINE_BYTES {
             return Err(io::Error::other(format!(
-                "a spilled line ({number}) is longer than a recording line can be: the temporary file is damaged"
+                "spilled line {number} is longer than a recording line can be: the temporary file is damaged"
             )));
         }
         text.resize(len, 0);
         file.read_exact(&mut text)?;
-        let line = std::str::from_utf8(&text).map_err(|_| {
-            io::Error::other(format!(
-                "spilled line {number} is not UTF-8: the temporary file is damaged"
-            ))
-        })?;
-        // It was read without a problem when it was spilled, and reads the same again.
-        let inputs = match read_line(line, number) {
-            Ok(Item::Inputs(inputs)) => inputs,
-            Ok(Item::Message { input, .. }) => input.into_iter().collect(),
-            _ => Vec::new(),
-        };
-        for input in inputs {
-            keeper.handle(input, |_| Some(text.as_slice()))?;
+        batch.push(number, &text);
+    }
+    Ok((!batch.is_empty()).then_some(batch))
+}
+
+/// The inputs of a batch of spilled lines, each with its line's place in the batch. Each line
+/// was read without a problem when it was spilled, and reads the same again.
+fn inputs_of(batch: &RawLines) -> Vec<(usize, Input)> {
+    let mut inputs = Vec::new();
+    for (at, line) in batch.read().enumerate() {
+        match line.item {
+            Ok(Item::Inputs(of_line)) => inputs.extend(of_line.into_iter().map(|i| (at, i))),
+            Ok(Item::Message { input, .. }) => inputs.extend(input.map(|i| (at, i))),
+            _ => {}
         }
     }
-    keeper.finish()
+    inputs
+}
+
+/// Hands a batch's inputs to `keeper`, which may spill them again (from the batch's texts).
+fn take_back(keeper: &mut Keeper, batch: &RawLines, inputs: Vec<(usize, Input)>) -> io::Result<()> {
+    for (at, input) in inputs {
+        keeper.handle(input, |_| batch.text_at(at))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use cvnotify_core::lifecycle::Settings;
+
+    use crate::recording::read_line;
 
     use super::*;
 
