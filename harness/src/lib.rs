@@ -17,7 +17,8 @@
 //!   I/O around a [`session::Session`]. [`cross_check`] is what both ask the training API.
 //! - [`session`]: the live session, sans-I/O: tracker, tally, recorder and live lines. Its
 //!   recorder hands out evidence numbers, so a live report equals the replay of its recording.
-//! - [`replay`]: a recording streamed and judged.
+//! - [`replay`]: a recording streamed and judged; `replay::spill` keeps the tracker's
+//!   projects bounded, spilling the lines of the rest to disk and reading them back by ranges.
 //! - [`report`]: the report model, how a session is judged into it, and its renderers (human,
 //!   JSON, JUnit, HTML).
 //! - [`recording`]: the recording format (schema, reading, what a line stands for, writing).

@@ -1,5 +1,6 @@
 //! Replay: a recording streamed through the parser and a lifecycle tracker, judged into a
-//! [`SessionReport`]. Memory stays flat however long the file is, beyond the tracker's state.
+//! [`SessionReport`]. Memory stays flat however long the file is, and the tracker's own state is
+//! bounded by the number of projects it holds ([`spill`] takes the rest to disk).
 
 pub mod spill;
 

@@ -104,3 +104,49 @@ fn bunched_ids_split_down_to_their_last_digits() {
     assert_eq!(whole["projects"].as_array().unwrap().len(), 64);
     same_report_however_few_are_held("bunched", recording.as_bytes(), &[1, 5, 17]);
 }
+
+/// As a user runs it: the flags are range-checked, `--spill-dir` must be a directory, and a run
+/// that spilled leaves nothing in it and writes the report one tracker would.
+#[test]
+fn the_spill_flags_are_checked_and_a_spilling_run_leaves_nothing_behind() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let corpus = repo_root().join("corpus/sessions/y_several_projects_interleaved.jsonl");
+    let file = corpus.to_str().unwrap();
+    for value in ["0", "100000001", "lots"] {
+        let out = run(&["replay", file, "--spill-after", value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--spill-after {value}");
+        assert!(
+            err.contains("--spill-after") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+    let out = run(&["replay", file, "--spill-dir", "/nonexistent/cvnotify"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+
+    let dir = crate::support::temp_dir("spill-dir");
+    let whole = run(&["replay", file, "--format", "jsonl"]);
+    let spilled = run(&[
+        "replay",
+        file,
+        "--format",
+        "jsonl",
+        "--spill-after",
+        "1",
+        "--spill-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(spilled.status.code(), whole.status.code());
+    assert_eq!(spilled.stdout, whole.stdout);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+}
