@@ -19,7 +19,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::ops::Range;
+use core::ops::{ControlFlow, Range};
 
 use base64::Engine as _;
 
@@ -99,6 +99,10 @@ const LONGEST_TOKEN: usize = 3 * 24;
 /// Whether the name token `raw` (letters, digits, `%`), preceded in the text by `before`, names
 /// a secret parameter; and which.
 fn secret_name(raw: &[u8], before: Option<u8>) -> Option<SecretKind> {
+    if !raw.contains(&b'%') {
+        // Nothing to decode (name bytes are letters and digits, none a boundary).
+        return name_kind(raw, before.is_none_or(is_boundary));
+    }
     // Percent-decode the token (a `%` not followed by two hex digits stays itself).
     let mut decoded: Vec<u8> = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -124,6 +128,11 @@ fn secret_name(raw: &[u8], before: Option<u8>) -> Option<SecretKind> {
         Some(at) => (decoded.get(at + 1..).unwrap_or_default(), true),
         None => (decoded.as_slice(), before.is_none_or(is_boundary)),
     };
+    name_kind(name, bounded)
+}
+
+/// Which secret a decoded parameter name names, when it is bounded (a whole name).
+fn name_kind(name: &[u8], bounded: bool) -> Option<SecretKind> {
     if !bounded {
         return None;
     }
@@ -143,14 +152,23 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 
 /// Every secret value in `text`, in order, whether already redacted or not.
 fn values(text: &str) -> Vec<SecretValue> {
-    let bytes = text.as_bytes();
     let mut found = Vec::new();
+    scan(text, |v| {
+        found.push(v);
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// Hands every secret value in `text` to `each`, in order, until it says to stop.
+fn scan(text: &str, mut each: impl FnMut(SecretValue) -> ControlFlow<()>) {
+    let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
         // The next `=` or `%3D`.
         let Some(offset) = bytes
             .get(at..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'=' || b == b'%'))
+            .and_then(|rest| memchr::memchr2(b'=', b'%', rest))
         else {
             break;
         };
@@ -186,16 +204,18 @@ fn values(text: &str) -> Vec<SecretValue> {
             .map_or(0, |v| v.iter().take_while(|&&b| is_value_byte(b)).count());
         match kind {
             Some(kind) if value_len > 0 => {
-                found.push(SecretValue {
+                let value = SecretValue {
                     kind,
                     range: value_start..value_start + value_len,
-                });
+                };
+                if each(value).is_break() {
+                    return;
+                }
                 at = value_start + value_len;
             }
             _ => at = value_start,
         }
     }
-    found
 }
 
 /// Every secret value in `text` that is not already [`REDACTED`], in order.
@@ -208,11 +228,18 @@ pub fn secrets(text: &str) -> Vec<SecretValue> {
 
 /// The kind of the first secret in `text` that is not already redacted.
 pub fn find(text: &str) -> Option<SecretKind> {
-    // The fast path: no `=` at all, nothing to find.
-    if !text.as_bytes().contains(&b'=') && !text.contains("%3") {
-        return None;
-    }
-    secrets(text).first().map(|v| v.kind)
+    // The fast path: no `=` and no `%` (of `%3D`), nothing to find.
+    memchr::memchr2(b'=', b'%', text.as_bytes())?;
+    // The first one not already redacted, found without collecting the rest.
+    let mut first = None;
+    scan(text, |v| {
+        if text.get(v.range.clone()) == Some(REDACTED) {
+            return ControlFlow::Continue(());
+        }
+        first = Some(v.kind);
+        ControlFlow::Break(())
+    });
+    first
 }
 
 /// [`find`], and when `text` is standard base64 of UTF-8 text, [`find`] in that text too.
