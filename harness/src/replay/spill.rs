@@ -11,8 +11,9 @@
 //! that project's next hex digit. When judging reaches a digit's range, the projects the
 //! tracker holds in that range are split off, the digit's file is read back into a new keeper
 //! (which skips what is about projects already held), and that keeper's own files, if it filled
-//! up too, split the range by the following digit; and so on, to at most 32 digits. Ids bunched
-//! on purpose only make the files deeper, never a tracker bigger than its bound.
+//! up too, split the range by the following digit; and so on, to at most 32 digits. Each level
+//! adds at most the bound of projects to what is held: random ids need one or two levels; ids
+//! bunched on purpose make the files deeper (more time, and a bound per level), nothing more.
 //!
 //! A spilled line is a recording line that was read without a problem, so it holds no secret
 //! (a line that names one is refused before it stands for any input). The files are anonymous
@@ -124,10 +125,7 @@ impl Range {
 /// The files one full keeper spills to, by the next hex digit of the project id, each with the
 /// number of the last line written to it (a line about two projects of one digit is written
 /// once).
-#[derive(Debug)]
-struct Files {
-    files: [Option<(BufWriter<File>, u32)>; 16],
-}
+type Files = [Option<(BufWriter<File>, u32)>; 16];
 
 /// Feeds a tracker, up to its bound; spills lines about further projects.
 #[derive(Debug)]
@@ -185,8 +183,7 @@ impl Keeper {
             }
         };
         let number = input.evidence.get();
-        let files = self.files.as_mut().map(|f| &mut f.files);
-        let Some(slot) = files.and_then(|f| f.get_mut(digit)) else {
+        let Some(slot) = self.files.as_mut().and_then(|f| f.get_mut(digit)) else {
             return Ok(());
         };
         if let Some((_, last)) = slot
@@ -220,9 +217,7 @@ impl Keeper {
             && self.tracker.len() >= self.spill.projects.get()
             && self.range.fixed < DIGITS
         {
-            self.files = Some(Files {
-                files: Default::default(),
-            });
+            self.files = Some(Default::default());
         }
     }
 
@@ -246,7 +241,7 @@ impl Keeper {
             None => None,
             Some(files) => {
                 let mut parts: [Option<File>; 16] = Default::default();
-                for (slot, written) in parts.iter_mut().zip(files.files) {
+                for (slot, written) in parts.iter_mut().zip(files) {
                     if let Some((file, _)) = written {
                         let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
                         file.rewind()?;
