@@ -141,9 +141,9 @@ pub fn replay_streaming<'a>(
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
         let collector = scope.spawn(move || {
             // Judged with every source; the runs' own say narrows them at the end.
+            let mut totals = Tally::holding(spill.messages(), spill.dir.clone());
             let mut keeper = Keeper::new(Tracker::new(Settings::default()), spill);
             let mut broken = None;
-            let mut totals = Tally::default();
             let mut runs = Runs::default();
             let mut clients = ClientRuns::default();
             // Journal lines of batches that came early, until the ones before them come.

@@ -34,6 +34,10 @@ use crate::recording::{Item, MAX_LINE_BYTES, RawLines};
 /// of one lifecycle each.
 pub const DEFAULT_PROJECTS: usize = 1 << 15;
 
+/// Messages a replay's message tally holds per project the tracker holds (a project of one
+/// lifecycle has a few; 16 for each of 32,768 projects is about 5 MiB of tally).
+pub const MESSAGES_PER_PROJECT: NonZeroUsize = NonZeroUsize::new(16).unwrap();
+
 /// Hex digits in a project id.
 const DIGITS: u32 = 32;
 
@@ -59,6 +63,12 @@ impl Default for Spill {
 }
 
 impl Spill {
+    /// Messages the message tally holds before it writes to disk too: [`MESSAGES_PER_PROJECT`]
+    /// for each project held.
+    pub fn messages(&self) -> NonZeroUsize {
+        self.projects.saturating_mul(MESSAGES_PER_PROJECT)
+    }
+
     fn file(&self) -> io::Result<File> {
         let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
         tempfile::tempfile_in(&dir).map_err(|e| {

@@ -1,9 +1,11 @@
 //! Reports: the model every output format renders ([`model`]), how a session is judged into it
-//! ([`tally`], its projects judged on workers in project order by [`judging`]; [`client`] for
-//! the verdict on a client's journal), and the renderers: `human` lines, one `json` document
-//! (`corpus/report.schema.json`), `jsonl` lines (which `replay` streams as it judges), `junit`
-//! XML, and a self-contained `html` page with a timeline per project. Every format renders the same data; none prints a secret, since the report holds
-//! none (the recording reader refuses them, and live sessions judge what they recorded).
+//! ([`tally`], its messages counted in bounded memory by [`messages`], its projects judged on
+//! workers in project order by [`judging`]; [`client`] for the verdict on a client's journal),
+//! and the renderers: `human` lines, one `json` document (`corpus/report.schema.json`), `jsonl`
+//! lines (which `replay` streams as it judges), `junit` XML, and a self-contained `html` page
+//! with a timeline per project. Every format renders the same data; none prints a secret, since
+//! the report holds none (the recording reader refuses them, and live sessions judge what they
+//! recorded).
 
 mod client;
 mod html;
@@ -11,6 +13,7 @@ mod human;
 mod jsonl;
 mod judging;
 mod junit;
+mod messages;
 mod model;
 mod tally;
 

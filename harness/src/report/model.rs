@@ -68,8 +68,9 @@ impl Waivers {
 /// message, a recording line that cannot be read or carries a secret, a run that did not end
 /// normally (the last, or one another followed), a training API that did not answer, a project
 /// seen but not judged (a check's foreign projects), a run that judged nothing, an expectation
-/// (`--expect-projects`, `--expect-messages`) not met.
-pub const LINE_CHECKS: [&str; 9] = [
+/// (`--expect-projects`, `--expect-messages`) not met, a message tally that could not be read
+/// back from its temporary files.
+pub const LINE_CHECKS: [&str; 10] = [
     "message-rejected",
     "unreadable-line",
     "secret-in-recording",
@@ -79,6 +80,7 @@ pub const LINE_CHECKS: [&str; 9] = [
     "foreign-project",
     "nothing-judged",
     "expectation-unmet",
+    "messages-uncounted",
 ];
 
 /// Every code a report can carry, for validating `--select`/`--exclude`: the lifecycle

@@ -7,7 +7,9 @@
 //! redelivered message is one message). Everything here is independent of the order it is fed
 //! in: replay's parse workers hand their lines over in any order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 
 use cvnotify_core::lifecycle::facts::ProjectFacts;
 use cvnotify_core::lifecycle::{
@@ -16,6 +18,7 @@ use cvnotify_core::lifecycle::{
 use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType, ProjectId};
 
 use super::client::ClientRuns;
+use super::messages::MessageBits;
 use super::model::{
     Check, EXAMPLES, Example, FindingReport, HistoryEntry, MessageCounts, ProjectSection,
     SessionReport, Verdict, Waivers,
@@ -99,126 +102,13 @@ fn short(id: MessageId) -> u64 {
     ((id.0 >> 64) as u64) ^ (id.0 as u64).rotate_left(29)
 }
 
-/// Per message (its 64-bit short id), the bits of what it was counted for: a sorted run of
-/// 10-byte entries, which has no hash table's slack (a table of 273,000 messages would keep
-/// 524,288 slots), and a small hashed tail of the newest messages, folded into the run when it
-/// is full. Both halves as bytes: with 1-byte alignment an entry takes 10 bytes, not 16.
-/// The run is searched through a directory by the keys' leading bits (short ids are spread
-/// evenly, so a slot covers a few entries and a lookup touches one line of the directory and
-/// one of the run; keys bunched on purpose only make the slice searched longer, binary
-/// searched all the same).
-#[derive(Debug, Default)]
-struct MessageBits {
-    run: Vec<([u8; 8], [u8; 2])>,
-    /// For each value of the leading `shift`-complement bits, where its keys begin in the run
-    /// (one more entry at the end: the run's length).
-    directory: Vec<u32>,
-    /// How far a key is shifted right to give its directory slot.
-    shift: u32,
-    tail: HashMap<[u8; 8], [u8; 2]>,
-}
-
-/// Messages the tail of [`MessageBits`] takes before it is folded into the run.
-const MESSAGE_TAIL: usize = 8192;
-
-impl MessageBits {
-    /// Where `key` is in the run, if it is there.
-    fn find(&self, key: &[u8; 8]) -> Option<usize> {
-        let slot = usize::try_from(u64::from_be_bytes(*key).checked_shr(self.shift)?).ok()?;
-        let start = usize::try_from(*self.directory.get(slot)?).ok()?;
-        let end = usize::try_from(*self.directory.get(slot + 1)?).ok()?;
-        self.run
-            .get(start..end)?
-            .binary_search_by(|(k, _)| k.cmp(key))
-            .ok()
-            .map(|at| start + at)
-    }
-
-    /// Adds `bits` to message `m`'s; returns the bits it had.
-    fn add(&mut self, m: u64, bits: u16) -> u16 {
-        let key = m.to_be_bytes();
-        if let Some(at) = self.find(&key)
-            && let Some((_, v)) = self.run.get_mut(at)
-        {
-            let had = u16::from_le_bytes(*v);
-            *v = (had | bits).to_le_bytes();
-            return had;
-        }
-        let v = self.tail.entry(key).or_default();
-        let had = u16::from_le_bytes(*v);
-        *v = (had | bits).to_le_bytes();
-        if self.tail.len() >= MESSAGE_TAIL {
-            self.fold();
-        }
-        had
-    }
-
-    /// Moves the tail into the run, merging in place from the back (the run grows by exactly
-    /// the tail: no second copy of it is ever held).
-    fn fold(&mut self) {
-        let mut tail: Vec<([u8; 8], [u8; 2])> = self.tail.drain().collect();
-        tail.sort_unstable_by_key(|e| e.0);
-        let (mut i, mut j) = (self.run.len(), tail.len());
-        self.run.reserve_exact(j);
-        self.run.extend_from_slice(&tail);
-        let mut k = self.run.len();
-        while j > 0 {
-            k -= 1;
-            let from_run = i > 0 && self.run.get(i - 1).map(|e| e.0) > tail.get(j - 1).map(|e| e.0);
-            let item = if from_run {
-                i -= 1;
-                self.run.get(i).copied()
-            } else {
-                j -= 1;
-                tail.get(j).copied()
-            };
-            if let (Some(slot), Some(item)) = (self.run.get_mut(k), item) {
-                *slot = item;
-            }
-        }
-        // About four entries a slot.
-        let bits = (self.run.len() / 4).max(2).ilog2().clamp(1, 20);
-        self.shift = 64 - bits;
-        let slots = 1usize << bits;
-        self.directory.clear();
-        self.directory.reserve_exact(slots + 1);
-        let mut at = 0usize;
-        for slot in 0..slots {
-            while self.run.get(at).is_some_and(|(k, _)| {
-                usize::try_from(u64::from_be_bytes(*k) >> self.shift).is_ok_and(|s| s < slot)
-            }) {
-                at += 1;
-            }
-            self.directory.push(u32::try_from(at).unwrap_or(u32::MAX));
-        }
-        self.directory
-            .push(u32::try_from(self.run.len()).unwrap_or(u32::MAX));
-    }
-
-    /// Every message's bits.
-    fn values(&self) -> impl Iterator<Item = u16> + '_ {
-        self.run
-            .iter()
-            .map(|(_, v)| v)
-            .chain(self.tail.values())
-            .map(|v| u16::from_le_bytes(*v))
-    }
-
-    /// Every message with its bits, taking them.
-    fn into_entries(self) -> impl Iterator<Item = (u64, u16)> {
-        self.run
-            .into_iter()
-            .chain(self.tail)
-            .map(|(k, v)| (u64::from_be_bytes(k), u16::from_le_bytes(v)))
-    }
-}
-
 /// Message counts and message- and line-level checks of one session.
 #[derive(Debug, Default)]
 pub struct Tally {
+    /// The message counts, once [`Tally::settle`] has read them off `seen`.
     counts: MessageCounts,
     checks: BTreeMap<String, Counted>,
-    /// Per message, the bits of what it was counted for.
+    /// Per message, the bits of what it was counted for; counted when the tally settles.
     seen: MessageBits,
     /// Whether a training API call got no usable answer (the source was not observed).
     api_unavailable: bool,
@@ -227,9 +117,14 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// The counts so far.
-    pub fn counts(&self) -> &MessageCounts {
-        &self.counts
+    /// A tally that holds about `messages` messages in memory and writes what it knows of
+    /// further ones to temporary files in `dir` (the system's temporary directory when `None`),
+    /// counting them all when it settles. [`Tally::default`] holds about half a million.
+    pub fn holding(messages: NonZeroUsize, dir: Option<PathBuf>) -> Self {
+        Self {
+            seen: MessageBits::holding(messages, dir),
+            ..Self::default()
+        }
     }
 
     /// An input of time `at` was seen: the session spans it.
@@ -241,9 +136,57 @@ impl Tally {
         });
     }
 
-    /// Counts `message` for `counter` once; true the first time.
-    fn first(&mut self, message: u64, counter: Counter) -> bool {
-        self.seen.add(message, counter.bit()) & counter.bit() == 0
+    /// Counts every message once, with everything it was counted for (its deliveries may
+    /// have been tallied apart, and held on disk): the message counts, and the count of each
+    /// per-message check (`message-rejected` and the deviations). A tally whose files cannot
+    /// be read back says so as an error check, `messages-uncounted`, rather than give counts
+    /// that miss messages.
+    fn settle(&mut self) {
+        let mut per_bit = [0u64; 16];
+        let seen = std::mem::take(&mut self.seen);
+        let counted = seen.count(|bits| {
+            for (bit, n) in per_bit.iter_mut().enumerate() {
+                *n += u64::from(bits >> bit & 1);
+            }
+        });
+        let of = |counter: Counter| {
+            per_bit
+                .get(counter.bit().trailing_zeros() as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        self.counts = MessageCounts {
+            accepted: of(Counter::Accepted),
+            plain: of(Counter::Plain),
+            base64: of(Counter::Base64),
+            rejected: of(Counter::Rejected),
+            with_deviations: of(Counter::WithDeviations),
+        };
+        for (code, check) in &mut self.checks {
+            let counter = if code == "message-rejected" {
+                Counter::Rejected
+            } else if let Some(d) = DeviationCode::ALL.iter().find(|c| c.as_str() == code) {
+                Counter::Deviation(*d)
+            } else {
+                continue;
+            };
+            check.count = of(counter);
+        }
+        if let Err(e) = counted {
+            self.add(
+                "messages-uncounted",
+                Severity::Error,
+                false,
+                "cvnotify: every message is counted",
+                0,
+                format!(
+                    "the message tally's temporary files could not be read back ({e}): the \
+                     message counts and the per-message checks miss messages"
+                ),
+                true,
+                None,
+            );
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -275,59 +218,59 @@ impl Tally {
     }
 
     /// Counts one delivery of the message `id` on `line`: accepted (with its encoding and
-    /// deviations) or rejected. A message delivered again counts once.
+    /// deviations) or rejected. A message delivered again counts once (when the tally settles).
     pub fn message(&mut self, id: MessageId, parsed: &Result<Parsed, ParseError>, line: u32) {
         let m = short(id);
         match parsed {
             Ok(p) => {
-                if self.first(m, Counter::Accepted) {
-                    self.counts.accepted += 1;
-                }
-                let counter = match p.encoding {
-                    Encoding::Plain => Counter::Plain,
-                    Encoding::Base64 => Counter::Base64,
-                };
-                if self.first(m, counter) {
-                    match p.encoding {
-                        Encoding::Plain => self.counts.plain += 1,
-                        Encoding::Base64 => self.counts.base64 += 1,
-                    }
-                }
-                if !p.deviations.is_empty() && self.first(m, Counter::WithDeviations) {
-                    self.counts.with_deviations += 1;
+                let mut bits = Counter::Accepted.bit()
+                    | match p.encoding {
+                        Encoding::Plain => Counter::Plain.bit(),
+                        Encoding::Base64 => Counter::Base64.bit(),
+                    };
+                if !p.deviations.is_empty() {
+                    bits |= Counter::WithDeviations.bit();
                 }
                 for d in &p.deviations {
-                    let counter = Counter::Deviation(d.kind.kind_code());
-                    let new = self.first(m, counter);
-                    self.add(
-                        d.code(),
-                        Severity::Warning,
-                        true,
-                        MESSAGE_SHAPE,
-                        line,
-                        d.to_string(),
-                        new,
-                        Some(m),
-                    );
+                    bits |= Counter::Deviation(d.kind.kind_code()).bit();
+                    self.example(d.code(), Severity::Warning, true, line, d.to_string(), m);
                 }
+                self.seen.add(m, bits);
             }
             Err(e) => {
-                let new = self.first(m, Counter::Rejected);
-                if new {
-                    self.counts.rejected += 1;
-                }
-                self.add(
+                self.seen.add(m, Counter::Rejected.bit());
+                self.example(
                     "message-rejected",
                     Severity::Error,
                     false,
-                    MESSAGE_SHAPE,
                     line,
                     e.to_string(),
-                    new,
-                    Some(m),
+                    m,
                 );
             }
         }
+    }
+
+    /// An example of a per-message check (counted when the tally settles).
+    fn example(
+        &mut self,
+        code: &str,
+        severity: Severity,
+        deviation: bool,
+        line: u32,
+        detail: String,
+        message: u64,
+    ) {
+        self.add(
+            code,
+            severity,
+            deviation,
+            MESSAGE_SHAPE,
+            line,
+            detail,
+            false,
+            Some(message),
+        );
     }
 
     /// Counts a recording line that could not be used.
@@ -372,27 +315,11 @@ impl Tally {
             self.saw(Timestamp(first));
             self.saw(Timestamp(last));
         }
-        for (m, theirs) in other.seen.into_entries() {
-            let had = self.seen.add(m, theirs);
-            let new = theirs & !had;
-            let c = &mut self.counts;
-            for (counter, n) in [
-                (Counter::Accepted, &mut c.accepted),
-                (Counter::Plain, &mut c.plain),
-                (Counter::Base64, &mut c.base64),
-                (Counter::Rejected, &mut c.rejected),
-                (Counter::WithDeviations, &mut c.with_deviations),
-            ] {
-                if new & counter.bit() != 0 {
-                    *n += 1;
-                }
-            }
-        }
+        self.seen.absorb(other.seen);
         for (code, theirs) in other.checks {
             match self.checks.get_mut(&code) {
                 Some(mine) => {
-                    // Per-message checks count their messages once: the sum over-counts the
-                    // ones both saw, so recount from the merged bits below.
+                    // Per-line checks add up; per-message ones are counted when settling.
                     mine.count += theirs.count;
                     for (e, m) in theirs.examples {
                         mine.keep(e, m);
@@ -401,29 +328,6 @@ impl Tally {
                 None => {
                     self.checks.insert(code, theirs);
                 }
-            }
-        }
-        // Per-message check counts are the number of messages with their bit.
-        let recount: Vec<(String, u64)> = self
-            .checks
-            .keys()
-            .filter_map(|code| {
-                let counter = if code == "message-rejected" {
-                    Counter::Rejected
-                } else {
-                    Counter::Deviation(*DeviationCode::ALL.iter().find(|c| c.as_str() == code)?)
-                };
-                let n = self
-                    .seen
-                    .values()
-                    .filter(|bits| bits & counter.bit() != 0)
-                    .count() as u64;
-                Some((code.clone(), n))
-            })
-            .collect();
-        for (code, n) in recount {
-            if let Some(c) = self.checks.get_mut(&code) {
-                c.count = n;
             }
         }
     }
@@ -838,8 +742,8 @@ pub fn session_report_streaming(
     let mut projects: Vec<ProjectSection> = Vec::new();
     let mut projects_verdict = Verdict::Pass;
     let mut judged: u64 = 0;
-    // Counting is over: what each message was counted for is not needed any more.
-    tally.seen = MessageBits::default();
+    // Every message is in: count them (what each was counted for is then dropped).
+    tally.settle();
     let sources = trackers.peek().map_or_else(
         || Settings::default().sources.intersect(narrowing),
         |t| t.settings().sources,
@@ -993,35 +897,35 @@ pub fn session_report_streaming(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
-
-        /// The run-and-tail store answers as a plain map would, across folds, for keys that
-        /// repeat (redeliveries) and keys that do not.
-        #[test]
-        fn message_bits_answer_as_a_map(
-            adds in proptest::collection::vec((0u64..30_000, 0u16..16), 0..25_000),
-            spread in any::<bool>(),
-        ) {
-            let mut bits = MessageBits::default();
-            let mut model: HashMap<u64, u16> = HashMap::new();
-            for (m, b) in adds {
-                // Spread over the whole 64-bit range, as short ids are; or bunched in the
-                // directory's first slot, as crafted ones could be.
-                let m = if spread { m.wrapping_mul(0x9E37_79B9_7F4A_7C15) } else { m };
-                let had = model.entry(m).or_default();
-                prop_assert_eq!(bits.add(m, 1 << b), *had);
-                *had |= 1 << b;
+    /// Counts come from every message once, across parts tallied apart and runs held on disk;
+    /// a tally whose files were cut short says so as an error check instead of undercounting.
+    #[test]
+    fn messages_count_once_and_an_uncountable_tally_says_so() {
+        let rejected = cvnotify_core::parse(b"not json", cvnotify_core::ParseOptions::default());
+        let tally_of = |ids: std::ops::Range<u128>| {
+            let mut t = Tally::holding(NonZeroUsize::MIN, None);
+            for id in ids {
+                t.message(MessageId(id), &rejected, 1);
             }
-            let mut values: Vec<u16> = bits.values().collect();
-            let mut expected: Vec<u16> = model.values().copied().collect();
-            values.sort_unstable();
-            expected.sort_unstable();
-            prop_assert_eq!(values, expected);
-            let entries: HashMap<u64, u16> = bits.into_entries().collect();
-            prop_assert_eq!(entries, model);
-        }
+            t
+        };
+        // 0..40 and 30..50 overlap in ten messages (delivered to both parts).
+        let mut tally = tally_of(0..40);
+        tally.merge(tally_of(30..50));
+        tally.settle();
+        assert_eq!(tally.counts.rejected, 50);
+        assert_eq!(
+            tally.checks.get("message-rejected").map(|c| c.count),
+            Some(50)
+        );
+        assert!(!tally.checks.contains_key("messages-uncounted"));
+
+        let tally_cut = tally_of(0..40);
+        assert!(tally_cut.seen.cut_files().is_ok());
+        let mut tally_cut = tally_cut;
+        tally_cut.settle();
+        let check = tally_cut.checks.get("messages-uncounted");
+        assert!(check.is_some_and(|c| c.severity == Severity::Error && c.count == 1));
     }
 }

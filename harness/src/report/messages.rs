@@ -1,0 +1,467 @@
+//! What each message of a session was counted for, in bounded memory: per message (a 64-bit
+//! short id), a set of bits, held as a sorted run with a small hashed tail of the newest
+//! messages and, past a bound, written out as sorted runs to anonymous temporary files. The
+//! count of messages with each bit is read off at the end, when every run is merged: a message
+//! whose deliveries landed in several runs counts once, with the bits of all of them.
+//!
+//! Files are merged in tiers as they come ([`FAN_IN`] runs of one tier make one of the next),
+//! so the files open at the end, and the buffers that read them, stay few: about
+//! `FAN_IN` × log<sub>`FAN_IN`</sub>(messages / bound). A file that cannot be written leaves its
+//! run in memory (nothing is dropped; memory then grows past the bound, and a warning says so).
+
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+/// Messages held in memory by default: about 5 MiB.
+pub(super) const DEFAULT_HOLD: usize = 1 << 19;
+
+/// Messages the hashed tail takes before it is folded into the run, at most.
+const TAIL: usize = 8192;
+
+/// Runs of one tier that are merged into one run of the next.
+const FAN_IN: usize = 16;
+
+/// Bytes of one entry in a file: the key (big-endian) and the bits (little-endian).
+const ENTRY: usize = 10;
+
+/// Bytes buffered per file while it is written or read.
+const BUFFER: usize = 1 << 15;
+
+/// One message's entry: its key as big-endian bytes (so that byte order is key order) and its
+/// bits as little-endian ones; with 1-byte alignment an entry takes 10 bytes, not 16.
+type Entry = ([u8; 8], [u8; 2]);
+
+/// A sorted run written to a file, and its tier (a run of tier `n` merged `FAN_IN`^`n` runs).
+#[derive(Debug)]
+struct Stored {
+    tier: u32,
+    file: File,
+    /// Entries written to it.
+    entries: u64,
+}
+
+/// Per message, the bits of what it was counted for (see the module doc).
+#[derive(Debug)]
+pub(super) struct MessageBits {
+    /// Sorted by key, each key once.
+    run: Vec<Entry>,
+    /// For each value of the leading `64 - shift` bits, where its keys begin in the run (one
+    /// more entry at the end: the run's length).
+    directory: Vec<u32>,
+    /// How far a key is shifted right to give its directory slot.
+    shift: u32,
+    tail: HashMap<[u8; 8], [u8; 2]>,
+    /// Messages the run holds before it goes to a file.
+    hold: usize,
+    /// Where the files go (`None`: the system's temporary directory).
+    dir: Option<PathBuf>,
+    stored: Vec<Stored>,
+    /// Whether a file could not be written (memory then holds what it would have).
+    unwritable: bool,
+}
+
+impl Default for MessageBits {
+    fn default() -> Self {
+        Self::holding(
+            NonZeroUsize::new(DEFAULT_HOLD).unwrap_or(NonZeroUsize::MIN),
+            None,
+        )
+    }
+}
+
+impl MessageBits {
+    /// Holds at most about `hold` messages in memory; the rest go to files in `dir`.
+    pub(super) fn holding(hold: NonZeroUsize, dir: Option<PathBuf>) -> Self {
+        Self {
+            run: Vec::new(),
+            directory: Vec::new(),
+            shift: 64,
+            tail: HashMap::new(),
+            hold: hold.get(),
+            dir,
+            stored: Vec::new(),
+            unwritable: false,
+        }
+    }
+
+    /// Where `key` is in the run, if it is there.
+    fn find(&self, key: &[u8; 8]) -> Option<usize> {
+        let slot = usize::try_from(u64::from_be_bytes(*key).checked_shr(self.shift)?).ok()?;
+        let start = usize::try_from(*self.directory.get(slot)?).ok()?;
+        let end = usize::try_from(*self.directory.get(slot + 1)?).ok()?;
+        self.run
+            .get(start..end)?
+            .binary_search_by(|(k, _)| k.cmp(key))
+            .ok()
+            .map(|at| start + at)
+    }
+
+    /// Adds `bits` to message `m`'s.
+    pub(super) fn add(&mut self, m: u64, bits: u16) {
+        let key = m.to_be_bytes();
+        if let Some(at) = self.find(&key)
+            && let Some((_, v)) = self.run.get_mut(at)
+        {
+            *v = (u16::from_le_bytes(*v) | bits).to_le_bytes();
+            return;
+        }
+        let v = self.tail.entry(key).or_default();
+        *v = (u16::from_le_bytes(*v) | bits).to_le_bytes();
+        if self.tail.len() >= TAIL.min(self.hold) {
+            self.fold();
+        }
+    }
+
+    /// Adds everything `other` holds (its files become this one's).
+    pub(super) fn absorb(&mut self, other: Self) {
+        self.unwritable |= other.unwritable;
+        let had = self.stored.len();
+        self.stored.extend(other.stored);
+        for (k, v) in other.run.into_iter().chain(other.tail) {
+            self.add(u64::from_be_bytes(k), u16::from_le_bytes(v));
+        }
+        if self.stored.len() > had {
+            self.stored.sort_by_key(|s| std::cmp::Reverse(s.tier));
+            self.compact();
+        }
+    }
+
+    /// Moves the tail into the run, merging in place from the back (the run grows by exactly
+    /// the tail: no second copy of it is ever held); a run that reaches the bound goes to a file.
+    fn fold(&mut self) {
+        let mut tail: Vec<Entry> = self.tail.drain().collect();
+        tail.sort_unstable_by_key(|e| e.0);
+        let (mut i, mut j) = (self.run.len(), tail.len());
+        self.run.reserve_exact(j);
+        self.run.extend_from_slice(&tail);
+        let mut k = self.run.len();
+        while j > 0 {
+            k -= 1;
+            let from_run = i > 0 && self.run.get(i - 1).map(|e| e.0) > tail.get(j - 1).map(|e| e.0);
+            let item = if from_run {
+                i -= 1;
+                self.run.get(i).copied()
+            } else {
+                j -= 1;
+                tail.get(j).copied()
+            };
+            if let (Some(slot), Some(item)) = (self.run.get_mut(k), item) {
+                *slot = item;
+            }
+        }
+        if self.run.len() >= self.hold && !self.unwritable {
+            self.store();
+        }
+        self.index();
+    }
+
+    /// Rebuilds the directory over the run: about four entries a slot.
+    fn index(&mut self) {
+        self.directory.clear();
+        if self.run.is_empty() {
+            self.shift = 64;
+            return;
+        }
+        let bits = (self.run.len() / 4).max(2).ilog2().clamp(1, 20);
+        self.shift = 64 - bits;
+        let slots = 1usize << bits;
+        self.directory.reserve_exact(slots + 1);
+        let mut at = 0usize;
+        for slot in 0..slots {
+            while self.run.get(at).is_some_and(|(k, _)| {
+                usize::try_from(u64::from_be_bytes(*k) >> self.shift).is_ok_and(|s| s < slot)
+            }) {
+                at += 1;
+            }
+            self.directory.push(u32::try_from(at).unwrap_or(u32::MAX));
+        }
+        self.directory
+            .push(u32::try_from(self.run.len()).unwrap_or(u32::MAX));
+    }
+
+    /// A new anonymous file in the spill directory.
+    fn file(&self) -> io::Result<File> {
+        let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
+        tempfile::tempfile_in(&dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot make a file for the message tally in {}: {e}",
+                    dir.display()
+                ),
+            )
+        })
+    }
+
+    /// Writes the run to a file of tier 0 and empties it; keeps it when the file fails.
+    fn store(&mut self) {
+        let run = std::mem::take(&mut self.run);
+        let written = self.file().and_then(|file| {
+            let mut out = BufWriter::with_capacity(BUFFER, file);
+            for (k, v) in &run {
+                out.write_all(k)?;
+                out.write_all(v)?;
+            }
+            out.into_inner().map_err(io::IntoInnerError::into_error)
+        });
+        match written {
+            Ok(file) => {
+                let entries = run.len() as u64;
+                self.stored.push(Stored {
+                    tier: 0,
+                    file,
+                    entries,
+                });
+                self.compact();
+            }
+            Err(e) => {
+                self.unwritable = true;
+                self.run = run;
+                tracing::warn!("the message tally keeps every message in memory from here on: {e}");
+            }
+        }
+    }
+
+    /// Merges the last [`FAN_IN`] files while they are of one tier (files are kept in
+    /// descending tiers, so those are the newest and smallest).
+    fn compact(&mut self) {
+        while self.stored.len() >= FAN_IN
+            && let Some(newest) = self.stored.last().map(|s| s.tier)
+            && self
+                .stored
+                .get(self.stored.len() - FAN_IN..)
+                .is_some_and(|last| last.iter().all(|s| s.tier == newest))
+        {
+            let group = self.stored.split_off(self.stored.len() - FAN_IN);
+            let merged = self.file().and_then(|file| {
+                let mut out = BufWriter::with_capacity(BUFFER, file);
+                let mut sources = Vec::with_capacity(group.len());
+                for s in &group {
+                    sources.push(Source::stored(s)?);
+                }
+                let mut entries = 0u64;
+                Merge::new(sources)?.each(|k, v| {
+                    entries += 1;
+                    out.write_all(&k.to_be_bytes())?;
+                    out.write_all(&v.to_le_bytes())
+                })?;
+                Ok((
+                    out.into_inner().map_err(io::IntoInnerError::into_error)?,
+                    entries,
+                ))
+            });
+            match merged {
+                Ok((file, entries)) => self.stored.push(Stored {
+                    tier: newest + 1,
+                    file,
+                    entries,
+                }),
+                Err(e) => {
+                    // The group stays as it is: more files to read at the end, nothing lost.
+                    tracing::warn!("the message tally cannot merge its files: {e}");
+                    self.stored.extend(group);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Calls `each` once per message with all its bits, in key order; an error when a file
+    /// cannot be read back.
+    pub(super) fn count(mut self, mut each: impl FnMut(u16)) -> io::Result<()> {
+        let tail: Vec<Entry> = {
+            let mut t: Vec<Entry> = self.tail.drain().collect();
+            t.sort_unstable_by_key(|e| e.0);
+            t
+        };
+        let mut sources = vec![
+            Source::Memory(std::mem::take(&mut self.run).into_iter()),
+            Source::Memory(tail.into_iter()),
+        ];
+        for s in &self.stored {
+            sources.push(Source::stored(s)?);
+        }
+        Merge::new(sources)?.each(|_, bits| {
+            each(bits);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+impl MessageBits {
+    /// Cuts every file short, as a disk that lost data would.
+    pub(super) fn cut_files(&self) -> io::Result<()> {
+        self.stored.iter().try_for_each(|s| s.file.set_len(5))
+    }
+}
+
+/// One sorted run being merged.
+enum Source<'f> {
+    Memory(std::vec::IntoIter<Entry>),
+    /// A file and the entries still to read from it.
+    File(BufReader<&'f File>, u64),
+}
+
+impl<'f> Source<'f> {
+    /// A stored run, read from its start.
+    fn stored(stored: &'f Stored) -> io::Result<Self> {
+        let mut handle = &stored.file;
+        handle.rewind()?;
+        Ok(Self::File(
+            BufReader::with_capacity(BUFFER, &stored.file),
+            stored.entries,
+        ))
+    }
+
+    fn next(&mut self) -> io::Result<Option<(u64, u16)>> {
+        let entry = match self {
+            Self::Memory(entries) => entries.next(),
+            Self::File(_, 0) => None,
+            Self::File(reader, left) => {
+                let mut buf = [0u8; ENTRY];
+                // A file shorter than what was written to it is an error, not its end.
+                reader.read_exact(&mut buf)?;
+                *left -= 1;
+                let (k, v) = buf.split_at(8);
+                Some((
+                    k.try_into().map_err(io::Error::other)?,
+                    v.try_into().map_err(io::Error::other)?,
+                ))
+            }
+        };
+        Ok(entry.map(|(k, v)| (u64::from_be_bytes(k), u16::from_le_bytes(v))))
+    }
+}
+
+/// A merge of sorted runs: each key once, with the bits of every run that has it.
+struct Merge<'f> {
+    sources: Vec<Source<'f>>,
+    /// The next key of each source that has one, smallest first; the bits beside the source.
+    heads: BinaryHeap<std::cmp::Reverse<(u64, usize)>>,
+    bits: Vec<u16>,
+}
+
+impl<'f> Merge<'f> {
+    fn new(mut sources: Vec<Source<'f>>) -> io::Result<Self> {
+        let mut heads = BinaryHeap::with_capacity(sources.len());
+        let mut bits = vec![0; sources.len()];
+        for (i, s) in sources.iter_mut().enumerate() {
+            if let Some((k, v)) = s.next()? {
+                heads.push(std::cmp::Reverse((k, i)));
+                if let Some(b) = bits.get_mut(i) {
+                    *b = v;
+                }
+            }
+        }
+        Ok(Self {
+            sources,
+            heads,
+            bits,
+        })
+    }
+
+    /// Calls `each` per key, in key order, with its bits from every run.
+    fn each(mut self, mut each: impl FnMut(u64, u16) -> io::Result<()>) -> io::Result<()> {
+        while let Some(std::cmp::Reverse((key, _))) = self.heads.peek().copied() {
+            let mut bits = 0u16;
+            while let Some(std::cmp::Reverse((k, i))) = self.heads.peek().copied()
+                && k == key
+            {
+                self.heads.pop();
+                bits |= self.bits.get(i).copied().unwrap_or_default();
+                if let Some(s) = self.sources.get_mut(i)
+                    && let Some((k, v)) = s.next()?
+                {
+                    self.heads.push(std::cmp::Reverse((k, i)));
+                    if let Some(b) = self.bits.get_mut(i) {
+                        *b = v;
+                    }
+                }
+            }
+            each(key, bits)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every message with its bits, in key order.
+    fn entries(bits: MessageBits) -> Vec<u16> {
+        let mut out = Vec::new();
+        bits.count(|b| out.push(b))
+            .map(|()| out)
+            .unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The run, the tail and the files together answer as a plain map would, across folds,
+        /// files and tiers of merged files, for keys that repeat (redeliveries) and keys that
+        /// do not; and a store absorbed into another adds up as the two maps do.
+        #[test]
+        fn message_bits_count_as_a_map(
+            adds in proptest::collection::vec((0u64..15_000, 0u16..16), 0..12_000),
+            spread in any::<bool>(),
+            hold in prop_oneof![16usize..64, 500usize..3000, Just(DEFAULT_HOLD)],
+            split in 0usize..12_000,
+        ) {
+            let hold = NonZeroUsize::new(hold).unwrap_or(NonZeroUsize::MIN);
+            let mut bits = MessageBits::holding(hold, None);
+            let mut other = MessageBits::holding(hold, None);
+            let mut model: std::collections::BTreeMap<u64, u16> = Default::default();
+            for (n, (m, b)) in adds.into_iter().enumerate() {
+                // Spread over the whole 64-bit range, as short ids are; or bunched in the
+                // directory's first slot, as crafted ones could be.
+                let m = if spread { m.wrapping_mul(0x9E37_79B9_7F4A_7C15) } else { m };
+                *model.entry(m).or_default() |= 1 << b;
+                if n < split { bits.add(m, 1 << b) } else { other.add(m, 1 << b) }
+            }
+            bits.absorb(other);
+            let expected: Vec<u16> = model.values().copied().collect();
+            prop_assert_eq!(entries(bits), expected);
+        }
+    }
+
+    /// Runs go to files past the bound and are merged in tiers: the files open stay few.
+    #[test]
+    fn files_are_merged_in_tiers() {
+        let mut bits = MessageBits::holding(NonZeroUsize::MIN, None);
+        let messages = 3 * FAN_IN * FAN_IN + FAN_IN + 1;
+        for m in 0..messages as u64 {
+            bits.add(m.wrapping_mul(0x9E37_79B9_7F4A_7C15), 1);
+        }
+        assert!(bits.run.is_empty() && bits.tail.is_empty());
+        let tiers: Vec<u32> = bits.stored.iter().map(|s| s.tier).collect();
+        assert_eq!(tiers, vec![2, 2, 2, 1, 0]);
+        let mut n = 0;
+        assert!(bits.count(|b| n += usize::from(b == 1)).is_ok());
+        assert_eq!(n, messages);
+    }
+
+    /// A file that lost entries after they were written is an error when counted, not fewer
+    /// messages.
+    #[test]
+    fn a_file_cut_short_is_an_error() {
+        let mut bits = MessageBits::holding(NonZeroUsize::MIN, None);
+        for m in 0..3u64 {
+            bits.add(m, 1);
+        }
+        let cut = bits.stored.first().map(|s| s.file.set_len(5));
+        assert!(matches!(cut, Some(Ok(()))));
+        let mut n = 0;
+        let counted = bits.count(|_| n += 1);
+        assert_eq!(
+            counted.map_err(|e| e.kind()),
+            Err(io::ErrorKind::UnexpectedEof)
+        );
+    }
+}
