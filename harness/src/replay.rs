@@ -32,13 +32,13 @@ enum Journal {
     Event(Timestamp, Box<ClientEvent>),
 }
 
-/// What a parse worker makes of a batch of lines: the lifecycle inputs, the message and line
-/// checks, and the journal lines (put back in order by the batch's number).
+/// What a parse worker makes of a batch of lines: the lifecycle inputs, the run marks, and the
+/// journal lines (put back in order by the batch's number). The message and line checks go to
+/// the worker's own tally, merged with the others' at the end.
 #[derive(Default)]
 struct Batch {
     seq: usize,
     inputs: Vec<Input>,
-    tally: Tally,
     runs: Runs,
     journal: Vec<(u32, Journal)>,
     /// The lines themselves, for the tracker's keeper to spill from.
@@ -46,8 +46,8 @@ struct Batch {
 }
 
 impl Batch {
-    /// Takes in one read line.
-    fn absorb(&mut self, line: ReadLine) {
+    /// Takes in one read line, counting its messages and problems in `tally`.
+    fn absorb(&mut self, line: ReadLine, tally: &mut Tally) {
         let number = line.number;
         match line.item {
             Ok(Item::Session {
@@ -63,28 +63,28 @@ impl Batch {
                     .push((number, Journal::Start(scenario, duties)));
             }
             Ok(Item::Client { at, event }) => {
-                self.tally.saw(at);
+                tally.saw(at);
                 self.journal
                     .push((number, Journal::Event(at, Box::new(event))));
             }
             Ok(Item::End { outcome, reason }) => self.runs.end(number, outcome, reason),
             Ok(Item::Inputs(inputs)) => {
-                inputs.iter().for_each(|i| self.tally.saw(i.at));
+                inputs.iter().for_each(|i| tally.saw(i.at));
                 self.inputs.extend(inputs);
             }
             Ok(Item::Unavailable { operation, detail }) => {
-                self.tally.api_unavailable(operation, number, &detail);
+                tally.api_unavailable(operation, number, &detail);
             }
             Ok(Item::Message {
                 message_id,
                 parsed,
                 input,
             }) => {
-                self.tally.message(message_id, &parsed, number);
-                input.iter().for_each(|i| self.tally.saw(i.at));
+                tally.message(message_id, &parsed, number);
+                input.iter().for_each(|i| tally.saw(i.at));
                 self.inputs.extend(input);
             }
-            Err(problem) => self.tally.line_problem(&problem, number),
+            Err(problem) => tally.line_problem(&problem, number),
         }
     }
 }
@@ -137,11 +137,18 @@ pub fn replay_streaming<'a>(
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 4);
+    // Each worker tallies the messages it parses, holding its share of the bound.
+    let share = spill
+        .messages()
+        .get()
+        .div_ceil(workers)
+        .try_into()
+        .unwrap_or(std::num::NonZeroUsize::MIN);
+    let dir = spill.dir.clone();
     let (kept, totals, runs, clients, read) = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
         let collector = scope.spawn(move || {
             // Judged with every source; the runs' own say narrows them at the end.
-            let mut totals = Tally::holding(spill.messages(), spill.dir.clone());
             let mut keeper = Keeper::new(Tracker::new(Settings::default()), spill);
             let mut broken = None;
             let mut runs = Runs::default();
@@ -153,7 +160,6 @@ pub fn replay_streaming<'a>(
                 let Batch {
                     seq,
                     inputs,
-                    tally,
                     runs: marks,
                     journal,
                     lines,
@@ -167,7 +173,6 @@ pub fn replay_streaming<'a>(
                         broken = Some(e);
                     }
                 }
-                totals.merge(tally);
                 runs.merge(marks);
                 waiting.insert(seq, journal);
                 while let Some(journal) = waiting.remove(&next_seq) {
@@ -186,25 +191,30 @@ pub fn replay_streaming<'a>(
                 Some(e) => Err(e),
                 None => keeper.finish(),
             };
-            (kept, totals, runs, clients)
+            (kept, runs, clients)
         });
         let mut jobs = Vec::with_capacity(workers);
+        let mut tallies = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (tx, rx) = mpsc::sync_channel::<(usize, RawLines)>(1);
             let done = done_tx.clone();
-            scope.spawn(move || {
+            let mut tally = Tally::holding(share, dir.clone());
+            tallies.push(scope.spawn(move || {
                 for (seq, raw_lines) in rx {
                     let mut batch = Batch {
                         seq,
                         ..Batch::default()
                     };
-                    raw_lines.read().for_each(|line| batch.absorb(line));
+                    raw_lines
+                        .read()
+                        .for_each(|line| batch.absorb(line, &mut tally));
                     batch.lines = Some(raw_lines);
                     if done.send(batch).is_err() {
                         break;
                     }
                 }
-            });
+                tally
+            }));
             jobs.push(tx);
         }
         drop(done_tx);
@@ -249,9 +259,20 @@ pub fn replay_streaming<'a>(
             send(batch);
         }
         drop(jobs);
-        let (kept, totals, mut runs, clients) = collector
+        let (kept, mut runs, clients) = collector
             .join()
             .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
+        let mut totals = Tally::default();
+        for (n, tally) in tallies.into_iter().enumerate() {
+            let tally = tally
+                .join()
+                .map_err(|_| std::io::Error::other("a parse worker panicked"))?;
+            if n == 0 {
+                totals = tally;
+            } else {
+                totals.merge(tally);
+            }
+        }
         runs.merge(files);
         Ok::<_, std::io::Error>((kept, totals, runs, clients, read))
     })?;
