@@ -22,7 +22,7 @@ use cvnotify_core::{
     ParseOptions, ProjectId, TrainingStatus, parse,
 };
 
-use crate::recording::{Item, Line, Writer, read_line};
+use crate::recording::{Item, Line, Writer, decode_any, decode_common, read_line};
 
 /// `parse_message`: any bytes, tolerant and strict. The same input gives the same answer, strict
 /// accepts only what tolerant accepts without deviation, an error is one line, and what is
@@ -101,6 +101,14 @@ pub fn recording_line(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // The fast path for common lines accepts only what the general one does, as it does.
+    if let Some(fast) = decode_common(text) {
+        assert_eq!(
+            decode_any(text).as_ref(),
+            Ok(&fast),
+            "the fast path differs on {text:?}"
+        );
+    }
     for number in [1, 7] {
         if let Ok(Item::Message { parsed: Err(e), .. }) = read_line(text, number) {
             assert!(!e.to_string().contains('\n'));

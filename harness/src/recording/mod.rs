@@ -13,7 +13,10 @@ mod schema;
 mod write;
 
 pub use inputs::{Item, api_events, client_end, item as item_of, request, unavailable};
-pub use read::{LineProblem, MAX_LINE_BYTES, RawLines, ReadLine, Reader, decode, read_line};
+pub use read::{
+    LineProblem, MAX_LINE_BYTES, RawLines, ReadLine, Reader, decode, decode_any, decode_common,
+    read_line,
+};
 pub use schema::{
     ApiLine, At, BlobEvent, BlobLine, ClientAction, ClientLine, DeliveredLine, Duty, EndLine,
     ExportEntry, FORMAT_VERSION, Line, MessageLine, OLDEST_READABLE_VERSION, Outcome,

@@ -436,6 +436,20 @@ pub fn read_line(text: &str, number: u32) -> Result<Item, LineProblem> {
 /// Decodes one line strictly: JSON, a known kind, only that kind's fields, the required ones
 /// present, no secret in any string.
 pub fn decode(text: &str) -> Result<Line, LineProblem> {
+    let line = match decode_common(text) {
+        Some(line) => line,
+        None => decode_any(text)?,
+    };
+    if let Some(secret) = line.strings().into_iter().find_map(redact::find) {
+        return Err(LineProblem::Secret(secret));
+    }
+    Ok(line)
+}
+
+/// Decodes a line of any kind, its fields in any order, into a [`RawLine`] that takes every
+/// field of every kind, then checks it against its kind: the typed problem of a line that is
+/// not right says what is wrong and where.
+pub fn decode_any(text: &str) -> Result<Line, LineProblem> {
     let raw: RawLine<'_> = serde_json::from_str(text).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -443,11 +457,47 @@ pub fn decode(text: &str) -> Result<Line, LineProblem> {
             Category::Data => unreadable(format!("not a recording line: {e}")),
         }
     })?;
-    let line = raw.into_line()?;
-    if let Some(secret) = line.strings().into_iter().find_map(redact::find) {
-        return Err(LineProblem::Secret(secret));
+    raw.into_line()
+}
+
+/// Decodes the lines most of a recording is (message, api and blob lines, `kind` first, as
+/// the writer puts it) straight into their line type: a struct of a few fields instead of
+/// [`RawLine`]'s fifty. `None` for anything else and for any line that is not right, which
+/// [`decode_any`] then decodes (to the same line, or to its problem): this path only ever
+/// accepts a line that one accepts too, with the same result (a property test and the
+/// `recording_line` fuzz target check it).
+pub fn decode_common(text: &str) -> Option<Line> {
+    serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_str(text), Common)
+        .ok()
+        .flatten()
+}
+
+/// The visitor of [`decode_common`]: the first key must be `kind`, and the rest of the object
+/// is the kind's line type.
+struct Common;
+
+impl<'de> serde::de::Visitor<'de> for Common {
+    type Value = Option<Line>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a recording line")
     }
-    Ok(line)
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::value::MapAccessDeserializer;
+        let key: Option<std::borrow::Cow<'de, str>> = map.next_key()?;
+        if key.as_deref() != Some("kind") {
+            return Ok(None);
+        }
+        let kind: std::borrow::Cow<'de, str> = map.next_value()?;
+        let rest = MapAccessDeserializer::new(map);
+        Ok(Some(match &*kind {
+            "message" => Line::Message(MessageLine::deserialize(rest)?),
+            "api" => Line::Api(ApiLine::deserialize(rest)?),
+            "blob" => Line::Blob(BlobLine::deserialize(rest)?),
+            _ => return Ok(None),
+        }))
+    }
 }
 
 /// One line read: its number and what it amounts to.
@@ -681,4 +731,161 @@ impl<R: BufRead> Reader<R> {
 /// A line that is not a recording line, with the reason.
 pub(crate) fn unreadable(why: impl Into<String>) -> LineProblem {
     LineProblem::Unreadable(why.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The fields of a message, an api and a blob line, and what a field may be instead of
+    /// its own value: absent, null, of another type, twice, or beside a field of another kind.
+    const LINES: [&[(&str, &str)]; 3] = [
+        &[
+            ("kind", r#""message""#),
+            ("at", r#""2026-01-01T00:00:00.2Z""#),
+            ("queue", r#""notifications""#),
+            ("messageId", r#""f569c12d-6194-598d-a4b6-c111a2b7145e""#),
+            ("dequeueCount", "1"),
+            (
+                "messageText",
+                r#""{\"version\":\"1.0\",\"type\":\"ConnectionTest\",\"Content\":{\"projectId\":\"c9ed9924-11bb-b661-5a44-bf355479a647\"}}""#,
+            ),
+            ("redacted", "true"),
+        ],
+        &[
+            ("kind", r#""api""#),
+            ("at", r#""2026-01-01T00:00:00.1Z""#),
+            ("operation", r#""ExportIteration""#),
+            ("projectId", r#""c9ed9924-11bb-b661-5a44-bf355479a647""#),
+            ("iterationId", r#""e9fb109b-8401-34ff-9ff0-041396333a16""#),
+            ("platform", r#""ONNX""#),
+            ("flavor", "null"),
+            ("httpStatus", "200"),
+            ("errorCode", r#""BadRequest""#),
+            (
+                "notificationQueueUri",
+                r#""https://a.queue.core.windows.net/q?sv=1&sig=abc""#,
+            ),
+            (
+                "exportModelContainerUri",
+                r#""https://a.blob.core.windows.net/c""#,
+            ),
+            ("iterationStatus", r#""Completed""#),
+            ("exports", r#"[{"platform":"ONNX","status":"Done"}]"#),
+        ],
+        &[
+            ("kind", r#""blob""#),
+            ("at", r#""2026-01-01T00:03:21Z""#),
+            ("container", r#""backups""#),
+            ("event", r#""created""#),
+            (
+                "name",
+                r#""c9ed9924-11bb-b661-5a44-bf355479a647 - e9fb109b-8401-34ff-9ff0-041396333a16.ONNX""#,
+            ),
+            ("size", "4200000"),
+        ],
+    ];
+
+    /// What a field becomes in a generated line.
+    #[derive(Clone, Debug)]
+    enum Change {
+        Keep,
+        Drop,
+        Null,
+        Other(&'static str),
+        Twice,
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            1 => Just(Change::Keep),
+            1 => Just(Change::Drop),
+            1 => Just(Change::Null),
+            1 => prop::sample::select(vec![
+                "0", "-1", "70000", "\"\"", "\"x\"", "[]", "{}", "false", "1.5",
+                "\"tick\"", "\"session\"",
+            ])
+            .prop_map(Change::Other),
+            1 => Just(Change::Twice),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// However a common line is changed (up to two fields dropped, null, of another type or
+        /// kind, or twice; the fields in another order, `kind` not first; a field of another
+        /// kind or of none), the fast path gives what the
+        /// general one gives: the same line, or nothing and the general path's problem.
+        #[test]
+        fn the_common_path_decodes_as_the_general_one(
+            which in 0usize..3,
+            changes in prop::collection::vec((any::<prop::sample::Index>(), change()), 0..3),
+            order in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            foreign in prop::option::weighted(0.3, prop::sample::select(vec![
+                r#""scope":"created""#, r#""ms":3"#, r#""queue":"q""#, r#""size":1"#,
+                r#""version":3"#, r#""unknownField":1"#,
+            ])),
+        ) {
+            let fields = LINES.get(which).copied().unwrap_or_default();
+            let mut parts: Vec<String> = Vec::new();
+            for (at, (name, value)) in fields.iter().enumerate() {
+                // The last change of a field is the one it gets.
+                let change = changes
+                    .iter()
+                    .rev()
+                    .find(|(i, _)| i.index(fields.len()) == at)
+                    .map_or(&Change::Keep, |(_, c)| c);
+                let pair = |v: &str| format!("\"{name}\":{v}");
+                match change {
+                    Change::Keep => parts.push(pair(value)),
+                    Change::Drop => {}
+                    Change::Null => parts.push(pair("null")),
+                    Change::Other(v) => parts.push(pair(v)),
+                    Change::Twice => {
+                        parts.push(pair(value));
+                        parts.push(pair(value));
+                    }
+                }
+            }
+            for index in &order {
+                if !parts.is_empty() {
+                    let at = index.index(parts.len());
+                    let part = parts.remove(at);
+                    parts.push(part);
+                }
+            }
+            parts.extend(foreign.map(str::to_string));
+            let text = format!("{{{}}}", parts.join(","));
+            let general = decode_any(&text);
+            if let Some(fast) = decode_common(&text) {
+                prop_assert_eq!(general.as_ref(), Ok(&fast), "{}", text);
+            }
+            // The whole decode is the general path's, secret check included.
+            let whole = general.and_then(|line| {
+                match line.strings().into_iter().find_map(redact::find) {
+                    Some(secret) => Err(LineProblem::Secret(secret)),
+                    None => Ok(line),
+                }
+            });
+            prop_assert_eq!(decode(&text), whole, "{}", text);
+        }
+    }
+
+    /// Lines as the writer writes them take the fast path.
+    #[test]
+    fn written_lines_take_the_common_path() {
+        for fields in LINES {
+            let text = format!(
+                "{{{}}}",
+                fields
+                    .iter()
+                    .map(|(n, v)| format!("\"{n}\":{v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            assert!(decode_common(&text).is_some(), "{text}");
+        }
+    }
 }
