@@ -43,7 +43,12 @@ struct Stored {
     entries: u64,
 }
 
-/// Per message, the bits of what it was counted for (see the module doc).
+/// Per message, the bits of what it was counted for (see the module doc). In memory: a sorted
+/// run of 10-byte entries, which has no hash table's slack, searched through a directory by the
+/// keys' leading bits (short ids are spread evenly, so a lookup touches one line of the
+/// directory and one of the run; keys bunched on purpose only make the slice searched longer,
+/// binary searched all the same), and a small hashed tail of the newest messages, folded into
+/// the run when it is full.
 #[derive(Debug)]
 pub(super) struct MessageBits {
     /// Sorted by key, each key once.

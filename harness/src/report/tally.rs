@@ -114,6 +114,8 @@ pub struct Tally {
     api_unavailable: bool,
     /// The first and the last time of an input (milliseconds since the epoch).
     span: Option<(u64, u64)>,
+    /// Whether the counts have been read off (`seen` is then empty).
+    settled: bool,
 }
 
 impl Tally {
@@ -142,6 +144,9 @@ impl Tally {
     /// be read back says so as an error check, `messages-uncounted`, rather than give counts
     /// that miss messages.
     fn settle(&mut self) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
         let mut per_bit = [0u64; 16];
         let seen = std::mem::take(&mut self.seen);
         let counted = seen.count(|bits| {
@@ -913,6 +918,8 @@ mod tests {
         // 0..40 and 30..50 overlap in ten messages (delivered to both parts).
         let mut tally = tally_of(0..40);
         tally.merge(tally_of(30..50));
+        tally.settle();
+        // Settling again changes nothing.
         tally.settle();
         assert_eq!(tally.counts.rejected, 50);
         assert_eq!(
