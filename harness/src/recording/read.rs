@@ -467,9 +467,11 @@ pub fn decode_any(text: &str) -> Result<Line, LineProblem> {
 /// accepts a line that one accepts too, with the same result (a property test and the
 /// `recording_line` fuzz target check it).
 pub fn decode_common(text: &str) -> Option<Line> {
-    serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_str(text), Common)
-        .ok()
-        .flatten()
+    let mut json = serde_json::Deserializer::from_str(text);
+    let line = serde::Deserializer::deserialize_map(&mut json, Common).ok()??;
+    // Nothing but whitespace may follow the object.
+    json.end().ok()?;
+    Some(line)
 }
 
 /// The visitor of [`decode_common`]: the first key must be `kind`, and the rest of the object
@@ -816,13 +818,14 @@ mod tests {
 
         /// However a common line is changed (up to two fields dropped, null, of another type or
         /// kind, or twice; the fields in another order, `kind` not first; a field of another
-        /// kind or of none), the fast path gives what the
+        /// kind or of none; text after the object), the fast path gives what the
         /// general one gives: the same line, or nothing and the general path's problem.
         #[test]
         fn the_common_path_decodes_as_the_general_one(
             which in 0usize..3,
             changes in prop::collection::vec((any::<prop::sample::Index>(), change()), 0..3),
             order in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            after in prop::sample::select(vec!["", "", "", " \t", "}", "x", "{}", "\"\"", "26-01"]),
             foreign in prop::option::weighted(0.3, prop::sample::select(vec![
                 r#""scope":"created""#, r#""ms":3"#, r#""queue":"q""#, r#""size":1"#,
                 r#""version":3"#, r#""unknownField":1"#,
@@ -857,7 +860,7 @@ mod tests {
                 }
             }
             parts.extend(foreign.map(str::to_string));
-            let text = format!("{{{}}}", parts.join(","));
+            let text = format!("{{{}}}{after}", parts.join(","));
             let general = decode_any(&text);
             if let Some(fast) = decode_common(&text) {
                 prop_assert_eq!(general.as_ref(), Ok(&fast), "{}", text);
