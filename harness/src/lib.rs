@@ -18,7 +18,8 @@
 //! - [`session`]: the live session, sans-I/O: tracker, tally, recorder and live lines. Its
 //!   recorder hands out evidence numbers, so a live report equals the replay of its recording.
 //! - [`replay`]: a recording streamed and judged; `replay::spill` keeps the tracker's
-//!   projects bounded, spilling the lines of the rest to disk and reading them back by ranges.
+//!   projects bounded, spilling the lines of the rest to disk and reading them back by ranges
+//!   (the report's message tally keeps itself bounded the same way).
 //! - [`report`]: the report model, how a session is judged into it, and its renderers (human,
 //!   JSON, JUnit, HTML).
 //! - [`recording`]: the recording format (schema, reading, what a line stands for, writing).
@@ -30,7 +31,8 @@
 //!   `faults` (what the service gets wrong) and `reset` (the connection-reset layer).
 //! - [`catalogue`]: the transition table and findings catalogue rendered for people.
 //! - [`generate`]: synthetic recordings for benchmarks. [`endpoint`]: where credentials may go.
-//!   [`clock`]: where times come from. [`seed`]: deterministic sequences.
+//!   [`clock`]: where times come from. [`seed`]: deterministic sequences. [`scratch`]:
+//!   anonymous temporary files for what does not fit in memory.
 //! - `fuzzing`, `hostile`: scaffolding for the fuzz targets and the hostile-input tests (hidden
 //!   from the documentation; not part of the library's face).
 
@@ -49,6 +51,7 @@ pub mod recording;
 pub mod replay;
 pub mod report;
 pub mod scenario;
+pub mod scratch;
 pub mod seed;
 pub mod session;
 pub mod sim;

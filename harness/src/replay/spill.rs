@@ -36,7 +36,7 @@ pub const DEFAULT_PROJECTS: usize = 1 << 15;
 
 /// Messages a replay's message tally holds per project the tracker holds (a project of one
 /// lifecycle has a few; 16 for each of 32,768 projects is about 5 MiB of tally).
-pub const MESSAGES_PER_PROJECT: NonZeroUsize = NonZeroUsize::new(16).unwrap();
+pub const MESSAGES_PER_PROJECT: NonZeroUsize = NonZeroUsize::MIN.saturating_add(15);
 
 /// Hex digits in a project id.
 const DIGITS: u32 = 32;
@@ -70,16 +70,7 @@ impl Spill {
     }
 
     fn file(&self) -> io::Result<File> {
-        let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
-        tempfile::tempfile_in(&dir).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot make a file to spill projects to in {}: {e}",
-                    dir.display()
-                ),
-            )
-        })
+        crate::scratch::file(self.dir.as_deref(), "to spill projects to")
     }
 }
 

@@ -189,16 +189,7 @@ impl MessageBits {
 
     /// A new anonymous file in the spill directory.
     fn file(&self) -> io::Result<File> {
-        let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
-        tempfile::tempfile_in(&dir).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot make a file for the message tally in {}: {e}",
-                    dir.display()
-                ),
-            )
-        })
+        crate::scratch::file(self.dir.as_deref(), "for the message tally")
     }
 
     /// Writes the run to a file of tier 0 and empties it; keeps it when the file fails.
