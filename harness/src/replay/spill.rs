@@ -1,19 +1,21 @@
 //! Projects beyond memory: a replay's tracker holds at most a set number of projects; the lines
-//! about any further project are written to temporary files, one per leading hex digit of the
-//! project id, and read back one range of ids at a time when the session is judged. Memory then
-//! holds a bounded number of projects however many the recording has, and the report is the
-//! same: merging trackers that split a stream by project equals one tracker that saw it all,
-//! and the ranges come back in id order, as one tracker hands its projects out.
+//! about any further project are written to temporary files, one per value of the project id's
+//! first two hex digits, and read back one range of ids at a time when the session is judged.
+//! Memory then holds a bounded number of projects however many the recording has, and the
+//! report is the same: merging trackers that split a stream by project equals one tracker that
+//! saw it all, and the ranges come back in id order, as one tracker hands its projects out.
 //!
 //! How it goes. A [`Keeper`] feeds its tracker until the tracker holds [`Spill::projects`]
 //! projects; from then on the tracker takes inputs only about the projects it holds, and a line
 //! with an input about any other project is written (its number and its text) to the file of
-//! that project's next hex digit. When judging reaches a digit's range, the projects the
-//! tracker holds in that range are split off, the digit's file is read back into a new keeper
-//! (which skips what is about projects already held), and that keeper's own files, if it filled
-//! up too, split the range by the following digit; and so on, to at most 32 digits. Each level
-//! adds at most the bound of projects to what is held: random ids need one or two levels; ids
-//! bunched on purpose make the files deeper (more time, and a bound per level), nothing more.
+//! that project's next digits. When judging reaches a file's range, the projects the tracker
+//! holds in that range are split off, the file is read back into a new keeper (which skips what
+//! is about projects already held), and that keeper's own files, if it filled up too, split the
+//! range by the following digit (16 files); and so on, to at most 32 digits. Each level adds at
+//! most the bound of projects to what is held. Random ids need one level up to about 256 times
+//! the bound (8 million projects by default), every line then decoded twice; ids bunched on
+//! purpose make the files deeper (more time, a bound per level, and at most 256 + 16 × 30 files
+//! open), nothing more.
 //!
 //! A spilled line is a recording line that was read without a problem, so it holds no secret
 //! (a line that names one is refused before it stands for any input). The files are anonymous
@@ -100,20 +102,41 @@ impl Range {
         }
     }
 
-    /// The digit after the fixed ones (which file a project goes to), when there is one.
+    /// How many hex digits a split of this range fixes: two for the whole session (256 parts,
+    /// so that a million projects need one level), one below (16 parts, so that ids bunched
+    /// on purpose, a level for each digit they share, keep few files open), none at the end.
+    fn width(self) -> u32 {
+        match self.fixed {
+            0 => 2,
+            fixed => u32::from(fixed < DIGITS),
+        }
+    }
+
+    /// How many parts a split of this range has.
+    fn parts(self) -> usize {
+        1 << (4 * self.width())
+    }
+
+    /// The digits after the fixed ones, as many as [`Range::width`] (which part a project goes
+    /// to), when there are any.
     fn next_digit(self, id: ProjectId) -> Option<usize> {
-        (self.fixed < DIGITS).then(|| {
-            let shift = 124 - 4 * self.fixed;
-            usize::from(((Self::value(id) >> shift) & 0xf) as u8)
+        let width = self.width();
+        (width > 0).then(|| {
+            let shift = 128 - 4 * (self.fixed + width);
+            let mask = (1u128 << (4 * width)) - 1;
+            usize::try_from((Self::value(id) >> shift) & mask).unwrap_or_default()
         })
     }
 
-    /// The range of the ids here whose next digit is `digit`.
+    /// The range of the ids here whose next digits are `digit` (a value below
+    /// [`Range::parts`]).
     fn narrowed(self, digit: usize) -> Self {
-        let shift = 124 - 4 * self.fixed.min(DIGITS - 1);
+        let width = self.width().max(1);
+        let fixed = (self.fixed + width).min(DIGITS);
+        let mask = (1u128 << (4 * width)) - 1;
         Self {
-            prefix: self.prefix | ((digit as u128 & 0xf) << shift),
-            fixed: self.fixed + 1,
+            prefix: self.prefix | ((digit as u128 & mask) << (128 - 4 * fixed)),
+            fixed,
         }
     }
 
@@ -123,10 +146,15 @@ impl Range {
     }
 }
 
-/// The files one full keeper spills to, by the next hex digit of the project id, each with the
-/// number of the last line written to it (a line about two projects of one digit is written
-/// once).
-type Files = [Option<(BufWriter<File>, u32)>; 16];
+/// The files one full keeper spills to, by the next hex digits of the project id (one per part
+/// of its range), each with the number of the last line written to it (a line about two
+/// projects of one part is written once).
+type Files = Vec<Option<(BufWriter<File>, u32)>>;
+
+/// Bytes buffered per file while it is written: 1 MiB for a keeper's files together.
+fn write_buffer(parts: usize) -> usize {
+    (1 << 20) / parts.max(1)
+}
 
 /// Feeds a tracker, up to its bound; spills lines about further projects.
 #[derive(Debug)]
@@ -198,7 +226,8 @@ impl Keeper {
             )));
         };
         if slot.is_none() {
-            *slot = Some((BufWriter::with_capacity(BUFFER, self.spill.file()?), 0));
+            let buffer = write_buffer(self.range.parts());
+            *slot = Some((BufWriter::with_capacity(buffer, self.spill.file()?), 0));
         }
         if let Some((file, last)) = slot {
             let len = u32::try_from(text.len()).map_err(|_| io::Error::other("line too long"))?;
@@ -218,7 +247,11 @@ impl Keeper {
             && self.tracker.len() >= self.spill.projects.get()
             && self.range.fixed < DIGITS
         {
-            self.files = Some(Default::default());
+            self.files = Some(
+                std::iter::repeat_with(|| None)
+                    .take(self.range.parts())
+                    .collect(),
+            );
         }
     }
 
@@ -241,13 +274,17 @@ impl Keeper {
         let parts = match files {
             None => None,
             Some(files) => {
-                let mut parts: [Option<File>; 16] = Default::default();
-                for (slot, written) in parts.iter_mut().zip(files) {
-                    if let Some((file, _)) = written {
-                        let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
-                        file.rewind()?;
-                        *slot = Some(file);
-                    }
+                let mut parts = Vec::with_capacity(files.len());
+                for written in files {
+                    parts.push(match written {
+                        Some((file, _)) => {
+                            let mut file =
+                                file.into_inner().map_err(io::IntoInnerError::into_error)?;
+                            file.rewind()?;
+                            Some(file)
+                        }
+                        None => None,
+                    });
                 }
                 Some(parts)
             }
@@ -263,12 +300,12 @@ impl Keeper {
 }
 
 /// What a keeper held and spilled: its tracker (the projects it held, and those settled before
-/// it in its range) and, if it filled up, its files by the next digit.
+/// it in its range) and, if it filled up, its files by the next digits.
 #[derive(Debug)]
 pub struct Kept {
     tracker: Tracker,
     range: Range,
-    parts: Option<[Option<File>; 16]>,
+    parts: Option<Vec<Option<File>>>,
     spill: Arc<Spill>,
     now: Timestamp,
 }
@@ -513,24 +550,33 @@ mod tests {
     }
 
     #[test]
-    fn ranges_split_by_digit_in_id_order() {
+    fn ranges_split_by_digits_in_id_order() {
+        // The whole session splits by its first two digits, 256 parts.
         let all = Range::ALL;
+        assert_eq!(all.parts(), 256);
         assert!(all.contains(id(u128::MAX)));
-        assert_eq!(all.next_digit(id(0xA << 124)), Some(0xA));
-        let a = all.narrowed(0xA);
-        assert!(a.contains(id(0xA << 124)));
-        assert!(a.contains(id((0xA << 124) | 0xFFFF)));
-        assert!(!a.contains(id(0xB << 124)));
-        assert!(a.start() < all.narrowed(0xB).start());
-        assert_eq!(a.next_digit(id((0xA << 124) | (0x3 << 120))), Some(3));
+        assert_eq!(all.next_digit(id(0xA5 << 120)), Some(0xA5));
+        let a = all.narrowed(0xA5);
+        assert!(a.contains(id(0xA5 << 120)));
+        assert!(a.contains(id((0xA5 << 120) | 0xFFFF)));
+        assert!(!a.contains(id(0xA6 << 120)));
+        assert!(!a.contains(id(0xA << 124)));
+        assert!(a.start() < all.narrowed(0xA6).start());
+        // Below, one digit at a time: 16 parts.
+        assert_eq!(a.parts(), 16);
+        assert_eq!(a.next_digit(id((0xA5 << 120) | (0x3 << 116))), Some(3));
+        let b = a.narrowed(3);
+        assert!(b.contains(id((0xA53 << 116) | 1)));
+        assert!(!b.contains(id(0xA54 << 116)));
         // Down to the last digit, and no further.
-        let mut last = Range::ALL;
-        for _ in 0..DIGITS {
+        let mut last = Range::ALL.narrowed(0xFF);
+        for _ in 2..DIGITS {
             last = last.narrowed(0xF);
         }
         assert!(last.contains(id(u128::MAX)));
         assert!(!last.contains(id(u128::MAX - 1)));
         assert_eq!(last.next_digit(id(u128::MAX)), None);
+        assert_eq!(last.width(), 0);
     }
 
     /// A keeper of two projects spills the lines of the others, and hands every project back
