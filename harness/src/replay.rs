@@ -262,17 +262,17 @@ pub fn replay_streaming<'a>(
         let (kept, mut runs, clients) = collector
             .join()
             .map_err(|_| std::io::Error::other("the tracker thread panicked"))?;
-        let mut totals = Tally::default();
-        for (n, tally) in tallies.into_iter().enumerate() {
+        let mut totals: Option<Tally> = None;
+        for tally in tallies {
             let tally = tally
                 .join()
                 .map_err(|_| std::io::Error::other("a parse worker panicked"))?;
-            if n == 0 {
-                totals = tally;
-            } else {
-                totals.merge(tally);
+            match totals.as_mut() {
+                Some(totals) => totals.merge(tally),
+                None => totals = Some(tally),
             }
         }
+        let totals = totals.unwrap_or_default();
         runs.merge(files);
         Ok::<_, std::io::Error>((kept, totals, runs, clients, read))
     })?;

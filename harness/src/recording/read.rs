@@ -436,14 +436,18 @@ pub fn read_line(text: &str, number: u32) -> Result<Item, LineProblem> {
 /// Decodes one line strictly: JSON, a known kind, only that kind's fields, the required ones
 /// present, no secret in any string.
 pub fn decode(text: &str) -> Result<Line, LineProblem> {
-    let line = match decode_common(text) {
-        Some(line) => line,
-        None => decode_any(text)?,
-    };
-    if let Some(secret) = line.strings().into_iter().find_map(redact::find) {
-        return Err(LineProblem::Secret(secret));
+    match decode_common(text) {
+        Some(line) => without_secret(line),
+        None => decode_any(text).and_then(without_secret),
     }
-    Ok(line)
+}
+
+/// The line, unless one of its strings carries a secret.
+fn without_secret(line: Line) -> Result<Line, LineProblem> {
+    match line.strings().into_iter().find_map(redact::find) {
+        Some(secret) => Err(LineProblem::Secret(secret)),
+        None => Ok(line),
+    }
 }
 
 /// Decodes a line of any kind, its fields in any order, into a [`RawLine`] that takes every
@@ -866,12 +870,7 @@ mod tests {
                 prop_assert_eq!(general.as_ref(), Ok(&fast), "{}", text);
             }
             // The whole decode is the general path's, secret check included.
-            let whole = general.and_then(|line| {
-                match line.strings().into_iter().find_map(redact::find) {
-                    Some(secret) => Err(LineProblem::Secret(secret)),
-                    None => Ok(line),
-                }
-            });
+            let whole = general.and_then(without_secret);
             prop_assert_eq!(decode(&text), whole, "{}", text);
         }
     }
