@@ -1,9 +1,9 @@
-//! Fuzz target `parse_message`: the body is `cvnotify_harness::fuzzing::parse_message`, which the stable test suite
-//! also runs over every corpus file and crash reproducer.
+//! Fuzz target `parse_message`: the body is `cvnotify_wire::fuzzing::parse_message`, which the
+//! stable test suite also runs over every corpus file and crash reproducer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    cvnotify_harness::fuzzing::parse_message(data);
+    cvnotify_wire::fuzzing::parse_message(data);
 });

@@ -1,9 +1,9 @@
-//! Fuzz target `recording_line`: the body is `cvnotify_harness::fuzzing::recording_line`, which the stable test suite
-//! also runs over every corpus file and crash reproducer.
+//! Fuzz target `recording_line`: the body is `cvnotify_wire::fuzzing::recording_line`, which the
+//! stable test suite also runs over every corpus file and crash reproducer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    cvnotify_harness::fuzzing::recording_line(data);
+    cvnotify_wire::fuzzing::recording_line(data);
 });

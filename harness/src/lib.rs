@@ -22,7 +22,9 @@
 //!   (the report's message tally keeps itself bounded the same way).
 //! - [`report`]: the report model, how a session is judged into it, and its renderers (human,
 //!   JSON, JUnit, HTML).
-//! - [`recording`]: the recording format (schema, reading, what a line stands for, writing).
+//! - [`recording`]: the recording format (schema, reading, what a line stands for, writing),
+//!   from the `cvnotify-wire` crate, re-exported here (as is the storage XML, under
+//!   [`storage`]); it depends only on the core.
 //! - [`storage`], [`training`]: the Azure Storage and Custom Vision training API clients.
 //! - [`sim`]: the simulated endpoints: one world (`world`: state, clock, the service's
 //!   promised work) answered by three services, as Azure has them: `queues` and `blobs` (the
@@ -33,8 +35,8 @@
 //! - [`generate`]: synthetic recordings for benchmarks. [`endpoint`]: where credentials may go.
 //!   [`clock`]: where times come from. [`seed`]: deterministic sequences. [`scratch`]:
 //!   anonymous temporary files for what does not fit in memory.
-//! - `fuzzing`, `hostile`: scaffolding for the fuzz targets and the hostile-input tests (hidden
-//!   from the documentation; not part of the library's face).
+//! - `fuzzing`, `hostile`: scaffolding for the fuzz targets (from `cvnotify-wire`) and the
+//!   hostile-input tests (hidden from the documentation; not part of the library's face).
 
 pub mod catalogue;
 pub mod check;
@@ -43,11 +45,11 @@ mod cmd;
 pub mod cross_check;
 pub mod endpoint;
 #[doc(hidden)]
-pub mod fuzzing;
+pub use cvnotify_wire::fuzzing;
 pub mod generate;
 #[doc(hidden)]
 pub mod hostile;
-pub mod recording;
+pub use cvnotify_wire::recording;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -408,10 +408,10 @@ pub fn queue_xml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = crate::storage::xml::read_messages(text);
-    let _ = crate::storage::xml::read_blob_page(text);
-    let _ = crate::storage::xml::read_error(text);
-    if let Ok(body) = crate::storage::xml::message_body(text) {
+    let _ = crate::xml::read_messages(text);
+    let _ = crate::xml::read_blob_page(text);
+    let _ = crate::xml::read_error(text);
+    if let Ok(body) = crate::xml::message_body(text) {
         let inner = body
             .trim_start_matches("<QueueMessage>")
             .trim_end_matches("</QueueMessage>");
@@ -420,7 +420,7 @@ pub fn queue_xml(data: &[u8]) {
         );
         // XML 1.0 cannot carry every character (control characters); those may be refused, but
         // what is read back must be the text itself.
-        if let Ok(messages) = crate::storage::xml::read_messages(&list) {
+        if let Ok(messages) = crate::xml::read_messages(&list) {
             let back = messages
                 .into_iter()
                 .next()

@@ -62,7 +62,7 @@ fn http_time(text: &str, field: &str) -> Result<u64, XmlError> {
 }
 
 /// Reads a `QueueMessagesList` body.
-pub(crate) fn read_messages(xml: &str) -> Result<Vec<ListedMessage>, XmlError> {
+pub fn read_messages(xml: &str) -> Result<Vec<ListedMessage>, XmlError> {
     let list: MessagesList =
         quick_xml::de::from_str(&as_xml10(xml)).map_err(|e| XmlError(e.to_string()))?;
     list.messages
@@ -99,7 +99,7 @@ struct PutBody<'a> {
 /// The Put/Update Message body for `text` (escaped by the serializer). The characters an XML
 /// reader's end-of-line handling would rewrite (`\r`; and U+0085, U+2028, which quick-xml
 /// treats by XML 1.1's rules) are written as character references, so the text comes back exactly.
-pub(crate) fn message_body(text: &str) -> Result<String, XmlError> {
+pub fn message_body(text: &str) -> Result<String, XmlError> {
     let body = quick_xml::se::to_string(&PutBody { message_text: text })
         .map_err(|e| XmlError(e.to_string()))?;
     Ok(body
@@ -160,7 +160,7 @@ pub struct ListedBlob {
 }
 
 /// One page of a List Blobs answer: the blobs, and the marker of the next page (none: done).
-pub(crate) fn read_blob_page(xml: &str) -> Result<(Vec<ListedBlob>, Option<String>), XmlError> {
+pub fn read_blob_page(xml: &str) -> Result<(Vec<ListedBlob>, Option<String>), XmlError> {
     let e: Enumeration =
         quick_xml::de::from_str(&as_xml10(xml)).map_err(|e| XmlError(e.to_string()))?;
     let blobs = e
@@ -185,7 +185,7 @@ struct ErrorXml {
 }
 
 /// The `Code` and `Message` of an `Error` body, when it is one.
-pub(crate) fn read_error(xml: &str) -> (Option<String>, Option<String>) {
+pub fn read_error(xml: &str) -> (Option<String>, Option<String>) {
     match quick_xml::de::from_str::<ErrorXml>(xml) {
         Ok(e) => (e.code, e.message),
         Err(_) => (None, None),

@@ -6,7 +6,7 @@ mod auth;
 pub(crate) mod client;
 mod container;
 mod queue;
-pub(crate) mod xml;
+pub(crate) use cvnotify_wire::xml;
 
 pub use auth::{AccountKey, Credentials, STORAGE_VERSION, SasToken, Signer};
 pub use client::{MAX_ANSWER_BYTES, Resource, RetryPolicy, StorageError};
