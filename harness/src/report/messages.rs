@@ -1,6 +1,6 @@
 //! What each message of a session was counted for, in bounded memory: per message (a 64-bit
-//! short id), a set of bits, held as a sorted run with a small hashed tail of the newest
-//! messages and, past a bound, written out as sorted runs to anonymous temporary files. The
+//! short id), a set of bits, held as a sorted run with a small tail of the newest additions
+//! and, past a bound, written out as sorted runs to anonymous temporary files. The
 //! count of messages with each bit is read off at the end, when every run is merged: a message
 //! whose deliveries landed in several runs counts once, with the bits of all of them.
 //!
@@ -8,8 +8,13 @@
 //! so the files open at the end, and the buffers that read them, stay few: about
 //! `FAN_IN` × log<sub>`FAN_IN`</sub>(messages / bound). A file that cannot be written leaves its
 //! run in memory (nothing is dropped; memory then grows past the bound, and a warning says so).
+//!
+//! Adding never looks a message up: short ids are spread evenly, so a lookup in a run of
+//! megabytes misses the cache every time (three misses a message, 8 % of a replay's time). An
+//! addition is appended to the tail instead, which is sorted (a repeat combined with the entry
+//! before it) and merged into the run in one pass when it is full: every access is sequential.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::num::NonZeroUsize;
@@ -18,8 +23,9 @@ use std::path::PathBuf;
 /// Messages held in memory by default: about 5 MiB.
 pub(super) const DEFAULT_HOLD: usize = 1 << 19;
 
-/// Messages the hashed tail takes before it is folded into the run, at most.
-const TAIL: usize = 8192;
+/// Additions the tail takes before it is folded into the run, at most (320 KiB: it is sorted
+/// in cache, and a fold's pass over the run is shared by this many additions).
+const TAIL: usize = 1 << 15;
 
 /// Runs of one tier that are merged into one run of the next.
 const FAN_IN: usize = 16;
@@ -44,21 +50,14 @@ struct Stored {
 }
 
 /// Per message, the bits of what it was counted for (see the module doc). In memory: a sorted
-/// run of 10-byte entries, which has no hash table's slack, searched through a directory by the
-/// keys' leading bits (short ids are spread evenly, so a lookup touches one line of the
-/// directory and one of the run; keys bunched on purpose only make the slice searched longer,
-/// binary searched all the same), and a small hashed tail of the newest messages, folded into
-/// the run when it is full.
+/// run of 10-byte entries, which has no hash table's slack, and a tail of the newest additions
+/// in the order they came, folded into the run when it is full.
 #[derive(Debug)]
 pub(super) struct MessageBits {
     /// Sorted by key, each key once.
     run: Vec<Entry>,
-    /// For each value of the leading `64 - shift` bits, where its keys begin in the run (one
-    /// more entry at the end: the run's length).
-    directory: Vec<u32>,
-    /// How far a key is shifted right to give its directory slot.
-    shift: u32,
-    tail: HashMap<[u8; 8], [u8; 2]>,
+    /// Additions not yet in the run: a key may be here more than once, and in the run too.
+    tail: Vec<Entry>,
     /// Messages the run holds before it goes to a file.
     hold: usize,
     /// Where the files go (`None`: the system's temporary directory).
@@ -82,9 +81,7 @@ impl MessageBits {
     pub(super) fn holding(hold: NonZeroUsize, dir: Option<PathBuf>) -> Self {
         Self {
             run: Vec::new(),
-            directory: Vec::new(),
-            shift: 64,
-            tail: HashMap::new(),
+            tail: Vec::new(),
             hold: hold.get(),
             dir,
             stored: Vec::new(),
@@ -92,30 +89,15 @@ impl MessageBits {
         }
     }
 
-    /// Where `key` is in the run, if it is there.
-    fn find(&self, key: &[u8; 8]) -> Option<usize> {
-        let slot = usize::try_from(u64::from_be_bytes(*key).checked_shr(self.shift)?).ok()?;
-        let start = usize::try_from(*self.directory.get(slot)?).ok()?;
-        let end = usize::try_from(*self.directory.get(slot + 1)?).ok()?;
-        self.run
-            .get(start..end)?
-            .binary_search_by(|(k, _)| k.cmp(key))
-            .ok()
-            .map(|at| start + at)
+    /// The tail's size at which it is folded.
+    fn tail_limit(&self) -> usize {
+        TAIL.min(self.hold)
     }
 
     /// Adds `bits` to message `m`'s.
     pub(super) fn add(&mut self, m: u64, bits: u16) {
-        let key = m.to_be_bytes();
-        if let Some(at) = self.find(&key)
-            && let Some((_, v)) = self.run.get_mut(at)
-        {
-            *v = (u16::from_le_bytes(*v) | bits).to_le_bytes();
-            return;
-        }
-        let v = self.tail.entry(key).or_default();
-        *v = (u16::from_le_bytes(*v) | bits).to_le_bytes();
-        if self.tail.len() >= TAIL.min(self.hold) {
+        self.tail.push((m.to_be_bytes(), bits.to_le_bytes()));
+        if self.tail.len() >= self.tail_limit() {
             self.fold();
         }
     }
@@ -134,57 +116,75 @@ impl MessageBits {
         }
     }
 
-    /// Moves the tail into the run, merging in place from the back (the run grows by exactly
-    /// the tail: no second copy of it is ever held); a run that reaches the bound goes to a file.
+    /// Sorts the tail by key, each key once with the bits of all its additions.
+    fn sort_tail(&mut self) {
+        self.tail.sort_unstable_by_key(|e| e.0);
+        self.tail.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = (u16::from_le_bytes(kept.1) | u16::from_le_bytes(later.1)).to_le_bytes();
+            }
+            same
+        });
+    }
+
+    /// Moves the tail into the run, merging in place from the back (the run grows by at most
+    /// the tail: no second copy of it is ever held); a run that reaches the bound goes to a
+    /// file. A tail that was mostly repeats stays a tail, sorted, until it fills again.
     fn fold(&mut self) {
-        let mut tail: Vec<Entry> = self.tail.drain().collect();
-        tail.sort_unstable_by_key(|e| e.0);
+        self.sort_tail();
+        if self.tail.len() < self.tail_limit() / 2 {
+            return;
+        }
+        let tail = std::mem::take(&mut self.tail);
         let (mut i, mut j) = (self.run.len(), tail.len());
-        self.run.reserve_exact(j);
         self.run.extend_from_slice(&tail);
         let mut k = self.run.len();
+        // Each step writes one entry at `k - 1` and takes one from the run's unmerged part
+        // (ending at `i`), the tail's (ending at `j`), or both when their keys are equal; `k`
+        // never falls below `i + j`, so nothing unmerged is overwritten.
         while j > 0 {
-            k -= 1;
-            let from_run = i > 0 && self.run.get(i - 1).map(|e| e.0) > tail.get(j - 1).map(|e| e.0);
-            let item = if from_run {
-                i -= 1;
-                self.run.get(i).copied()
-            } else {
-                j -= 1;
-                tail.get(j).copied()
+            let (Some(&t), run_last) = (
+                tail.get(j - 1),
+                i.checked_sub(1).and_then(|at| self.run.get(at).copied()),
+            ) else {
+                break;
             };
-            if let (Some(slot), Some(item)) = (self.run.get_mut(k), item) {
+            let item = match run_last {
+                Some(r) if r.0 > t.0 => {
+                    i -= 1;
+                    r
+                }
+                Some(r) if r.0 == t.0 => {
+                    i -= 1;
+                    j -= 1;
+                    (
+                        t.0,
+                        (u16::from_le_bytes(r.1) | u16::from_le_bytes(t.1)).to_le_bytes(),
+                    )
+                }
+                _ => {
+                    j -= 1;
+                    t
+                }
+            };
+            k -= 1;
+            if let Some(slot) = self.run.get_mut(k) {
                 *slot = item;
             }
         }
+        // Keys the tail shared with the run left a gap between the run's untouched start and
+        // the merged end.
+        if k > i {
+            self.run.copy_within(k.., i);
+            self.run.truncate(self.run.len() - (k - i));
+        }
+        // The tail's buffer is reused (its length is back to zero).
+        self.tail = tail;
+        self.tail.clear();
         if self.run.len() >= self.hold && !self.unwritable {
             self.store();
         }
-        self.index();
-    }
-
-    /// Rebuilds the directory over the run: about four entries a slot.
-    fn index(&mut self) {
-        self.directory.clear();
-        if self.run.is_empty() {
-            self.shift = 64;
-            return;
-        }
-        let bits = (self.run.len() / 4).max(2).ilog2().clamp(1, 20);
-        self.shift = 64 - bits;
-        let slots = 1usize << bits;
-        self.directory.reserve_exact(slots + 1);
-        let mut at = 0usize;
-        for slot in 0..slots {
-            while self.run.get(at).is_some_and(|(k, _)| {
-                usize::try_from(u64::from_be_bytes(*k) >> self.shift).is_ok_and(|s| s < slot)
-            }) {
-                at += 1;
-            }
-            self.directory.push(u32::try_from(at).unwrap_or(u32::MAX));
-        }
-        self.directory
-            .push(u32::try_from(self.run.len()).unwrap_or(u32::MAX));
     }
 
     /// A new anonymous file in the spill directory.
@@ -268,14 +268,10 @@ impl MessageBits {
     /// Calls `each` once per message with all its bits, in key order; an error when a file
     /// cannot be read back.
     pub(super) fn count(mut self, mut each: impl FnMut(u16)) -> io::Result<()> {
-        let tail: Vec<Entry> = {
-            let mut t: Vec<Entry> = self.tail.drain().collect();
-            t.sort_unstable_by_key(|e| e.0);
-            t
-        };
+        self.sort_tail();
         let mut sources = vec![
             Source::Memory(std::mem::take(&mut self.run).into_iter()),
-            Source::Memory(tail.into_iter()),
+            Source::Memory(std::mem::take(&mut self.tail).into_iter()),
         ];
         for s in &self.stored {
             sources.push(Source::stored(s)?);
