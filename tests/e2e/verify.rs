@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{repo_root, temp_dir};
+use crate::support::{cvnotify_env, repo_root, temp_dir};
 
 fn python() -> String {
     let python = repo_root().join("target/sdk-venv/bin/python");
@@ -142,10 +142,10 @@ fn the_correct_python_consumer_passes_every_scenario_and_its_journal_replays_the
     assert_all_pass(&runs, "python consumer");
     for run in &runs {
         let record = run.recording.as_ref().unwrap();
-        let replayed = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
-            .args(["replay", "--format", "json", record.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let replayed = cvnotify_env(
+            &["replay", "--format", "json", record.to_str().unwrap()],
+            &[],
+        );
         assert_eq!(replayed.status.code(), Some(0));
         let replayed: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
         assert_eq!(

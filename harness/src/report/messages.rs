@@ -40,6 +40,11 @@ const BUFFER: usize = 1 << 15;
 /// bits as little-endian ones; with 1-byte alignment an entry takes 10 bytes, not 16.
 type Entry = ([u8; 8], [u8; 2]);
 
+/// The bits of two entries of one key.
+fn union(a: [u8; 2], b: [u8; 2]) -> [u8; 2] {
+    (u16::from_le_bytes(a) | u16::from_le_bytes(b)).to_le_bytes()
+}
+
 /// A sorted run written to a file, and its tier (a run of tier `n` merged `FAN_IN`^`n` runs).
 #[derive(Debug)]
 struct Stored {
@@ -102,12 +107,18 @@ impl MessageBits {
         }
     }
 
-    /// Adds everything `other` holds (its files become this one's).
+    /// Adds everything `other` holds (its files become this one's): its run, already sorted, is
+    /// merged into this one a tail's worth at a time (so this run reaches the bound and goes to
+    /// a file as it would by additions); its tail joins this one's.
     pub(super) fn absorb(&mut self, other: Self) {
         self.unwritable |= other.unwritable;
         let had = self.stored.len();
         self.stored.extend(other.stored);
-        for (k, v) in other.run.into_iter().chain(other.tail) {
+        let part_size = self.tail_limit();
+        for part in other.run.chunks(part_size) {
+            self.merge(part);
+        }
+        for (k, v) in other.tail {
             self.add(u64::from_be_bytes(k), u16::from_le_bytes(v));
         }
         if self.stored.len() > had {
@@ -122,30 +133,39 @@ impl MessageBits {
         self.tail.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
             if same {
-                kept.1 = (u16::from_le_bytes(kept.1) | u16::from_le_bytes(later.1)).to_le_bytes();
+                kept.1 = union(kept.1, later.1);
             }
             same
         });
     }
 
-    /// Moves the tail into the run, merging in place from the back (the run grows by at most
-    /// the tail: no second copy of it is ever held); a run that reaches the bound goes to a
-    /// file. A tail that was mostly repeats stays a tail, sorted, until it fills again.
+    /// Moves the tail into the run. A tail that was mostly repeats stays a tail, sorted, until
+    /// it fills again.
     fn fold(&mut self) {
         self.sort_tail();
         if self.tail.len() < self.tail_limit() / 2 {
             return;
         }
         let tail = std::mem::take(&mut self.tail);
-        let (mut i, mut j) = (self.run.len(), tail.len());
-        self.run.extend_from_slice(&tail);
+        self.merge(&tail);
+        // The tail's buffer is reused (its length is back to zero).
+        self.tail = tail;
+        self.tail.clear();
+    }
+
+    /// Merges `sorted` (by key, each key once) into the run in place from the back (the run
+    /// grows by at most its length: no second copy of the run is ever held); a run that
+    /// reaches the bound goes to a file.
+    fn merge(&mut self, sorted: &[Entry]) {
+        let (mut i, mut j) = (self.run.len(), sorted.len());
+        self.run.extend_from_slice(sorted);
         let mut k = self.run.len();
         // Each step writes one entry at `k - 1` and takes one from the run's unmerged part
-        // (ending at `i`), the tail's (ending at `j`), or both when their keys are equal; `k`
+        // (ending at `i`), `sorted`'s (ending at `j`), or both when their keys are equal; `k`
         // never falls below `i + j`, so nothing unmerged is overwritten.
         while j > 0 {
             let (Some(&t), run_last) = (
-                tail.get(j - 1),
+                sorted.get(j - 1),
                 i.checked_sub(1).and_then(|at| self.run.get(at).copied()),
             ) else {
                 break;
@@ -158,10 +178,7 @@ impl MessageBits {
                 Some(r) if r.0 == t.0 => {
                     i -= 1;
                     j -= 1;
-                    (
-                        t.0,
-                        (u16::from_le_bytes(r.1) | u16::from_le_bytes(t.1)).to_le_bytes(),
-                    )
+                    (t.0, union(r.1, t.1))
                 }
                 _ => {
                     j -= 1;
@@ -173,15 +190,12 @@ impl MessageBits {
                 *slot = item;
             }
         }
-        // Keys the tail shared with the run left a gap between the run's untouched start and
+        // Keys `sorted` shared with the run left a gap between the run's untouched start and
         // the merged end.
         if k > i {
             self.run.copy_within(k.., i);
             self.run.truncate(self.run.len() - (k - i));
         }
-        // The tail's buffer is reused (its length is back to zero).
-        self.tail = tail;
-        self.tail.clear();
         if self.run.len() >= self.hold && !self.unwritable {
             self.store();
         }

@@ -45,6 +45,15 @@ mod tests {
         })
     }
 
+    /// An ExportCompleted notification naming `uri`, as JSON text and as base64 of it.
+    fn export_texts(uri: &str) -> (String, String) {
+        let json = format!(
+            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{P}","iterationId":"{P}","exportStatus":"ExportCompleted","modelUri":"{uri}"}}}}"#
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&json);
+        (json, b64)
+    }
+
     fn write(lines: &[Line]) -> String {
         let mut w = Writer::new(Vec::new());
         for l in lines {
@@ -56,10 +65,7 @@ mod tests {
     #[test]
     fn written_lines_read_back_and_carry_no_secret() {
         let uri = "https://svc.blob.core.windows.net/m/x.zip?sv=1&sig=CANARY%2Bsig%3D";
-        let json = format!(
-            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{P}","iterationId":"{P}","exportStatus":"ExportCompleted","modelUri":"{uri}"}}}}"#
-        );
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&json);
+        let (json, b64) = export_texts(uri);
         let mut api = ApiLine {
             at: At(Timestamp(1_767_258_001_000)),
             operation: Operation::CreateProject,
@@ -105,10 +111,7 @@ mod tests {
     #[test]
     fn the_reader_refuses_secrets_even_inside_base64() {
         let uri = "https://svc.blob.core.windows.net/m/x.zip?sig=CANARY";
-        let json = format!(
-            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{P}","iterationId":"{P}","exportStatus":"ExportCompleted","modelUri":"{uri}"}}}}"#
-        );
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&json);
+        let (json, b64) = export_texts(uri);
         for text in [json.as_str(), b64.as_str()] {
             let line = serde_json::to_string(&message(text)).unwrap();
             let problem = read_line(&line, 2).unwrap_err();
