@@ -279,6 +279,15 @@ impl PlatformFacts {
     }
 }
 
+/// The last answer of [`StoredUri::in_container`] for a backup-form prefix: the prefix (the
+/// very same shared text), the container, and the answer.
+#[derive(Clone, Debug)]
+pub(crate) struct ContainmentMemo {
+    prefix: Arc<str>,
+    container: ContainerUri,
+    inside: bool,
+}
+
 /// A notice's `modelUri`, stored compactly where it can be rebuilt exactly.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StoredUri {
@@ -322,7 +331,12 @@ impl StoredUri {
         pool: &mut BTreeSet<Arc<str>>,
     ) -> Self {
         let text = uri.expose_secret();
+        // The backup form also needs the segment to be the end of the path (no query or
+        // fragment after it, and its `/` not the authority's): then the URI's host, port and
+        // the path before the segment are the prefix's, whatever the ids ([`Self::in_container`]).
         if let Some((prefix, segment)) = text.rsplit_once('/')
+            && !prefix.contains(['?', '#'])
+            && uri.path().len() > segment.len()
             && let Some(platform) = canonical_backup_platform(segment, p, i)
         {
             let prefix = match pool.get(prefix) {
@@ -348,6 +362,38 @@ impl StoredUri {
             .ok(),
             Self::Other(uri) => Some((**uri).clone()),
         }
+    }
+
+    /// Whether the URI names a blob directly inside `container` ([`ContainerUri::contains`]).
+    /// For the backup form, the answer depends only on the prefix (the segment is the end of
+    /// the path and holds no delimiter): it is worked out once, on the prefix with a stand-in
+    /// segment, and kept in `memo` for the next notice of the same prefix and container.
+    pub(crate) fn in_container(
+        &self,
+        p: ProjectId,
+        i: IterationId,
+        container: &ContainerUri,
+        memo: &mut Option<ContainmentMemo>,
+    ) -> bool {
+        let Self::Backup { prefix, .. } = self else {
+            return self.model_uri(p, i).is_some_and(|u| container.contains(&u));
+        };
+        if let Some(m) = memo
+            && Arc::ptr_eq(&m.prefix, prefix)
+            && m.container == *container
+        {
+            return m.inside;
+        }
+        let inside = ModelUri::parse(&alloc::format!("{prefix}/x")).map_or_else(
+            |_| self.model_uri(p, i).is_some_and(|u| container.contains(&u)),
+            |u| container.contains(&u),
+        );
+        *memo = Some(ContainmentMemo {
+            prefix: Arc::clone(prefix),
+            container: container.clone(),
+            inside,
+        });
+        inside
     }
 
     /// The platform named by the backup blob name in the URI, when it has one.
@@ -658,5 +704,67 @@ impl ProjectFacts {
             .iter()
             .filter(|(_, c)| c.queue)
             .max_by(|(a, x), (b, y)| (a.at, x).cmp(&(b.at, y)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memo's answer for a backup-form URI is the full rebuild's, for URIs whose segment is
+    /// or is not the end of the path, containers whose path is shorter, equal, longer or
+    /// reaches into the segment, and with the memo kept from one container to the next.
+    #[test]
+    fn in_container_answers_as_the_rebuilt_uri_does() {
+        let p = ProjectId::from_bytes(0x1111_2222_3333_4444_5555_6666_7777_8888_u128.to_be_bytes());
+        let i =
+            IterationId::from_bytes(0xaaaa_bbbb_cccc_dddd_eeee_ffff_0000_1111_u128.to_be_bytes());
+        let segment = alloc::format!("{p}%20-%20{i}.{}", ExportPlatform::Onnx);
+        let uris = [
+            "https://acct.blob.core.windows.net/backups",
+            "https://acct.blob.core.windows.net/backups/sub",
+            "https://ACCT.blob.core.windows.net:443/backups",
+            "http://127.0.0.1:10000/devstoreaccount1/backups",
+            "https://acct.blob.core.windows.net",
+            "https://acct.blob.core.windows.net/backups?sv=1&x=",
+            "https://acct.blob.core.windows.net/backups#f",
+            "https:/",
+        ];
+        let mut prefix_of_segment = String::from("https://acct.blob.core.windows.net/backups/");
+        prefix_of_segment.push_str(&segment[..8]);
+        let containers = [
+            "https://acct.blob.core.windows.net/backups",
+            "https://acct.blob.core.windows.net/backups/",
+            "https://acct.blob.core.windows.net/back",
+            "https://acct.blob.core.windows.net/backups/sub",
+            "https://acct.blob.core.windows.net/",
+            "https://acct.blob.core.windows.net:443/backups",
+            "http://127.0.0.1:10000/devstoreaccount1/backups",
+            "https://other.blob.core.windows.net/backups",
+            prefix_of_segment.as_str(),
+        ];
+        let mut pool = BTreeSet::new();
+        let mut backups = 0;
+        for base in uris {
+            let Ok(uri) = ModelUri::parse(&alloc::format!("{base}/{segment}")) else {
+                continue;
+            };
+            let stored = StoredUri::new(uri.clone(), p, i, &mut pool);
+            backups += usize::from(matches!(stored, StoredUri::Backup { .. }));
+            assert_eq!(stored.model_uri(p, i).as_ref(), Some(&uri), "{base}");
+            let mut memo = None;
+            for _ in 0..2 {
+                for text in containers {
+                    let container = ContainerUri::parse(text).expect(text);
+                    assert_eq!(
+                        stored.in_container(p, i, &container, &mut memo),
+                        container.contains(&uri),
+                        "{base}/{{segment}} in {text}"
+                    );
+                }
+            }
+        }
+        // The first five are the backup form; a query, a fragment or no path are kept whole.
+        assert_eq!(backups, 5);
     }
 }

@@ -12,7 +12,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::facts::{
-    Config, IterationFacts, PlatformFacts, ProjectFacts, StoredUri, insert_sorted, keep_first,
+    Config, ContainmentMemo, IterationFacts, PlatformFacts, ProjectFacts, StoredUri, insert_sorted,
+    keep_first,
 };
 use super::finding::{Finding, FindingCode, Sources};
 use super::input::{Delivery, Event, Input, Stamp, Timestamp};
@@ -429,6 +430,7 @@ impl Verdicts {
             project_id,
             facts,
             findings: Vec::new(),
+            containment: None,
         };
         let (phase, history) = judge.fold();
         judge.check();
@@ -463,6 +465,8 @@ struct Judge<'a> {
     project_id: ProjectId,
     facts: &'a ProjectFacts,
     findings: Vec<Finding>,
+    /// The last backup prefix checked against a container, and the answer.
+    containment: Option<ContainmentMemo>,
 }
 
 impl Judge<'_> {
@@ -822,12 +826,11 @@ impl Judge<'_> {
                     evidence,
                 );
             }
-            let uri = notice
-                .uri
-                .as_ref()
-                .and_then(|u| u.model_uri(self.project_id, id));
-            if let Some(uri) = &uri {
-                if let Some(Ok(name)) = uri.backup_blob_name()
+            if let Some(stored) = &notice.uri {
+                // A backup-form URI names the notice's own ids by construction; any other is
+                // rebuilt and read.
+                if let StoredUri::Other(uri) = stored
+                    && let Some(Ok(name)) = uri.backup_blob_name()
                     && (name.project_id() != self.project_id || name.iteration_id() != id)
                 {
                     self.raise(
@@ -842,7 +845,9 @@ impl Judge<'_> {
                     .facts
                     .config_at(first)
                     .and_then(|c| c.container.as_ref());
-                if container.is_some_and(|c| !c.contains(uri)) {
+                if container.is_some_and(|c| {
+                    !stored.in_container(self.project_id, id, c, &mut self.containment)
+                }) {
                     self.raise(
                         FindingCode::ModelUriOutsideContainer,
                         first.at,
