@@ -491,18 +491,50 @@ impl<'de> serde::de::Visitor<'de> for Common {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         use serde::de::value::MapAccessDeserializer;
-        let key: Option<std::borrow::Cow<'de, str>> = map.next_key()?;
-        if key.as_deref() != Some("kind") {
+        if map.next_key::<Word>()? != Some(Word::Kind) {
             return Ok(None);
         }
-        let kind: std::borrow::Cow<'de, str> = map.next_value()?;
+        let kind = map.next_value::<Word>()?;
         let rest = MapAccessDeserializer::new(map);
-        Ok(Some(match &*kind {
-            "message" => Line::Message(MessageLine::deserialize(rest)?),
-            "api" => Line::Api(ApiLine::deserialize(rest)?),
-            "blob" => Line::Blob(BlobLine::deserialize(rest)?),
-            _ => return Ok(None),
+        Ok(Some(match kind {
+            Word::Message => Line::Message(MessageLine::deserialize(rest)?),
+            Word::Api => Line::Api(ApiLine::deserialize(rest)?),
+            Word::Blob => Line::Blob(BlobLine::deserialize(rest)?),
+            Word::Kind | Word::Other => return Ok(None),
         }))
+    }
+}
+
+/// The words [`Common`] looks for, read where they are (a `Cow` would copy each into a
+/// `String`).
+#[derive(Debug, PartialEq, Eq)]
+enum Word {
+    Kind,
+    Message,
+    Api,
+    Blob,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Word;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Word, E> {
+                Ok(match text {
+                    "kind" => Word::Kind,
+                    "message" => Word::Message,
+                    "api" => Word::Api,
+                    "blob" => Word::Blob,
+                    _ => Word::Other,
+                })
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 
@@ -552,6 +584,20 @@ impl RawLines {
     /// An empty batch with the same limits.
     pub fn emptied(&self) -> Self {
         Self::new(self.most_lines, self.most_bytes)
+    }
+
+    /// This batch emptied for another round, its buffers kept (no allocation, no fresh pages
+    /// to fault in), unless a long line grew them past twice their size.
+    pub fn recycled(mut self) -> Self {
+        if self.buf.capacity() > 2 * (self.most_bytes + self.most_bytes / 4)
+            || self.lines.capacity() > 2 * self.most_lines
+        {
+            return self.emptied();
+        }
+        self.buf.clear();
+        self.lines.clear();
+        self.bytes = 0;
+        self
     }
 
     /// Whether it has reached a limit.
