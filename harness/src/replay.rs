@@ -147,6 +147,8 @@ pub fn replay_streaming<'a>(
     let dir = spill.dir.clone();
     let (kept, totals, runs, clients, read) = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
+        // Batches of lines the tracker is done with go back to the reader to be filled again.
+        let (recycle_tx, recycle_rx) = mpsc::channel::<RawLines>();
         let collector = scope.spawn(move || {
             // Judged with every source; the runs' own say narrows them at the end.
             let mut keeper = Keeper::new(Tracker::new(Settings::default()), spill);
@@ -172,6 +174,9 @@ pub fn replay_streaming<'a>(
                     if let Err(e) = keeper.handle(input, text) {
                         broken = Some(e);
                     }
+                }
+                if let Some(lines) = lines {
+                    let _ = recycle_tx.send(lines);
                 }
                 runs.merge(marks);
                 waiting.insert(seq, journal);
@@ -203,6 +208,7 @@ pub fn replay_streaming<'a>(
                 for (seq, raw_lines) in rx {
                     let mut batch = Batch {
                         seq,
+                        inputs: Vec::with_capacity(raw_lines.len()),
                         ..Batch::default()
                     };
                     raw_lines
@@ -241,7 +247,9 @@ pub fn replay_streaming<'a>(
                 match more {
                     Ok(more) => {
                         if batch.is_full() {
-                            let next = batch.emptied();
+                            let next = recycle_rx
+                                .try_recv()
+                                .map_or_else(|_| batch.emptied(), RawLines::recycled);
                             send(std::mem::replace(&mut batch, next));
                         }
                         if !more {
