@@ -54,8 +54,12 @@ pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write)
     match format {
         Format::Human => human::render(report, color, out),
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
-            writeln!(out)
+            // The serializer writes a few bytes at a time (a key, a quote, two spaces of
+            // indentation): into a buffer of its own type, not through `dyn Write` each time.
+            let mut out = io::BufWriter::with_capacity(1 << 16, out);
+            serde_json::to_writer_pretty(&mut out, report)?;
+            writeln!(out)?;
+            out.flush()
         }
         Format::Junit => junit::render(report, out),
         Format::Html => html::render(report, out),
