@@ -20,11 +20,11 @@ use crate::report::{
 };
 
 /// Lines per batch handed to a parse worker, at most.
-const BATCH: usize = 1024;
+const BATCH: usize = 512;
 
 /// Bytes of text per batch, about (a batch ends at the first line that reaches it): bounds
 /// what the batches in flight hold when lines are long.
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 128 << 10;
 
 /// A journal line (or a run's start) for the client judge, which takes them in line order.
 enum Journal {
@@ -147,8 +147,11 @@ pub fn replay_streaming<'a>(
     let dir = spill.dir.clone();
     let (kept, totals, runs, clients, read) = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Batch>(2 * workers);
-        // Batches of lines the tracker is done with go back to the reader to be filled again.
-        let (recycle_tx, recycle_rx) = mpsc::channel::<RawLines>();
+        // A batch's buffers (its lines, the vector its inputs go in) make a round trip: the
+        // tracker hands them back to the reader to be filled again. Allocated per batch, they
+        // were freed on another thread than the one that made them, which glibc's arenas can
+        // keep hundreds of megabytes of.
+        let (recycle_tx, recycle_rx) = mpsc::channel::<(RawLines, Vec<Input>)>();
         let collector = scope.spawn(move || {
             // Judged with every source; the runs' own say narrows them at the end.
             let mut keeper = Keeper::new(Tracker::new(Settings::default()), spill);
@@ -161,12 +164,12 @@ pub fn replay_streaming<'a>(
             for batch in done_rx {
                 let Batch {
                     seq,
-                    inputs,
+                    mut inputs,
                     runs: marks,
                     journal,
                     lines,
                 } = batch;
-                for input in inputs {
+                for input in inputs.drain(..) {
                     if broken.is_some() {
                         break;
                     }
@@ -176,7 +179,7 @@ pub fn replay_streaming<'a>(
                     }
                 }
                 if let Some(lines) = lines {
-                    let _ = recycle_tx.send(lines);
+                    let _ = recycle_tx.send((lines, inputs));
                 }
                 runs.merge(marks);
                 waiting.insert(seq, journal);
@@ -201,14 +204,15 @@ pub fn replay_streaming<'a>(
         let mut jobs = Vec::with_capacity(workers);
         let mut tallies = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (tx, rx) = mpsc::sync_channel::<(usize, RawLines)>(1);
+            let (tx, rx) = mpsc::sync_channel::<(usize, RawLines, Vec<Input>)>(1);
             let done = done_tx.clone();
             let mut tally = Tally::holding(share, dir.clone());
             tallies.push(scope.spawn(move || {
-                for (seq, raw_lines) in rx {
+                for (seq, raw_lines, mut inputs) in rx {
+                    inputs.reserve(raw_lines.len());
                     let mut batch = Batch {
                         seq,
-                        inputs: Vec::with_capacity(raw_lines.len()),
+                        inputs,
                         ..Batch::default()
                     };
                     raw_lines
@@ -225,10 +229,12 @@ pub fn replay_streaming<'a>(
         }
         drop(done_tx);
         let mut batch = RawLines::new(BATCH, BATCH_BYTES);
+        // The inputs vector that goes with `batch`.
+        let mut spare = Vec::new();
         let mut next = 0usize;
-        let mut send = |batch: RawLines| {
+        let mut send = |batch: RawLines, inputs: Vec<Input>| {
             if let Some(job) = jobs.get(next % workers) {
-                let _ = job.send((next, batch));
+                let _ = job.send((next, batch, inputs));
             }
             next += 1;
         };
@@ -247,10 +253,14 @@ pub fn replay_streaming<'a>(
                 match more {
                     Ok(more) => {
                         if batch.is_full() {
-                            let next = recycle_rx
-                                .try_recv()
-                                .map_or_else(|_| batch.emptied(), RawLines::recycled);
-                            send(std::mem::replace(&mut batch, next));
+                            let (lines, inputs) = recycle_rx.try_recv().map_or_else(
+                                |_| (batch.emptied(), Vec::new()),
+                                |(lines, inputs)| (lines.recycled(), inputs),
+                            );
+                            send(
+                                std::mem::replace(&mut batch, lines),
+                                std::mem::replace(&mut spare, inputs),
+                            );
                         }
                         if !more {
                             break;
@@ -264,7 +274,7 @@ pub fn replay_streaming<'a>(
             }
         }
         if !batch.is_empty() {
-            send(batch);
+            send(batch, spare);
         }
         drop(jobs);
         let (kept, mut runs, clients) = collector
