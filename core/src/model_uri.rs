@@ -109,6 +109,11 @@ impl ModelUri {
         self.uri.path().as_str()
     }
 
+    /// Whether a query or a fragment follows the path (even an empty one).
+    pub fn has_query_or_fragment(&self) -> bool {
+        self.uri.query().is_some() || self.uri.fragment().is_some()
+    }
+
     /// Whether the query has a SAS signature (`sig`).
     pub fn has_sas_signature(&self) -> bool {
         self.uri

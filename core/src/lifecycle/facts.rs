@@ -335,7 +335,7 @@ impl StoredUri {
         // fragment after it, and its `/` not the authority's): then the URI's host, port and
         // the path before the segment are the prefix's, whatever the ids ([`Self::in_container`]).
         if let Some((prefix, segment)) = text.rsplit_once('/')
-            && !prefix.contains(['?', '#'])
+            && !uri.has_query_or_fragment()
             && uri.path().len() > segment.len()
             && let Some(platform) = canonical_backup_platform(segment, p, i)
         {
