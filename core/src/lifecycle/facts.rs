@@ -315,11 +315,21 @@ fn canonical_backup_platform(
     p: ProjectId,
     i: IterationId,
 ) -> Option<ExportPlatform> {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let rest = segment.strip_prefix(&*p.as_uuid().hyphenated().encode_lower(&mut buf))?;
-    let rest = rest.strip_prefix("%20-%20")?;
-    let rest = rest.strip_prefix(&*i.as_uuid().hyphenated().encode_lower(&mut buf))?;
-    ExportPlatform::from_name(rest.strip_prefix('.')?)
+    const GUID: usize = uuid::fmt::Hyphenated::LENGTH;
+    const SEPARATOR: &[u8] = b"%20-%20";
+    // `{p}%20-%20{i}.` written once into one buffer, compared in one go.
+    let mut expected = [0u8; 2 * GUID + SEPARATOR.len() + 1];
+    let (head, tail) = expected.split_at_mut(GUID);
+    p.as_uuid().hyphenated().encode_lower(head);
+    let (middle, tail) = tail.split_at_mut(SEPARATOR.len());
+    middle.copy_from_slice(SEPARATOR);
+    let (last, dot) = tail.split_at_mut(GUID);
+    i.as_uuid().hyphenated().encode_lower(last);
+    dot.fill(b'.');
+    if !segment.as_bytes().starts_with(&expected) {
+        return None;
+    }
+    ExportPlatform::from_name(segment.get(expected.len()..)?)
 }
 
 impl StoredUri {
@@ -334,7 +344,10 @@ impl StoredUri {
         // The backup form also needs the segment to be the end of the path (no query or
         // fragment after it, and its `/` not the authority's): then the URI's host, port and
         // the path before the segment are the prefix's, whatever the ids ([`Self::in_container`]).
-        if let Some((prefix, segment)) = text.rsplit_once('/')
+        // memchr's search from the end, not core's byte loop (this runs for every Export).
+        let slash = memchr::memrchr(b'/', text.as_bytes());
+        if let Some((prefix, segment)) =
+            slash.and_then(|at| Some((text.get(..at)?, text.get(at + 1..)?)))
             && !uri.has_query_or_fragment()
             && uri.path().len() > segment.len()
             && let Some(platform) = canonical_backup_platform(segment, p, i)
