@@ -45,6 +45,19 @@ impl QueueState {
     /// Drops the messages that expired by `now`.
     fn expire(&mut self, now: SystemTime) {
         self.messages.retain(|m| m.expires > now);
+        self.fit();
+    }
+
+    /// Gives back room a drained queue no longer needs: once it holds under a quarter of its
+    /// capacity, it keeps twice what it holds (a queue filled with 5,000 messages and drained
+    /// kept room for 5,000, 0.6 MiB, for as long as the simulation ran). Shrinking halves the
+    /// room at least, so its copies cost less than the removals that led to it.
+    fn fit(&mut self) {
+        const FLOOR: usize = 64;
+        if self.messages.capacity() > FLOOR && self.messages.len() < self.messages.capacity() / 4 {
+            self.messages
+                .shrink_to((2 * self.messages.len()).max(FLOOR));
+        }
     }
 }
 
@@ -341,6 +354,7 @@ impl World {
             }
             QueueOp::ClearMessages => {
                 queue.messages.clear();
+                queue.fit();
                 Reply::new(204)
             }
             QueueOp::PutMessage => self.put_message(request, name, now),
@@ -589,6 +603,7 @@ impl World {
         }
         if op == QueueOp::DeleteMessage {
             queue.messages.remove(at);
+            queue.fit();
             return Reply::new(204);
         }
         let Some(m) = queue.messages.get_mut(at) else {
