@@ -518,23 +518,15 @@ enum Word {
 
 impl<'de> Deserialize<'de> for Word {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl serde::de::Visitor<'_> for Text {
-            type Value = Word;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Word, E> {
-                Ok(match text {
-                    "kind" => Word::Kind,
-                    "message" => Word::Message,
-                    "api" => Word::Api,
-                    "blob" => Word::Blob,
-                    _ => Word::Other,
-                })
-            }
-        }
-        d.deserialize_str(Text)
+        super::schema::in_place(d, "a string", |text| {
+            Ok(match text {
+                "kind" => Self::Kind,
+                "message" => Self::Message,
+                "api" => Self::Api,
+                "blob" => Self::Blob,
+                _ => Self::Other,
+            })
+        })
     }
 }
 

@@ -27,20 +27,31 @@ impl Serialize for At {
 
 impl<'de> Deserialize<'de> for At {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// Reads the text where it is (in the line, or in the parser's buffer when escaped):
-        /// a `Cow` would be copied into a `String` first.
-        struct Text;
-        impl serde::de::Visitor<'_> for Text {
-            type Value = At;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an RFC 3339 time")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<At, E> {
-                parse_time(text).map(At).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(Text)
+        in_place(d, "an RFC 3339 time", |text| parse_time(text).map(At))
     }
+}
+
+/// Reads a string where it is (in the line, or in the parser's buffer when escaped) and makes
+/// `read` of it: a `Cow<str>` would be copied into a `String` first, for every line.
+pub(crate) fn in_place<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    read: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Text<F>(&'static str, F);
+    impl<T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'_> for Text<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+            (self.1)(text).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Text(expecting, read))
 }
 
 /// RFC 3339 text to milliseconds (times before 1970 are refused).
