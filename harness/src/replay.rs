@@ -255,7 +255,15 @@ pub fn replay_streaming<'a>(
                         if batch.is_full() {
                             let (lines, inputs) = recycle_rx.try_recv().map_or_else(
                                 |_| (batch.emptied(), Vec::new()),
-                                |(lines, inputs)| (lines.recycled(), inputs),
+                                // A vector a line of many inputs grew is let go.
+                                |(lines, inputs)| {
+                                    let inputs = if inputs.capacity() > 4 * BATCH {
+                                        Vec::new()
+                                    } else {
+                                        inputs
+                                    };
+                                    (lines.recycled(), inputs)
+                                },
                             );
                             send(
                                 std::mem::replace(&mut batch, lines),

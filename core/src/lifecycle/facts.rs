@@ -344,7 +344,7 @@ impl StoredUri {
         // The backup form also needs the segment to be the end of the path (no query or
         // fragment after it, and its `/` not the authority's): then the URI's host, port and
         // the path before the segment are the prefix's, whatever the ids ([`Self::in_container`]).
-        // memchr's search from the end, not core's byte loop (this runs for every Export).
+        // The last `/` is found by memchr, not core's byte loop: this runs for every Export.
         let slash = memchr::memrchr(b'/', text.as_bytes());
         if let Some((prefix, segment)) =
             slash.and_then(|at| Some((text.get(..at)?, text.get(at + 1..)?)))
