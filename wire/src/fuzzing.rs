@@ -22,7 +22,7 @@ use cvnotify_core::{
     ParseOptions, ProjectId, TrainingStatus, parse,
 };
 
-use crate::recording::{Item, Line, Writer, decode_any, decode_common, parse_time, read_line};
+use crate::recording::{Item, Line, Writer, decode_any, decode_common, read_line};
 
 /// `parse_message`: any bytes, tolerant and strict. The same input gives the same answer, strict
 /// accepts only what tolerant accepts without deviation, an error is one line, and what is
@@ -107,22 +107,6 @@ pub fn recording_line(data: &[u8]) {
             decode_any(text).as_ref(),
             Ok(&fast),
             "the fast path differs on {text:?}"
-        );
-    }
-    // A line's time is read as the time crate reads it (the writer's form is read in place).
-    if let Some(at) = text
-        .split_once("\"at\":\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(at, _)| at)
-    {
-        let by_time =
-            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                .ok()
-                .and_then(|t| u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok());
-        assert_eq!(
-            parse_time(at).ok().map(|t| t.0),
-            by_time,
-            "the time {at:?} is read otherwise than the time crate reads it"
         );
     }
     for number in [1, 7] {

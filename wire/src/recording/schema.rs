@@ -56,75 +56,12 @@ where
 
 /// RFC 3339 text to milliseconds (times before 1970 are refused).
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
-    if let Some(t) = utc_time(text.as_bytes()) {
-        return Ok(t);
-    }
     let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("`at` is not an RFC 3339 time: {e}"))?;
     let millis = t.unix_timestamp_nanos() / 1_000_000;
     u64::try_from(millis)
         .map(Timestamp)
         .map_err(|_| "`at` is before 1970".to_string())
-}
-
-/// The form the writer puts in every line, `YYYY-MM-DDTHH:MM:SS[.f]Z` (1 to 9 digits of
-/// fraction, from 1970), read in place: what `time`'s RFC 3339 parser makes of it, at a
-/// tenth of its cost. `None` for anything else (lower-case `t`/`z`, an offset, a leap
-/// second, a day the month does not have, ...), which goes to that parser.
-fn utc_time(b: &[u8]) -> Option<Timestamp> {
-    fn digits(b: &[u8]) -> Option<u64> {
-        b.iter().try_fold(0u64, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
-        })
-    }
-    let (h, tail) = b.split_first_chunk::<19>()?;
-    if [h[4], h[7], h[10], h[13], h[16]] != *b"--T::" {
-        return None;
-    }
-    let year = digits(&[h[0], h[1], h[2], h[3]])?;
-    let month = digits(&[h[5], h[6]])?;
-    let day = digits(&[h[8], h[9]])?;
-    let hour = digits(&[h[11], h[12]])?;
-    let minute = digits(&[h[14], h[15]])?;
-    let second = digits(&[h[17], h[18]])?;
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if year < 1970 || day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let millis = match tail {
-        b"Z" => 0,
-        [b'.', fraction @ .., b'Z']
-            if (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit) =>
-        {
-            // Milliseconds: the first three digits, padded (the rest is truncated, as `time`
-            // leaves it in the nanoseconds dropped below).
-            fraction
-                .iter()
-                .chain(b"00")
-                .take(3)
-                .fold(0, |n, &c| n * 10 + u64::from(c - b'0'))
-        }
-        _ => return None,
-    };
-    // Days since 1970-01-01 (the civil-from-days inverse, years starting in March).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era_days = y / 400 * 146_097;
-    let yoe = y % 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let days = era_days + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    Some(Timestamp(seconds * 1_000 + millis))
 }
 
 /// Milliseconds to RFC 3339 UTC text with milliseconds.
@@ -764,88 +701,6 @@ impl Line {
                 .into_iter()
                 .flatten()
                 .collect(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// What `time`'s RFC 3339 parser makes of `text`, in milliseconds.
-    fn by_time(text: &str) -> Option<u64> {
-        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-            .ok()?;
-        u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4000))]
-        /// The in-place reading of the writer's form agrees with `time` wherever it answers,
-        /// and answers for every time the writer can write (any day from 1970 to 9999, any
-        /// fraction of 1 to 9 digits). Fields go out of range (month 13, day 31 of a 30-day
-        /// month, 29 February of a common year, hour 24, second 60) and separators change.
-        #[test]
-        fn the_writers_form_reads_as_time_reads_it(
-            year in prop_oneof![1965u32..2105, 1965u32..=9999],
-            month in 0u32..=13,
-            day in 0u32..=32,
-            hour in 0u32..=24,
-            minute in 0u32..=60,
-            second in 0u32..=61,
-            fraction in proptest::option::of("[0-9]{1,10}"),
-            end in prop_oneof![4 => Just("Z"), 1 => Just("z"), 1 => Just("+00:00"), 1 => Just("")],
-            t in prop_oneof![8 => Just('T'), 1 => Just('t'), 1 => Just(' ')],
-        ) {
-            let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
-            let text = format!(
-                "{year:04}-{month:02}-{day:02}{t}{hour:02}:{minute:02}:{second:02}{fraction}{end}"
-            );
-            let fast = utc_time(text.as_bytes()).map(|t| t.0);
-            let slow = by_time(&text);
-            if let Some(fast) = fast {
-                prop_assert_eq!(Some(fast), slow, "{}", text);
-            }
-            let writers = end == "Z" && t == 'T' && fraction.len() <= 10 && year >= 1970;
-            if writers && slow.is_some() && second < 60 {
-                prop_assert_eq!(fast, slow, "{}", text);
-            }
-            prop_assert_eq!(parse_time(&text).ok().map(|t| t.0), slow, "{}", text);
-        }
-    }
-
-    /// The last days of every month of four centuries (leap years by 4, 100 and 400), read in
-    /// place exactly when `time` reads them, to the same instant.
-    #[test]
-    fn month_ends_read_as_time_reads_them() {
-        for year in 1970..=2400 {
-            for month in 1..=12 {
-                for day in 28..=31 {
-                    let text = format!("{year:04}-{month:02}-{day:02}T23:59:59.999Z");
-                    assert_eq!(
-                        utc_time(text.as_bytes()).map(|t| t.0),
-                        by_time(&text),
-                        "{text}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn written_times_read_back() {
-        for millis in [
-            0,
-            1,
-            999,
-            1_000,
-            951_782_400_000,
-            1_767_225_600_100,
-            253_402_300_799_999,
-        ] {
-            let text = format_time(Timestamp(millis));
-            assert_eq!(utc_time(text.as_bytes()), Some(Timestamp(millis)), "{text}");
         }
     }
 }
