@@ -388,8 +388,9 @@ impl StoredUri {
         container: &ContainerUri,
         memo: &mut Option<ContainmentMemo>,
     ) -> bool {
-        let Self::Backup { prefix, .. } = self else {
-            return self.model_uri(p, i).is_some_and(|u| container.contains(&u));
+        let prefix = match self {
+            Self::Other(uri) => return container.contains(uri),
+            Self::Backup { prefix, .. } => prefix,
         };
         if let Some(m) = memo
             && Arc::ptr_eq(&m.prefix, prefix)

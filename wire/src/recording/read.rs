@@ -561,11 +561,17 @@ pub struct RawLines {
     most_bytes: usize,
 }
 
+/// The buffer a batch of `bytes` starts with: a quarter more, for the line that reaches the
+/// limit.
+const fn room(bytes: usize) -> usize {
+    bytes + bytes / 4
+}
+
 impl RawLines {
     /// An empty batch, full at `lines` lines or `bytes` bytes of text, whichever comes first.
     pub fn new(lines: usize, bytes: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(bytes + bytes / 4),
+            buf: Vec::with_capacity(room(bytes)),
             lines: Vec::new(),
             bytes: 0,
             most_lines: lines,
@@ -581,7 +587,7 @@ impl RawLines {
     /// This batch emptied for another round, its buffers kept (no allocation, no fresh pages
     /// to fault in), unless a long line grew them past twice their size.
     pub fn recycled(mut self) -> Self {
-        if self.buf.capacity() > 2 * (self.most_bytes + self.most_bytes / 4)
+        if self.buf.capacity() > 2 * room(self.most_bytes)
             || self.lines.capacity() > 2 * self.most_lines
         {
             return self.emptied();
