@@ -26,6 +26,16 @@ const BATCH: usize = 512;
 /// what the batches in flight hold when lines are long.
 const BATCH_BYTES: usize = 128 << 10;
 
+/// A batch's inputs vector emptied for another round, as [`RawLines::recycled`] does its
+/// lines: a vector that lines of many inputs grew past four batches' worth is let go.
+fn recycled(mut inputs: Vec<Input>) -> Vec<Input> {
+    if inputs.capacity() > 4 * BATCH {
+        return Vec::new();
+    }
+    inputs.clear();
+    inputs
+}
+
 /// A journal line (or a run's start) for the client judge, which takes them in line order.
 enum Journal {
     Start(Option<String>, Vec<Duty>),
@@ -255,15 +265,7 @@ pub fn replay_streaming<'a>(
                         if batch.is_full() {
                             let (lines, inputs) = recycle_rx.try_recv().map_or_else(
                                 |_| (batch.emptied(), Vec::new()),
-                                // A vector a line of many inputs grew is let go.
-                                |(lines, inputs)| {
-                                    let inputs = if inputs.capacity() > 4 * BATCH {
-                                        Vec::new()
-                                    } else {
-                                        inputs
-                                    };
-                                    (lines.recycled(), inputs)
-                                },
+                                |(lines, inputs)| (lines.recycled(), recycled(inputs)),
                             );
                             send(
                                 std::mem::replace(&mut batch, lines),

@@ -508,6 +508,20 @@ pub struct TickLine {
     pub at: At,
 }
 
+/// A line's strings: those it always has, those of its optional fields that are present, and
+/// its lists' pairs, in one vector sized once (growing it cost more than checking them).
+fn gathered<'a, const A: usize, const O: usize>(
+    always: [&'a String; A],
+    optional: [&'a Option<String>; O],
+    pairs: impl ExactSizeIterator<Item = [&'a str; 2]>,
+) -> Vec<&'a str> {
+    let mut v = Vec::with_capacity(A + O + 2 * pairs.len());
+    v.extend(always.map(String::as_str));
+    v.extend(optional.into_iter().flatten().map(String::as_str));
+    pairs.for_each(|pair| v.extend(pair));
+    v
+}
+
 impl Line {
     /// What the line stands for, in words a reader without the recording has (the call, the
     /// message id, the blob, and when); `None` for the lines that are not inputs (a run's start
@@ -563,69 +577,51 @@ impl Line {
             Self::Tick(_) => vec![],
             Self::End(e) => e.reason.iter().map(String::as_str).collect(),
             Self::Message(m) => vec![&m.queue, &m.message_id, &m.message_text],
-            Self::Api(a) => {
-                // Sized once: growing it cost more than the checks of its strings.
-                let mut v: Vec<&str> =
-                    Vec::with_capacity(8 + 2 * a.exports.as_ref().map_or(0, Vec::len));
-                v.push(&a.project_id);
-                v.extend(
-                    [
-                        &a.iteration_id,
-                        &a.platform,
-                        &a.flavor,
-                        &a.error_code,
-                        &a.notification_queue_uri,
-                        &a.export_model_container_uri,
-                        &a.iteration_status,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .map(String::as_str),
-                );
-                for e in a.exports.iter().flatten() {
-                    v.extend([e.platform.as_str(), e.status.as_str()]);
-                }
-                v
-            }
+            Self::Api(a) => gathered(
+                [&a.project_id],
+                [
+                    &a.iteration_id,
+                    &a.platform,
+                    &a.flavor,
+                    &a.error_code,
+                    &a.notification_queue_uri,
+                    &a.export_model_container_uri,
+                    &a.iteration_status,
+                ],
+                a.exports
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| [e.platform.as_str(), e.status.as_str()]),
+            ),
             Self::Blob(b) => vec![&b.container, &b.name],
-            Self::Request(r) => {
-                let mut v: Vec<&str> =
-                    Vec::with_capacity(14 + 2 * r.received.as_ref().map_or(0, Vec::len));
-                v.extend([r.service.as_str(), &r.call]);
-                v.extend(
-                    [
-                        &r.error_code,
-                        &r.queue,
-                        &r.container,
-                        &r.blob,
-                        &r.range,
-                        &r.message_id,
-                        &r.pop_receipt,
-                        &r.new_pop_receipt,
-                        &r.digest,
-                        &r.api_version,
-                        &r.project_id,
-                        &r.iteration_id,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .map(String::as_str),
-                );
-                for e in r.received.iter().flatten() {
-                    v.extend([e.message_id.as_str(), e.pop_receipt.as_str()]);
-                }
-                v
-            }
-            Self::Delivered(d) => {
-                let mut v: Vec<&str> = vec![&d.queue, &d.message_id, &d.class, &d.digest];
-                v.extend(
-                    [&d.notification_type, &d.project_id, &d.blob]
-                        .into_iter()
-                        .flatten()
-                        .map(String::as_str),
-                );
-                v
-            }
+            Self::Request(r) => gathered(
+                [&r.service, &r.call],
+                [
+                    &r.error_code,
+                    &r.queue,
+                    &r.container,
+                    &r.blob,
+                    &r.range,
+                    &r.message_id,
+                    &r.pop_receipt,
+                    &r.new_pop_receipt,
+                    &r.digest,
+                    &r.api_version,
+                    &r.project_id,
+                    &r.iteration_id,
+                ],
+                r.received
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| [e.message_id.as_str(), e.pop_receipt.as_str()]),
+            ),
+            Self::Delivered(d) => gathered(
+                [&d.queue, &d.message_id, &d.class, &d.digest],
+                [&d.notification_type, &d.project_id, &d.blob],
+                std::iter::empty(),
+            ),
             Self::Client(c) => [&c.program, &c.reason]
                 .into_iter()
                 .flatten()
