@@ -31,6 +31,9 @@
 //!   storage REST operations, as Azurite answers them), behind `auth` (Shared Key and SAS) and
 //!   `http` (what every storage answer carries), and `training` (the Custom Vision API); with
 //!   `faults` (what the service gets wrong) and `reset` (the connection-reset layer).
+//! - [`verify`]: the client verification driver (a scenario played against the user's client)
+//!   and [`process`]: the client's process tree, started in a group of its own and stopped
+//!   whole, with [`scenario`] the built-in and file scenarios it plays.
 //! - [`catalogue`]: the transition table and findings catalogue rendered for people.
 //! - [`generate`]: synthetic recordings for benchmarks. [`endpoint`]: where credentials may go.
 //!   [`clock`]: where times come from. [`seed`]: deterministic sequences. [`scratch`]:
@@ -50,6 +53,7 @@ pub mod generate;
 #[doc(hidden)]
 pub mod hostile;
 pub use cvnotify_wire::recording;
+pub mod process;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -87,6 +87,26 @@ pub struct Scenario {
     /// idle client does (back off, or poll busily) is judged too.
     #[serde(default = "two")]
     pub quiet_seconds: f64,
+    /// Trainings of each project (1 to 5): after the exports of one iteration, the customer
+    /// trains again (a retrained model), and each iteration is exported.
+    #[serde(default = "one")]
+    pub iterations: u32,
+    /// Whether the service's side runs first: every notification is waiting on the queue
+    /// when the client starts.
+    #[serde(default)]
+    pub backlog: bool,
+    /// When the client is killed and started again, in seconds after it started (at most 5
+    /// times, each 0 to 600): a consumer restarted mid-stream.
+    #[serde(default)]
+    pub restart_after_seconds: Vec<f64>,
+    /// The size of each backup blob, in bytes (1 to 268435456; 5 by default): a backup larger
+    /// than the SDKs' single-GET size is downloaded in ranges.
+    #[serde(default = "five")]
+    pub backup_bytes: u64,
+}
+
+fn five() -> u64 {
+    5
 }
 
 fn one() -> u32 {
@@ -196,6 +216,31 @@ pub const BUILT_IN: &[(&str, &str, &str)] = &[
         "every backup download takes 3 seconds more",
         r#"{"name":"slow-download","slowDownloadMs":3000}"#,
     ),
+    (
+        "two-platforms",
+        "one iteration exported to two platforms: two Export notifications, two backups",
+        r#"{"name":"two-platforms","platforms":["ONNX","TensorFlow"]}"#,
+    ),
+    (
+        "retrained",
+        "one project trained twice, each iteration exported",
+        r#"{"name":"retrained","iterations":2}"#,
+    ),
+    (
+        "restarted",
+        "the client is killed 2.5 s in and started again: what it held comes back",
+        r#"{"name":"restarted","restartAfterSeconds":[2.5],"slowDownloadMs":2000}"#,
+    ),
+    (
+        "large-backup",
+        "a 40 MiB backup, larger than the SDKs download in one GET",
+        r#"{"name":"large-backup","backupBytes":41943040}"#,
+    ),
+    (
+        "backlog",
+        "two projects' notifications already waiting when the client starts",
+        r#"{"name":"backlog","projects":2,"backlog":true}"#,
+    ),
 ];
 
 impl Scenario {
@@ -269,7 +314,71 @@ impl Scenario {
                 format!("{} is outside 0..=60", s.quiet_seconds),
             );
         }
+        if !(1..=5).contains(&s.iterations) {
+            return invalid("iterations", format!("{} is outside 1..=5", s.iterations));
+        }
+        if s.restart_after_seconds.len() > 5 {
+            return invalid(
+                "restartAfterSeconds",
+                format!("{} restarts; at most 5", s.restart_after_seconds.len()),
+            );
+        }
+        for (k, at) in s.restart_after_seconds.iter().enumerate() {
+            if !(at.is_finite() && (0.0..=600.0).contains(at)) {
+                return invalid(
+                    &format!("restartAfterSeconds[{k}]"),
+                    format!("{at} is outside 0..=600"),
+                );
+            }
+        }
+        if !(1..=MAX_BACKUP_BYTES).contains(&s.backup_bytes) {
+            return invalid(
+                "backupBytes",
+                format!("{} is outside 1..={MAX_BACKUP_BYTES}", s.backup_bytes),
+            );
+        }
         Ok(s)
+    }
+
+    /// How long the scenario may take before a client that has not done its work is stopped:
+    /// a minute for the work itself, plus room for what the scenario injects, as the official
+    /// SDKs' default retry policies answer it (the Python storage SDK waits 15 s, then 18 s,
+    /// then 24 s, each give or take 3 s, before its retries; a message held by a killed client
+    /// comes back after the 30 s default visibility timeout): 30 s for every failed request
+    /// and reset connection, 40 s for every restart, and the latest own delivery or restart.
+    pub fn deadline(&self) -> Duration {
+        let faults = self.faults();
+        let failures = faults.http.len() + faults.resets.len();
+        let latest = self
+            .deliveries
+            .iter()
+            .map(|d| d.after_seconds)
+            .chain(self.restart_after_seconds.iter().copied())
+            .fold(0.0_f64, f64::max);
+        let slow = self.slow_download_ms as f64 / 1000.0
+            * f64::from(self.projects.max(1))
+            * self.platforms.len().max(1) as f64
+            * f64::from(self.iterations);
+        let large = (self.backup_bytes / (8 << 20)) as f64;
+        Duration::from_secs_f64(
+            60.0 + 30.0 * failures as f64
+                + 40.0 * self.restart_after_seconds.len() as f64
+                + latest
+                + slow
+                + large
+                + 5.0 * f64::from(self.iterations - 1),
+        )
+    }
+
+    /// When the client is restarted, sorted.
+    pub fn restarts(&self) -> std::iter::Peekable<std::vec::IntoIter<Duration>> {
+        let mut at: Vec<Duration> = self
+            .restart_after_seconds
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s))
+            .collect();
+        at.sort();
+        at.into_iter().peekable()
     }
 
     /// Its faults.
@@ -297,6 +406,9 @@ impl Scenario {
     }
 }
 
+/// The most a backup blob of a scenario may hold.
+pub const MAX_BACKUP_BYTES: u64 = 256 << 20;
+
 /// Where one of the customer's projects is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Stage {
@@ -305,27 +417,29 @@ enum Stage {
     Done,
 }
 
-/// The service's customer, played by a scenario: creates the projects, trains, exports, through
-/// the simulation's own door to the training API.
+/// The service's customer, played by a scenario: creates the projects, trains, exports (and
+/// trains again, for a scenario of several iterations), through the simulation's own door to
+/// the training API.
 #[derive(Debug)]
 pub struct Customer {
     api: TrainingClient,
     platforms: Vec<ExportPlatform>,
-    projects: Vec<(ProjectId, Stage)>,
+    /// Each project, where it is, and how many trainings it has started.
+    projects: Vec<(ProjectId, Stage, u32)>,
+    iterations: u32,
 }
 
 impl Customer {
-    /// Creates `count` projects with the queue and container, gives each its training set and
-    /// starts its training.
+    /// Creates the scenario's projects with the queue and container, gives each its training
+    /// set and starts its training.
     pub async fn start(
         api: TrainingClient,
-        count: u32,
-        platforms: Vec<ExportPlatform>,
+        scenario: &Scenario,
         queue_uri: &str,
         container_uri: &str,
     ) -> Result<Self, TrainingError> {
         let mut projects = Vec::new();
-        for n in 0..count {
+        for n in 0..scenario.projects {
             let project = api
                 .create_project(&NewProject {
                     name: format!("cvnotify-scenario-{n}"),
@@ -341,19 +455,20 @@ impl Customer {
             let iteration = api
                 .train_project(project.id, &TrainOptions::default())
                 .await?;
-            projects.push((project.id, Stage::Training(iteration.id)));
+            projects.push((project.id, Stage::Training(iteration.id), 1));
         }
         Ok(Self {
             api,
-            platforms,
+            platforms: scenario.platforms(),
             projects,
+            iterations: scenario.iterations,
         })
     }
 
     /// Makes the next call of each project whose state moved on.
     pub async fn step(&mut self) -> Result<(), TrainingError> {
         for k in 0..self.projects.len() {
-            let Some((p, stage)) = self.projects.get(k).cloned() else {
+            let Some((p, stage, trained)) = self.projects.get(k).cloned() else {
                 continue;
             };
             let next = match stage {
@@ -375,7 +490,19 @@ impl Customer {
                     if exports.iter().any(|e| e.status == "Exporting") {
                         continue;
                     }
-                    Stage::Done
+                    if trained < self.iterations {
+                        let force = TrainOptions {
+                            force: true,
+                            ..TrainOptions::default()
+                        };
+                        let again = self.api.train_project(p, &force).await?;
+                        if let Some(slot) = self.projects.get_mut(k) {
+                            slot.2 += 1;
+                        }
+                        Stage::Training(again.id)
+                    } else {
+                        Stage::Done
+                    }
                 }
                 Stage::Done => continue,
             };
@@ -388,7 +515,7 @@ impl Customer {
 
     /// Whether every project's lifecycle has run to its end.
     pub fn done(&self) -> bool {
-        self.projects.iter().all(|(_, s)| *s == Stage::Done)
+        self.projects.iter().all(|(_, s, _)| *s == Stage::Done)
     }
 }
 

@@ -6,13 +6,12 @@
 //! scenario is over and its work is done and a quiet period has passed, or when the timeout
 //! comes; how it ended is journaled.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cvnotify_core::lifecycle::Timestamp;
-use tokio::io::AsyncReadExt as _;
 
 use crate::clock;
+use crate::process::ClientProcess;
 use crate::recording::{At, ClientAction, ClientLine, Duty, Line, Outcome, Scope};
 use crate::scenario::{Customer, Scenario};
 use crate::session::{Header, Session};
@@ -46,12 +45,60 @@ pub struct Plan {
     pub command: Vec<String>,
     /// The client's duties.
     pub duties: Vec<Duty>,
-    /// Fixes the simulation's ids and random choices.
-    pub seed: u32,
-    /// How long a scenario may take before the client is stopped as timed out.
-    pub timeout: Duration,
+    /// The run's seed: each scenario's ids and random choices follow from it and the scenario's
+    /// place in the run, so every scenario of a run, and every run, has ids of its own, and the
+    /// same seed replays them.
+    pub seed: u64,
+    /// How long a scenario may take before the client is stopped as timed out; `None`: the
+    /// scenario's own deadline ([`Scenario::deadline`]).
+    pub timeout: Option<Duration>,
     /// How long a stopped client has between SIGTERM and SIGKILL.
     pub grace: Duration,
+}
+
+/// A run seed nobody chose: the clock and the process id, mixed.
+pub fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "only the low bits are mixed in"
+    )]
+    let low = nanos as u64;
+    crate::seed::splitmix64(low ^ u64::from(std::process::id()).rotate_left(32))
+}
+
+/// The seed of the scenario at `index` in a run seeded with `run`.
+pub fn scenario_seed(run: u64, index: usize) -> u32 {
+    let mixed = crate::seed::splitmix64(run ^ (index as u64).wrapping_mul(0x9e37_79b9));
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the simulation takes 32 bits"
+    )]
+    let seed = (mixed >> 32) as u32;
+    seed
+}
+
+/// How the client's command line is shown (report labels, test names): the program's file name
+/// and the arguments, path-like ones by their file name, every secret the core's rule knows
+/// redacted.
+pub fn shown_command(command: &[String]) -> String {
+    let shown: Vec<String> = command
+        .iter()
+        .enumerate()
+        .map(|(k, arg)| {
+            let path = std::path::Path::new(arg);
+            let short = if (k == 0 || arg.contains('/')) && !arg.contains(['=', '?']) {
+                path.file_name()
+                    .map_or_else(|| arg.clone(), |n| n.to_string_lossy().into_owned())
+            } else {
+                arg.clone()
+            };
+            cvnotify_core::redact::redact_deep(&short).0.into_owned()
+        })
+        .collect();
+    shown.join(" ")
 }
 
 /// Why verification could not go on (not a verdict on the client).
@@ -116,6 +163,7 @@ fn client_line(action: ClientAction) -> ClientLine {
         status: None,
         signal: None,
         reason: None,
+        left: 0,
     }
 }
 
@@ -155,17 +203,6 @@ fn environment(
     .collect()
 }
 
-/// Sends SIGTERM, waits up to `grace`, then kills.
-async fn stop(child: &mut tokio::process::Child, grace: Duration) {
-    if let Some(pid) = child.id() {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    }
-    if tokio::time::timeout(grace, child.wait()).await.is_err() {
-        let _ = child.kill().await;
-    }
-}
-
 /// The end of a client that exited on its own.
 fn exited(status: std::process::ExitStatus) -> ClientLine {
     use std::os::unix::process::ExitStatusExt as _;
@@ -175,20 +212,40 @@ fn exited(status: std::process::ExitStatus) -> ClientLine {
     line
 }
 
-/// Runs one scenario against the client, feeding `session` (whose run for the scenario has
-/// started). Returns a note for the live output.
+/// The end of the client's stderr for a finding: redacted by the core's rule, and the key it
+/// was given replaced too (a client may print its environment).
+async fn stderr_note(client: &mut ClientProcess, key: &str) -> Option<String> {
+    let tail: String = client.stderr_tail(STDERR_TAIL).await;
+    let tail = cvnotify_core::redact::redact_deep(&tail)
+        .0
+        .replace(key, cvnotify_core::redact::REDACTED);
+    let tail = tail.trim();
+    (!tail.is_empty()).then(|| format!("stderr ends: {tail}"))
+}
+
+/// Runs one scenario (the `index`-th of the run) against the client, feeding `session` (whose
+/// run for the scenario has started). Returns a note for the live output.
+///
+/// The scenario is played to its end whatever the client does: a client that exits early
+/// still has every notification delivered after it, so what it left undone is on the record.
+/// The client is stopped once its work is done and the quiet period has passed, or at the
+/// deadline; a client that exits on its own has what it left running stopped at once. Every
+/// wait is bounded: a run ends within its deadline, the grace period and a few seconds.
 pub async fn run(
     session: &mut Session,
     scenario: &Scenario,
+    index: usize,
     plan: &Plan,
 ) -> Result<String, VerifyError> {
-    let key = format!("cvnotify-verify-key-{:08x}", plan.seed);
+    let seed = scenario_seed(plan.seed, index);
+    let key = format!("cvnotify-verify-key-{seed:08x}");
     let mut world = World::new(Clock::Wall, scenario.encoding.into(), &key);
     world.timings = TIMINGS;
+    world.backup_bytes = usize::try_from(scenario.backup_bytes).unwrap_or(usize::MAX);
     let mut sim = Simulation::start_world(world, Listeners::default())
         .await
         .map_err(|e| VerifyError::Simulation(e.to_string()))?;
-    sim.set_seed(plan.seed);
+    sim.set_seed(seed);
     sim.keep_journal();
     let faults = scenario.faults();
     if !faults.resets.is_empty() {
@@ -202,18 +259,61 @@ pub async fn run(
     sim.set_faults(faults);
     let configure = plan.duties.contains(&Duty::Configure);
     let internal = sim.internal_training_endpoint().await;
-    let started = Instant::now();
+    let deadline = plan.timeout.unwrap_or_else(|| scenario.deadline());
     let env = environment(&sim, scenario, &plan.duties, &key);
-    let mut command = tokio::process::Command::new(plan.command.first().map_or("", String::as_str));
-    command
-        .args(plan.command.get(1..).unwrap_or_default())
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
+    let token = format!(
+        "{:016x}",
+        crate::seed::splitmix64(plan.seed ^ u64::from(seed) ^ fresh_seed())
+    );
+    let mut customer = None;
+    let mut customer_error = None;
+    let mut customer_api = (!configure && scenario.projects > 0)
+        .then(|| {
+            TrainingClient::new(
+                &internal,
+                TrainingKey::new(&key),
+                OptionsForm::Body,
+                RetryPolicy::NONE,
+            )
+        })
+        .transpose()
+        .map_err(|e| VerifyError::Simulation(e.to_string()))?;
+    // A backlog: the service's side runs first, and the client starts once every notification
+    // is waiting for it.
+    let backlog = scenario.backlog;
+    if backlog && let Some(api) = customer_api.take() {
+        match Customer::start(
+            api,
+            scenario,
+            &sim.queue_url(QUEUE),
+            &sim.container_url(CONTAINER),
+        )
+        .await
+        {
+            Ok(c) => customer = Some(c),
+            Err(e) => customer_error = Some(e.to_string()),
+        }
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            tokio::time::sleep(TICK).await;
+            sim.run_due(clock::wall().0);
+            if let Some(c) = &mut customer
+                && let Err(e) = c.step().await
+            {
+                customer_error = Some(e.to_string());
+                customer = None;
+            }
+            if customer.as_ref().is_none_or(Customer::done) && sim.pending_notifications() == 0 {
+                break;
+            }
+        }
+        for line in sim.take_journal() {
+            session.journal(line)?;
+        }
+    }
+    let started = Instant::now();
+    let mut client = match ClientProcess::spawn(&plan.command, &env, &token) {
+        Ok(client) => client,
         Err(e) => {
             let mut line = client_line(ClientAction::Unstartable);
             line.program = Some(program(&plan.command));
@@ -228,45 +328,10 @@ pub async fn run(
     let mut started_line = client_line(ClientAction::Started);
     started_line.program = Some(program(&plan.command));
     session.journal(Line::Client(started_line))?;
-    // The client's stderr, its tail kept for the findings.
-    let mut stderr = child.stderr.take();
-    let tail = tokio::spawn(async move {
-        let mut kept = Vec::new();
-        if let Some(err) = stderr.as_mut() {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = err.read(&mut chunk).await {
-                if n == 0 {
-                    break;
-                }
-                kept.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                if kept.len() > 4 * STDERR_TAIL {
-                    kept.drain(..kept.len() - STDERR_TAIL);
-                }
-            }
-        }
-        let text = String::from_utf8_lossy(&kept).into_owned();
-        let start = text.len().saturating_sub(STDERR_TAIL);
-        let start = (start..text.len())
-            .find(|&k| text.is_char_boundary(k))
-            .unwrap_or(text.len());
-        cvnotify_core::redact::redact_deep(text.get(start..).unwrap_or_default())
-            .0
-            .into_owned()
-    });
-    let mut customer = None;
-    let mut customer_error = None;
-    if !configure && scenario.projects > 0 {
-        let api = TrainingClient::new(
-            &internal,
-            TrainingKey::new(&key),
-            OptionsForm::Body,
-            RetryPolicy::NONE,
-        )
-        .map_err(|e| VerifyError::Simulation(e.to_string()))?;
+    if let Some(api) = customer_api {
         match Customer::start(
             api,
-            scenario.projects,
-            scenario.platforms(),
+            scenario,
             &sim.queue_url(QUEUE),
             &sim.container_url(CONTAINER),
         )
@@ -279,6 +344,9 @@ pub async fn run(
     let mut deliveries = scenario.deliveries().into_iter().peekable();
     let quiet = Duration::from_secs_f64(scenario.quiet_seconds);
     let mut quiet_since: Option<Instant> = None;
+    let mut restarts = scenario.restarts();
+    // The client's own end, once it exited by itself: the scenario plays on without it.
+    let mut gone: Option<&'static str> = None;
     let ending = loop {
         tokio::time::sleep(TICK).await;
         sim.run_due(clock::wall().0);
@@ -299,48 +367,80 @@ pub async fn run(
                 sim.deliver(QUEUE, &d.text, d.base64);
             }
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if gone.is_none() && restarts.peek().is_some_and(|at| started.elapsed() >= *at) {
+            // The consumer killed mid-stream (a deployment, a crash) and started again: what
+            // it held comes back to the new process after the visibility timeout.
+            restarts.next();
+            client.stop(Duration::ZERO).await;
             for line in sim.take_journal() {
                 session.journal(line)?;
             }
-            break exited(status);
+            session.journal(Line::Client(client_line(ClientAction::Restarted)))?;
+            match ClientProcess::spawn(&plan.command, &env, &token) {
+                Ok(c) => client = c,
+                Err(e) => {
+                    let mut line = client_line(ClientAction::Unstartable);
+                    line.program = Some(program(&plan.command));
+                    line.reason = Some(cvnotify_core::redact::redact(&e.to_string()).into_owned());
+                    session.journal(Line::Client(line))?;
+                    gone = Some("could not be started again");
+                }
+            }
+            continue;
+        }
+        if gone.is_none()
+            && let Ok(Some(status)) = client.try_wait()
+        {
+            for line in sim.take_journal() {
+                session.journal(line)?;
+            }
+            let mut line = exited(status);
+            let left = client.descendants().len();
+            line.left = u32::try_from(left).unwrap_or(u32::MAX);
+            client.stop(plan.grace).await;
+            line.reason = stderr_note(&mut client, &key).await;
+            line.at = At(clock::wall());
+            session.journal(Line::Client(line))?;
+            gone = Some("exited");
         }
         let scenario_over = customer.as_ref().is_none_or(Customer::done)
             && deliveries.peek().is_none()
             && sim.pending_notifications() == 0;
+        if gone.is_some() {
+            if scenario_over || started.elapsed() >= deadline {
+                break None;
+            }
+            continue;
+        }
         let work_done = session.client().is_some_and(|j| j.work_done());
-        if scenario_over && work_done {
+        if scenario_over && work_done && restarts.peek().is_none() {
             let since = *quiet_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= quiet {
-                stop(&mut child, plan.grace).await;
-                break client_line(ClientAction::Stopped);
+                client.stop(plan.grace).await;
+                break Some(client_line(ClientAction::Stopped));
             }
         } else {
             quiet_since = None;
         }
-        if started.elapsed() >= plan.timeout {
-            stop(&mut child, plan.grace).await;
-            break client_line(ClientAction::TimedOut);
+        if started.elapsed() >= deadline {
+            client.stop(plan.grace).await;
+            let mut line = client_line(ClientAction::TimedOut);
+            line.reason = stderr_note(&mut client, &key).await;
+            break Some(line);
         }
     };
     for line in sim.take_journal() {
         session.journal(line)?;
     }
-    // The client may print its environment: the key it was given is a secret too.
-    let stderr = tail
-        .await
-        .unwrap_or_default()
-        .replace(&key, cvnotify_core::redact::REDACTED);
-    let mut end = ending;
-    end.at = At(clock::wall());
-    let failed = matches!(end.action, ClientAction::TimedOut)
-        || (matches!(end.action, ClientAction::Exited)
-            && (end.status != Some(0) || end.signal.is_some()));
-    if failed && !stderr.trim().is_empty() {
-        end.reason = Some(format!("stderr ends: {}", stderr.trim()));
-    }
-    let action = end.action;
-    session.journal(Line::Client(end))?;
+    let action = match ending {
+        Some(mut end) => {
+            end.at = At(clock::wall());
+            let action = end.action;
+            session.journal(Line::Client(end))?;
+            Some(action)
+        }
+        None => None,
+    };
     if sim.journal_dropped() > 0 {
         session.say(&format!(
             "verify: {} journal lines were dropped before they were read",
@@ -350,10 +450,10 @@ pub async fn run(
     let mut note = format!(
         "{}: client {} after {:.1} s",
         scenario.name,
-        match action {
-            ClientAction::Stopped => "stopped once its work was done",
-            ClientAction::TimedOut => "stopped at the timeout",
-            ClientAction::Exited => "exited",
+        match (action, gone) {
+            (Some(ClientAction::Stopped), _) => "stopped once its work was done",
+            (Some(ClientAction::TimedOut), _) => "stopped at the deadline",
+            (_, Some(how)) => how,
             _ => "ended",
         },
         started.elapsed().as_secs_f64()

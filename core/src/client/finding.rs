@@ -50,6 +50,11 @@ pub enum ClientFindingCode {
     ClientUnstartable,
     /// The client had not done its work when the timeout came.
     ClientTimeout,
+    /// The client exited on its own, with status 0, before its work was done (or having
+    /// done nothing at all): work handed to a process in the background is not work done.
+    ClientExitedEarly,
+    /// The client's process ended and left processes of its own running.
+    ClientLeftProcesses,
 }
 
 /// What a client finding means, and what it rests on.
@@ -71,8 +76,7 @@ const REST_DELETE: &str = "Storage REST: Delete Message (a message not deleted c
 const REST_VISIBILITY: &str = "Storage REST: Get Messages (visibilitytimeout; work outlasting it must extend it with Update Message)";
 const FUNCTIONS_POISON: &str = "Functions queue trigger: poison messages (left for redelivery up to maxDequeueCount, then moved to <queue>-poison)";
 const FUNCTIONS_POLLING: &str = "Functions queue trigger: polling algorithm (an idle queue is polled with a random exponential back-off)";
-const RETRY_AFTER: &str =
-    "Storage REST: server busy errors (429/503 with Retry-After: wait that long before retrying)";
+const RETRY_AFTER: &str = "Storage REST: server busy errors (429/503; a Retry-After, where the service sends one, says how long to wait; the data plane does not promise one)";
 const TRAINING_API: &str = "Training API: CreateProject, TrainProject and ExportIteration are not idempotent (look before repeating)";
 const SEED_BACKUP: &str = "seed: Get the backup model (modelUri names the backup blob)";
 const SEED_VERSION: &str =
@@ -81,7 +85,7 @@ const VERIFY: &str = "cvnotify verify: the client's own process";
 
 impl ClientFindingCode {
     /// Every code, in catalogue order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::NotificationNotDeleted,
         Self::DeletedUnreceived,
         Self::StaleReceipt,
@@ -96,6 +100,8 @@ impl ClientFindingCode {
         Self::ClientFailed,
         Self::ClientUnstartable,
         Self::ClientTimeout,
+        Self::ClientExitedEarly,
+        Self::ClientLeftProcesses,
     ];
 
     /// The code as written.
@@ -139,7 +145,7 @@ impl ClientFindingCode {
                 "malformed-lost",
                 Severity::Error,
                 FUNCTIONS_POISON,
-                "a malformed message was deleted without being moved to <queue>-poison: it is lost",
+                "a malformed message was deleted without being moved to <queue>-poison (as it was, base64 of it, or in a string field of a JSON object): it is lost",
             ),
             Self::BusyPolling => (
                 "busy-polling",
@@ -149,9 +155,9 @@ impl ClientFindingCode {
             ),
             Self::RetryAfterIgnored => (
                 "retry-after-ignored",
-                Severity::Error,
+                Severity::Warning,
                 RETRY_AFTER,
-                "a throttled request was repeated before its answer's Retry-After had passed",
+                "a throttled request was repeated on the same connection before its answer's Retry-After had passed (retrying later is never a finding)",
             ),
             Self::UnsafeRepeat => (
                 "unsafe-repeat",
@@ -194,6 +200,18 @@ impl ClientFindingCode {
                 Severity::Error,
                 VERIFY,
                 "the client had not done its work when the timeout came",
+            ),
+            Self::ClientExitedEarly => (
+                "client-exited-early",
+                Severity::Error,
+                VERIFY,
+                "the client exited with status 0 before its work was done (work left to a process in the background is not done)",
+            ),
+            Self::ClientLeftProcesses => (
+                "client-left-processes",
+                Severity::Error,
+                VERIFY,
+                "the client's process ended on its own and left processes of its own running",
             ),
         };
         ClientFindingInfo {

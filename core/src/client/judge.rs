@@ -42,14 +42,6 @@ impl Service {
             Self::Blob => "blob",
         }
     }
-
-    const fn slot(self) -> usize {
-        match self {
-            Self::Api => 0,
-            Self::Queue => 1,
-            Self::Blob => 2,
-        }
-    }
 }
 
 macro_rules! calls {
@@ -208,6 +200,8 @@ pub struct Delivered {
     pub blob: Option<String>,
     /// A digest of its text (to recognise it moved to a poison queue).
     pub digest: Option<String>,
+    /// The notification's status (`TrainingFailed`, `ExportCompleted`, ...), when it has one.
+    pub status: Option<String>,
 }
 
 /// A message a receive handed out.
@@ -248,6 +242,15 @@ pub struct Request {
     pub storage_options: bool,
     /// Put Message: a digest of the text.
     pub digest: Option<String>,
+    /// Put Message: digests of what the text holds (its base64 decoding or encoding, the
+    /// string fields of a JSON object), so that a message moved in an envelope is recognised.
+    pub holds: Vec<String>,
+    /// Get Messages and Update Message: the visibility timeout asked for, in seconds (0 on an
+    /// Update Message releases the message for another receive).
+    pub visibility_timeout: Option<u64>,
+    /// Which TCP connection it came on, when known: polling and retries are judged per
+    /// connection, so that a pool of receivers is not taken for one loop.
+    pub connection: Option<u64>,
     /// The answer's `Retry-After`, in milliseconds.
     pub retry_after_ms: Option<u64>,
 }
@@ -274,12 +277,18 @@ pub enum ClientEvent {
     Delivered(Delivered),
     /// The client made a request.
     Request(Request),
+    /// The client was killed mid-run and started again: every message it held is given up
+    /// (a receive of it after this is a retry, not a second processing).
+    Restarted,
     /// The client's process ended; `note` says more (the end of its stderr).
     Ended {
         /// How.
         end: ClientEnd,
         /// What it said last, when it failed.
         note: Option<String>,
+        /// Processes of its own it left running when it exited on its own (they were
+        /// stopped for it).
+        left: u32,
     },
 }
 
@@ -309,6 +318,9 @@ pub struct ClientFinding {
 struct Receipt {
     receipt: String,
     acted: bool,
+    /// Given back on purpose (Update Message with visibility 0): a receive after it is a
+    /// retry, not a redelivery after a visibility timeout ran out.
+    released: bool,
 }
 
 #[derive(Debug)]
@@ -339,19 +351,35 @@ pub struct ClientJudge {
     /// Blobs the client wrote itself.
     own_blobs: BTreeSet<String>,
     poisoned: BTreeSet<String>,
-    /// Per service, the last answer with a Retry-After: until when, its line, what it was to.
-    retry_after: [Option<(Timestamp, u32, String)>; 3],
-    idle: BTreeMap<String, Idle>,
+    /// Per receiving loop (service and connection), the last answer with a Retry-After: until
+    /// when, its line, what it was to.
+    retry_after: BTreeMap<Loop, (Timestamp, u32, String)>,
+    /// Per queue and connection, the run of empty receives.
+    idle: BTreeMap<(String, Option<u64>), Idle>,
     /// Calls answered ambiguously, not yet looked into: (call, about) -> evidence.
     ambiguous: BTreeMap<(Call, String), u32>,
     findings: BTreeMap<ClientFindingCode, ClientFinding>,
     requests: u64,
     delivered: u64,
-    end: Option<(ClientEnd, u32, Option<String>)>,
+    end: Option<End>,
     last: Timestamp,
     configured: bool,
     trained: bool,
     exported: bool,
+    /// A Training notification said the training failed: nothing to export.
+    training_failed: bool,
+}
+
+/// A receiving loop, as the journal can tell one: the service and the TCP connection.
+type Loop = (Service, Option<u64>);
+
+#[derive(Debug)]
+struct End {
+    end: ClientEnd,
+    line: u32,
+    at: Timestamp,
+    note: Option<String>,
+    left: u32,
 }
 
 /// Statuses that do not say whether a call took effect: no answer, a timeout, a server error
@@ -412,6 +440,9 @@ impl ClientJudge {
                         .entry(blob.clone())
                         .or_insert_with(|| (d.message_id.clone(), false));
                 }
+                if d.status.as_deref() == Some("TrainingFailed") {
+                    self.training_failed = true;
+                }
                 let m = self.message(&d.message_id, evidence, at);
                 m.class = Some(d.class);
                 m.blob = d.blob;
@@ -419,7 +450,22 @@ impl ClientJudge {
                 m.delivered_at = (evidence, at);
             }
             ClientEvent::Request(r) => self.request(at, evidence, r),
-            ClientEvent::Ended { end, note } => self.end = Some((end, evidence, note)),
+            ClientEvent::Restarted => {
+                for m in self.messages.values_mut() {
+                    for r in &mut m.receipts {
+                        r.released = true;
+                    }
+                }
+            }
+            ClientEvent::Ended { end, note, left } => {
+                self.end = Some(End {
+                    end,
+                    line: evidence,
+                    at,
+                    note,
+                    left,
+                });
+            }
         }
     }
 
@@ -440,9 +486,9 @@ impl ClientJudge {
     fn request(&mut self, at: Timestamp, evidence: u32, r: Request) {
         self.requests += 1;
         let service = r.call.map_or(Service::Queue, Call::service);
-        let slot = service.slot();
+        let lane: Loop = (service, r.connection);
         let target = target(&r);
-        if let Some(Some((until, after, to))) = self.retry_after.get(slot).cloned() {
+        if let Some((until, after, to)) = self.retry_after.get(&lane).cloned() {
             let repeat = to == target;
             if repeat && at.0 + RETRY_AFTER_SLACK_MS < until.0 {
                 self.find(
@@ -450,31 +496,34 @@ impl ClientJudge {
                     evidence,
                     at,
                     alloc::format!(
-                        "{} repeated {} ms before the Retry-After of line {after} ended",
+                        "{} repeated {} ms before the Retry-After of line {after} ended{}",
                         r.call.map_or("a request", Call::as_str),
-                        until.0 - at.0
+                        until.0 - at.0,
+                        r.connection
+                            .map(|c| alloc::format!(", on the same connection ({c})"))
+                            .unwrap_or_default()
                     ),
                 );
             }
-            if (repeat || at >= until)
-                && let Some(s) = self.retry_after.get_mut(slot)
-            {
-                *s = None;
+            if repeat || at >= until {
+                self.retry_after.remove(&lane);
             }
         }
-        if let (Some(ms), Some(s)) = (r.retry_after_ms, self.retry_after.get_mut(slot)) {
-            *s = Some((at.plus_millis(ms), evidence, target));
+        if let Some(ms) = r.retry_after_ms {
+            self.retry_after
+                .insert(lane, (at.plus_millis(ms), evidence, target));
         }
         let Some(call) = r.call else { return };
         match call {
             Call::GetMessages => self.got(at, evidence, &r),
             Call::DeleteMessage | Call::UpdateMessage => self.settle(at, evidence, call, &r),
             Call::PutMessage => {
-                if let (Some(q), Some(d)) = (&r.queue, &r.digest)
+                if let Some(q) = &r.queue
                     && q.ends_with("-poison")
                     && ok(r.status)
                 {
-                    self.poisoned.insert(d.clone());
+                    self.poisoned
+                        .extend(r.digest.iter().chain(&r.holds).cloned());
                 }
             }
             Call::PutBlob => {
@@ -492,7 +541,7 @@ impl ClientJudge {
 
     fn got(&mut self, at: Timestamp, evidence: u32, r: &Request) {
         let queue = r.queue.clone().unwrap_or_default();
-        let idle = self.idle.entry(queue.clone()).or_default();
+        let idle = self.idle.entry((queue.clone(), r.connection)).or_default();
         if r.received.is_empty() && ok(r.status) {
             let close = idle
                 .last
@@ -506,8 +555,11 @@ impl ClientJudge {
                     evidence,
                     at,
                     alloc::format!(
-                        "{} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last",
-                        BUSY_POLLS + 1
+                        "{} empty receives of {queue} in a row{}, each within {IDLE_WINDOW_MS} ms of the last",
+                        BUSY_POLLS + 1,
+                        r.connection
+                            .map(|c| alloc::format!(" on one connection ({c})"))
+                            .unwrap_or_default()
                     ),
                 );
             }
@@ -519,11 +571,14 @@ impl ClientJudge {
             m.receipts.push(Receipt {
                 receipt: got.pop_receipt.clone(),
                 acted: false,
+                released: false,
             });
         }
     }
 
-    /// An act on `id` under receipt number `k`: a second receipt acted on is processing twice.
+    /// An act on `id` under receipt number `k`: acting under a second receipt, when an earlier
+    /// one was acted on and not given back on purpose, is processing twice (the visibility
+    /// timeout ran out while the first receiver still held the message).
     fn act(&mut self, id: &str, k: usize, evidence: u32, at: Timestamp) {
         let Some(m) = self.messages.get_mut(id) else {
             return;
@@ -531,13 +586,20 @@ impl ClientJudge {
         if let Some(r) = m.receipts.get_mut(k) {
             r.acted = true;
         }
-        let acted = m.receipts.iter().filter(|r| r.acted).count();
-        if acted > 1 && !m.twice && m.class.is_some() {
+        let earlier = m
+            .receipts
+            .iter()
+            .take(k)
+            .filter(|r| r.acted && !r.released)
+            .count();
+        if earlier > 0 && !m.twice && m.class.is_some() {
             m.twice = true;
             let detail = alloc::format!(
-                "message {id} was received {} times and acted on after {acted} of the receives \
-                 (its visibility timeout ran out in between)",
-                m.receipts.len()
+                "message {id} was received {} times and acted on under receive {} after an \
+                 earlier receive had acted on it without deleting or releasing it (its \
+                 visibility timeout ran out while it was held)",
+                m.receipts.len(),
+                k + 1
             );
             self.find(ClientFindingCode::ProcessedTwice, evidence, at, detail);
         }
@@ -580,7 +642,9 @@ impl ClientJudge {
         if !ok(r.status) {
             return;
         }
-        if let Some(k) = position {
+        if call == Call::DeleteMessage
+            && let Some(k) = position
+        {
             self.act(&id, k, evidence, at);
         }
         let Some(m) = self.messages.get_mut(&id) else {
@@ -589,11 +653,17 @@ impl ClientJudge {
         match call {
             Call::UpdateMessage => {
                 // The new receipt carries on the old one: extending a visibility timeout is
-                // not a second receive.
-                if let (Some(k), Some(new)) = (position, &r.new_pop_receipt)
+                // not a second receive, and neither is it acting on the message. A visibility
+                // of 0 gives the message back on purpose: the next receive is a retry.
+                if let Some(k) = position
                     && let Some(x) = m.receipts.get_mut(k)
                 {
-                    x.receipt = new.clone();
+                    if let Some(new) = &r.new_pop_receipt {
+                        x.receipt = new.clone();
+                    }
+                    if r.visibility_timeout == Some(0) {
+                        x.released = true;
+                    }
                 }
             }
             _ => {
@@ -606,7 +676,7 @@ impl ClientJudge {
                         evidence,
                         at,
                         alloc::format!(
-                            "malformed message {id} was deleted without being moved to a -poison queue"
+                            "malformed message {id} was deleted without being moved to a -poison queue (as it was, base64 of it, or in a string field of a JSON object)"
                         ),
                     );
                 }
@@ -719,16 +789,52 @@ impl ClientJudge {
 
     /// Whether the client has done all its work: every valid notification deleted, every
     /// announced backup fetched (duty `fetch-backups`), and (duty `configure`) a project
-    /// configured, trained and exported.
+    /// configured, trained and, unless its training failed, exported.
     pub fn work_done(&self) -> bool {
-        let consumed = self
+        self.work_undone().is_empty()
+    }
+
+    /// The work left undone, each item said for a person (empty when it is all done).
+    pub fn work_undone(&self) -> Vec<String> {
+        let mut undone = Vec::new();
+        let not_deleted = self
             .messages
             .values()
-            .all(|m| m.class != Some(MessageClass::Notification) || m.deleted);
-        let fetched = !self.duties.fetch_backups || self.announced.values().all(|(_, f)| *f);
-        let configured =
-            !self.duties.configure || (self.configured && self.trained && self.exported);
-        consumed && fetched && configured
+            .filter(|m| m.class == Some(MessageClass::Notification) && !m.deleted)
+            .count();
+        if not_deleted > 0 {
+            undone.push(alloc::format!(
+                "{not_deleted} notification{} not deleted",
+                plural(not_deleted)
+            ));
+        }
+        if self.duties.fetch_backups {
+            let unfetched = self.announced.values().filter(|(_, f)| !f).count();
+            if unfetched > 0 {
+                undone.push(alloc::format!(
+                    "{unfetched} announced backup{} not downloaded",
+                    plural(unfetched)
+                ));
+            }
+        }
+        if self.duties.configure {
+            for (done, what) in [
+                (
+                    self.configured,
+                    "no project configured with the storage URIs",
+                ),
+                (self.trained, "no training started"),
+                (
+                    self.exported || self.training_failed,
+                    "no export of the trained iteration",
+                ),
+            ] {
+                if !done {
+                    undone.push(String::from(what));
+                }
+            }
+        }
+        undone
     }
 
     /// The findings, by code, once the run is over.
@@ -779,40 +885,75 @@ impl ClientJudge {
                 }
             }
         }
-        let (end, line, note) = match &self.end {
-            Some((end, line, note)) => (Some(end), *line, note.as_deref()),
-            None => (None, 0, None),
+        let Some(end) = &self.end else {
+            return all.into_values().collect();
         };
-        let end = match end {
-            Some(ClientEnd::Exited(0) | ClientEnd::Stopped) | None => None,
-            Some(ClientEnd::Exited(code)) => Some((
+        let undone = self.work_undone();
+        let finding = match &end.end {
+            ClientEnd::Stopped => None,
+            ClientEnd::Exited(0) if !undone.is_empty() => Some((
+                ClientFindingCode::ClientExitedEarly,
+                alloc::format!(
+                    "the client exited with status 0 before its work was done: {}",
+                    undone.join(", ")
+                ),
+            )),
+            ClientEnd::Exited(0) if self.requests == 0 => Some((
+                ClientFindingCode::ClientExitedEarly,
+                String::from("the client exited with status 0 without making a single request"),
+            )),
+            ClientEnd::Exited(0) => None,
+            ClientEnd::Exited(code) => Some((
                 ClientFindingCode::ClientFailed,
                 alloc::format!("the client exited with status {code}"),
             )),
-            Some(ClientEnd::Killed(signal)) => Some((
+            ClientEnd::Killed(signal) => Some((
                 ClientFindingCode::ClientFailed,
                 alloc::format!("the client was killed by signal {signal}"),
             )),
-            Some(ClientEnd::Unstartable(why)) => Some((
+            ClientEnd::Unstartable(why) => Some((
                 ClientFindingCode::ClientUnstartable,
                 alloc::format!("the client could not be started: {why}"),
             )),
             // A timeout the work left undone already explains is not a finding of its own.
-            Some(ClientEnd::TimedOut) if explained => None,
-            Some(ClientEnd::TimedOut) => Some((
+            ClientEnd::TimedOut if explained => None,
+            ClientEnd::TimedOut => Some((
                 ClientFindingCode::ClientTimeout,
-                String::from("the timeout came before the client had done its work"),
+                if undone.is_empty() {
+                    String::from("the timeout came before the client had done its work")
+                } else {
+                    alloc::format!(
+                        "the timeout came before the client had done its work: {}",
+                        undone.join(", ")
+                    )
+                },
             )),
         };
-        if let Some((code, mut detail)) = end {
-            if let Some(n) = note {
+        if let Some((code, mut detail)) = finding {
+            if let Some(n) = &end.note {
                 detail.push_str("; ");
                 detail.push_str(n);
             }
-            add(code, line, self.last, detail);
+            add(code, end.line, end.at, detail);
+        }
+        if end.left > 0 {
+            add(
+                ClientFindingCode::ClientLeftProcesses,
+                end.line,
+                end.at,
+                alloc::format!(
+                    "the client's process ended and left {} process{} of its own running (stopped by cvnotify)",
+                    end.left,
+                    if end.left == 1 { "" } else { "es" }
+                ),
+            );
         }
         all.into_values().collect()
     }
+}
+
+const fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Counts one occurrence of `code`, keeping it as an example while there are fewer than

@@ -36,6 +36,7 @@ impl Journal {
                 class,
                 blob: blob.map(String::from),
                 digest: Some(alloc::format!("digest-{id}")),
+                status: None,
             }),
         );
     }
@@ -115,6 +116,7 @@ fn a_consumer_that_receives_acts_and_deletes_has_no_finding_and_has_done_its_wor
         ClientEvent::Ended {
             end: ClientEnd::Stopped,
             note: None,
+            left: 0,
         },
     );
     assert_eq!(j.codes(), vec![]);
@@ -314,7 +316,8 @@ fn blobs_nobody_announced_are_found_unless_the_client_wrote_them() {
 fn how_the_client_ended_is_a_finding_unless_it_stopped_or_exited_zero() {
     for (end, expected) in [
         (ClientEnd::Stopped, None),
-        (ClientEnd::Exited(0), None),
+        // Exiting 0 having made no request at all is not work done.
+        (ClientEnd::Exited(0), Some("client-exited-early")),
         (ClientEnd::Exited(3), Some("client-failed")),
         (ClientEnd::Killed(9), Some("client-failed")),
         (
@@ -329,9 +332,207 @@ fn how_the_client_ended_is_a_finding_unless_it_stopped_or_exited_zero() {
             ClientEvent::Ended {
                 end: end.clone(),
                 note: None,
+                left: 0,
             },
         );
         let codes: Vec<&str> = j.codes().into_iter().map(|(c, _)| c).collect();
         assert_eq!(codes, expected.into_iter().collect::<Vec<_>>(), "{end:?}");
     }
+}
+
+fn end(j: &mut Journal, ms: u64, end: ClientEnd, left: u32) {
+    j.feed(
+        ms,
+        ClientEvent::Ended {
+            end,
+            note: None,
+            left,
+        },
+    );
+}
+
+#[test]
+fn exiting_zero_before_the_work_is_done_is_exiting_early_and_names_the_work() {
+    // Exited before the notifications came: they were delivered all the same.
+    let mut j = Journal::new(Duties {
+        fetch_backups: true,
+        configure: false,
+    });
+    j.receive(0, &[]);
+    end(&mut j, 5, ClientEnd::Exited(0), 0);
+    j.deliver(10, "m1", MessageClass::Notification, None);
+    j.deliver(20, "m2", MessageClass::Notification, Some("c/b"));
+    let findings = j.judge.findings();
+    let early = findings
+        .iter()
+        .find(|f| f.code == ClientFindingCode::ClientExitedEarly)
+        .unwrap();
+    assert_eq!(
+        early.examples[0].detail,
+        "the client exited with status 0 before its work was done: 2 notifications not deleted, \
+         1 announced backup not downloaded"
+    );
+    assert_eq!(
+        j.codes(),
+        vec![
+            ("notification-not-deleted", 2),
+            ("backup-not-fetched", 1),
+            ("client-exited-early", 1)
+        ]
+    );
+    // Exiting 0 once the work is done is fine (a batch consumer that drains and exits).
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, None);
+    j.receive(10, &[("m1", "a")]);
+    j.delete(20, "m1", "a", 204);
+    end(&mut j, 30, ClientEnd::Exited(0), 0);
+    assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn processes_left_running_by_a_client_that_exited_are_found() {
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, None);
+    j.receive(10, &[("m1", "a")]);
+    j.delete(20, "m1", "a", 204);
+    end(&mut j, 30, ClientEnd::Exited(0), 2);
+    assert_eq!(j.codes(), vec![("client-left-processes", 1)]);
+}
+
+#[test]
+fn the_configure_duty_asks_for_no_export_after_a_failed_training() {
+    let duties = Duties {
+        fetch_backups: false,
+        configure: true,
+    };
+    let mut j = Journal::new(duties);
+    j.request(0, Call::CreateProject, |r| {
+        r.api_version = Some("v3.4-preview".into());
+        r.storage_options = true;
+    });
+    j.request(1, Call::TrainProject, |r| r.project = Some("p".into()));
+    assert_eq!(
+        j.judge.work_undone(),
+        vec![String::from("no export of the trained iteration")]
+    );
+    j.feed(
+        2,
+        ClientEvent::Delivered(Delivered {
+            queue: "q".into(),
+            message_id: "t".into(),
+            class: MessageClass::Notification,
+            blob: None,
+            digest: None,
+            status: Some("TrainingFailed".into()),
+        }),
+    );
+    j.receive(3, &[("t", "a")]);
+    j.delete(4, "t", "a", 204);
+    assert!(j.judge.work_done());
+    // A client that did none of it has each part named.
+    let j = Journal::new(duties);
+    assert_eq!(j.judge.work_undone().len(), 3);
+}
+
+#[test]
+fn retry_after_and_busy_polling_are_judged_per_connection() {
+    // A pool: one receiver is throttled on connection 1, the others go on polling on theirs.
+    let mut j = Journal::new(Duties::default());
+    j.request(0, Call::GetMessages, |r| {
+        r.connection = Some(1);
+        r.status = 503;
+        r.retry_after_ms = Some(1_000);
+    });
+    for (k, conn) in [2, 3, 4].into_iter().enumerate() {
+        j.request(5 + k as u64, Call::GetMessages, |r| {
+            r.connection = Some(conn)
+        });
+    }
+    j.request(1_000, Call::GetMessages, |r| r.connection = Some(1));
+    assert_eq!(j.codes(), vec![]);
+    // The throttled receiver itself repeating at once is found, as a warning.
+    j.request(1_010, Call::GetMessages, |r| {
+        r.connection = Some(1);
+        r.status = 503;
+        r.retry_after_ms = Some(1_000);
+    });
+    j.request(1_020, Call::GetMessages, |r| r.connection = Some(1));
+    assert_eq!(j.codes(), vec![("retry-after-ignored", 1)]);
+    assert_eq!(
+        ClientFindingCode::RetryAfterIgnored.info().severity,
+        crate::lifecycle::Severity::Warning
+    );
+    // Twelve receivers polling an empty queue at once, each backing off: no busy polling;
+    // one tight loop among them is still caught.
+    let mut j = Journal::new(Duties::default());
+    for conn in 1..=12 {
+        let mut t = 0;
+        let mut gap = 100;
+        for _ in 0..15 {
+            j.request(t, Call::GetMessages, |r| r.connection = Some(conn));
+            t += gap;
+            gap = (gap * 2).min(10_000);
+        }
+    }
+    assert_eq!(j.codes(), vec![]);
+    for k in 0..20 {
+        j.request(k * 50, Call::GetMessages, |r| r.connection = Some(13));
+    }
+    assert_eq!(j.codes(), vec![("busy-polling", 1)]);
+}
+
+#[test]
+fn a_message_released_on_purpose_or_held_by_a_killed_client_is_retried_not_processed_twice() {
+    for how in ["release", "restart"] {
+        let mut j = Journal::new(Duties::default());
+        j.deliver(0, "m1", MessageClass::Notification, Some("c/b"));
+        j.receive(10, &[("m1", "a")]);
+        j.request(20, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+        if how == "release" {
+            j.request(30, Call::UpdateMessage, |r| {
+                r.message_id = Some("m1".into());
+                r.pop_receipt = Some("a".into());
+                r.new_pop_receipt = Some("a2".into());
+                r.visibility_timeout = Some(0);
+                r.status = 204;
+            });
+        } else {
+            j.feed(30, ClientEvent::Restarted);
+        }
+        j.receive(40, &[("m1", "b")]);
+        j.request(50, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+        j.delete(60, "m1", "b", 204);
+        assert_eq!(j.codes(), vec![], "{how}");
+    }
+    // Extending the visibility is not acting: a Functions-style host that renews its lease
+    // and then finishes processed once.
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, None);
+    j.receive(10, &[("m1", "a")]);
+    for (k, (old, new)) in [("a", "a2"), ("a2", "a3")].into_iter().enumerate() {
+        j.request(20 + k as u64, Call::UpdateMessage, |r| {
+            r.message_id = Some("m1".into());
+            r.pop_receipt = Some(old.into());
+            r.new_pop_receipt = Some(new.into());
+            r.visibility_timeout = Some(600);
+            r.status = 204;
+        });
+    }
+    j.delete(60, "m1", "a3", 204);
+    assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn a_malformed_message_moved_in_an_envelope_is_kept() {
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Malformed, None);
+    j.receive(10, &[("m1", "a")]);
+    j.request(20, Call::PutMessage, |r| {
+        r.queue = Some("q-poison".into());
+        r.digest = Some("digest-of-the-envelope".into());
+        r.holds = vec!["digest-m1".into(), "other".into()];
+        r.status = 201;
+    });
+    j.delete(30, "m1", "a", 204);
+    assert_eq!(j.codes(), vec![]);
 }

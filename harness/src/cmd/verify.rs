@@ -37,13 +37,16 @@ pub(crate) struct Args {
     /// What the client is responsible for beyond consuming the queue (repeat for both).
     #[arg(long = "duty", value_enum)]
     duties: Vec<DutyArg>,
-    /// Fixes the ids the simulation hands out and its random choices.
-    #[arg(long, default_value_t = 0)]
-    seed: u32,
+    /// Fixes the ids the simulation hands out and its random choices (every scenario gets ids
+    /// of its own from it). By default a fresh seed, printed, so that a run can be repeated.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Longest a scenario may take, in seconds (1 to 3600); a client that has not done its
-    /// work by then fails (`client-timeout`).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout: u64,
+    /// work by then fails (`client-timeout`). By default each scenario's own deadline: 60 s,
+    /// plus 30 s for every request it fails and connection it resets (room for the official
+    /// SDKs' default back-off), plus 40 s for every restart.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: Option<u64>,
     /// Seconds a stopped client has between SIGTERM and SIGKILL (0 to 60).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=60))]
     grace: u64,
@@ -86,17 +89,18 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     let plan = Plan {
         command: args.command.clone(),
         duties: duties.clone(),
-        seed: args.seed,
-        timeout: Duration::from_secs(args.timeout),
+        seed: args.seed.unwrap_or_else(verify::fresh_seed),
+        timeout: args.timeout.map(Duration::from_secs),
         grace: Duration::from_secs(args.grace),
     };
-    let label = format!("verify {}", args.command.join(" "));
+    let label = format!("verify {}", verify::shown_command(&args.command));
+    crate::process::become_subreaper();
     let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
     runtime.block_on(async {
         let mut signals = Signals::new()?;
         let mut session: Option<Session> = None;
         let mut stopped = None;
-        for scenario in &scenarios {
+        for (index, scenario) in scenarios.iter().enumerate() {
             let header = verify::header(scenario, &duties);
             let s = match session.as_mut() {
                 None => session.insert(
@@ -109,6 +113,12 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                     s
                 }
             };
+            if index == 0 {
+                s.say(&format!(
+                    "verify: seed {} (--seed {} repeats this run's ids)",
+                    plan.seed, plan.seed
+                ));
+            }
             s.say(&format!(
                 "verify: scenario {} ({})",
                 scenario.name,
@@ -118,7 +128,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                     .map_or(scenario.description.as_str(), |(_, what, _)| what)
             ));
             let outcome = tokio::select! {
-                outcome = verify::run(s, scenario, &plan) => outcome,
+                outcome = verify::run(s, scenario, index, &plan) => outcome,
                 () = signals.recv() => {
                     stopped = Some("stopped by a signal".to_string());
                     break;

@@ -76,14 +76,53 @@ pub(crate) fn digest(text: &[u8]) -> String {
     hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The digests of what a message text holds, beside the text itself: its base64 decoding
+/// and its base64 encoding (a message moved to a poison queue by an SDK's base64 policy, or
+/// decoded first), and, when it is a JSON object, each string value in it (depth-first, at
+/// most [`HELD_STRINGS`]) and its base64 decoding: a poison envelope that carries the original
+/// text beside the error. Nothing of the text itself is kept.
+pub(crate) fn holds(text: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let decoded = |t: &str| b64.decode(t.trim()).ok().filter(|d| !d.is_empty());
+    let mut out = vec![digest(b64.encode(text.as_bytes()).as_bytes())];
+    out.extend(decoded(text).map(|d| digest(&d)));
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+        let mut strings = Vec::new();
+        let mut stack = vec![&value];
+        while let Some(v) = stack.pop() {
+            match v {
+                serde_json::Value::String(s) => strings.push(s.as_str()),
+                serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
+                serde_json::Value::Object(map) => stack.extend(map.values().rev()),
+                _ => {}
+            }
+            if strings.len() == HELD_STRINGS {
+                break;
+            }
+        }
+        for s in strings {
+            out.push(digest(s.as_bytes()));
+            out.extend(decoded(s).map(|d| digest(&d)));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// How many string values of a JSON message [`holds`] looks at.
+pub(crate) const HELD_STRINGS: usize = 16;
+
 /// What the answer to one request said, beyond its status, that the journal keeps: filled in
 /// by the handlers as they answer.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     /// Get Messages: what it handed out.
     pub(crate) received: Vec<ReceivedEntry>,
-    /// Put Message: the text's digest.
+    /// Put Message: the text's digest, and the digests of what it holds.
     pub(crate) digest: Option<String>,
+    pub(crate) holds: Vec<String>,
     /// Update Message: the new receipt.
     pub(crate) new_receipt: Option<String>,
     /// CreateProject: the new project; TrainProject: the new iteration.
@@ -184,7 +223,7 @@ pub(crate) fn answered(
     line: &mut RequestLine,
     status: u16,
     error_code: Option<String>,
-    retry_after: Option<u64>,
+    retry_after: Option<u32>,
     ms: u64,
     scratch: Scratch,
 ) {
@@ -196,6 +235,7 @@ pub(crate) fn answered(
         line.received = Some(scratch.received);
     }
     line.digest = scratch.digest;
+    line.holds = scratch.holds.into_boxed_slice();
     line.new_pop_receipt = scratch.new_receipt;
     if line.project_id.is_none() {
         line.project_id = scratch.project;
@@ -217,24 +257,35 @@ pub(crate) fn delivered(
     blob: Option<String>,
 ) -> Line {
     use cvnotify_core::{Notification, ParseOptions};
-    let (class, kind, project) = match cvnotify_core::parse(json.as_bytes(), ParseOptions::TOLERANT)
-    {
-        Ok(p) => match &p.notification {
-            Notification::ConnectionTest { project_id } => (
-                "notification",
-                "ConnectionTest".to_string(),
-                Some(*project_id),
-            ),
-            Notification::Training { project_id, .. } => {
-                ("notification", "Training".to_string(), Some(*project_id))
-            }
-            Notification::Export { project_id, .. } => {
-                ("notification", "Export".to_string(), Some(*project_id))
-            }
-            Notification::Unrecognized { kind } => ("unrecognized", kind.clone(), None),
-        },
-        Err(_) => ("malformed", String::new(), None),
-    };
+    let (class, kind, project, status) =
+        match cvnotify_core::parse(json.as_bytes(), ParseOptions::TOLERANT) {
+            Ok(p) => match &p.notification {
+                Notification::ConnectionTest { project_id } => (
+                    "notification",
+                    "ConnectionTest".to_string(),
+                    Some(*project_id),
+                    None,
+                ),
+                Notification::Training {
+                    project_id, status, ..
+                } => (
+                    "notification",
+                    "Training".to_string(),
+                    Some(*project_id),
+                    Some(status.as_str()),
+                ),
+                Notification::Export {
+                    project_id, status, ..
+                } => (
+                    "notification",
+                    "Export".to_string(),
+                    Some(*project_id),
+                    Some(status.as_str()),
+                ),
+                Notification::Unrecognized { kind } => ("unrecognized", kind.clone(), None, None),
+            },
+            Err(_) => ("malformed", String::new(), None, None),
+        };
     Line::Delivered(DeliveredLine {
         at: At(at),
         queue: queue.to_string(),
@@ -243,7 +294,38 @@ pub(crate) fn delivered(
         notification_type: (!kind.is_empty()).then_some(kind),
         project_id: project.map(|p| p.to_string()),
         blob: blob.filter(|_| class == "notification"),
+        notification_status: status.map(str::to_string),
         digest: digest(wire.as_bytes()),
         base64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn a_poison_copy_is_recognised_as_is_in_base64_and_in_a_json_envelope() {
+        let original = r#"{"version":"1.0","type":"#;
+        let wanted = digest(original.as_bytes());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(original);
+        let envelope = serde_json::json!({
+            "error": "not JSON",
+            "dequeueCount": 5,
+            "original": {"messageText": original},
+        })
+        .to_string();
+        let b64_envelope = serde_json::json!({"body": b64}).to_string();
+        for text in [b64.as_str(), envelope.as_str(), b64_envelope.as_str()] {
+            assert!(holds(text).contains(&wanted), "{text}");
+        }
+        // The decoded text put where the base64 one was delivered: its encoding matches.
+        assert!(holds(original).contains(&digest(b64.as_bytes())));
+        // Something else is not the message.
+        assert!(!holds(r#"{"error":"x","text":"another"}"#).contains(&wanted));
+        // A JSON value with thousands of strings is looked at only so far.
+        let many = serde_json::to_string(&vec!["x"; 10_000]).unwrap();
+        assert!(holds(&many).len() <= 2 * HELD_STRINGS + 2);
+    }
 }

@@ -166,7 +166,7 @@ enum Op {
 struct Out {
     status: u16,
     error_code: Option<String>,
-    retry_after: Option<u64>,
+    retry_after: Option<u32>,
     delay_ms: u64,
     reply: Reply,
 }

@@ -416,6 +416,9 @@ impl World {
             return error(400, "InvalidXmlDocument", request);
         };
         self.scratch.digest = Some(super::journal::digest(text.as_bytes()));
+        if name.ends_with("-poison") {
+            self.scratch.holds = super::journal::holds(&text);
+        }
         if text.len() > MAX_MESSAGE_BYTES {
             return detailed_error(
                 413,

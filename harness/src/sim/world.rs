@@ -143,6 +143,18 @@ pub struct World {
     pub(crate) posted: u64,
     /// How long a Get Blob takes beyond its work (a slow download), in milliseconds.
     pub(crate) blob_delay_ms: u64,
+    /// How many bytes a backup blob holds (`b"model"` when 5 or fewer).
+    pub backup_bytes: usize,
+}
+
+/// The content of a backup blob of `size` bytes: `model`, then a pattern that differs from
+/// byte to byte (so a download put together from ranges in the wrong order is noticed).
+pub(crate) fn backup_content(size: usize) -> Vec<u8> {
+    let mut out = b"model".to_vec();
+    out.truncate(size);
+    #[allow(clippy::cast_possible_truncation, reason = "a repeating byte pattern")]
+    out.extend((out.len()..size).map(|k| (k % 251) as u8));
+    out
 }
 
 impl World {
@@ -173,6 +185,7 @@ impl World {
             journal: None,
             scratch: super::journal::Scratch::default(),
             posted: 0,
+            backup_bytes: 5,
             blob_delay_ms: 0,
         }
     }
@@ -371,7 +384,7 @@ impl World {
                         if let Some(c) = self.container_of(uri)
                             && !self.misbehaves(Misbehaviour::NoBackupBlob)
                         {
-                            self.put_blob(&c, &name, b"model".to_vec());
+                            self.put_blob(&c, &name, backup_content(self.backup_bytes));
                         }
                         let mut base = container_base(uri);
                         if self.misbehaves(Misbehaviour::ModelUriOutsideContainer) {

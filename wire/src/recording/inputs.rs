@@ -247,12 +247,17 @@ pub fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
             at: d.at.0,
             event: ClientEvent::Delivered(delivered(d)?),
         },
+        Line::Client(c) if c.action == ClientAction::Restarted => Item::Client {
+            at: c.at.0,
+            event: ClientEvent::Restarted,
+        },
         Line::Client(c) => match client_end(&c) {
             Some(end) => Item::Client {
                 at: c.at.0,
                 event: ClientEvent::Ended {
                     end,
                     note: c.reason.filter(|_| c.action != ClientAction::Unstartable),
+                    left: c.left,
                 },
             },
             None => Item::Inputs(Vec::new()),
@@ -358,7 +363,10 @@ pub fn request(r: RequestLine) -> client::Request {
         api_version: r.api_version,
         storage_options: r.storage_options,
         digest: r.digest,
-        retry_after_ms: r.retry_after.map(|s| s.saturating_mul(1000)),
+        holds: r.holds.into_vec(),
+        visibility_timeout: r.visibility_timeout.map(u64::from),
+        connection: r.connection,
+        retry_after_ms: r.retry_after.map(|s| u64::from(s) * 1000),
     }
 }
 
@@ -375,13 +383,14 @@ fn delivered(d: DeliveredLine) -> Result<client::Delivered, LineProblem> {
         class,
         blob: d.blob,
         digest: Some(d.digest),
+        status: d.notification_status,
     })
 }
 
 /// How a `client` line says the process ended (`None` for a start).
 pub fn client_end(c: &ClientLine) -> Option<client::ClientEnd> {
     Some(match c.action {
-        ClientAction::Started => return None,
+        ClientAction::Started | ClientAction::Restarted => return None,
         ClientAction::Exited => match (c.status, c.signal) {
             (_, Some(signal)) => client::ClientEnd::Killed(signal),
             (status, None) => client::ClientEnd::Exited(status.unwrap_or(0)),

@@ -88,11 +88,11 @@ struct RawLine<'a> {
     pop_receipt: Option<String>,
     new_pop_receipt: Option<String>,
     received: Option<Vec<ReceivedEntry>>,
-    visibility_timeout: Option<u64>,
+    visibility_timeout: Option<u32>,
     digest: Option<String>,
     api_version: Option<String>,
     storage_options: Option<bool>,
-    retry_after: Option<u64>,
+    retry_after: Option<u32>,
     connection: Option<u64>,
     class: Option<String>,
     notification_type: Option<String>,
@@ -102,6 +102,9 @@ struct RawLine<'a> {
     status: Option<i32>,
     signal: Option<i32>,
     partial: Option<bool>,
+    holds: Option<Vec<String>>,
+    notification_status: Option<String>,
+    left: Option<u32>,
 }
 
 fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProblem> {
@@ -184,6 +187,9 @@ optional_fields! {
     status: "status",
     signal: "signal",
     partial: "partial",
+    holds: "holds",
+    notification_status: "notificationStatus",
+    left: "left",
 }
 
 // Each field has a bit of a `u64`.
@@ -291,6 +297,7 @@ fn allowed(kind: &str) -> Option<u64> {
                     "storageOptions",
                     "retryAfter",
                     "connection",
+                    "holds",
                 ])
             }
         }
@@ -304,12 +311,19 @@ fn allowed(kind: &str) -> Option<u64> {
                     "notificationType",
                     "projectId",
                     "blob",
+                    "notificationStatus",
                     "digest",
                     "base64",
                 ])
             }
         }
-        "client" => const { mask(&["at", "action", "program", "status", "signal", "reason"]) },
+        "client" => {
+            const {
+                mask(&[
+                    "at", "action", "program", "status", "signal", "reason", "left",
+                ])
+            }
+        }
         _ => return None,
     })
 }
@@ -393,6 +407,7 @@ impl RawLine<'_> {
                 received: self.received,
                 visibility_timeout: self.visibility_timeout,
                 digest: self.digest,
+                holds: self.holds.unwrap_or_default().into_boxed_slice(),
                 api_version: self.api_version,
                 project_id: self.project_id,
                 iteration_id: self.iteration_id,
@@ -408,6 +423,7 @@ impl RawLine<'_> {
                 notification_type: self.notification_type,
                 project_id: self.project_id,
                 blob: self.blob,
+                notification_status: self.notification_status,
                 digest: required(self.digest, "digest", k)?,
                 base64: self.base64.unwrap_or(false),
             }),
@@ -418,6 +434,7 @@ impl RawLine<'_> {
                 status: self.status,
                 signal: self.signal,
                 reason: self.reason,
+                left: self.left.unwrap_or(0),
             }),
             _ => Line::Tick(TickLine {
                 at: required(self.at, "at", k)?,

@@ -301,10 +301,15 @@ pub struct RequestLine {
     pub received: Option<Vec<ReceivedEntry>>,
     /// Get Messages, Put and Update Message: the visibility timeout asked for, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility_timeout: Option<u64>,
+    pub visibility_timeout: Option<u32>,
     /// Put Message: the first 16 hex digits of the SHA-256 of the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Put Message: digests, of the same form, of what the text holds (its base64 decoding
+    /// and encoding, the string fields of a JSON object and their base64 decodings), so that a
+    /// message moved to a poison queue in an envelope is recognised.
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub holds: Box<[String]>,
     /// The training API version of the path (`v3.3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -319,7 +324,7 @@ pub struct RequestLine {
     pub storage_options: bool,
     /// The answer's `Retry-After`, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// Which TCP connection the request came on (numbered from 1 per simulation, in the order
     /// they were accepted): a client that opens a connection per request, or one that keeps
     /// using a connection the simulation reset, shows here.
@@ -348,6 +353,10 @@ pub struct DeliveredLine {
     /// The backup blob it announces (`container/name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
+    /// The notification's status (`TrainingCompleted`, `TrainingFailed`, `ExportCompleted`,
+    /// `ExportFailed`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_status: Option<String>,
     /// The first 16 hex digits of the SHA-256 of its text.
     pub digest: String,
     /// Whether it went out base64-encoded.
@@ -369,6 +378,9 @@ pub enum ClientAction {
     Unstartable,
     /// The timeout came before it had done its work; it was stopped.
     TimedOut,
+    /// It was killed mid-scenario and started again (the scenario's restart): what it held
+    /// was given up, and the next receive of it is not a second processing.
+    Restarted,
 }
 
 /// The client's process started or ended.
@@ -391,6 +403,14 @@ pub struct ClientLine {
     /// Unstartable: why (secrets redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Exited: how many processes of its own it left running (cvnotify stopped them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub left: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The last line of a run: when and how it ended.
