@@ -376,7 +376,12 @@ pub async fn run(
                 session.journal(line)?;
             }
             session.journal(Line::Client(client_line(ClientAction::Restarted)))?;
-            match ClientProcess::spawn(&plan.command, &env, &token) {
+            // A token of its own: the old tree's drop must not reach the new one.
+            let again = format!(
+                "{token}-{}",
+                scenario.restart_after_seconds.len() - restarts.len()
+            );
+            match ClientProcess::spawn(&plan.command, &env, &again) {
                 Ok(c) => client = c,
                 Err(e) => {
                     let mut line = client_line(ClientAction::Unstartable);

@@ -248,9 +248,12 @@ pub struct Request {
     /// Get Messages and Update Message: the visibility timeout asked for, in seconds (0 on an
     /// Update Message releases the message for another receive).
     pub visibility_timeout: Option<u64>,
-    /// Which TCP connection it came on, when known: polling and retries are judged per
-    /// connection, so that a pool of receivers is not taken for one loop.
-    pub connection: Option<u64>,
+    /// Which TCP connection it came on, when known.
+    pub connection: Option<u32>,
+    /// A 32-bit digest of its `x-ms-client-request-id`, when it sent one: the official SDKs
+    /// keep the id across their own retries of a request, so it tells a retry from another
+    /// receiver's request.
+    pub client_request: Option<u32>,
     /// The answer's `Retry-After`, in milliseconds.
     pub retry_after_ms: Option<u64>,
 }
@@ -339,6 +342,20 @@ struct Idle {
     run: u32,
     last: Option<Timestamp>,
     reported: bool,
+    /// Receives of the queue per connection.
+    per_connection: BTreeMap<u32, u32>,
+}
+
+impl Idle {
+    /// How many receiving loops the client shows on this queue, as far as the wire can tell: a
+    /// client that keeps its connections (one carried more than one receive) opened each of
+    /// them for a receive that found the others busy, so each stands for a loop running at the
+    /// same time; a client that opens a connection for every request shows one loop.
+    fn loops(&self) -> u32 {
+        let kept = self.per_connection.values().any(|n| *n > 1);
+        let n = if kept { self.per_connection.len() } else { 1 };
+        u32::try_from(n).unwrap_or(u32::MAX).max(1)
+    }
 }
 
 /// The judge of one client run.
@@ -351,11 +368,11 @@ pub struct ClientJudge {
     /// Blobs the client wrote itself.
     own_blobs: BTreeSet<String>,
     poisoned: BTreeSet<String>,
-    /// Per receiving loop (service and connection), the last answer with a Retry-After: until
-    /// when, its line, what it was to.
-    retry_after: BTreeMap<Loop, (Timestamp, u32, String)>,
-    /// Per queue and connection, the run of empty receives.
-    idle: BTreeMap<(String, Option<u64>), Idle>,
+    /// Per request (its client request id) or, without one, per service and connection, the
+    /// last answer with a Retry-After: until when, its line, what it was to.
+    retry_after: BTreeMap<Lane, (Timestamp, u32, String)>,
+    /// Per queue, the run of empty receives.
+    idle: BTreeMap<String, Idle>,
     /// Calls answered ambiguously, not yet looked into: (call, about) -> evidence.
     ambiguous: BTreeMap<(Call, String), u32>,
     findings: BTreeMap<ClientFindingCode, ClientFinding>,
@@ -370,8 +387,21 @@ pub struct ClientJudge {
     training_failed: bool,
 }
 
-/// A receiving loop, as the journal can tell one: the service and the TCP connection.
-type Loop = (Service, Option<u64>);
+/// What a repeat of a throttled request is looked for in: the same request (the client
+/// request id an SDK keeps across its retries) or, for a client that sends none, the same
+/// service on the same connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Lane {
+    Request(u32),
+    Connection(Service, Option<u32>),
+}
+
+impl Lane {
+    fn of(r: &Request, service: Service) -> Self {
+        r.client_request
+            .map_or(Self::Connection(service, r.connection), Self::Request)
+    }
+}
 
 #[derive(Debug)]
 struct End {
@@ -486,22 +516,26 @@ impl ClientJudge {
     fn request(&mut self, at: Timestamp, evidence: u32, r: Request) {
         self.requests += 1;
         let service = r.call.map_or(Service::Queue, Call::service);
-        let lane: Loop = (service, r.connection);
+        let lane = Lane::of(&r, service);
         let target = target(&r);
         if let Some((until, after, to)) = self.retry_after.get(&lane).cloned() {
             let repeat = to == target;
             if repeat && at.0 + RETRY_AFTER_SLACK_MS < until.0 {
+                let how = match lane {
+                    Lane::Request(_) => String::from(" (the same request: its client request id)"),
+                    Lane::Connection(_, Some(c)) => {
+                        alloc::format!(", on the same connection ({c})")
+                    }
+                    Lane::Connection(_, None) => String::new(),
+                };
                 self.find(
                     ClientFindingCode::RetryAfterIgnored,
                     evidence,
                     at,
                     alloc::format!(
-                        "{} repeated {} ms before the Retry-After of line {after} ended{}",
+                        "{} repeated {} ms before the Retry-After of line {after} ended{how}",
                         r.call.map_or("a request", Call::as_str),
                         until.0 - at.0,
-                        r.connection
-                            .map(|c| alloc::format!(", on the same connection ({c})"))
-                            .unwrap_or_default()
                     ),
                 );
             }
@@ -541,30 +575,40 @@ impl ClientJudge {
 
     fn got(&mut self, at: Timestamp, evidence: u32, r: &Request) {
         let queue = r.queue.clone().unwrap_or_default();
-        let idle = self.idle.entry((queue.clone(), r.connection)).or_default();
+        let idle = self.idle.entry(queue.clone()).or_default();
+        if let Some(c) = r.connection {
+            *idle.per_connection.entry(c).or_default() += 1;
+        }
         if r.received.is_empty() && ok(r.status) {
             let close = idle
                 .last
                 .is_some_and(|l| at.0.saturating_sub(l.0) <= IDLE_WINDOW_MS);
             idle.run = if close { idle.run + 1 } else { 1 };
             idle.last = Some(at);
-            if idle.run > BUSY_POLLS && !idle.reported {
+            let loops = idle.loops();
+            if idle.run > BUSY_POLLS.saturating_mul(loops) && !idle.reported {
                 idle.reported = true;
+                let run = idle.run;
                 self.find(
                     ClientFindingCode::BusyPolling,
                     evidence,
                     at,
-                    alloc::format!(
-                        "{} empty receives of {queue} in a row{}, each within {IDLE_WINDOW_MS} ms of the last",
-                        BUSY_POLLS + 1,
-                        r.connection
-                            .map(|c| alloc::format!(" on one connection ({c})"))
-                            .unwrap_or_default()
-                    ),
+                    if loops == 1 {
+                        alloc::format!(
+                            "{run} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last"
+                        )
+                    } else {
+                        alloc::format!(
+                            "{run} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last, \
+                             more than {BUSY_POLLS} for each of the {loops} connections the client receives on"
+                        )
+                    },
                 );
             }
         } else if !r.received.is_empty() {
-            *idle = Idle::default();
+            idle.run = 0;
+            idle.last = None;
+            idle.reported = false;
         }
         for got in &r.received {
             let m = self.message(&got.message_id, evidence, at);

@@ -435,7 +435,7 @@ fn the_configure_duty_asks_for_no_export_after_a_failed_training() {
 }
 
 #[test]
-fn retry_after_and_busy_polling_are_judged_per_connection() {
+fn retry_after_and_busy_polling_tell_a_pool_of_receivers_from_one_loop() {
     // A pool: one receiver is throttled on connection 1, the others go on polling on theirs.
     let mut j = Journal::new(Duties::default());
     j.request(0, Call::GetMessages, |r| {
@@ -450,7 +450,8 @@ fn retry_after_and_busy_polling_are_judged_per_connection() {
     }
     j.request(1_000, Call::GetMessages, |r| r.connection = Some(1));
     assert_eq!(j.codes(), vec![]);
-    // The throttled receiver itself repeating at once is found, as a warning.
+    // The throttled receiver itself repeating at once is found, as a warning: a client that
+    // sends no request id on the same connection, one that does by its id (on any connection).
     j.request(1_010, Call::GetMessages, |r| {
         r.connection = Some(1);
         r.status = 503;
@@ -458,6 +459,21 @@ fn retry_after_and_busy_polling_are_judged_per_connection() {
     });
     j.request(1_020, Call::GetMessages, |r| r.connection = Some(1));
     assert_eq!(j.codes(), vec![("retry-after-ignored", 1)]);
+    j.request(2_000, Call::GetMessages, |r| {
+        r.connection = Some(2);
+        r.client_request = Some(9);
+        r.status = 429;
+        r.retry_after_ms = Some(1_000);
+    });
+    j.request(2_010, Call::GetMessages, |r| {
+        r.connection = Some(2);
+        r.client_request = Some(10);
+    });
+    j.request(2_020, Call::GetMessages, |r| {
+        r.connection = Some(3);
+        r.client_request = Some(9);
+    });
+    assert_eq!(j.codes(), vec![("retry-after-ignored", 2)]);
     assert_eq!(
         ClientFindingCode::RetryAfterIgnored.info().severity,
         crate::lifecycle::Severity::Warning
@@ -465,7 +481,7 @@ fn retry_after_and_busy_polling_are_judged_per_connection() {
     // Twelve receivers polling an empty queue at once, each backing off: no busy polling;
     // one tight loop among them is still caught.
     let mut j = Journal::new(Duties::default());
-    for conn in 1..=12 {
+    for conn in 1..=12u32 {
         let mut t = 0;
         let mut gap = 100;
         for _ in 0..15 {
@@ -475,8 +491,42 @@ fn retry_after_and_busy_polling_are_judged_per_connection() {
         }
     }
     assert_eq!(j.codes(), vec![]);
-    for k in 0..20 {
-        j.request(k * 50, Call::GetMessages, |r| r.connection = Some(13));
+    // Four receivers sharing one client's connections (a pool reuses the connection a
+    // request just gave back): no busy polling either, as long as each backs off.
+    let mut j = Journal::new(Duties::default());
+    let mut polls: Vec<(u64, u32)> = Vec::new();
+    for worker in 0..4u32 {
+        let mut t = u64::from(worker);
+        let mut gap = 100;
+        for _ in 0..10 {
+            // The first polls overlap and open four connections; later ones reuse the first.
+            polls.push((t, if t < 50 { worker + 1 } else { 1 }));
+            t += gap;
+            gap = (gap * 2).min(5_000);
+        }
+    }
+    polls.sort_unstable();
+    for (t, conn) in polls {
+        j.request(t, Call::GetMessages, |r| r.connection = Some(conn));
+    }
+    assert_eq!(j.codes(), vec![]);
+    // A tight loop is caught whatever the connections, only later when the client shows
+    // several receiving loops (more than ten empty receives for each).
+    let mut j = Journal::new(Duties::default());
+    for conn in 1..=4 {
+        j.request(0, Call::GetMessages, |r| r.connection = Some(conn));
+        j.request(1, Call::GetMessages, |r| r.connection = Some(conn));
+    }
+    for k in 0..40 {
+        j.request(10 + k * 50, Call::GetMessages, |r| r.connection = Some(1));
+    }
+    assert_eq!(j.codes(), vec![("busy-polling", 1)]);
+    // A client that opens a connection for every request is one loop, and caught at once.
+    let mut j = Journal::new(Duties::default());
+    for k in 0..12 {
+        j.request(k * 50, Call::GetMessages, |r| {
+            r.connection = Some(k as u32 + 1)
+        });
     }
     assert_eq!(j.codes(), vec![("busy-polling", 1)]);
 }

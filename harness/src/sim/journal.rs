@@ -76,6 +76,15 @@ pub(crate) fn digest(text: &[u8]) -> String {
     hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// A 32-bit digest of a client request id: enough to tell one request's retries from other
+/// requests of the same run, and nothing of the id itself.
+pub(crate) fn client_request(id: &[u8]) -> u32 {
+    let hash = sha2::Sha256::digest(id);
+    let mut four = [0u8; 4];
+    four.copy_from_slice(hash.get(..4).unwrap_or(&[0; 4]));
+    u32::from_be_bytes(four)
+}
+
 /// The digests of what a message text holds, beside the text itself: its base64 decoding
 /// and its base64 encoding (a message moved to a poison queue by an SDK's base64 policy, or
 /// decoded first), and, when it is a JSON object, each string value in it (depth-first, at
@@ -151,6 +160,8 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
         .unwrap_or_default();
     let mut line = RequestLine {
         at: At(at),
+        client_request: super::http::header(request, "x-ms-client-request-id")
+            .map(|id| client_request(id.as_bytes())),
         ..RequestLine::default()
     };
     match endpoint {

@@ -353,7 +353,7 @@ impl Service {
             .is_some()
             .then(|| journal::describe(self.endpoint, request, world.timestamp()));
         if let Some(line) = &mut line {
-            line.connection = connection;
+            line.connection = connection.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
         }
         world.scratch = journal::Scratch::default();
         let out = self.answer(&mut world, request, &segments);

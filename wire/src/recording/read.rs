@@ -93,7 +93,8 @@ struct RawLine<'a> {
     api_version: Option<String>,
     storage_options: Option<bool>,
     retry_after: Option<u32>,
-    connection: Option<u64>,
+    connection: Option<u32>,
+    client_request: Option<u32>,
     class: Option<String>,
     notification_type: Option<String>,
     base64: Option<bool>,
@@ -179,6 +180,7 @@ optional_fields! {
     storage_options: "storageOptions",
     retry_after: "retryAfter",
     connection: "connection",
+    client_request: "clientRequest",
     class: "class",
     notification_type: "notificationType",
     base64: "base64",
@@ -297,6 +299,7 @@ fn allowed(kind: &str) -> Option<u64> {
                     "storageOptions",
                     "retryAfter",
                     "connection",
+                    "clientRequest",
                     "holds",
                 ])
             }
@@ -414,6 +417,7 @@ impl RawLine<'_> {
                 storage_options: self.storage_options.unwrap_or(false),
                 retry_after: self.retry_after,
                 connection: self.connection,
+                client_request: self.client_request,
             }),
             "delivered" => Line::Delivered(DeliveredLine {
                 at: required(self.at, "at", k)?,

@@ -329,7 +329,11 @@ pub struct RequestLine {
     /// they were accepted): a client that opens a connection per request, or one that keeps
     /// using a connection the simulation reset, shows here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection: Option<u64>,
+    pub connection: Option<u32>,
+    /// A 32-bit digest of the request's `x-ms-client-request-id`, when it sent one (the
+    /// official SDKs keep the id across their own retries of a request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_request: Option<u32>,
 }
 
 /// A message the simulation delivered.
