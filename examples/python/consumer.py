@@ -30,6 +30,7 @@ import os
 import random
 import signal
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,6 +55,10 @@ BUGS = [
     "old-api-version",
     "crash",
     "stall",
+    "exit-early",
+    "leave-child",
+    "background",
+    "dedupe-by-project",
 ]
 
 stopping = threading.Event()
@@ -113,6 +118,8 @@ class Consumer:
         self.blobs = BlobServiceClient.from_connection_string(connection, retry_policy=retry)
         self.work = tempfile.mkdtemp(prefix="cvnotify-consumer-")
         self.visibility = 1 if self.bug in ("stale-receipt", "processed-twice") else 30
+        self.handled = 0
+        self.exported_projects = set()
 
     def log(self, text):
         print(f"consumer: {text}", file=sys.stderr, flush=True)
@@ -165,6 +172,14 @@ class Consumer:
             return
         if self.bug == "crash":
             os._exit(3)
+        if self.bug == "dedupe-by-project" and notification["type"] == "Export":
+            # Takes a project's Export as done once one came: the second platform's backup
+            # (or a retrained iteration's) is never downloaded.
+            project = notification["Content"].get("projectId")
+            if project in self.exported_projects:
+                self.delete(message)
+                return
+            self.exported_projects.add(project)
         self.act(notification)
         if self.bug == "never-delete" and notification["type"] in ("ConnectionTest", "Training", "Export"):
             return
@@ -174,6 +189,16 @@ class Consumer:
             time.sleep(1.5)
             return
         self.delete(message)
+        self.handled += 1
+        if self.bug == "exit-early":
+            # A batch consumer that stops once it has handled something: the notifications
+            # still to come are left to nobody.
+            self.log("done, exiting")
+            os._exit(0)
+        if self.bug == "leave-child" and self.handled == 3:
+            # Drains the three notifications of a lifecycle, then exits leaving a helper behind.
+            subprocess.Popen(["sleep", "600"])
+            os._exit(0)
 
     def delete(self, message):
         """Deletes a message; a throttled delete (the SDK does not retry 429) waits for the
@@ -316,6 +341,11 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     if args.bug == "stall":
         stopping.wait()
+        return
+    if args.bug == "background":
+        # Hands the work to a copy of itself in a session of its own and exits at once, as
+        # `docker run -d` or a service manager would: the process verify started is done.
+        subprocess.Popen([sys.executable, __file__], start_new_session=True)
         return
     consumer = Consumer(args)
     if args.configure:

@@ -8,11 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use cvnotify_core::lifecycle::Timestamp;
+use cvnotify_core::client::ClientJudge;
+use cvnotify_core::lifecycle::{Evidence, Timestamp};
 
 use crate::clock;
 use crate::process::ClientProcess;
-use crate::recording::{At, ClientAction, ClientLine, Duty, Line, Outcome, Scope};
+use crate::recording::{At, ClientAction, ClientLine, Duty, Item, Line, Outcome, Scope, Writer};
 use crate::scenario::{Customer, Scenario};
 use crate::session::{Header, Session};
 use crate::sim::{Clock, Listeners, Simulation, Timings, World};
@@ -127,6 +128,84 @@ impl From<std::io::Error> for VerifyError {
     }
 }
 
+/// What one scenario's run journals, kept apart until the scenario is over so that scenarios
+/// can run side by side: its lines, in order, in an anonymous scratch file (a client that
+/// floods the simulation with requests costs disk, not memory), judged as they come by a
+/// client judge of its own (the driver asks it whether the work is done), and the notes for
+/// the live output. [`ScenarioJournal::replay`] hands the lines to the session, which numbers
+/// and judges them as a replay of the recording does.
+pub struct ScenarioJournal {
+    file: Writer<std::io::BufWriter<std::fs::File>>,
+    lines: u32,
+    judge: ClientJudge,
+    notes: Vec<String>,
+}
+
+impl std::fmt::Debug for ScenarioJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScenarioJournal")
+            .field("lines", &self.lines)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScenarioJournal {
+    /// An empty journal for a client with `duties`.
+    pub fn new(duties: &[Duty]) -> std::io::Result<Self> {
+        let file = crate::scratch::file(None, "for a scenario's journal")?;
+        Ok(Self {
+            file: Writer::new(std::io::BufWriter::new(file)),
+            lines: 0,
+            judge: ClientJudge::new(Duty::duties(duties)),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Keeps `line` and feeds it to the judge.
+    pub fn journal(&mut self, line: Line) -> std::io::Result<()> {
+        self.file.write(&line)?;
+        self.lines = self.lines.saturating_add(1);
+        let evidence = Evidence::new(self.lines).ok_or_else(|| std::io::Error::other("line 0"))?;
+        if let Ok(Item::Client { at, event }) = crate::recording::item_of(line, evidence) {
+            self.judge.handle(at, evidence.get(), event);
+        }
+        Ok(())
+    }
+
+    /// The scenario's judge, fed so far.
+    pub fn client(&self) -> &ClientJudge {
+        &self.judge
+    }
+
+    /// A note for the live output.
+    pub fn say(&mut self, text: &str) {
+        self.notes.push(text.to_string());
+    }
+
+    /// Hands every line, in order, to `session` (whose run for the scenario has started), then
+    /// the notes.
+    pub fn replay(self, session: &mut Session) -> std::io::Result<()> {
+        use std::io::{BufRead as _, Seek as _};
+        let mut file = self
+            .file
+            .finish()?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        for text in std::io::BufReader::new(file).lines() {
+            let text = text?;
+            let line = crate::recording::decode(&text).map_err(|e| {
+                std::io::Error::other(format!("a journal line reads back wrong: {e}"))
+            })?;
+            session.journal(line)?;
+        }
+        for note in &self.notes {
+            session.say(note);
+        }
+        Ok(())
+    }
+}
+
 /// The header of a scenario's run.
 pub fn header(scenario: &Scenario, duties: &[Duty]) -> Header {
     let mut header = Header::new(
@@ -232,7 +311,7 @@ async fn stderr_note(client: &mut ClientProcess, key: &str) -> Option<String> {
 /// deadline; a client that exits on its own has what it left running stopped at once. Every
 /// wait is bounded: a run ends within its deadline, the grace period and a few seconds.
 pub async fn run(
-    session: &mut Session,
+    session: &mut ScenarioJournal,
     scenario: &Scenario,
     index: usize,
     plan: &Plan,
@@ -417,7 +496,7 @@ pub async fn run(
             }
             continue;
         }
-        let work_done = session.client().is_some_and(|j| j.work_done());
+        let work_done = session.client().work_done();
         if scenario_over && work_done && restarts.peek().is_none() {
             let since = *quiet_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= quiet {

@@ -8,7 +8,7 @@ use super::prelude::{CmdError, SessionOutput, Signals, conclude, exit, print};
 use crate::recording::{Duty, Outcome};
 use crate::scenario::{BUILT_IN, Scenario};
 use crate::session::Session;
-use crate::verify::{self, Plan};
+use crate::verify::{self, Plan, ScenarioJournal};
 
 /// A duty, as the flag names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +47,11 @@ pub(crate) struct Args {
     /// SDKs' default back-off), plus 40 s for every restart.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: Option<u64>,
+    /// How many scenarios run side by side (1 to 64; by default four for each core: a
+    /// scenario mostly waits on its client). Each has its own simulation and client process;
+    /// the report and the recording are the same whatever the number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: Option<u32>,
     /// Seconds a stopped client has between SIGTERM and SIGKILL (0 to 60).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=60))]
     grace: u64,
@@ -94,13 +99,50 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         grace: Duration::from_secs(args.grace),
     };
     let label = format!("verify {}", verify::shown_command(&args.command));
+    let jobs = args
+        .jobs
+        .map_or_else(default_jobs, |j| j as usize)
+        .min(scenarios.len())
+        .max(1);
     crate::process::become_subreaper();
     let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
     runtime.block_on(async {
         let mut signals = Signals::new()?;
+        let progress = Progress::new(scenarios.len(), jobs);
+        // Every scenario is a task of its own, at most `jobs` at a time; the session takes
+        // their journals in the scenarios' order, so the report and the recording are the same
+        // whatever the number of jobs.
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs));
+        // The scenarios that may take longest take their places first (the semaphore serves
+        // in turn), so that the run lasts about as long as its slowest scenario.
+        let mut order: Vec<usize> = (0..scenarios.len()).collect();
+        order.sort_by_key(|&k| std::cmp::Reverse(scenarios.get(k).map(Scenario::deadline)));
+        let mut slots: Vec<Option<tokio::task::JoinHandle<Result<ScenarioJournal, verify::VerifyError>>>> =
+            (0..scenarios.len()).map(|_| None).collect();
+        for index in order {
+            let Some(scenario) = scenarios.get(index) else { continue };
+            let (scenario, plan, duties) = (scenario.clone(), plan.clone(), duties.clone());
+            let permits = std::sync::Arc::clone(&permits);
+            let progress = progress.clone();
+            let task = tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                progress.started();
+                let mut journal = ScenarioJournal::new(&duties)
+                    .map_err(verify::VerifyError::Recording)?;
+                let note = verify::run(&mut journal, &scenario, index, &plan).await?;
+                journal.say(&format!("verify: {note}"));
+                progress.finished(!journal.client().findings().is_empty());
+                Ok::<_, verify::VerifyError>(journal)
+            });
+            if let Some(slot) = slots.get_mut(index) {
+                *slot = Some(task);
+            }
+        }
+        let mut tasks: std::collections::VecDeque<_> = slots.into_iter().flatten().collect();
         let mut session: Option<Session> = None;
         let mut stopped = None;
         for (index, scenario) in scenarios.iter().enumerate() {
+            let Some(task) = tasks.pop_front() else { break };
             let header = verify::header(scenario, &duties);
             let s = match session.as_mut() {
                 None => session.insert(
@@ -115,8 +157,10 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             };
             if index == 0 {
                 s.say(&format!(
-                    "verify: seed {} (--seed {} repeats this run's ids)",
-                    plan.seed, plan.seed
+                    "verify: seed {} (--seed {} repeats this run's ids); {jobs} scenario{} at a time",
+                    plan.seed,
+                    plan.seed,
+                    if jobs == 1 { "" } else { "s" }
                 ));
             }
             s.say(&format!(
@@ -127,21 +171,38 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                     .find(|(n, ..)| *n == scenario.name)
                     .map_or(scenario.description.as_str(), |(_, what, _)| what)
             ));
+            let abort = task.abort_handle();
             let outcome = tokio::select! {
-                outcome = verify::run(s, scenario, index, &plan) => outcome,
+                outcome = task => outcome,
                 () = signals.recv() => {
+                    abort.abort();
                     stopped = Some("stopped by a signal".to_string());
                     break;
                 }
             };
             match outcome {
-                Ok(note) => s.say(&format!("verify: {note}")),
-                Err(e) => {
+                Ok(Ok(journal)) => journal
+                    .replay(s)
+                    .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?,
+                Ok(Err(e)) => {
                     stopped = Some(e.to_string());
+                    break;
+                }
+                Err(e) => {
+                    stopped = Some(format!("a scenario's task failed: {e}"));
                     break;
                 }
             }
         }
+        // What is still running is stopped: a dropped task drops its client, whose whole
+        // process tree is killed.
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        progress.clear();
         let Some(session) = session else {
             return Ok(exit::OK);
         };
@@ -159,4 +220,64 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             &rules,
         )
     })
+}
+
+/// Four scenarios for each core.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 4)
+}
+
+/// Scenarios done, running and failed, on a terminal (nothing otherwise).
+#[derive(Clone)]
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    counts: std::sync::Arc<std::sync::Mutex<(u64, u64, u64)>>,
+}
+
+impl Progress {
+    fn new(total: usize, jobs: usize) -> Self {
+        use std::io::IsTerminal as _;
+        let bar = (std::io::stderr().is_terminal() && jobs > 1).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Self {
+            bar,
+            counts: std::sync::Arc::default(),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut (u64, u64, u64))) {
+        let Ok(mut counts) = self.counts.lock() else {
+            return;
+        };
+        f(&mut counts);
+        if let Some(bar) = &self.bar {
+            let (done, running, failed) = *counts;
+            bar.set_position(done);
+            bar.set_message(format!("done, {running} running, {failed} with findings"));
+        }
+    }
+
+    fn started(&self) {
+        self.update(|c| c.1 += 1);
+    }
+
+    fn finished(&self, findings: bool) {
+        self.update(|c| {
+            c.0 += 1;
+            c.1 = c.1.saturating_sub(1);
+            c.2 += u64::from(findings);
+        });
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
