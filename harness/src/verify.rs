@@ -36,6 +36,10 @@ pub const TIMINGS: Timings = Timings {
 /// How often the driver looks (journal, customer, client).
 const TICK: Duration = Duration::from_millis(50);
 
+/// How long after a message held by a restarted client becomes visible again the scenario
+/// waits for the new client to handle it.
+const REDELIVERY_ROOM: Duration = Duration::from_secs(30);
+
 /// How much of the client's stderr a finding quotes, at most.
 const STDERR_TAIL: usize = 2048;
 
@@ -338,7 +342,7 @@ pub async fn run(
     sim.set_faults(faults);
     let configure = plan.duties.contains(&Duty::Configure);
     let internal = sim.internal_training_endpoint().await;
-    let deadline = plan.timeout.unwrap_or_else(|| scenario.deadline());
+    let mut deadline = plan.timeout.unwrap_or_else(|| scenario.deadline());
     let env = environment(&sim, scenario, &plan.duties, &key);
     let token = format!(
         "{:016x}",
@@ -450,6 +454,14 @@ pub async fn run(
             // The consumer killed mid-stream (a deployment, a crash) and started again: what
             // it held comes back to the new process after the visibility timeout.
             restarts.next();
+            // What the client holds comes back when its own visibility timeout ends: the
+            // scenario waits for that, and for the new client to handle it.
+            if plan.timeout.is_none()
+                && let Some(until) = session.client().held_until()
+            {
+                let back = Duration::from_millis(until.0.saturating_sub(clock::wall().0));
+                deadline = deadline.max(started.elapsed() + back + REDELIVERY_ROOM);
+            }
             client.stop(Duration::ZERO).await;
             for line in sim.take_journal() {
                 session.journal(line)?;

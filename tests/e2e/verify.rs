@@ -71,21 +71,38 @@ fn verify_every_scenario(
     client: &[&str],
     record: Option<&Path>,
 ) -> (Option<i32>, serde_json::Value, String) {
+    verify_scenarios_but(&[], client, record)
+}
+
+/// [`verify_every_scenario`] without the scenarios named in `but`.
+fn verify_scenarios_but(
+    but: &[&str],
+    client: &[&str],
+    record: Option<&Path>,
+) -> (Option<i32>, serde_json::Value, String) {
     let path = record.map(|p| p.to_string_lossy().into_owned());
     let mut flags = vec!["--duty", "fetch-backups"];
+    if !but.is_empty() {
+        for (name, ..) in cvnotify_harness::scenario::BUILT_IN {
+            if !but.contains(name) {
+                flags.extend(["--scenario", name]);
+            }
+        }
+    }
     if let Some(path) = &path {
         flags.extend(["--record", path.as_str()]);
     }
     verify(&flags, client)
 }
 
-fn assert_all_pass(run: &(Option<i32>, serde_json::Value, String), what: &str) {
+fn assert_all_pass(run: &(Option<i32>, serde_json::Value, String), what: &str, but: &[&str]) {
     let (code, report, stderr) = run;
     let mut all = clients(report);
     all.sort();
     let mut built_in: Vec<&str> = cvnotify_harness::scenario::BUILT_IN
         .iter()
         .map(|(name, ..)| *name)
+        .filter(|name| !but.contains(name))
         .collect();
     built_in.sort_unstable();
     let scenarios: Vec<&str> = all.iter().map(|(s, ..)| s.as_str()).collect();
@@ -100,8 +117,10 @@ fn assert_all_pass(run: &(Option<i32>, serde_json::Value, String), what: &str) {
     assert_eq!(*code, Some(0), "{what}: {stderr}");
 }
 
-/// The examples written on the SDKs' defaults, and the program that runs each.
-fn default_examples() -> Vec<(&'static str, Vec<String>)> {
+/// The examples written on the SDKs' defaults, the program that runs each, and the scenarios
+/// CI leaves out for it: the Functions host holds a message for 10 minutes, so after the
+/// restart it comes back only then (`restarted` takes 11 minutes; run by hand).
+fn default_examples() -> Vec<(&'static str, Vec<String>, &'static [&'static str])> {
     let py = |file: &str| {
         vec![
             python(),
@@ -113,12 +132,17 @@ fn default_examples() -> Vec<(&'static str, Vec<String>)> {
         ]
     };
     vec![
-        ("python loop", py("default_consumer.py")),
-        ("python worker pool", py("worker_pool.py")),
-        ("functions-style handler", py("functions_handler.py")),
+        ("python loop", py("default_consumer.py"), &[]),
+        ("python worker pool", py("worker_pool.py"), &[]),
+        (
+            "functions-style handler",
+            py("functions_handler.py"),
+            &["restarted"],
+        ),
         (
             "javascript loop",
             vec!["node".into(), "examples/js/default_consumer.mjs".into()],
+            &[],
         ),
     ]
 }
@@ -135,11 +159,11 @@ fn consumers_on_the_sdks_defaults_pass_every_scenario() {
     let examples = default_examples();
     for pair in examples.chunks(2) {
         std::thread::scope(|s| {
-            for (what, client) in pair {
+            for (what, client, but) in pair {
                 s.spawn(move || {
                     let client: Vec<&str> = client.iter().map(String::as_str).collect();
-                    let run = verify_every_scenario(&client, None);
-                    assert_all_pass(&run, what);
+                    let run = verify_scenarios_but(but, &client, None);
+                    assert_all_pass(&run, what, but);
                     // No warning either, but for the JavaScript SDK's default retry, which makes
                     // its first retry at once (retry-after-ignored in `throttled`).
                     for (scenario, _, findings) in clients(&run.1) {
@@ -165,7 +189,7 @@ fn the_correct_python_consumer_passes_every_scenario_and_its_journal_replays_the
     let dir = temp_dir("verify-python");
     let record = dir.join("run.jsonl");
     let run = verify_every_scenario(&[&python(), &consumer()], Some(&record));
-    assert_all_pass(&run, "python consumer");
+    assert_all_pass(&run, "python consumer", &[]);
     let replayed = cvnotify_env(
         &["replay", "--format", "json", record.to_str().unwrap()],
         &[],

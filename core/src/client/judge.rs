@@ -324,7 +324,12 @@ struct Receipt {
     /// Given back on purpose (Update Message with visibility 0): a receive after it is a
     /// retry, not a redelivery after a visibility timeout ran out.
     released: bool,
+    /// When the message becomes visible again if nothing more is done with it.
+    visible_at: Timestamp,
 }
+
+/// The visibility timeout a Get Messages gets when it asks for none (Storage REST: 30 s).
+pub const DEFAULT_VISIBILITY_MS: u64 = 30_000;
 
 #[derive(Debug)]
 struct Message {
@@ -616,6 +621,10 @@ impl ClientJudge {
                 receipt: got.pop_receipt.clone(),
                 acted: false,
                 released: false,
+                visible_at: at.plus_millis(
+                    r.visibility_timeout
+                        .map_or(DEFAULT_VISIBILITY_MS, |v| v.saturating_mul(1000)),
+                ),
             });
         }
     }
@@ -707,6 +716,9 @@ impl ClientJudge {
                     }
                     if r.visibility_timeout == Some(0) {
                         x.released = true;
+                    }
+                    if let Some(v) = r.visibility_timeout {
+                        x.visible_at = at.plus_millis(v.saturating_mul(1000));
                     }
                 }
             }
@@ -836,6 +848,18 @@ impl ClientJudge {
     /// configured, trained and, unless its training failed, exported.
     pub fn work_done(&self) -> bool {
         self.work_undone().is_empty()
+    }
+
+    /// When the last notification the client holds (received, not deleted, not given back)
+    /// becomes visible again: a client killed now sees it again only then.
+    pub fn held_until(&self) -> Option<Timestamp> {
+        self.messages
+            .values()
+            .filter(|m| m.class == Some(MessageClass::Notification) && !m.deleted)
+            .filter_map(|m| m.receipts.last())
+            .filter(|r| !r.released)
+            .map(|r| r.visible_at)
+            .max()
     }
 
     /// The work left undone, each item said for a person (empty when it is all done).
