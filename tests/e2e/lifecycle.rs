@@ -450,3 +450,36 @@ fn late_events_are_findings_of_their_own() {
     story.happy(p, i).wait(HOUR).tick();
     assert_eq!(story.codes(p), Vec::<&str>::new());
 }
+
+/// `check` against real endpoints reported a false `unconfigured-project` when the
+/// ConnectionTest's queue time (known to the second) fell in the same second as the
+/// CreateProject answer (known to the millisecond): `...:55Z` was taken for before
+/// `...:55.867Z`. Every millisecond of that second is judged, and a ConnectionTest from an
+/// earlier second is still one that came before any configuration.
+#[test]
+fn a_connection_test_in_the_same_second_as_the_configuration_is_after_it() {
+    let second = 1_700_000_055_000;
+    for offset in 0..1000 {
+        let p = project(1);
+        let mut story = Story::full();
+        story
+            .at_time(second + offset)
+            .configure(p, true)
+            .at_time(second)
+            .connection_test(p);
+        assert_eq!(
+            story.codes(p),
+            Vec::<&str>::new(),
+            "configured at +{offset} ms"
+        );
+        assert_eq!(story.report(p).phase, Phase::ConnectionTested);
+    }
+    let p = project(1);
+    let mut story = Story::full();
+    story
+        .at_time(second + 10)
+        .configure(p, true)
+        .at_time(second - 1000)
+        .connection_test(p);
+    assert!(story.codes(p).contains(&"unconfigured-project"));
+}

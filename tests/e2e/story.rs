@@ -60,6 +60,14 @@ impl Story {
         self
     }
 
+    /// The next input happens at `millis` (an absolute time), whatever came before: inputs are
+    /// fed in the order a driver sees them, which is not always the order of their times.
+    pub(crate) fn at_time(&mut self, millis: u64) -> &mut Self {
+        self.now = millis;
+        self.same_time = true;
+        self
+    }
+
     /// The next input happens at the same instant as the last one (queue insertion times have
     /// one-second resolution, so this is common on real data).
     pub(crate) fn at_once(&mut self) -> &mut Self {

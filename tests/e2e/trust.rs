@@ -764,3 +764,49 @@ fn simulate_faults_count_client_requests_and_resets_keep_the_port() {
         );
     }
 }
+
+/// Two watchers given the same `--record` interleaved their writes mid-line (a recording
+/// garbled, messages deleted with no readable record): the second writer is refused, with a
+/// clear error, while the first writes on; once the first is gone the file can be appended to.
+#[test]
+fn a_recording_has_one_writer_at_a_time() {
+    let dir = temp_dir("one-writer");
+    let record = dir.join("shared.jsonl");
+    let path = record.to_str().unwrap();
+    let first = Simulate::start(&["--record", path]);
+    let second = cvnotify_env(&["simulate", "--record", path], &[]);
+    assert_eq!(second.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        error.contains("is being written by another cvnotify process"),
+        "{error}"
+    );
+    drop(first);
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
+    // The lock went with its writer: a later run appends.
+    let later = cvnotify_env(
+        &[
+            "verify",
+            "--scenario",
+            "happy",
+            "--timeout",
+            "3",
+            "--record",
+            path,
+            "--",
+            "true",
+        ],
+        &[],
+    );
+    assert_eq!(
+        later.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    assert!(std::fs::read_to_string(&record).unwrap().len() > text.len());
+}

@@ -555,17 +555,30 @@ impl Judge<'_> {
         // By time; steps at the same instant in the order the lifecycle allows (the `Step`
         // order: configure, test, request, outcome, export), so that equal times (queue times
         // have one-second resolution) never make the verdict depend on evidence numbers.
+        // A ConnectionTest's queue time known only to the second (a whole second) is an
+        // interval: the configuration that caused it may have an API time (milliseconds) later
+        // in that same second, so it is ordered at the end of its second.
+        let order_at = |p: &Planned| {
+            let at = p.stamp.at.0;
+            if p.step == Step::ConnectionTest && at % 1000 == 0 {
+                at + 999
+            } else {
+                at
+            }
+        };
         steps.sort_by(|a, b| {
             (
-                a.stamp.at,
+                order_at(a),
                 a.step,
+                a.stamp.at,
                 &a.iteration,
                 &a.platform,
                 a.stamp.evidence,
             )
                 .cmp(&(
-                    b.stamp.at,
+                    order_at(b),
                     b.step,
+                    b.stamp.at,
                     &b.iteration,
                     &b.platform,
                     b.stamp.evidence,

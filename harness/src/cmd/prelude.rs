@@ -287,6 +287,22 @@ pub(crate) fn open_recording(path: &Path) -> Result<Recorder, CmdError> {
     let (mut lines, mut last, mut buf) = (0u64, None, vec![0u8; 1 << 16]);
     // Only a regular file has lines to count (a pipe or a device has none to read back).
     let regular = file.metadata().map_err(fail)?.is_file();
+    // A recording is evidence: two processes appending to one file would interleave their
+    // lines. The writer holds an advisory lock for as long as it writes; a second is refused.
+    if regular {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(CmdError::usage(format!(
+                    "{} is being written by another cvnotify process: two writers would \
+                     interleave their lines; give each its own --record file, or \
+                     `replay --merge` several",
+                    path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+        }
+    }
     if regular {
         file.rewind().map_err(fail)?;
         loop {
