@@ -560,7 +560,7 @@ impl Judge<'_> {
         // in that same second, so it is ordered at the end of its second.
         let order_at = |p: &Planned| {
             let at = p.stamp.at.0;
-            if p.step == Step::ConnectionTest && at % 1000 == 0 {
+            if p.step == Step::ConnectionTest && at.is_multiple_of(1000) {
                 at + 999
             } else {
                 at
