@@ -400,7 +400,10 @@ pub async fn run(
         Err(e) => {
             let mut line = client_line(ClientAction::Unstartable);
             line.program = Some(program(&plan.command));
-            line.reason = Some(cvnotify_core::redact::redact(&e.to_string()).into_owned());
+            line.reason = Some(
+                cvnotify_core::redact::redact(&format!("{}: {e}", program(&plan.command)))
+                    .into_owned(),
+            );
             session.journal(Line::Client(line))?;
             return Ok(format!(
                 "{}: the client could not be started: {e}",

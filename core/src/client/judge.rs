@@ -202,6 +202,8 @@ pub struct Delivered {
     pub digest: Option<String>,
     /// The notification's status (`TrainingFailed`, `ExportCompleted`, ...), when it has one.
     pub status: Option<String>,
+    /// Whether it went out base64-encoded.
+    pub base64: bool,
 }
 
 /// A message a receive handed out.
@@ -338,6 +340,10 @@ struct Message {
     digest: Option<String>,
     delivered_at: (u32, Timestamp),
     receipts: Vec<Receipt>,
+    /// Receipts the client's own Update Messages replaced.
+    updated_away: BTreeSet<String>,
+    /// Whether it went out base64-encoded.
+    base64: bool,
     deleted: bool,
     twice: bool,
 }
@@ -390,6 +396,10 @@ pub struct ClientJudge {
     exported: bool,
     /// A Training notification said the training failed: nothing to export.
     training_failed: bool,
+    /// The client's last request: its line and status.
+    last_request: Option<(u32, u16)>,
+    /// When the first event came.
+    first: Option<Timestamp>,
 }
 
 /// What a repeat of a throttled request is looked for in: the same request (the client
@@ -423,6 +433,11 @@ const fn ambiguous(status: u16) -> bool {
     matches!(status, 0 | 408 | 500 | 502 | 504)
 }
 
+/// Statuses that turn a request away for a while.
+const fn throttled(status: u16) -> bool {
+    matches!(status, 429 | 503)
+}
+
 const fn ok(status: u16) -> bool {
     status >= 200 && status < 300
 }
@@ -454,6 +469,11 @@ impl ClientJudge {
         self.duties
     }
 
+    /// How long the run lasted, in milliseconds: from the first event to the last.
+    pub fn span_ms(&self) -> u64 {
+        self.first.map_or(0, |f| self.last.0.saturating_sub(f.0))
+    }
+
     /// How many requests and deliveries it was fed.
     pub const fn counts(&self) -> (u64, u64) {
         (self.requests, self.delivered)
@@ -467,6 +487,7 @@ impl ClientJudge {
     /// order they happened.
     pub fn handle(&mut self, at: Timestamp, evidence: u32, event: ClientEvent) {
         self.last = self.last.max(at);
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
         match event {
             ClientEvent::Delivered(d) => {
                 self.delivered += 1;
@@ -483,6 +504,7 @@ impl ClientJudge {
                 m.blob = d.blob;
                 m.digest = d.digest;
                 m.delivered_at = (evidence, at);
+                m.base64 = d.base64;
             }
             ClientEvent::Request(r) => self.request(at, evidence, r),
             ClientEvent::Restarted => {
@@ -513,6 +535,8 @@ impl ClientJudge {
                 digest: None,
                 delivered_at: (evidence, at),
                 receipts: Vec::new(),
+                updated_away: BTreeSet::new(),
+                base64: false,
                 deleted: false,
                 twice: false,
             })
@@ -520,6 +544,7 @@ impl ClientJudge {
 
     fn request(&mut self, at: Timestamp, evidence: u32, r: Request) {
         self.requests += 1;
+        self.last_request = Some((evidence, r.status));
         let service = r.call.map_or(Service::Queue, Call::service);
         let lane = Lane::of(&r, service);
         let target = target(&r);
@@ -682,13 +707,22 @@ impl ClientJudge {
             return;
         }
         if position != Some(latest) {
+            let by_update = self
+                .messages
+                .get(&id)
+                .is_some_and(|m| m.updated_away.contains(&receipt));
             self.find(
                 ClientFindingCode::StaleReceipt,
                 evidence,
                 at,
                 alloc::format!(
-                    "{} of message {id} with a pop receipt a later receive replaced",
-                    call.as_str()
+                    "{} of message {id} with a pop receipt {}",
+                    call.as_str(),
+                    if by_update {
+                        "that the client's own Update Message replaced (an update answers with a new receipt)"
+                    } else {
+                        "that a later receive replaced (its visibility timeout had run out)"
+                    }
                 ),
             );
         }
@@ -712,7 +746,8 @@ impl ClientJudge {
                     && let Some(x) = m.receipts.get_mut(k)
                 {
                     if let Some(new) = &r.new_pop_receipt {
-                        x.receipt = new.clone();
+                        let old = core::mem::replace(&mut x.receipt, new.clone());
+                        m.updated_away.insert(old);
                     }
                     if r.visibility_timeout == Some(0) {
                         x.released = true;
@@ -762,7 +797,14 @@ impl ClientJudge {
                 ClientFindingCode::UnannouncedBlobFetched,
                 evidence,
                 at,
-                alloc::format!("GetBlob {blob}, which no notification announced"),
+                if ok(r.status) {
+                    alloc::format!("GetBlob {blob}, which no notification announced: downloaded")
+                } else {
+                    alloc::format!(
+                        "GetBlob {blob}, which no notification announced: a name tried (answered {}), nothing downloaded",
+                        r.status
+                    )
+                },
             ),
         }
     }
@@ -916,20 +958,36 @@ impl ClientJudge {
         let mut add = |code: ClientFindingCode, evidence: u32, at: Timestamp, detail: String| {
             record(&mut all, code, evidence, at, detail);
         };
+        // A deadline that came while the client waited after a throttled answer cut it off.
+        let waiting = match (&self.end, self.last_request) {
+            (Some(e), Some((line, status)))
+                if e.end == ClientEnd::TimedOut && throttled(status) =>
+            {
+                alloc::format!(
+                    "; the deadline came while the client was waiting after the throttled answer of line {line}"
+                )
+            }
+            _ => String::new(),
+        };
         for (id, m) in &self.messages {
             if m.class == Some(MessageClass::Notification) && !m.deleted {
                 let (evidence, at) = m.delivered_at;
+                let how = if m.base64 {
+                    " (sent base64-encoded)"
+                } else {
+                    ""
+                };
                 add(
                     ClientFindingCode::NotificationNotDeleted,
                     evidence,
                     at,
                     match m.receipts.len() {
-                        0 => alloc::format!("notification {id} was never received"),
-                        1 => {
-                            alloc::format!("notification {id} was received once and never deleted")
-                        }
+                        0 => alloc::format!("notification {id}{how} was never received{waiting}"),
+                        1 => alloc::format!(
+                            "notification {id}{how} was received once and never deleted{waiting}"
+                        ),
                         n => alloc::format!(
-                            "notification {id} was received {n} times and never deleted"
+                            "notification {id}{how} was received {n} times and never deleted{waiting}"
                         ),
                     },
                 );

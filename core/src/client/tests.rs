@@ -37,6 +37,7 @@ impl Journal {
                 blob: blob.map(String::from),
                 digest: Some(alloc::format!("digest-{id}")),
                 status: None,
+                base64: false,
             }),
         );
     }
@@ -424,6 +425,7 @@ fn the_configure_duty_asks_for_no_export_after_a_failed_training() {
             blob: None,
             digest: None,
             status: Some("TrainingFailed".into()),
+            base64: false,
         }),
     );
     j.receive(3, &[("t", "a")]);
@@ -585,4 +587,74 @@ fn a_malformed_message_moved_in_an_envelope_is_kept() {
     });
     j.delete(30, "m1", "a", 204);
     assert_eq!(j.codes(), vec![]);
+}
+
+fn details(j: &Journal, code: ClientFindingCode) -> Vec<String> {
+    j.judge
+        .findings()
+        .into_iter()
+        .filter(|f| f.code == code)
+        .flat_map(|f| f.examples.into_iter().map(|e| e.detail))
+        .collect()
+}
+
+#[test]
+fn findings_say_what_happened() {
+    // A receipt the client's own update replaced, and one a later receive replaced.
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, None);
+    j.receive(10, &[("m1", "a")]);
+    j.request(20, Call::UpdateMessage, |r| {
+        r.message_id = Some("m1".into());
+        r.pop_receipt = Some("a".into());
+        r.new_pop_receipt = Some("a2".into());
+        r.visibility_timeout = Some(60);
+        r.status = 204;
+    });
+    j.delete(30, "m1", "a", 404);
+    j.receive(100_000, &[("m1", "b")]);
+    j.delete(100_010, "m1", "a2", 404);
+    let stale = details(&j, ClientFindingCode::StaleReceipt);
+    assert!(
+        stale[0].contains("own Update Message replaced"),
+        "{stale:?}"
+    );
+    assert!(stale[1].contains("a later receive replaced"), "{stale:?}");
+    // A made-up name tried (404) is not a download.
+    let mut j = Journal::new(Duties::default());
+    j.request(0, Call::GetBlob, |r| {
+        r.blob = Some("c/guess".into());
+        r.status = 404;
+    });
+    j.request(1, Call::GetBlob, |r| r.blob = Some("c/other".into()));
+    let fetched = details(&j, ClientFindingCode::UnannouncedBlobFetched);
+    assert!(fetched[0].ends_with("a name tried (answered 404), nothing downloaded"));
+    assert!(fetched[1].ends_with("downloaded"));
+    // A notification cut off by the deadline while the client waited out a throttled answer.
+    let mut j = Journal::new(Duties::default());
+    j.feed(
+        0,
+        ClientEvent::Delivered(Delivered {
+            queue: "q".into(),
+            message_id: "m1".into(),
+            class: MessageClass::Notification,
+            blob: None,
+            digest: None,
+            status: None,
+            base64: true,
+        }),
+    );
+    j.request(5, Call::GetMessages, |r| {
+        r.status = 503;
+        r.retry_after_ms = Some(1_000);
+    });
+    end(&mut j, 60_000, ClientEnd::TimedOut, 0);
+    let not_deleted = details(&j, ClientFindingCode::NotificationNotDeleted);
+    assert_eq!(
+        not_deleted,
+        vec![String::from(
+            "notification m1 (sent base64-encoded) was never received; the deadline came while \
+             the client was waiting after the throttled answer of line 3"
+        )]
+    );
 }

@@ -557,10 +557,18 @@ impl Judge<'_> {
         // have one-second resolution) never make the verdict depend on evidence numbers.
         // A ConnectionTest's queue time known only to the second (a whole second) is an
         // interval: the configuration that caused it may have an API time (milliseconds) later
-        // in that same second, so it is ordered at the end of its second.
+        // in that same second. So the queue times of such a second (the test's, and any other
+        // notification's known to that second) are ordered at its end: after the API steps in
+        // it, and among themselves in the lifecycle's order.
+        let whole = |p: &Planned| p.stamp.at.0.is_multiple_of(1000) && p.step.is_notification();
+        let tested: Vec<u64> = steps
+            .iter()
+            .filter(|p| p.step == Step::ConnectionTest && whole(p))
+            .map(|p| p.stamp.at.0 / 1000)
+            .collect();
         let order_at = |p: &Planned| {
             let at = p.stamp.at.0;
-            if p.step == Step::ConnectionTest && at.is_multiple_of(1000) {
+            if whole(p) && tested.contains(&(at / 1000)) {
                 at + 999
             } else {
                 at

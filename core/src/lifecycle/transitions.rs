@@ -81,6 +81,19 @@ pub enum Step {
 }
 
 impl Step {
+    /// Whether the step is a notification (its time is a queue insertion time, known to the
+    /// second), not a training API call.
+    pub const fn is_notification(self) -> bool {
+        matches!(
+            self,
+            Self::ConnectionTest
+                | Self::TrainingCompleted
+                | Self::TrainingFailed
+                | Self::ExportCompleted
+                | Self::ExportFailed
+        )
+    }
+
     /// Every step.
     pub const ALL: [Self; 8] = [
         Self::Configure,

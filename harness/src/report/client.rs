@@ -57,6 +57,8 @@ pub struct ClientSection {
     pub requests: u64,
     /// How many messages the simulation delivered.
     pub delivered: u64,
+    /// How long the run lasted, in seconds (its first journal line to its last).
+    pub seconds: f64,
     /// The findings, in catalogue order.
     pub findings: Vec<ClientFindingReport>,
     /// Whether the client was a process cvnotify ran (its exit was judged); not for a
@@ -194,6 +196,7 @@ fn section(run: &Run, waivers: &Waivers) -> ClientSection {
         verdict,
         requests,
         delivered,
+        seconds: run.judge.span_ms() as f64 / 1000.0,
         findings,
         process: run.process,
     }

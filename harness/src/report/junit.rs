@@ -331,7 +331,7 @@ fn client_suite<'a>(s: &'a SessionReport, c: &'a ClientSection) -> Suite<'a> {
     Suite {
         name,
         timestamp: s.started.clone(),
-        seconds: 0.0,
+        seconds: c.seconds,
         source: Source::Client(s, c),
     }
 }

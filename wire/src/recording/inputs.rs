@@ -385,6 +385,7 @@ fn delivered(d: DeliveredLine) -> Result<client::Delivered, LineProblem> {
         blob: d.blob,
         digest: Some(d.digest),
         status: d.notification_status,
+        base64: d.base64,
     })
 }
 
