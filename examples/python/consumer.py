@@ -346,7 +346,7 @@ def main():
         # Hands the work to a copy of itself in a session of its own and exits at once, as
         # `docker run -d` or a service manager would: the process verify started is done.
         subprocess.Popen([sys.executable, __file__], start_new_session=True)
-        return
+        os._exit(0)
     consumer = Consumer(args)
     if args.configure:
         threading.Thread(target=configure, args=(args.bug,), daemon=True).start()

@@ -367,6 +367,14 @@ impl Idle {
         let n = if kept { self.per_connection.len() } else { 1 };
         u32::try_from(n).unwrap_or(u32::MAX).max(1)
     }
+
+    /// How many connections carried receives of this queue: for telling a retry on the same
+    /// connection, where a client that opens a connection per request cannot repeat on one.
+    fn connections(&self) -> u32 {
+        u32::try_from(self.per_connection.len())
+            .unwrap_or(u32::MAX)
+            .max(1)
+    }
 }
 
 /// The judge of one client run.
@@ -379,9 +387,8 @@ pub struct ClientJudge {
     /// Blobs the client wrote itself.
     own_blobs: BTreeSet<String>,
     poisoned: BTreeSet<String>,
-    /// Per request (its client request id) or, without one, per service and connection, the
-    /// last answer with a Retry-After: until when, its line, what it was to.
-    retry_after: BTreeMap<Lane, (Timestamp, u32, String)>,
+    /// The throttled answers whose Retry-After has not ended.
+    throttles: Vec<Throttle>,
     /// Per queue, the run of empty receives.
     idle: BTreeMap<String, Idle>,
     /// Calls answered ambiguously, not yet looked into: (call, about) -> evidence.
@@ -402,21 +409,34 @@ pub struct ClientJudge {
     first: Option<Timestamp>,
 }
 
-/// What a repeat of a throttled request is looked for in: the same request (the client
-/// request id an SDK keeps across its retries) or, for a client that sends none, the same
-/// service on the same connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Lane {
-    Request(u32),
-    Connection(Service, Option<u32>),
+/// A throttled answer whose Retry-After has not ended: what it was to, where it came from.
+#[derive(Clone, Debug)]
+struct Throttle {
+    until: Timestamp,
+    line: u32,
+    target: String,
+    service: Service,
+    connection: Option<u32>,
+    client_request: Option<u32>,
 }
 
-impl Lane {
-    fn of(r: &Request, service: Service) -> Self {
-        r.client_request
-            .map_or(Self::Connection(service, r.connection), Self::Request)
+impl Throttle {
+    /// Whether `r` repeats the throttled request: the same call to the same resource, and
+    /// either the same client request id (an SDK that keeps it across its retries, as the
+    /// JavaScript one does) or, from a client that shows one receiving loop, the same
+    /// connection (the Python SDK gives every try an id of its own; a raw client sends none).
+    /// Where the client shows several loops, a request on the connection another loop was
+    /// throttled on may be that loop's own: only the id tells.
+    fn repeated_by(&self, r: &Request, service: Service, target: &str, loops: u32) -> bool {
+        let same_request = self.client_request.is_some() && self.client_request == r.client_request;
+        let same_connection =
+            loops == 1 && self.service == service && self.connection == r.connection;
+        self.target == target && (same_request || same_connection)
     }
 }
+
+/// The most throttled answers kept waiting for their Retry-After at once.
+const THROTTLES: usize = 1024;
 
 #[derive(Debug)]
 struct End {
@@ -546,36 +566,53 @@ impl ClientJudge {
         self.requests += 1;
         self.last_request = Some((evidence, r.status));
         let service = r.call.map_or(Service::Queue, Call::service);
-        let lane = Lane::of(&r, service);
         let target = target(&r);
-        if let Some((until, after, to)) = self.retry_after.get(&lane).cloned() {
-            let repeat = to == target;
-            if repeat && at.0 + RETRY_AFTER_SLACK_MS < until.0 {
-                let how = match lane {
-                    Lane::Request(_) => String::from(" (the same request: its client request id)"),
-                    Lane::Connection(_, Some(c)) => {
-                        alloc::format!(", on the same connection ({c})")
-                    }
-                    Lane::Connection(_, None) => String::new(),
+        self.throttles.retain(|t| at < t.until);
+        let loops = match (service, &r.queue) {
+            (Service::Queue, Some(q)) => self.idle.get(q).map_or(1, Idle::connections),
+            _ => 1,
+        };
+        if let Some(k) = self
+            .throttles
+            .iter()
+            .position(|t| t.repeated_by(&r, service, &target, loops))
+        {
+            let t = self.throttles.remove(k);
+            if at.0 + RETRY_AFTER_SLACK_MS < t.until.0 {
+                let how = if t.client_request.is_some() && t.client_request == r.client_request {
+                    String::from(" (the same request: its client request id)")
+                } else {
+                    r.connection
+                        .map(|c| alloc::format!(", on the same connection ({c})"))
+                        .unwrap_or_default()
                 };
                 self.find(
                     ClientFindingCode::RetryAfterIgnored,
                     evidence,
                     at,
                     alloc::format!(
-                        "{} repeated {} ms before the Retry-After of line {after} ended{how}",
+                        "{} repeated {} ms before the Retry-After of line {} ended{how}",
                         r.call.map_or("a request", Call::as_str),
-                        until.0 - at.0,
+                        t.until.0 - at.0,
+                        t.line,
                     ),
                 );
             }
-            if repeat || at >= until {
-                self.retry_after.remove(&lane);
-            }
         }
         if let Some(ms) = r.retry_after_ms {
-            self.retry_after
-                .insert(lane, (at.plus_millis(ms), evidence, target));
+            self.throttles
+                .retain(|t| !(t.service == service && t.connection == r.connection));
+            if self.throttles.len() == THROTTLES {
+                self.throttles.remove(0);
+            }
+            self.throttles.push(Throttle {
+                until: at.plus_millis(ms),
+                line: evidence,
+                target,
+                service,
+                connection: r.connection,
+                client_request: r.client_request,
+            });
         }
         let Some(call) = r.call else { return };
         match call {

@@ -452,14 +452,19 @@ fn retry_after_and_busy_polling_tell_a_pool_of_receivers_from_one_loop() {
     }
     j.request(1_000, Call::GetMessages, |r| r.connection = Some(1));
     assert_eq!(j.codes(), vec![]);
-    // The throttled receiver itself repeating at once is found, as a warning: a client that
-    // sends no request id on the same connection, one that does by its id (on any connection).
+    // The throttled request repeated at once is found, as a warning: on the same connection
+    // (the Python SDK gives every try a new request id; a raw client sends none), or with the
+    // same request id on any connection (the JavaScript SDK keeps it across its retries).
+    let mut j = Journal::new(Duties::default());
     j.request(1_010, Call::GetMessages, |r| {
         r.connection = Some(1);
         r.status = 503;
         r.retry_after_ms = Some(1_000);
     });
-    j.request(1_020, Call::GetMessages, |r| r.connection = Some(1));
+    j.request(1_020, Call::GetMessages, |r| {
+        r.connection = Some(1);
+        r.client_request = Some(11);
+    });
     assert_eq!(j.codes(), vec![("retry-after-ignored", 1)]);
     j.request(2_000, Call::GetMessages, |r| {
         r.connection = Some(2);
@@ -467,14 +472,42 @@ fn retry_after_and_busy_polling_tell_a_pool_of_receivers_from_one_loop() {
         r.status = 429;
         r.retry_after_ms = Some(1_000);
     });
-    j.request(2_010, Call::GetMessages, |r| {
-        r.connection = Some(2);
-        r.client_request = Some(10);
-    });
     j.request(2_020, Call::GetMessages, |r| {
         r.connection = Some(3);
         r.client_request = Some(9);
     });
+    assert_eq!(j.codes(), vec![("retry-after-ignored", 2)]);
+    // A client that shows several receiving loops (connections it keeps): a request on the
+    // connection another loop was throttled on, with an id of its own, may be that loop's.
+    let mut pool = Journal::new(Duties::default());
+    for conn in 1..=3 {
+        for t in [0, 1] {
+            pool.request(t, Call::GetMessages, |r| r.connection = Some(conn));
+        }
+    }
+    pool.request(100, Call::GetMessages, |r| {
+        r.connection = Some(1);
+        r.client_request = Some(1);
+        r.status = 503;
+        r.retry_after_ms = Some(1_000);
+    });
+    pool.request(104, Call::GetMessages, |r| {
+        r.connection = Some(1);
+        r.client_request = Some(2);
+    });
+    assert_eq!(pool.codes(), vec![]);
+    pool.request(200, Call::GetMessages, |r| {
+        r.connection = Some(2);
+        r.client_request = Some(1);
+    });
+    assert_eq!(pool.codes(), vec![("retry-after-ignored", 1)]);
+    // A repeat after the Retry-After is never a finding.
+    j.request(3_000, Call::GetMessages, |r| {
+        r.connection = Some(2);
+        r.status = 503;
+        r.retry_after_ms = Some(1_000);
+    });
+    j.request(4_000, Call::GetMessages, |r| r.connection = Some(2));
     assert_eq!(j.codes(), vec![("retry-after-ignored", 2)]);
     assert_eq!(
         ClientFindingCode::RetryAfterIgnored.info().severity,
