@@ -58,7 +58,20 @@ pub(super) fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::R
         }
         // A client's journal has no lifecycle sources: its clients say what was judged.
         if s.sources.is_empty() && !s.clients.is_empty() {
-            writeln!(out, "  {} lines", s.lines)?;
+            let requests: u64 = s.clients.iter().map(|c| c.requests).sum();
+            let delivered: u64 = s.clients.iter().map(|c| c.delivered).sum();
+            let failed = s
+                .clients
+                .iter()
+                .filter(|c| c.verdict != super::model::Verdict::Pass)
+                .count();
+            writeln!(
+                out,
+                "  {} lines; {} client run{} ({failed} not passed): {requests} requests, {delivered} messages delivered",
+                s.lines,
+                s.clients.len(),
+                if s.clients.len() == 1 { "" } else { "s" }
+            )?;
         } else {
             writeln!(
                 out,
