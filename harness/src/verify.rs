@@ -37,8 +37,9 @@ pub const TIMINGS: Timings = Timings {
 const TICK: Duration = Duration::from_millis(50);
 
 /// How long after a message held by a restarted client becomes visible again the scenario
-/// waits for the new client to handle it.
-const REDELIVERY_ROOM: Duration = Duration::from_secs(30);
+/// waits for the new client to handle it: an idle client may be polling at long intervals by
+/// then (the Functions host's back-off reaches a minute).
+const REDELIVERY_ROOM: Duration = Duration::from_secs(90);
 
 /// How much of the client's stderr a finding quotes, at most.
 const STDERR_TAIL: usize = 2048;
