@@ -287,6 +287,35 @@ fn environment(
     .collect()
 }
 
+/// The line of a client that could not be started: its program and why (redacted).
+fn unstartable(command: &[String], e: &std::io::Error) -> Line {
+    let mut line = client_line(ClientAction::Unstartable);
+    line.program = Some(program(command));
+    line.reason =
+        Some(cvnotify_core::redact::redact(&format!("{}: {e}", program(command))).into_owned());
+    Line::Client(line)
+}
+
+/// The scenario's customer, started: its projects created and their trainings begun (or why
+/// it could not go on).
+async fn start_customer(
+    api: TrainingClient,
+    scenario: &Scenario,
+    sim: &Simulation,
+) -> (Option<Customer>, Option<String>) {
+    match Customer::start(
+        api,
+        scenario,
+        &sim.queue_url(QUEUE),
+        &sim.container_url(CONTAINER),
+    )
+    .await
+    {
+        Ok(c) => (Some(c), None),
+        Err(e) => (None, Some(e.to_string())),
+    }
+}
+
 /// The end of a client that exited on its own.
 fn exited(status: std::process::ExitStatus) -> ClientLine {
     use std::os::unix::process::ExitStatusExt as _;
@@ -366,17 +395,7 @@ pub async fn run(
     // is waiting for it.
     let backlog = scenario.backlog;
     if backlog && let Some(api) = customer_api.take() {
-        match Customer::start(
-            api,
-            scenario,
-            &sim.queue_url(QUEUE),
-            &sim.container_url(CONTAINER),
-        )
-        .await
-        {
-            Ok(c) => customer = Some(c),
-            Err(e) => customer_error = Some(e.to_string()),
-        }
+        (customer, customer_error) = start_customer(api, scenario, &sim).await;
         let until = Instant::now() + deadline;
         while Instant::now() < until {
             tokio::time::sleep(TICK).await;
@@ -399,13 +418,7 @@ pub async fn run(
     let mut client = match ClientProcess::spawn(&plan.command, &env, &token) {
         Ok(client) => client,
         Err(e) => {
-            let mut line = client_line(ClientAction::Unstartable);
-            line.program = Some(program(&plan.command));
-            line.reason = Some(
-                cvnotify_core::redact::redact(&format!("{}: {e}", program(&plan.command)))
-                    .into_owned(),
-            );
-            session.journal(Line::Client(line))?;
+            session.journal(unstartable(&plan.command, &e))?;
             return Ok(format!(
                 "{}: the client could not be started: {e}",
                 scenario.name
@@ -416,17 +429,7 @@ pub async fn run(
     started_line.program = Some(program(&plan.command));
     session.journal(Line::Client(started_line))?;
     if let Some(api) = customer_api {
-        match Customer::start(
-            api,
-            scenario,
-            &sim.queue_url(QUEUE),
-            &sim.container_url(CONTAINER),
-        )
-        .await
-        {
-            Ok(c) => customer = Some(c),
-            Err(e) => customer_error = Some(e.to_string()),
-        }
+        (customer, customer_error) = start_customer(api, scenario, &sim).await;
     }
     let mut deliveries = scenario.deliveries().into_iter().peekable();
     let quiet = Duration::from_secs_f64(scenario.quiet_seconds);
@@ -479,10 +482,7 @@ pub async fn run(
             match ClientProcess::spawn(&plan.command, &env, &again) {
                 Ok(c) => client = c,
                 Err(e) => {
-                    let mut line = client_line(ClientAction::Unstartable);
-                    line.program = Some(program(&plan.command));
-                    line.reason = Some(cvnotify_core::redact::redact(&e.to_string()).into_owned());
-                    session.journal(Line::Client(line))?;
+                    session.journal(unstartable(&plan.command, &e))?;
                     gone = Some("could not be started again");
                 }
             }
