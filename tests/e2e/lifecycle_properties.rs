@@ -335,3 +335,46 @@ fn trackers_with_different_settings_do_not_merge() {
     assert!(a.merge(&b).is_err());
     assert!(a.absorb(b).is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A ConnectionTest sent at or after its configuration (API times in milliseconds) whose
+    /// queue time is known only to the second is never taken for one that came first, in
+    /// whichever order the two are seen, equal seconds included.
+    #[test]
+    fn a_queue_time_known_to_the_second_never_puts_a_test_before_its_configuration(
+        configured in 0u64..5_000,
+        after in prop_oneof![0u64..1_000, 0u64..5_000],
+        test_seen_first in any::<bool>(),
+    ) {
+        let p = project(1);
+        let t_configured = 1_700_000_000_000 + configured;
+        let t_sent = t_configured + after;
+        let configure = Input {
+            at: Timestamp(t_configured),
+            evidence: Evidence::new(1).unwrap(),
+            event: Event::Configured {
+                project_id: p,
+                queue: true,
+                container: None,
+            },
+        };
+        let test = Input {
+            at: Timestamp(t_sent / 1000 * 1000),
+            evidence: Evidence::new(2).unwrap(),
+            event: Event::Notification {
+                notification: Notification::ConnectionTest { project_id: p },
+                delivery: Delivery { message_id: MessageId(1), dequeue_count: 1 },
+            },
+        };
+        let inputs = if test_seen_first { vec![test, configure] } else { vec![configure, test] };
+        let report = track(&inputs).report();
+        let r = report.iter().find(|r| r.project_id == p).unwrap();
+        prop_assert!(
+            r.findings.iter().all(|f| f.code != FindingCode::UnconfiguredProject),
+            "{:?}", r.findings
+        );
+        prop_assert_eq!(r.phase, Phase::ConnectionTested);
+    }
+}

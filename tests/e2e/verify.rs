@@ -756,3 +756,82 @@ fn clients_that_do_nothing_exit_early_or_leave_processes_fail_on_time_and_leave_
         "processes left behind"
     );
 }
+
+/// Every scenario of a run, and every run, reused the same project and message ids, so a
+/// consumer that persists the ids it processed skipped later scenarios' work. Ids are fresh per
+/// scenario and per run; `--seed` repeats a run's. The JUnit report names the client by its
+/// file names, with the run's real durations.
+#[test]
+fn every_scenario_and_every_run_has_ids_of_its_own_and_a_seed_repeats_them() {
+    let dir = temp_dir("verify-ids");
+    let ids = |name: &str, seed: Option<&str>| -> Vec<String> {
+        let record = dir.join(name);
+        let mut args = vec![
+            "verify",
+            "--scenario",
+            "happy",
+            "--scenario",
+            "happy",
+            "--timeout",
+            "5",
+            "--record",
+            record.to_str().unwrap(),
+        ];
+        if let Some(seed) = seed {
+            args.extend(["--seed", seed]);
+        }
+        args.extend(["--", "true"]);
+        let out = cvnotify_env(&args, &[]);
+        assert_eq!(out.status.code(), Some(1));
+        std::fs::read_to_string(&record)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"delivered\""))
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} {}", v["projectId"], v["messageId"])
+            })
+            .collect()
+    };
+    let first = ids("a.jsonl", Some("7"));
+    assert_eq!(
+        first.len(),
+        6,
+        "two scenarios of three notifications: {first:?}"
+    );
+    let (one, two) = first.split_at(3);
+    assert!(one.iter().all(|id| !two.contains(id)), "{first:?}");
+    assert_eq!(ids("b.jsonl", Some("7")), first, "--seed repeats the ids");
+    let fresh = ids("c.jsonl", None);
+    assert!(fresh.iter().all(|id| !first.contains(id)), "{fresh:?}");
+    // JUnit: the client's program by its file name, and a real duration.
+    let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
+        .args([
+            "verify",
+            "--scenario",
+            "happy",
+            "--timeout",
+            "5",
+            "--format",
+            "junit",
+            "--",
+        ])
+        .args(["/bin/sh", "-c", "exit 0"])
+        .output()
+        .unwrap();
+    let junit = String::from_utf8_lossy(&out.stdout);
+    assert!(!junit.contains("/bin/sh"), "{junit}");
+    assert!(junit.contains("verify sh -c"), "{junit}");
+    let suite = junit
+        .lines()
+        .find(|l| l.contains("<testsuite ") && l.contains("scenario happy"))
+        .unwrap();
+    let time: f64 = suite
+        .split("time=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(time > 0.5, "{suite}");
+}
