@@ -151,7 +151,7 @@ impl ClientFindingCode {
                 "busy-polling",
                 Severity::Warning,
                 FUNCTIONS_POLLING,
-                "an empty queue was polled more than 10 times in a row, each within a second of the last",
+                "an empty queue was polled more than 10 times in a row for each receiving loop, each within a second of the last, without backing off",
             ),
             Self::RetryAfterIgnored => (
                 "retry-after-ignored",

@@ -18,6 +18,8 @@ pub const EXAMPLES: usize = 20;
 pub const BUSY_POLLS: u32 = 10;
 /// See [`BUSY_POLLS`].
 pub const IDLE_WINDOW_MS: u64 = 1000;
+/// Empty receives this close together, on average, are busy polling however they began.
+pub const BUSY_GAP_MS: u64 = 100;
 /// How early a request may come before a `Retry-After` ends without counting (the journal
 /// stamps requests when they arrive, answers leave a little later).
 pub const RETRY_AFTER_SLACK_MS: u64 = 50;
@@ -252,6 +254,10 @@ pub struct Request {
     pub visibility_timeout: Option<u64>,
     /// Which TCP connection it came on, when known.
     pub connection: Option<u32>,
+    /// How many connections to the same service the client had open when it came, when
+    /// known: its concurrency (a connection pool opens one for a request that finds the others
+    /// busy, and keeps it).
+    pub open_connections: Option<u32>,
     /// A 32-bit digest of its `x-ms-client-request-id`, when it sent one: the official SDKs
     /// keep the id across their own retries of a request, so it tells a retry from another
     /// receiver's request.
@@ -328,6 +334,10 @@ struct Receipt {
     released: bool,
     /// When the message becomes visible again if nothing more is done with it.
     visible_at: Timestamp,
+    /// A Delete Message under it came before its visibility ended and was turned away (429,
+    /// 503, or no clear answer): the client did its part in time, the redelivery is not its
+    /// doing.
+    delete_refused: bool,
 }
 
 /// The visibility timeout a Get Messages gets when it asks for none (Storage REST: 30 s).
@@ -353,27 +363,72 @@ struct Idle {
     run: u32,
     last: Option<Timestamp>,
     reported: bool,
-    /// Receives of the queue per connection.
-    per_connection: BTreeMap<u32, u32>,
+    /// The first connection receives came on, and whether another carried one since.
+    first: Option<u32>,
+    several: bool,
+    /// The most connections the client had open to the queue service at a receive.
+    loops: u32,
+    /// The run's first [`BUSY_POLLS`] gaps, added up, and how many there were.
+    head: (u64, u32),
+    /// The run's latest [`BUSY_POLLS`] gaps (a ring) and their sum.
+    tail: [u64; BUSY_POLLS as usize],
+    tail_sum: u64,
 }
 
 impl Idle {
-    /// How many receiving loops the client shows on this queue, as far as the wire can tell: a
-    /// client that keeps its connections (one carried more than one receive) opened each of
-    /// them for a receive that found the others busy, so each stands for a loop running at the
-    /// same time; a client that opens a connection for every request shows one loop.
-    fn loops(&self) -> u32 {
-        let kept = self.per_connection.values().any(|n| *n > 1);
-        let n = if kept { self.per_connection.len() } else { 1 };
-        u32::try_from(n).unwrap_or(u32::MAX).max(1)
+    /// The run of empty receives goes on after a gap of `g` milliseconds.
+    fn continued(&mut self, g: u64) {
+        let n = self.run; // gaps so far in the run
+        self.run += 1;
+        if self.head.1 < BUSY_POLLS {
+            self.head.0 += g;
+            self.head.1 += 1;
+        }
+        if let Some(slot) = self.tail.get_mut(n as usize % BUSY_POLLS as usize) {
+            self.tail_sum = self.tail_sum - *slot + g;
+            *slot = g;
+        }
     }
 
-    /// How many connections carried receives of this queue: for telling a retry on the same
-    /// connection, where a client that opens a connection per request cannot repeat on one.
-    fn connections(&self) -> u32 {
-        u32::try_from(self.per_connection.len())
-            .unwrap_or(u32::MAX)
-            .max(1)
+    /// A new run of empty receives starts.
+    fn restart(&mut self) {
+        self.run = 1;
+        self.head = (0, 0);
+        self.tail = [0; BUSY_POLLS as usize];
+        self.tail_sum = 0;
+    }
+
+    /// Whether the run shows no back-off: its latest [`BUSY_POLLS`] gaps, taken together, are
+    /// no longer than half again its first ones, or they come ten a second or faster.
+    /// Receivers that back off (each doubling its wait) space their polls out even when
+    /// several of them share the queue; a loop that does not keeps its pace.
+    fn steady(&self) -> bool {
+        let fast = self.tail_sum <= u64::from(BUSY_POLLS) * BUSY_GAP_MS;
+        let kept_pace = self.tail_sum.saturating_mul(2) <= self.head.0.saturating_mul(3);
+        self.run > 2 * BUSY_POLLS && (fast || kept_pace)
+    }
+
+    /// A receive on connection `c`, with `open` connections open.
+    fn connected(&mut self, c: Option<u32>, open: Option<u32>) {
+        if let Some(c) = c {
+            self.several |= self.first.is_some_and(|f| f != c);
+            self.first.get_or_insert(c);
+        }
+        self.loops = self.loops.max(open.unwrap_or(1));
+    }
+
+    /// How many receiving loops the client shows on this queue, as far as the wire can tell:
+    /// the most connections it had open at once (a connection pool opens one only for a
+    /// request that finds the others busy). A client that opens a connection for every
+    /// request and closes it shows one loop.
+    fn loops(&self) -> u32 {
+        self.loops.max(1)
+    }
+
+    /// Whether receives came on more than one connection: a request on the connection another
+    /// receiver was throttled on may then be that receiver's own.
+    fn shared(&self) -> bool {
+        self.several
     }
 }
 
@@ -569,7 +624,7 @@ impl ClientJudge {
         let target = target(&r);
         self.throttles.retain(|t| at < t.until);
         let loops = match (service, &r.queue) {
-            (Service::Queue, Some(q)) => self.idle.get(q).map_or(1, Idle::connections),
+            (Service::Queue, Some(q)) if self.idle.get(q).is_some_and(Idle::shared) => 2,
             _ => 1,
         };
         if let Some(k) = self
@@ -643,17 +698,19 @@ impl ClientJudge {
     fn got(&mut self, at: Timestamp, evidence: u32, r: &Request) {
         let queue = r.queue.clone().unwrap_or_default();
         let idle = self.idle.entry(queue.clone()).or_default();
-        if let Some(c) = r.connection {
-            *idle.per_connection.entry(c).or_default() += 1;
-        }
+        idle.connected(r.connection, r.open_connections);
         if r.received.is_empty() && ok(r.status) {
-            let close = idle
+            let gap = idle
                 .last
-                .is_some_and(|l| at.0.saturating_sub(l.0) <= IDLE_WINDOW_MS);
-            idle.run = if close { idle.run + 1 } else { 1 };
+                .map(|l| at.0.saturating_sub(l.0))
+                .filter(|g| *g <= IDLE_WINDOW_MS);
+            match gap {
+                Some(g) => idle.continued(g),
+                None => idle.restart(),
+            }
             idle.last = Some(at);
             let loops = idle.loops();
-            if idle.run > BUSY_POLLS.saturating_mul(loops) && !idle.reported {
+            if idle.run > BUSY_POLLS.saturating_mul(loops) && idle.steady() && !idle.reported {
                 idle.reported = true;
                 let run = idle.run;
                 self.find(
@@ -662,17 +719,18 @@ impl ClientJudge {
                     at,
                     if loops == 1 {
                         alloc::format!(
-                            "{run} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last"
+                            "{run} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last, without backing off"
                         )
                     } else {
                         alloc::format!(
-                            "{run} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last, \
-                             more than {BUSY_POLLS} for each of the {loops} connections the client receives on"
+                            "{run} empty receives of {queue} in a row, each within {IDLE_WINDOW_MS} ms of the last, without backing off: \
+                             more than {BUSY_POLLS} for each of the {loops} connections the client had open"
                         )
                     },
                 );
             }
         } else if !r.received.is_empty() {
+            idle.restart();
             idle.run = 0;
             idle.last = None;
             idle.reported = false;
@@ -683,6 +741,7 @@ impl ClientJudge {
                 receipt: got.pop_receipt.clone(),
                 acted: false,
                 released: false,
+                delete_refused: false,
                 visible_at: at.plus_millis(
                     r.visibility_timeout
                         .map_or(DEFAULT_VISIBILITY_MS, |v| v.saturating_mul(1000)),
@@ -705,7 +764,7 @@ impl ClientJudge {
             .receipts
             .iter()
             .take(k)
-            .filter(|r| r.acted && !r.released)
+            .filter(|r| r.acted && !r.released && !r.delete_refused)
             .count();
         if earlier > 0 && !m.twice && m.class.is_some() {
             m.twice = true;
@@ -743,7 +802,16 @@ impl ClientJudge {
             );
             return;
         }
-        if position != Some(latest) {
+        // The SDK's own retry of a Delete that was turned away in time is not a fresh use of a
+        // stale receipt: the client tried while the receipt was good.
+        let retried = call == Call::DeleteMessage
+            && position.is_some_and(|k| {
+                self.messages
+                    .get(&id)
+                    .and_then(|m| m.receipts.get(k))
+                    .is_some_and(|x| x.delete_refused)
+            });
+        if position != Some(latest) && !retried {
             let by_update = self
                 .messages
                 .get(&id)
@@ -764,6 +832,17 @@ impl ClientJudge {
             );
         }
         if !ok(r.status) {
+            if call == Call::DeleteMessage
+                && (throttled(r.status) || ambiguous(r.status))
+                && let Some(k) = position
+                && let Some(x) = self
+                    .messages
+                    .get_mut(&id)
+                    .and_then(|m| m.receipts.get_mut(k))
+                && at < x.visible_at
+            {
+                x.delete_refused = true;
+            }
             return;
         }
         if call == Call::DeleteMessage

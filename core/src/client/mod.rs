@@ -8,9 +8,9 @@ mod judge;
 
 pub use finding::{ClientFindingCode, ClientFindingInfo, Duties};
 pub use judge::{
-    BUSY_POLLS, Call, ClientEnd, ClientEvent, ClientExample, ClientFinding, ClientJudge,
-    DEFAULT_VISIBILITY_MS, Delivered, EXAMPLES, IDLE_WINDOW_MS, MessageClass, RETRY_AFTER_SLACK_MS,
-    Received, Request, Service,
+    BUSY_GAP_MS, BUSY_POLLS, Call, ClientEnd, ClientEvent, ClientExample, ClientFinding,
+    ClientJudge, DEFAULT_VISIBILITY_MS, Delivered, EXAMPLES, IDLE_WINDOW_MS, MessageClass,
+    RETRY_AFTER_SLACK_MS, Received, Request, Service,
 };
 
 #[cfg(test)]

@@ -520,47 +520,66 @@ fn retry_after_and_busy_polling_tell_a_pool_of_receivers_from_one_loop() {
         let mut t = 0;
         let mut gap = 100;
         for _ in 0..15 {
-            j.request(t, Call::GetMessages, |r| r.connection = Some(conn));
+            j.request(t, Call::GetMessages, |r| {
+                r.connection = Some(conn);
+                r.open_connections = Some(12);
+            });
             t += gap;
             gap = (gap * 2).min(10_000);
         }
     }
     assert_eq!(j.codes(), vec![]);
     // Four receivers sharing one client's connections (a pool reuses the connection a
-    // request just gave back): no busy polling either, as long as each backs off.
-    let mut j = Journal::new(Duties::default());
-    let mut polls: Vec<(u64, u32)> = Vec::new();
-    for worker in 0..4u32 {
-        let mut t = u64::from(worker);
-        let mut gap = 100;
-        for _ in 0..10 {
-            // The first polls overlap and open four connections; later ones reuse the first.
-            polls.push((t, if t < 50 { worker + 1 } else { 1 }));
-            t += gap;
-            gap = (gap * 2).min(5_000);
+    // request just gave back, and keeps the four it opened): no busy polling either, as long
+    // as each backs off. Nor when the client shows one connection only (its requests never
+    // overlapped): their polls space out as each backs off.
+    for shown in [4, 1] {
+        let mut j = Journal::new(Duties::default());
+        let mut polls: Vec<(u64, u32)> = Vec::new();
+        for worker in 0..4u32 {
+            let mut t = u64::from(worker);
+            let mut gap = 100;
+            for _ in 0..10 {
+                // The first polls overlap and open four connections; later ones reuse the first.
+                polls.push((t, if t < 50 { worker + 1 } else { 1 }));
+                t += gap;
+                gap = (gap * 2).min(5_000);
+            }
         }
+        polls.sort_unstable();
+        for (t, conn) in &polls {
+            j.request(*t, Call::GetMessages, |r| {
+                r.connection = Some(if shown == 1 { 1 } else { *conn });
+                r.open_connections = Some(shown);
+            });
+        }
+        assert_eq!(j.codes(), vec![], "{shown} connections shown");
     }
-    polls.sort_unstable();
-    for (t, conn) in polls {
-        j.request(t, Call::GetMessages, |r| r.connection = Some(conn));
-    }
-    assert_eq!(j.codes(), vec![]);
     // A tight loop is caught whatever the connections, only later when the client shows
     // several receiving loops (more than ten empty receives for each).
     let mut j = Journal::new(Duties::default());
     for conn in 1..=4 {
-        j.request(0, Call::GetMessages, |r| r.connection = Some(conn));
-        j.request(1, Call::GetMessages, |r| r.connection = Some(conn));
+        j.request(0, Call::GetMessages, |r| {
+            r.connection = Some(conn);
+            r.open_connections = Some(4);
+        });
     }
-    for k in 0..40 {
-        j.request(10 + k * 50, Call::GetMessages, |r| r.connection = Some(1));
+    for k in 0..36 {
+        j.request(10 + k * 50, Call::GetMessages, |r| {
+            r.connection = Some(1);
+            r.open_connections = Some(4);
+        });
     }
+    assert_eq!(j.codes(), vec![], "forty empty receives from four loops");
+    j.request(10 + 36 * 50, Call::GetMessages, |r| r.connection = Some(1));
     assert_eq!(j.codes(), vec![("busy-polling", 1)]);
-    // A client that opens a connection for every request is one loop, and caught at once.
+    // A client that opens a connection for every request is one loop, caught once its pace
+    // shows (twenty-one polls).
     let mut j = Journal::new(Duties::default());
-    for k in 0..12 {
+    for k in 0..21 {
         j.request(k * 50, Call::GetMessages, |r| {
-            r.connection = Some(k as u32 + 1)
+            r.connection = Some(k as u32 + 1);
+            r.open_connections = Some(1);
         });
     }
     assert_eq!(j.codes(), vec![("busy-polling", 1)]);
@@ -690,4 +709,26 @@ fn findings_say_what_happened() {
              the client was waiting after the throttled answer of line 3"
         )]
     );
+}
+
+#[test]
+fn a_delete_turned_away_in_time_makes_the_redelivery_the_services_doing() {
+    // A worker downloads, its Delete is throttled and retried by the SDK past the visibility
+    // timeout; another worker receives the message again and handles it.
+    let mut j = Journal::new(Duties::default());
+    j.deliver(0, "m1", MessageClass::Notification, Some("c/b"));
+    j.receive(10, &[("m1", "a")]);
+    j.request(20, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+    j.request(30, Call::DeleteMessage, |r| {
+        r.message_id = Some("m1".into());
+        r.pop_receipt = Some("a".into());
+        r.status = 503;
+        r.retry_after_ms = Some(1_000);
+    });
+    j.receive(30_100, &[("m1", "b")]);
+    j.request(30_200, Call::GetBlob, |r| r.blob = Some("c/b".into()));
+    j.delete(30_300, "m1", "b", 204);
+    // The SDK's retry of the refused delete, with its receipt, is no stale receipt either.
+    j.delete(33_000, "m1", "a", 404);
+    assert_eq!(j.codes(), vec![]);
 }

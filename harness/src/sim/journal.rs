@@ -241,7 +241,7 @@ pub(crate) fn answered(
     line.http_status = status;
     line.error_code = error_code;
     line.retry_after = retry_after;
-    line.ms = ms;
+    line.ms = u32::try_from(ms).unwrap_or(u32::MAX);
     if line.call == "GetMessages" && (200..300).contains(&status) {
         line.received = Some(scratch.received);
     }

@@ -328,7 +328,11 @@ impl Service {
 
     /// Answers one request, which came on TCP connection `connection` (when the server knows
     /// it): the reply and how long to hold it back.
-    pub(crate) fn handle(&self, request: &Request, connection: Option<u64>) -> (Reply, Duration) {
+    pub(crate) fn handle(
+        &self,
+        request: &Request,
+        connection: Option<(u64, u32)>,
+    ) -> (Reply, Duration) {
         let started = std::time::Instant::now();
         let mut world = self.lock();
         let segments: Vec<String> = request
@@ -352,8 +356,9 @@ impl Service {
             .journal
             .is_some()
             .then(|| journal::describe(self.endpoint, request, world.timestamp()));
-        if let Some(line) = &mut line {
-            line.connection = connection.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
+        if let Some((line, (number, open))) = line.as_mut().zip(connection) {
+            line.connection = Some(u32::try_from(number).unwrap_or(u32::MAX));
+            line.open_connections = Some(open);
         }
         world.scratch = journal::Scratch::default();
         let out = self.answer(&mut world, request, &segments);

@@ -50,6 +50,10 @@ impl Server {
         let address = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
+            // How many of this server's connections are open: a client's concurrency, as the
+            // journal tells it (a pool opens a connection for a request that finds the others
+            // busy, and keeps it).
+            let open = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
             loop {
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
@@ -60,12 +64,15 @@ impl Server {
                 let service = service.clone();
                 // Numbered across the simulation's servers, in the order they were accepted.
                 let connection = service.next_connection();
+                let open = std::sync::Arc::clone(&open);
                 connections.spawn(async move {
+                    let _counted = Open::count(&open);
                     let handler = service_fn(move |request| {
                         let service = service.clone();
+                        let now = open.load(std::sync::atomic::Ordering::Relaxed);
                         async move {
                             Ok::<_, Infallible>(
-                                answer(&service, address, connection, request).await,
+                                answer(&service, address, (connection, now), request).await,
                             )
                         }
                     });
@@ -96,11 +103,28 @@ impl Drop for Server {
     }
 }
 
-/// One request, answered.
+/// A connection counted as open while this lives.
+struct Open(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl Open {
+    fn count(open: &std::sync::Arc<std::sync::atomic::AtomicU32>) -> Self {
+        open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(std::sync::Arc::clone(open))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// One request, answered; `connection` is its connection's number and how many of the
+/// server's connections were open when it came.
 async fn answer(
     service: &Service,
     address: SocketAddr,
-    connection: u64,
+    connection: (u64, u32),
     request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();

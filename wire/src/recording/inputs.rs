@@ -366,6 +366,7 @@ pub fn request(r: RequestLine) -> client::Request {
         holds: r.holds.into_vec(),
         visibility_timeout: r.visibility_timeout.map(u64::from),
         connection: r.connection,
+        open_connections: r.open_connections,
         client_request: r.client_request,
         retry_after_ms: r.retry_after.map(|s| u64::from(s) * 1000),
     }

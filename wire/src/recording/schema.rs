@@ -271,7 +271,7 @@ pub struct RequestLine {
     /// The answer's status (0: none, the connection was reset).
     pub http_status: u16,
     /// How long the answer took, in milliseconds (injected delays included).
-    pub ms: u64,
+    pub ms: u32,
     /// The storage error code, or the training API's, when the answer was an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
@@ -330,6 +330,10 @@ pub struct RequestLine {
     /// using a connection the simulation reset, shows here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<u32>,
+    /// How many connections to the same service were open when it came (this one included):
+    /// a client's concurrency, as the server sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_connections: Option<u32>,
     /// A 32-bit digest of the request's `x-ms-client-request-id`, when it sent one (the
     /// official SDKs keep the id across their own retries of a request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
