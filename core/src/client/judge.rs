@@ -206,6 +206,8 @@ pub struct Delivered {
     pub status: Option<String>,
     /// Whether it went out base64-encoded.
     pub base64: bool,
+    /// The size of the backup blob it announces, when known.
+    pub blob_size: Option<u64>,
 }
 
 /// A message a receive handed out.
@@ -236,6 +238,8 @@ pub struct Request {
     pub received: Vec<Received>,
     /// The blob, for blob calls (`container/name`).
     pub blob: Option<String>,
+    /// Get Blob: the range asked for (`bytes=0-99`); none: the whole blob.
+    pub range: Option<String>,
     /// The project, for training API calls about one.
     pub project: Option<String>,
     /// The iteration, for training API calls about one.
@@ -283,6 +287,10 @@ pub enum ClientEnd {
 
 /// One thing the judge is fed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "events are fed one at a time; where many are held (replay batches) they are boxed"
+)]
 pub enum ClientEvent {
     /// The simulation delivered a message.
     Delivered(Delivered),
@@ -437,8 +445,8 @@ impl Idle {
 pub struct ClientJudge {
     duties: Duties,
     messages: BTreeMap<String, Message>,
-    /// Announced blob -> (the message that announced it, fetched).
-    announced: BTreeMap<String, (String, bool)>,
+    /// Announced blob -> the message that announced it, and what of it was read.
+    announced: BTreeMap<String, (String, Coverage)>,
     /// Blobs the client wrote itself.
     own_blobs: BTreeSet<String>,
     poisoned: BTreeSet<String>,
@@ -462,6 +470,83 @@ pub struct ClientJudge {
     last_request: Option<(u32, u16)>,
     /// When the first event came.
     first: Option<Timestamp>,
+}
+
+/// What of an announced blob the client read: its size (when the delivery said) and the byte
+/// ranges its successful Get Blobs covered, merged. A download in ranges (the SDKs switch to
+/// them for a large blob) counts once the ranges cover the whole blob.
+#[derive(Clone, Debug, Default)]
+struct Coverage {
+    size: Option<u64>,
+    /// Disjoint, sorted, half-open ranges; at most [`RANGES`] of them.
+    ranges: Vec<(u64, u64)>,
+    /// A Get Blob without a range (the whole blob) answered.
+    all: bool,
+}
+
+/// The most disjoint ranges kept for one blob (a client reading it in scattered pieces beyond
+/// that is not credited with more).
+const RANGES: usize = 64;
+
+impl Coverage {
+    /// A successful Get Blob with `range` (`bytes=A-B`, `bytes=A-`; none: the whole blob).
+    fn read(&mut self, range: Option<&str>) {
+        let Some(range) = range else {
+            self.all = true;
+            return;
+        };
+        let Some((start, end)) = parse_range(range, self.size) else {
+            return;
+        };
+        if start >= end {
+            return;
+        }
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.ranges.len() + 1);
+        let mut new = (start, end);
+        for &(a, b) in &self.ranges {
+            if b < new.0 || a > new.1 {
+                merged.push((a, b));
+            } else {
+                new = (new.0.min(a), new.1.max(b));
+            }
+        }
+        if merged.len() < RANGES {
+            merged.push(new);
+        }
+        merged.sort_unstable();
+        self.ranges = merged;
+    }
+
+    /// Whether the whole blob was read.
+    fn whole(&self) -> bool {
+        if self.all {
+            return true;
+        }
+        match self.size {
+            Some(size) => self
+                .ranges
+                .first()
+                .is_some_and(|&(a, b)| a == 0 && b >= size),
+            // Without its size, any read of it counts.
+            None => !self.ranges.is_empty(),
+        }
+    }
+
+    /// How many bytes the ranges cover.
+    fn read_bytes(&self) -> u64 {
+        self.ranges.iter().map(|(a, b)| b - a).sum()
+    }
+}
+
+/// `bytes=A-B` (inclusive) or `bytes=A-` as a half-open range; `None` when it is neither.
+fn parse_range(range: &str, size: Option<u64>) -> Option<(u64, u64)> {
+    let (a, b) = range.trim().strip_prefix("bytes=")?.split_once('-')?;
+    let start = a.trim().parse::<u64>().ok()?;
+    let end = match b.trim() {
+        "" => size?,
+        b => b.parse::<u64>().ok()?.checked_add(1)?,
+    };
+    Some((start, size.map_or(end, |s| end.min(s))))
 }
 
 /// A throttled answer whose Retry-After has not ended: what it was to, where it came from.
@@ -567,9 +652,15 @@ impl ClientJudge {
             ClientEvent::Delivered(d) => {
                 self.delivered += 1;
                 if let Some(blob) = &d.blob {
-                    self.announced
-                        .entry(blob.clone())
-                        .or_insert_with(|| (d.message_id.clone(), false));
+                    self.announced.entry(blob.clone()).or_insert_with(|| {
+                        (
+                            d.message_id.clone(),
+                            Coverage {
+                                size: d.blob_size,
+                                ..Coverage::default()
+                            },
+                        )
+                    });
                 }
                 if d.status.as_deref() == Some("TrainingFailed") {
                     self.training_failed = true;
@@ -894,11 +985,11 @@ impl ClientJudge {
     fn fetched(&mut self, at: Timestamp, evidence: u32, r: &Request) {
         let Some(blob) = r.blob.clone() else { return };
         match self.announced.get_mut(&blob) {
-            Some((message, fetched)) => {
+            Some((message, coverage)) => {
                 if !ok(r.status) {
                     return;
                 }
-                *fetched = true;
+                coverage.read(r.range.as_deref());
                 let message = message.clone();
                 let latest = self
                     .messages
@@ -1035,7 +1126,7 @@ impl ClientJudge {
             ));
         }
         if self.duties.fetch_backups {
-            let unfetched = self.announced.values().filter(|(_, f)| !f).count();
+            let unfetched = self.announced.values().filter(|(_, c)| !c.whole()).count();
             if unfetched > 0 {
                 undone.push(alloc::format!(
                     "{unfetched} announced backup{} not downloaded",
@@ -1069,7 +1160,7 @@ impl ClientJudge {
             .messages
             .values()
             .any(|m| m.class == Some(MessageClass::Notification) && !m.deleted)
-            || (self.duties.fetch_backups && self.announced.values().any(|(_, f)| !f));
+            || (self.duties.fetch_backups && self.announced.values().any(|(_, c)| !c.whole()));
         let mut all = self.findings.clone();
         let mut add = |code: ClientFindingCode, evidence: u32, at: Timestamp, detail: String| {
             record(&mut all, code, evidence, at, detail);
@@ -1110,19 +1201,24 @@ impl ClientJudge {
             }
         }
         if self.duties.fetch_backups {
-            for (blob, (message, fetched)) in &self.announced {
-                if !fetched {
+            for (blob, (message, coverage)) in &self.announced {
+                if !coverage.whole() {
                     let (evidence, at) = self
                         .messages
                         .get(message)
                         .map_or((0, self.last), |m| m.delivered_at);
+                    let how = match (coverage.read_bytes(), coverage.size) {
+                        (0, _) => String::from("was never downloaded"),
+                        (read, Some(size)) => {
+                            alloc::format!("was read only in part ({read} of its {size} bytes)")
+                        }
+                        (read, None) => alloc::format!("was read only in part ({read} bytes)"),
+                    };
                     add(
                         ClientFindingCode::BackupNotFetched,
                         evidence,
                         at,
-                        alloc::format!(
-                            "{blob}, announced by message {message}, was never downloaded"
-                        ),
+                        alloc::format!("{blob}, announced by message {message}, {how}"),
                     );
                 }
             }

@@ -38,6 +38,7 @@ impl Journal {
                 digest: Some(alloc::format!("digest-{id}")),
                 status: None,
                 base64: false,
+                blob_size: None,
             }),
         );
     }
@@ -426,6 +427,7 @@ fn the_configure_duty_asks_for_no_export_after_a_failed_training() {
             digest: None,
             status: Some("TrainingFailed".into()),
             base64: false,
+            blob_size: None,
         }),
     );
     j.receive(3, &[("t", "a")]);
@@ -694,6 +696,7 @@ fn findings_say_what_happened() {
             digest: None,
             status: None,
             base64: true,
+            blob_size: None,
         }),
     );
     j.request(5, Call::GetMessages, |r| {
@@ -731,4 +734,65 @@ fn a_delete_turned_away_in_time_makes_the_redelivery_the_services_doing() {
     // The SDK's retry of the refused delete, with its receipt, is no stale receipt either.
     j.delete(33_000, "m1", "a", 404);
     assert_eq!(j.codes(), vec![]);
+}
+
+#[test]
+fn a_backup_downloaded_in_ranges_counts_once_they_cover_it() {
+    let duties = Duties {
+        fetch_backups: true,
+        configure: false,
+    };
+    let deliver = |j: &mut Journal| {
+        j.feed(
+            0,
+            ClientEvent::Delivered(Delivered {
+                queue: "q".into(),
+                message_id: "m1".into(),
+                class: MessageClass::Notification,
+                blob: Some("c/big".into()),
+                digest: None,
+                status: None,
+                base64: false,
+                blob_size: Some(100),
+            }),
+        );
+    };
+    let get = |j: &mut Journal, ms: u64, range: &str| {
+        j.request(ms, Call::GetBlob, |r| {
+            r.blob = Some("c/big".into());
+            r.range = Some(range.into());
+            r.status = 206;
+        });
+    };
+    // Two ranges that meet, the second open-ended: the whole blob.
+    let mut j = Journal::new(duties);
+    deliver(&mut j);
+    j.receive(1, &[("m1", "a")]);
+    get(&mut j, 2, "bytes=0-39");
+    assert!(!j.judge.work_done());
+    get(&mut j, 3, "bytes=40-");
+    j.delete(4, "m1", "a", 204);
+    assert!(j.judge.work_done());
+    assert_eq!(j.codes(), vec![]);
+    // Only the first range read: part of it, said so.
+    let mut j = Journal::new(duties);
+    deliver(&mut j);
+    j.receive(1, &[("m1", "a")]);
+    get(&mut j, 2, "bytes=0-31");
+    get(&mut j, 3, "bytes=50-59");
+    j.delete(4, "m1", "a", 204);
+    let detail = details(&j, ClientFindingCode::BackupNotFetched);
+    assert_eq!(
+        detail,
+        vec![String::from(
+            "c/big, announced by message m1, was read only in part (42 of its 100 bytes)"
+        )]
+    );
+    // A Get Blob without a range is the whole blob; a range it cannot read counts for nothing.
+    let mut j = Journal::new(duties);
+    deliver(&mut j);
+    get(&mut j, 2, "bytes=x-y");
+    assert!(!j.judge.work_done());
+    j.request(3, Call::GetBlob, |r| r.blob = Some("c/big".into()));
+    assert!(details(&j, ClientFindingCode::BackupNotFetched).is_empty());
 }

@@ -265,7 +265,7 @@ pub(crate) fn delivered(
     wire: &str,
     json: &str,
     base64: bool,
-    blob: Option<String>,
+    blob: Option<(String, Option<u64>)>,
 ) -> Line {
     use cvnotify_core::{Notification, ParseOptions};
     let (class, kind, project, status) =
@@ -304,7 +304,14 @@ pub(crate) fn delivered(
         class: class.into(),
         notification_type: (!kind.is_empty()).then_some(kind),
         project_id: project.map(|p| p.to_string()),
-        blob: blob.filter(|_| class == "notification"),
+        blob: blob
+            .as_ref()
+            .map(|(b, _)| b.clone())
+            .filter(|_| class == "notification"),
+        blob_size: blob
+            .as_ref()
+            .and_then(|(_, n)| *n)
+            .filter(|_| class == "notification"),
         notification_status: status.map(str::to_string),
         digest: digest(wire.as_bytes()),
         base64,

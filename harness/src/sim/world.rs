@@ -446,6 +446,14 @@ impl World {
         };
         if self.journal.is_some() {
             let at = self.timestamp();
+            // The announced blob with its size, as the container holds it now.
+            let blob = blob.map(|b| {
+                let size = b
+                    .split_once('/')
+                    .and_then(|(c, name)| self.containers.get(c)?.blobs.get(name))
+                    .map(|blob| blob.body.len() as u64);
+                (b, size)
+            });
             let line = super::journal::delivered(at, queue, &id, &wire, text, base64, blob);
             if let Some(j) = &mut self.journal {
                 j.push(line);

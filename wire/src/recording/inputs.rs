@@ -358,6 +358,7 @@ pub fn request(r: RequestLine) -> client::Request {
             })
             .collect(),
         blob,
+        range: r.range,
         project: r.project_id,
         iteration: r.iteration_id,
         api_version: r.api_version,
@@ -387,6 +388,7 @@ fn delivered(d: DeliveredLine) -> Result<client::Delivered, LineProblem> {
         digest: Some(d.digest),
         status: d.notification_status,
         base64: d.base64,
+        blob_size: d.blob_size,
     })
 }
 

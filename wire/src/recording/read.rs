@@ -107,6 +107,7 @@ struct RawLine<'a> {
     holds: Option<Vec<String>>,
     notification_status: Option<String>,
     left: Option<u32>,
+    blob_size: Option<u64>,
 }
 
 fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, LineProblem> {
@@ -194,6 +195,7 @@ optional_fields! {
     holds: "holds",
     notification_status: "notificationStatus",
     left: "left",
+    blob_size: "blobSize",
 }
 
 // Each field has a bit of a `u64`.
@@ -317,6 +319,7 @@ fn allowed(kind: &str) -> Option<u64> {
                     "notificationType",
                     "projectId",
                     "blob",
+                    "blobSize",
                     "notificationStatus",
                     "digest",
                     "base64",
@@ -432,6 +435,7 @@ impl RawLine<'_> {
                 project_id: self.project_id,
                 blob: self.blob,
                 notification_status: self.notification_status,
+                blob_size: self.blob_size,
                 digest: required(self.digest, "digest", k)?,
                 base64: self.base64.unwrap_or(false),
             }),

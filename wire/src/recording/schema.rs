@@ -365,6 +365,9 @@ pub struct DeliveredLine {
     /// `ExportFailed`), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_status: Option<String>,
+    /// The size of the backup blob it announces, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_size: Option<u64>,
     /// The first 16 hex digits of the SHA-256 of its text.
     pub digest: String,
     /// Whether it went out base64-encoded.
