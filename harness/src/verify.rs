@@ -316,6 +316,16 @@ async fn start_customer(
     }
 }
 
+/// The customer's next calls; a refusal ends its part (kept as the reason).
+async fn step_customer(customer: &mut Option<Customer>, error: &mut Option<String>) {
+    if let Some(c) = customer
+        && let Err(e) = c.step().await
+    {
+        *error = Some(e.to_string());
+        *customer = None;
+    }
+}
+
 /// The end of a client that exited on its own.
 fn exited(status: std::process::ExitStatus) -> ClientLine {
     use std::os::unix::process::ExitStatusExt as _;
@@ -372,6 +382,8 @@ pub async fn run(
     sim.set_faults(faults);
     let configure = plan.duties.contains(&Duty::Configure);
     let internal = sim.internal_training_endpoint().await;
+    // The deadline counts from here, the service's side of a backlog included.
+    let begun = Instant::now();
     let mut deadline = plan.timeout.unwrap_or_else(|| scenario.deadline());
     let env = environment(&sim, scenario, &plan.duties, &key);
     let token = format!(
@@ -396,16 +408,10 @@ pub async fn run(
     let backlog = scenario.backlog;
     if backlog && let Some(api) = customer_api.take() {
         (customer, customer_error) = start_customer(api, scenario, &sim).await;
-        let until = Instant::now() + deadline;
-        while Instant::now() < until {
+        while begun.elapsed() < deadline {
             tokio::time::sleep(TICK).await;
             sim.run_due(clock::wall().0);
-            if let Some(c) = &mut customer
-                && let Err(e) = c.step().await
-            {
-                customer_error = Some(e.to_string());
-                customer = None;
-            }
+            step_customer(&mut customer, &mut customer_error).await;
             if customer.as_ref().is_none_or(Customer::done) && sim.pending_notifications() == 0 {
                 break;
             }
@@ -443,12 +449,7 @@ pub async fn run(
         for line in sim.take_journal() {
             session.journal(line)?;
         }
-        if let Some(c) = &mut customer
-            && let Err(e) = c.step().await
-        {
-            customer_error = Some(e.to_string());
-            customer = None;
-        }
+        step_customer(&mut customer, &mut customer_error).await;
         while deliveries
             .peek()
             .is_some_and(|(at, _)| started.elapsed() >= *at)
@@ -467,7 +468,7 @@ pub async fn run(
                 && let Some(until) = session.client().held_until()
             {
                 let back = Duration::from_millis(until.0.saturating_sub(clock::wall().0));
-                deadline = deadline.max(started.elapsed() + back + REDELIVERY_ROOM);
+                deadline = deadline.max(begun.elapsed() + back + REDELIVERY_ROOM);
             }
             client.stop(Duration::ZERO).await;
             for line in sim.take_journal() {
@@ -507,7 +508,7 @@ pub async fn run(
             && deliveries.peek().is_none()
             && sim.pending_notifications() == 0;
         if gone.is_some() {
-            if scenario_over || started.elapsed() >= deadline {
+            if scenario_over || begun.elapsed() >= deadline {
                 break None;
             }
             continue;
@@ -522,7 +523,7 @@ pub async fn run(
         } else {
             quiet_since = None;
         }
-        if started.elapsed() >= deadline {
+        if begun.elapsed() >= deadline {
             client.stop(plan.grace).await;
             let mut line = client_line(ClientAction::TimedOut);
             line.reason = stderr_note(&mut client, &key).await;
