@@ -29,6 +29,7 @@ mod replay;
 mod reports;
 mod scale;
 mod sdk;
+mod server_limits;
 mod sim_lifecycle;
 mod sim_queue;
 mod spill;

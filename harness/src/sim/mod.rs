@@ -108,28 +108,34 @@ impl Service {
     }
 }
 
-/// The answer to a storage request, authorized first.
-fn storage(world: &mut World, request: &Request, endpoint: Endpoint, base: &str) -> Reply {
+/// A storage request's operation and the path after the account, once its path names the
+/// account and its credentials allow it; the refusal otherwise. Nothing here reads the body:
+/// the standalone server asks it before it reads one ([`Service::refused_on_head`]).
+fn admit<'r>(
+    world: &World,
+    request: &'r Request,
+    endpoint: Endpoint,
+) -> Result<(Op, Vec<&'r str>), Reply> {
     let segments: Vec<&str> = request
         .url
         .path_segments()
         .map(|s| s.filter(|p| !p.is_empty()).collect())
         .unwrap_or_default();
     let Some((&account, rest)) = segments.split_first() else {
-        return http::error(400, "InvalidUri", request);
+        return Err(http::error(400, "InvalidUri", request));
     };
     if account != world.account {
-        return http::error(404, "ResourceNotFound", request);
+        return Err(http::error(404, "ResourceNotFound", request));
     }
     let (needs, service, op) = match endpoint {
-        Endpoint::Queue => match queues::operation(request, rest) {
-            Ok(op) => (op.needs(), auth::Service::Queue, Op::Queue(op)),
-            Err(reply) => return reply,
-        },
-        _ => match blobs::operation(request, rest) {
-            Ok(op) => (op.needs(), auth::Service::Blob, Op::Blob(op)),
-            Err(reply) => return reply,
-        },
+        Endpoint::Queue => {
+            let op = queues::operation(request, rest)?;
+            (op.needs(), auth::Service::Queue, Op::Queue(op))
+        }
+        _ => {
+            let op = blobs::operation(request, rest)?;
+            (op.needs(), auth::Service::Blob, Op::Blob(op))
+        }
     };
     if world.check_auth {
         let blob =
@@ -146,12 +152,18 @@ fn storage(world: &mut World, request: &Request, endpoint: Endpoint, base: &str)
             blob.as_deref(),
             world.now(),
         ) {
-            return http::error(403, refusal.code(service), request);
+            return Err(http::error(403, refusal.code(service), request));
         }
     }
-    match op {
-        Op::Queue(op) => world.queue_request(request, op, rest, base),
-        Op::Blob(op) => world.blob_request(request, op, rest, base),
+    Ok((op, rest.to_vec()))
+}
+
+/// The answer to a storage request, authorized first.
+fn storage(world: &mut World, request: &Request, endpoint: Endpoint, base: &str) -> Reply {
+    match admit(world, request, endpoint) {
+        Ok((Op::Queue(op), rest)) => world.queue_request(request, op, &rest, base),
+        Ok((Op::Blob(op), rest)) => world.blob_request(request, op, &rest, base),
+        Err(refusal) => refusal,
     }
 }
 
@@ -319,6 +331,25 @@ impl Service {
 }
 
 impl Service {
+    /// Whether a storage request is refused on its head alone (its path, its account, its
+    /// credentials): the standalone server then answers it without reading its body, so an
+    /// unauthorized upload costs no memory.
+    pub(crate) fn refused_on_head(&self, head: &Request) -> bool {
+        if self.internal || self.endpoint == Endpoint::Api {
+            return false;
+        }
+        admit(&self.lock(), head, self.endpoint).is_err()
+    }
+
+    /// The largest body this service reads: a queue's requests carry at most one message (64
+    /// KiB of text, base64 and XML around it), the Blob service's a model backup.
+    pub(crate) fn max_body(&self) -> usize {
+        match self.endpoint {
+            Endpoint::Queue => serve::MAX_QUEUE_BODY,
+            Endpoint::Blob | Endpoint::Api => serve::MAX_BODY,
+        }
+    }
+
     /// The number of the next TCP connection accepted (from 1, across the world's servers).
     pub(crate) fn next_connection(&self) -> u64 {
         let mut world = self.lock();

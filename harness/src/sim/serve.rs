@@ -1,13 +1,20 @@
 //! Serving a [`Service`] over HTTP/1.1 on a loopback port: an accept loop and hyper's
 //! connection handling, nothing kept per request once it is answered (wiremock keeps every
 //! request a mock matched for the server's lifetime, which a simulation that runs for hours
-//! cannot afford). A request body is read up to [`MAX_BODY`]; a longer one gets 413.
+//! cannot afford). What a peer sends cannot tip it over:
+//! - a storage request is authorized on its head, before its body is read: a refused upload
+//!   is answered at once and its body never buffered;
+//! - a body is read up to the service's limit ([`MAX_QUEUE_BODY`], [`MAX_BODY`]); a longer one
+//!   gets 413 without being read;
+//! - a request head must arrive within [`HEADER_READ_TIMEOUT`];
+//! - when accepting fails (the descriptor table is full), the loop waits and tries again,
+//!   backing off to [`ACCEPT_BACKOFF_MAX`], instead of spinning; serving resumes by itself.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -19,6 +26,16 @@ use super::http::Reply;
 /// The largest request body read (a Put Blob of a model backup fits; Azure's single Put Blob
 /// limit is larger, but nothing a client of the integration sends comes near).
 pub const MAX_BODY: usize = 256 * 1024 * 1024;
+
+/// The largest body the Queue service reads: one message is at most 64 KiB of text, and its
+/// XML (and base64) around it stay far below this.
+pub(crate) const MAX_QUEUE_BODY: usize = 1024 * 1024;
+
+/// How long a client has to send a request's head.
+pub(crate) const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The longest wait between failed accepts.
+pub(crate) const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A running server; stopped (its connections too) when dropped.
 #[derive(Debug)]
@@ -54,13 +71,34 @@ impl Server {
             // journal tells it (a pool opens a connection for a request that finds the others
             // busy, and keeps it).
             let open = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let mut backoff = std::time::Duration::from_millis(10);
             loop {
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
                     // Finished connections are reaped as they end, so the set stays small.
                     Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 };
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => {
+                        backoff = std::time::Duration::from_millis(10);
+                        stream
+                    }
+                    Err(_) => {
+                        // Out of descriptors (or another passing failure): accepting again at
+                        // once would fail again, spinning a core. Wait, and let finished
+                        // connections go meanwhile.
+                        let pause = tokio::time::sleep(backoff);
+                        tokio::pin!(pause);
+                        loop {
+                            tokio::select! {
+                                () = &mut pause => break,
+                                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                            }
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
+                    }
+                };
                 let service = service.clone();
                 // Numbered across the simulation's servers, in the order they were accepted.
                 let connection = service.next_connection();
@@ -78,6 +116,8 @@ impl Server {
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), handler)
                         .await;
                 });
@@ -128,10 +168,6 @@ async fn answer(
     request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return response(Reply::new(413), false),
-    };
     let target = parts
         .uri
         .path_and_query()
@@ -140,18 +176,76 @@ async fn answer(
     let Ok(url) = url::Url::parse(&format!("http://{address}{target}")) else {
         return response(Reply::new(400), false);
     };
-    let request = wiremock::Request {
+    let mut request = wiremock::Request {
         url,
         method: parts.method,
         headers: parts.headers,
-        body,
+        body: Vec::new(),
     };
+    // Authorized on its head: a refused request is answered (and journaled) without its body
+    // being read, and the connection closed, since the body is left unread.
+    if service.refused_on_head(&request) {
+        let (reply, delay) = service.handle(&request, Some(connection));
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let mut answer = response(reply, request.method == hyper::Method::HEAD);
+        answer.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+        return answer;
+    }
+    let declared = request
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > service.max_body()) {
+        return too_large();
+    }
+    request.body = match read_body(body, service.max_body(), declared).await {
+        Some(body) => body,
+        None => return too_large(),
+    };
+    let request = request;
     let head = request.method == hyper::Method::HEAD;
     let (reply, delay) = service.handle(&request, Some(connection));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     response(reply, head)
+}
+
+/// Reads a body into one buffer, sized up front from its declared length (the pages are only
+/// touched as bytes arrive), so that it is held once, not once in pieces and again joined;
+/// `None` past `limit` (or a broken body).
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    limit: usize,
+    declared: Option<usize>,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > limit {
+            return None;
+        }
+        out.extend_from_slice(&data);
+    }
+    Some(out)
+}
+
+/// 413 for a body over the service's limit, left unread: the connection closes.
+fn too_large() -> hyper::Response<Full<Bytes>> {
+    let mut answer = response(Reply::new(413), false);
+    answer.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    answer
 }
 
 fn response(reply: Reply, head: bool) -> hyper::Response<Full<Bytes>> {
