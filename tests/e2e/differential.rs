@@ -30,6 +30,9 @@ pub(crate) struct Reasoned {
 const BARE_REFUSALS: &[&str] = &[
     "list queues, maxresults 0",
     "put message, not XML",
+    "put message, XML not well formed",
+    "put message, two texts",
+    "update message, no visibility timeout",
     "get messages, 0",
     "update message, no receipt",
     "delete message, no receipt",
@@ -180,7 +183,8 @@ fn message(text: &str) -> Vec<u8> {
 fn steps() -> Vec<Step> {
     use Service::{Blob, Queue};
     let big = "x".repeat(64 * 1024 + 1);
-    let mut s = vec![
+    let mut s =
+        vec![
         // Queues.
         step("list queues, none", Queue, "GET", "").query("comp=list"),
         step("create queue", Queue, "PUT", "dq1"),
@@ -239,6 +243,11 @@ fn steps() -> Vec<Step> {
         .body(message("late")),
         step("put message, over 64 KiB", Queue, "POST", "dq1/messages").body(message(&big)),
         step("put message, not XML", Queue, "POST", "dq1/messages").body("just text"),
+        step("put message, XML not well formed", Queue, "POST", "dq1/messages")
+            .body("<QueueMessage><MessageText>abc"),
+        step("put message, two texts", Queue, "POST", "dq1/messages").body(
+            "<QueueMessage><MessageText>a</MessageText><MessageText>b</MessageText></QueueMessage>",
+        ),
         step(
             "put message, no such queue",
             Queue,
@@ -261,6 +270,14 @@ fn steps() -> Vec<Step> {
             .query("popreceipt={pop}&visibilitytimeout=1")
             .body(message("updated"))
             .capture("pop2", "header:x-ms-popreceipt"),
+        step(
+            "update message, no visibility timeout",
+            Queue,
+            "PUT",
+            "dq1/messages/{id}",
+        )
+        .query("popreceipt={pop2}")
+        .body(message("no visibility")),
         step(
             "update message, stale receipt",
             Queue,
@@ -363,6 +380,8 @@ fn steps() -> Vec<Step> {
         .auth(Auth::QueueServiceSas),
         step("queue SAS, another queue", Queue, "GET", "dq1/messages")
             .query("peekonly=true")
+            .auth(Auth::QueueServiceSas),
+        step("queue SAS without delete, clear", Queue, "DELETE", "dq-sas/messages")
             .auth(Auth::QueueServiceSas),
         // Queue clean-up.
         step("delete queue", Queue, "DELETE", "dq2"),

@@ -129,6 +129,9 @@ pub(crate) fn message_of(code: &str) -> &'static str {
         "MissingRequiredHeader" => {
             "An HTTP header that's mandatory for this request is not specified."
         }
+        "MissingRequiredQueryParameter" => {
+            "A query parameter that's mandatory for this request is not specified."
+        }
         "InvalidHeaderValue" => {
             "The value for one of the HTTP headers is not in the correct format."
         }

@@ -125,24 +125,39 @@ fn ranged(request: &Request, name: &str, lo: i64, hi: i64) -> Result<Option<i64>
     }
 }
 
-/// The message text of a Put or Update body (`<QueueMessage><MessageText>`), XML-unescaped.
+/// The message text of a Put or Update body (`<QueueMessage><MessageText>`), XML-unescaped;
+/// `None` for a body that is not well-formed XML (an element left open) or holds more than one
+/// `MessageText`, which Azurite refuses too.
 fn message_text(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let mut reader = quick_xml::Reader::from_str(text);
     let mut inside = false;
     let mut out = String::new();
     let mut found = false;
+    let mut depth = 0u32;
     loop {
         match reader.read_event().ok()? {
-            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"MessageText" => {
-                inside = true;
-                found = true;
+            quick_xml::events::Event::Start(e) => {
+                depth += 1;
+                if e.name().as_ref() == b"MessageText" {
+                    if found {
+                        return None;
+                    }
+                    inside = true;
+                    found = true;
+                }
             }
             quick_xml::events::Event::Empty(e) if e.name().as_ref() == b"MessageText" => {
+                if found {
+                    return None;
+                }
                 found = true;
             }
-            quick_xml::events::Event::End(e) if e.name().as_ref() == b"MessageText" => {
-                inside = false;
+            quick_xml::events::Event::End(e) => {
+                depth = depth.checked_sub(1)?;
+                if e.name().as_ref() == b"MessageText" {
+                    inside = false;
+                }
             }
             quick_xml::events::Event::Text(t) if inside => {
                 out.push_str(&t.decode().ok()?);
@@ -165,6 +180,7 @@ fn message_text(body: &[u8]) -> Option<String> {
                 };
                 out.push(ch);
             }
+            quick_xml::events::Event::Eof if depth > 0 => return None,
             quick_xml::events::Event::Eof => break,
             _ => {}
         }
@@ -255,7 +271,8 @@ impl QueueOp {
             Self::PutMessage => n(Level::Object, "a", "a"),
             Self::GetMessages => n(Level::Object, "p", "p"),
             Self::PeekMessages => n(Level::Object, "r", "r"),
-            Self::ClearMessages => n(Level::Container, "d", "p"),
+            // A queue service SAS has no delete permission: it never clears (as Azurite has it).
+            Self::ClearMessages => n(Level::Container, "d", "d"),
             Self::DeleteMessage => n(Level::Container, "p", "p"),
             Self::UpdateMessage => n(Level::Container, "u", "u"),
         }
@@ -587,8 +604,19 @@ impl World {
             None
         };
         let visibility = if op == QueueOp::UpdateMessage {
+            // Update Message requires its visibility timeout (Storage REST; Azurite refuses a
+            // request without one).
             match ranged(request, "visibilitytimeout", 0, SEVEN_DAYS as i64) {
-                Ok(v) => v.unwrap_or(30),
+                Ok(Some(v)) => v,
+                Ok(None) => {
+                    return detailed_error(
+                        400,
+                        "MissingRequiredQueryParameter",
+                        message_of("MissingRequiredQueryParameter"),
+                        &[("QueryParameterName", "visibilitytimeout".to_string())],
+                        request,
+                    );
+                }
                 Err(e) => return e,
             }
         } else {
