@@ -104,6 +104,8 @@ enum Auth {
     BadSignature,
     /// No authorization at all.
     Anonymous,
+    /// The account SAS with a second `sig` after its own.
+    TwoSignatures,
     /// An account SAS that expired in 2020.
     Expired,
     /// An account SAS with read and list permissions only.
@@ -492,6 +494,7 @@ fn steps() -> Vec<Step> {
         step("blob shared key, wrong key", Blob, "GET", "dc1/hello.txt").auth(Auth::WrongKey),
         step("blob SAS, bad signature", Blob, "GET", "dc1/hello.txt").auth(Auth::BadSignature),
         step("blob anonymous", Blob, "GET", "dc1/hello.txt").auth(Auth::Anonymous),
+        step("blob SAS, signature twice", Blob, "GET", "dc1/hello.txt").auth(Auth::TwoSignatures),
         step("blob SAS, expired", Blob, "GET", "dc1/hello.txt").auth(Auth::Expired),
         step("blob SAS, read only, put", Blob, "PUT", "dc1/ro")
             .header("x-ms-blob-type", "BlockBlob")
@@ -613,6 +616,7 @@ impl Target {
         let sas = match s.auth {
             Auth::Sas => Some(SAS.to_string()),
             Auth::BadSignature => Some(SAS.replace("sig=1", "sig=2")),
+            Auth::TwoSignatures => Some(format!("{SAS}&sig=AAAA")),
             Auth::Expired => Some(account_sas("rwdlacup", "bq", "2020-01-01T00:00:00Z")),
             Auth::ReadOnly => Some(account_sas("rl", "bq", "2099-01-01T00:00:00Z")),
             Auth::BlobOnly => Some(account_sas("rwdlacup", "b", "2099-01-01T00:00:00Z")),

@@ -1,7 +1,7 @@
-//! The standalone server against peers that would tip it over (issue 25's server items): an
-//! unauthorized upload is answered on its head, before its body is sent; a body over the
-//! service's limit is refused unread; a full descriptor table makes the accept loop wait, not
-//! spin, and serving resumes by itself once connections close.
+//! The standalone server on the wire (issue 25's server items): an unauthorized upload is
+//! answered on its head, before its body is sent; a body over the service's limit is refused
+//! unread; a full descriptor table makes the accept loop wait, not spin, and serving resumes by
+//! itself once connections close; an error's reason phrase is its message.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -141,4 +141,28 @@ fn a_full_descriptor_table_makes_the_server_wait_not_spin_and_it_recovers() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A HEAD answer has no body: its reason phrase is the only place a client finds the error's
+/// words, and Azure and Azurite put the error's message there (Azurite 3.35:
+/// `HTTP/1.1 404 The specified blob does not exist.`).
+#[test]
+fn a_head_of_a_missing_blob_names_the_error_in_its_reason_phrase() {
+    let sim = Simulate::start(&[]);
+    let blob = host_of(sim.get("blobEndpoint"));
+    let sas = sim
+        .get("containerUrl")
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_string();
+    let status = status_before_body(
+        &blob,
+        &format!(
+            "HEAD /devstoreaccount1/backups/missing?{sas} HTTP/1.1\r\nHost: {blob}\r\nx-ms-version: 2021-08-06\r\n\r\n"
+        ),
+        b"",
+        Duration::from_secs(5),
+    );
+    assert_eq!(status, "HTTP/1.1 404 The specified blob does not exist.");
 }

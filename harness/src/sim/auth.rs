@@ -223,6 +223,11 @@ impl Authorizer<'_> {
         let Some(sig) = param(&q, "sig") else {
             return Err(Refusal::AuthenticationFailed);
         };
+        // A signature given twice is no signature (Azurite refuses it; judging the first would
+        // let a request carry a second one nobody checks).
+        if q.iter().filter(|(n, _)| n == "sig").count() > 1 {
+            return Err(Refusal::AuthenticationFailed);
+        }
         let (Some(version), Some(permissions), Some(expiry)) =
             (param(&q, "sv"), param(&q, "sp"), param(&q, "se"))
         else {

@@ -256,8 +256,19 @@ fn response(reply: Reply, head: bool) -> hyper::Response<Full<Bytes>> {
     if let Some(mime) = &reply.content_type {
         builder = builder.header("content-type", mime.as_str());
     }
+    // A storage error's reason phrase is its message, as Azure and Azurite send it: the only
+    // words a client has for the error of a HEAD, which has no body.
+    let reason = reply
+        .headers
+        .iter()
+        .find(|(n, _)| n == "x-ms-error-code")
+        .map(|(_, code)| super::http::message_of(code))
+        .filter(|m| *m != super::http::message_of(""));
     // A HEAD answer's Content-Length (when the reply gives one) says what a GET would send.
     let body = if head { Vec::new() } else { reply.body };
+    if let Some(reason) = reason {
+        builder = builder.extension(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
+    }
     builder
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
