@@ -412,6 +412,13 @@ fn steps() -> Vec<Step> {
             .query("comp=list&maxresults=1&prefix=dc&marker={cmarker}"),
         // Blobs.
         step("put blob without a type", Blob, "PUT", "dc1/hello.txt").body("hello world"),
+        step("put blob, metadata name with a hyphen", Blob, "PUT", "dc1/meta.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .header("x-ms-meta-invalid-name", "x")
+            .body("m"),
+        step("set container metadata, name starting with a digit", Blob, "PUT", "dc1")
+            .query("restype=container&comp=metadata")
+            .header("x-ms-meta-1invalid", "x"),
         step("put blob", Blob, "PUT", "dc1/hello.txt")
             .header("x-ms-blob-type", "BlockBlob")
             .header("content-type", "text/plain")

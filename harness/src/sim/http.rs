@@ -129,6 +129,9 @@ pub(crate) fn message_of(code: &str) -> &'static str {
         "MissingRequiredHeader" => {
             "An HTTP header that's mandatory for this request is not specified."
         }
+        "InvalidMetadata" => {
+            "The metadata specified is invalid. It has characters that are not permitted."
+        }
         "MissingRequiredQueryParameter" => {
             "A query parameter that's mandatory for this request is not specified."
         }

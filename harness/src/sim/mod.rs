@@ -158,8 +158,41 @@ fn admit<'r>(
     Ok((op, rest.to_vec()))
 }
 
+/// Whether the operation takes metadata (`x-ms-meta-*`) whose names the service checks: the Blob
+/// service's (Azurite's Queue service keeps any name, and it is the oracle here).
+fn takes_metadata(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Blob(
+            blobs::BlobOp::CreateContainer
+                | blobs::BlobOp::SetContainerMetadata
+                | blobs::BlobOp::PutBlob
+        )
+    )
+}
+
+/// A metadata name must be a C# identifier (a letter or `_`, then letters, digits and `_`), as
+/// the Blob service requires.
+fn valid_metadata_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The answer to a storage request, authorized first.
 fn storage(world: &mut World, request: &Request, endpoint: Endpoint, base: &str) -> Reply {
+    if let Ok((op, _)) = admit(world, request, endpoint)
+        && takes_metadata(&op)
+        && request.headers.keys().any(|n| {
+            n.as_str()
+                .strip_prefix("x-ms-meta-")
+                .is_some_and(|m| !valid_metadata_name(m))
+        })
+    {
+        return http::error(400, "InvalidMetadata", request);
+    }
     match admit(world, request, endpoint) {
         Ok((Op::Queue(op), rest)) => world.queue_request(request, op, &rest, base),
         Ok((Op::Blob(op), rest)) => world.blob_request(request, op, &rest, base),
