@@ -427,6 +427,20 @@ fn steps() -> Vec<Step> {
             .header("x-ms-blob-type", "BlockBlob")
             .header("if-none-match", "*")
             .body("again"),
+        step("get blob, if match a wrong etag", Blob, "GET", "dc1/hello.txt")
+            .header("if-match", "\"0x8D0000000000000\""),
+        step("get blob, if none match any", Blob, "GET", "dc1/hello.txt")
+            .header("if-none-match", "*"),
+        step("get blob, if modified since the future", Blob, "GET", "dc1/hello.txt")
+            .header("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT"),
+        step("head blob, if unmodified since the past", Blob, "HEAD", "dc1/hello.txt")
+            .header("if-unmodified-since", "Sat, 01 Jan 2000 00:00:00 GMT"),
+        step("delete blob, if match a wrong etag", Blob, "DELETE", "dc1/hello.txt")
+            .header("if-match", "\"0x8D0000000000000\""),
+        step("set container metadata, if modified since the future", Blob, "PUT", "dc1")
+            .query("restype=container&comp=metadata")
+            .header("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")
+            .header("x-ms-meta-stage", "never"),
         step(
             "put blob, if match a wrong etag",
             Blob,

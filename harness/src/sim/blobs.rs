@@ -260,6 +260,11 @@ impl World {
                 r
             }
             BlobOp::SetContainerMetadata => {
+                if let Err(refusal) =
+                    preconditions(request, &container.etag, container.last_modified, false)
+                {
+                    return refusal;
+                }
                 container.metadata = metadata(request);
                 container.etag = fresh;
                 container.last_modified = now;
@@ -277,10 +282,18 @@ impl World {
                 let Some(b) = container.blobs.get(&blob) else {
                     return error(404, "BlobNotFound", request);
                 };
+                if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, true) {
+                    return refusal;
+                }
                 get_blob(request, b, op == BlobOp::GetBlobProperties)
             }
             BlobOp::DeleteBlob => {
                 let blob = blob_name(segments);
+                if let Some(b) = container.blobs.get(&blob)
+                    && let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false)
+                {
+                    return refusal;
+                }
                 match container.blobs.remove(&blob) {
                     Some(_) => Reply::new(202).header("x-ms-delete-type-permanent", "true"),
                     None => error(404, "BlobNotFound", request),
@@ -544,4 +557,73 @@ fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoin
     s.push_str(&tag("NextMarker", next.as_deref().unwrap_or_default()));
     s.push_str("</EnumerationResults>");
     Reply::new(200).xml(&s)
+}
+
+/// The HTTP preconditions of a request on a resource with `etag` last modified at `modified`
+/// (Azure's conditional headers): `If-Match`, `If-None-Match`, `If-Modified-Since`,
+/// `If-Unmodified-Since`. A read (`read`: Get Blob, Get Blob Properties) that only failed
+/// `If-None-Match` or `If-Modified-Since` gets 304 Not Modified, and one with
+/// `If-None-Match: *` 400 `UnsatisfiableCondition`; every other failure 412 `ConditionNotMet`. A precondition is never ignored: ignoring one is worse than refusing it.
+fn preconditions(
+    request: &Request,
+    etag: &str,
+    modified: SystemTime,
+    read: bool,
+) -> Result<(), Reply> {
+    let matches = |list: &str| {
+        list.split(',')
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|t| t == "*" || t == etag)
+    };
+    let since = |name: &str| header(request, name).and_then(|d| httpdate::parse_http_date(d).ok());
+    // HTTP dates have one-second resolution: compare whole seconds.
+    let secs = |t: SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let failed = || {
+        Err(storage_error(
+            412,
+            "ConditionNotMet",
+            "The condition specified using HTTP conditional header(s) is not met.",
+            request,
+        ))
+    };
+    if let Some(list) = header(request, "if-match")
+        && !matches(list)
+    {
+        return failed();
+    }
+    if let Some(t) = since("if-unmodified-since")
+        && secs(modified) > secs(t)
+    {
+        return failed();
+    }
+    // `If-None-Match: *` on a read can never be met: the resource exists (Azurite answers 400
+    // `UnsatisfiableCondition`).
+    if read && header(request, "if-none-match").is_some_and(|l| l.trim() == "*") {
+        return Err(storage_error(
+            400,
+            "UnsatisfiableCondition",
+            "The request includes an unsatisfiable condition for this operation.",
+            request,
+        ));
+    }
+    let not_modified = header(request, "if-none-match").is_some_and(matches)
+        || since("if-modified-since").is_some_and(|t| secs(modified) <= secs(t));
+    if not_modified {
+        if read {
+            // Not Modified carries the error code but no body, as Azurite sends it.
+            let mut reply = storage_error(
+                304,
+                "ConditionNotMet",
+                "The condition specified using HTTP conditional header(s) is not met.",
+                request,
+            );
+            reply.body = Vec::new();
+            return Err(reply);
+        }
+        return failed();
+    }
+    Ok(())
 }
