@@ -427,6 +427,9 @@ fn steps() -> Vec<Step> {
             .header("x-ms-blob-type", "BlockBlob")
             .header("if-none-match", "*")
             .body("again"),
+        step("get blob, a range with its md5", Blob, "GET", "dc1/hello.txt")
+            .header("x-ms-range", "bytes=0-4")
+            .header("x-ms-range-get-content-md5", "true"),
         step("get blob, if match a wrong etag", Blob, "GET", "dc1/hello.txt")
             .header("if-match", "\"0x8D0000000000000\""),
         step("get blob, if none match any", Blob, "GET", "dc1/hello.txt")

@@ -463,10 +463,16 @@ fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
             .bytes(b.body.clone(), &b.content_type),
         Some(Ok((start, end))) => {
             let part = b.body.get(start..=end).unwrap_or_default().to_vec();
-            blob_headers(Reply::new(206), b)
+            let mut reply = blob_headers(Reply::new(206), b)
                 .header("content-range", format!("bytes {start}-{end}/{len}"))
-                .header("x-ms-blob-content-md5", b.content_md5.clone())
-                .bytes(part, &b.content_type)
+                .header("x-ms-blob-content-md5", b.content_md5.clone());
+            // The range's own MD5 when asked for (a client checking each piece it downloads).
+            if header(request, "x-ms-range-get-content-md5")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                reply = reply.header("content-md5", md5_of(&part));
+            }
+            reply.bytes(part, &b.content_type)
         }
         Some(Err(())) => {
             error(416, "InvalidRange", request).header("content-range", format!("bytes */{len}"))
