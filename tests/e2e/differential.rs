@@ -427,6 +427,18 @@ fn steps() -> Vec<Step> {
             .header("x-ms-blob-type", "BlockBlob")
             .header("if-none-match", "*")
             .body("again"),
+        step("put blob with content headers", Blob, "PUT", "dc1/headers.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .header("x-ms-blob-cache-control", "max-age=60")
+            .header("x-ms-blob-content-disposition", "attachment; filename=model.onnx")
+            .header("x-ms-blob-content-encoding", "identity")
+            .header("x-ms-blob-content-language", "en-GB")
+            .body("with headers"),
+        step("head blob with content headers", Blob, "HEAD", "dc1/headers.txt"),
+        step("get blob with content headers", Blob, "GET", "dc1/headers.txt"),
+        step("list blobs with content headers", Blob, "GET", "dc1")
+            .query("restype=container&comp=list&prefix=headers"),
+        step("delete blob with content headers", Blob, "DELETE", "dc1/headers.txt"),
         step("get blob, a range with its md5", Blob, "GET", "dc1/hello.txt")
             .header("x-ms-range", "bytes=0-4")
             .header("x-ms-range-get-content-md5", "true"),

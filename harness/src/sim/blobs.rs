@@ -36,6 +36,57 @@ pub(crate) struct BlobState {
     pub(crate) created: SystemTime,
     pub(crate) last_modified: SystemTime,
     pub(crate) metadata: BTreeMap<String, String>,
+    /// The content headers Put Blob set (`x-ms-blob-cache-control`, ...), as
+    /// [`CONTENT_HEADERS`] names them, each kept when given.
+    pub(crate) content: [Option<String>; 4],
+}
+
+/// The content headers a blob keeps: the response header, the Put Blob request header that sets
+/// it, and the List Blobs element (in the order Azurite lists them, around `Content-MD5`).
+const CONTENT_HEADERS: [(&str, &str, &str); 4] = [
+    (
+        "content-encoding",
+        "x-ms-blob-content-encoding",
+        "Content-Encoding",
+    ),
+    (
+        "content-language",
+        "x-ms-blob-content-language",
+        "Content-Language",
+    ),
+    (
+        "content-disposition",
+        "x-ms-blob-content-disposition",
+        "Content-Disposition",
+    ),
+    ("cache-control", "x-ms-blob-cache-control", "Cache-Control"),
+];
+
+/// The content headers of a Put Blob: each from its `x-ms-blob-` header, or else (encoding and
+/// language) the plain one.
+fn content_headers(request: &Request) -> [Option<String>; 4] {
+    CONTENT_HEADERS.map(|(plain, blob, _)| {
+        header(request, blob)
+            .or_else(|| {
+                matches!(plain, "content-encoding" | "content-language")
+                    .then(|| header(request, plain))
+                    .flatten()
+            })
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    })
+}
+
+/// The List Blobs elements of the blob's content headers `which` (in [`CONTENT_HEADERS`]'s
+/// order), those it has.
+fn content_xml(b: &BlobState, which: std::ops::Range<usize>) -> String {
+    which
+        .filter_map(|k| {
+            let (_, _, element) = CONTENT_HEADERS.get(k)?;
+            let value = b.content.get(k)?.as_ref()?;
+            Some(format!("<{element}>{}</{element}>", escape(value)))
+        })
+        .collect()
 }
 
 /// The base64 MD5 of `body`, as Content-MD5 writes it.
@@ -176,6 +227,11 @@ fn blob_headers(mut r: Reply, b: &BlobState) -> Reply {
         .header("x-ms-lease-status", "unlocked")
         .header("accept-ranges", "bytes")
         .header("x-ms-server-encrypted", "true");
+    for ((name, ..), value) in CONTENT_HEADERS.iter().zip(&b.content) {
+        if let Some(v) = value {
+            r = r.header(name, v.clone());
+        }
+    }
     for (k, v) in &b.metadata {
         r = r.header(&format!("x-ms-meta-{k}"), v.clone());
     }
@@ -370,6 +426,7 @@ impl World {
                 created,
                 last_modified: now,
                 metadata: BTreeMap::new(),
+                content: Default::default(),
             },
         );
         true
@@ -436,6 +493,7 @@ fn put_blob(
             created,
             last_modified: now,
             metadata: metadata(request),
+            content: content_headers(request),
         },
     );
     Reply::new(201)
@@ -538,14 +596,16 @@ fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoin
         match b {
             Some(b) => {
                 s.push_str(&format!(
-                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type><Content-MD5>{}</Content-MD5><BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
+                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type>{}<Content-MD5>{}</Content-MD5>{}<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
                     escape(n),
                     http_date(b.created),
                     http_date(b.last_modified),
                     b.etag,
                     b.body.len(),
                     escape(&b.content_type),
+                    content_xml(b, 0..2),
                     b.content_md5,
+                    content_xml(b, 2..4),
                     http_date(b.created),
                 ));
                 if with_metadata && !b.metadata.is_empty() {
