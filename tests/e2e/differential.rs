@@ -394,6 +394,9 @@ fn steps() -> Vec<Step> {
         step("create container", Blob, "PUT", "dc1").query("restype=container"),
         step("create container again", Blob, "PUT", "dc1").query("restype=container"),
         step("create container, bad name", Blob, "PUT", "Dc_1").query("restype=container"),
+        step("container properties, $logs", Blob, "GET", "$logs").query("restype=container"),
+        step("create container $root", Blob, "PUT", "$root").query("restype=container"),
+        step("delete container $root", Blob, "DELETE", "$root").query("restype=container"),
         step("create container with metadata", Blob, "PUT", "dc2")
             .query("restype=container")
             .header("x-ms-meta-kind", "backups"),

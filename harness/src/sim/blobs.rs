@@ -269,7 +269,9 @@ impl World {
         let Some(&name) = segments.first() else {
             return error(400, "InvalidUri", request);
         };
-        if let Err(code) = check_name(name) {
+        // The system containers' names are outside the naming rules, and valid.
+        let system = matches!(name, "$root" | "$logs" | "$web");
+        if !system && let Err(code) = check_name(name) {
             return error(400, code, request);
         }
         match op {
