@@ -442,6 +442,17 @@ fn steps() -> Vec<Step> {
         step("list blobs with content headers", Blob, "GET", "dc1")
             .query("restype=container&comp=list&prefix=headers"),
         step("delete blob with content headers", Blob, "DELETE", "dc1/headers.txt"),
+        step("put blob, name with repeated slashes", Blob, "PUT", "dc1////dir//x")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("slashes"),
+        step("get blob, the collapsed name", Blob, "GET", "dc1/dir/x"),
+        step("get blob, the name as written", Blob, "GET", "dc1////dir//x"),
+        step("delete blob with repeated slashes", Blob, "DELETE", "dc1////dir//x"),
+        step("put blob, name with a backslash", Blob, "PUT", "dc1/back%5Cslash")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("backslash"),
+        step("get blob, the backslash as a slash", Blob, "GET", "dc1/back/slash"),
+        step("delete blob, the backslash as a slash", Blob, "DELETE", "dc1/back/slash"),
         step("get blob, a range with its md5", Blob, "GET", "dc1/hello.txt")
             .header("x-ms-range", "bytes=0-4")
             .header("x-ms-range-get-content-md5", "true"),

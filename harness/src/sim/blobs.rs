@@ -183,13 +183,25 @@ pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<BlobOp, 
 }
 
 /// The blob name of a request's path (segments after the container, percent-decoded).
-pub(crate) fn blob_name(segments: &[&str]) -> String {
-    segments
-        .iter()
-        .skip(1)
-        .map(|s| percent_decoded(s))
-        .collect::<Vec<_>>()
-        .join("/")
+pub(crate) fn blob_name(request: &Request, segments: &[&str]) -> String {
+    // Everything after `/{account}/{container}/`, as written: a blob name may start with or
+    // repeat `/` (`c////dir//x` is the blob `///dir//x`, not `dir/x`), and `\` in it is `/`, as
+    // Azure and Azurite store it.
+    let path = request.url.path();
+    let mut parts = path.trim_start_matches('/').splitn(3, '/');
+    let raw = match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(rest)) if !rest.is_empty() => Some(rest),
+        _ => None,
+    };
+    match raw {
+        Some(rest) => percent_decoded(rest).replace('\\', "/"),
+        None => segments
+            .iter()
+            .skip(1)
+            .map(|s| percent_decoded(s))
+            .collect::<Vec<_>>()
+            .join("/"),
+    }
 }
 
 /// A path segment, percent-decoded (a blob name may hold spaces, `%20` on the wire).
@@ -332,11 +344,11 @@ impl World {
             }
             BlobOp::ListBlobs => list_blobs(request, name, container, endpoint),
             BlobOp::PutBlob => {
-                let blob = blob_name(segments);
+                let blob = blob_name(request, segments);
                 put_blob(request, container, &blob, fresh, now)
             }
             BlobOp::GetBlob | BlobOp::GetBlobProperties => {
-                let blob = blob_name(segments);
+                let blob = blob_name(request, segments);
                 let Some(b) = container.blobs.get(&blob) else {
                     return error(404, "BlobNotFound", request);
                 };
@@ -346,7 +358,7 @@ impl World {
                 get_blob(request, b, op == BlobOp::GetBlobProperties)
             }
             BlobOp::DeleteBlob => {
-                let blob = blob_name(segments);
+                let blob = blob_name(request, segments);
                 if let Some(b) = container.blobs.get(&blob)
                     && let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false)
                 {

@@ -185,7 +185,7 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
                 .into();
             line.container = rest.first().map(|c| decoded(c));
             if rest.len() > 1 {
-                line.blob = Some(super::blobs::blob_name(rest));
+                line.blob = Some(super::blobs::blob_name(request, rest));
             }
             line.range = super::http::header(request, "x-ms-range")
                 .or_else(|| super::http::header(request, "range"))

@@ -138,8 +138,8 @@ fn admit<'r>(
         }
     };
     if world.check_auth {
-        let blob =
-            (service == auth::Service::Blob && rest.len() > 1).then(|| blobs::blob_name(rest));
+        let blob = (service == auth::Service::Blob && rest.len() > 1)
+            .then(|| blobs::blob_name(request, rest));
         let authorizer = auth::Authorizer {
             account: &world.account,
             key: &world.account_key,
