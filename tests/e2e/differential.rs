@@ -453,6 +453,13 @@ fn steps() -> Vec<Step> {
             .body("backslash"),
         step("get blob, the backslash as a slash", Blob, "GET", "dc1/back/slash"),
         step("delete blob, the backslash as a slash", Blob, "DELETE", "dc1/back/slash"),
+        step("copy blob", Blob, "PUT", "dc1/copy.txt")
+            .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/hello.txt?{SAS}")),
+        step("head the copy", Blob, "HEAD", "dc1/copy.txt"),
+        step("get the copy", Blob, "GET", "dc1/copy.txt"),
+        step("copy blob, no such source", Blob, "PUT", "dc1/copy2.txt")
+            .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/nosuch?{SAS}")),
+        step("delete the copy", Blob, "DELETE", "dc1/copy.txt"),
         step("get blob, a range with its md5", Blob, "GET", "dc1/hello.txt")
             .header("x-ms-range", "bytes=0-4")
             .header("x-ms-range-get-content-md5", "true"),
@@ -654,6 +661,7 @@ impl Target {
             out = out.replace(&format!("{{{k}}}"), &v);
         }
         out.replace("{nosuch}", "00000000-0000-0000-0000-000000000000")
+            .replace("{blob_base}", &self.blob)
     }
 
     async fn send(&mut self, http: &reqwest::Client, s: &Step) -> Answer {
@@ -779,8 +787,14 @@ fn first_element(xml: &[u8], name: &str) -> Option<String> {
 }
 
 /// Headers whose value is an id, a time or a tag: compared by presence.
-const PRESENCE: [&str; 9] = [
+const PRESENCE: [&str; 13] = [
     "x-ms-request-id",
+    // A copy's id, when it completed, and its source (a URL of each target's own endpoint).
+    "x-ms-copy-id",
+    "x-ms-copy-completion-time",
+    "x-ms-copy-source",
+    // When each server took the request: a second's edge can fall between the two.
+    "x-ms-access-tier-change-time",
     "date",
     "etag",
     "last-modified",

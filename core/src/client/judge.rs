@@ -123,6 +123,8 @@ calls! {
     GetBlobProperties = "GetBlobProperties", Blob;
     /// Delete Blob.
     DeleteBlob = "DeleteBlob", Blob;
+    /// Copy Blob (within the account).
+    CopyBlob = "CopyBlob", Blob;
     /// GetDomains, GetDomain.
     GetDomains = "GetDomains", Api;
     /// GetProjects.

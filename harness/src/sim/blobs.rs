@@ -39,6 +39,9 @@ pub(crate) struct BlobState {
     /// The content headers Put Blob set (`x-ms-blob-cache-control`, ...), as
     /// [`CONTENT_HEADERS`] names them, each kept when given.
     pub(crate) content: [Option<String>; 4],
+    /// When it was made by Copy Blob: the copy's id, its source as given, its size, and when
+    /// it completed.
+    pub(crate) copy: Option<(String, String, usize, SystemTime)>,
 }
 
 /// The content headers a blob keeps: the response header, the Put Blob request header that sets
@@ -107,6 +110,8 @@ pub(crate) enum BlobOp {
     GetBlob,
     GetBlobProperties,
     DeleteBlob,
+    /// Copy Blob (a Put with `x-ms-copy-source`): within the account, done at once.
+    CopyBlob,
 }
 
 impl BlobOp {
@@ -123,6 +128,7 @@ impl BlobOp {
             Self::GetBlob => "GetBlob",
             Self::GetBlobProperties => "GetBlobProperties",
             Self::DeleteBlob => "DeleteBlob",
+            Self::CopyBlob => "CopyBlob",
         }
     }
 
@@ -140,7 +146,7 @@ impl BlobOp {
             Self::GetContainerProperties => n(Level::Container, "r", "r"),
             Self::SetContainerMetadata => n(Level::Container, "w", "w"),
             Self::ListBlobs => n(Level::Container, "l", "l"),
-            Self::PutBlob => n(Level::Object, "cw", "cw"),
+            Self::PutBlob | Self::CopyBlob => n(Level::Object, "cw", "cw"),
             Self::GetBlob | Self::GetBlobProperties => n(Level::Object, "r", "r"),
             Self::DeleteBlob => n(Level::Object, "d", "d"),
         }
@@ -172,6 +178,9 @@ pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<BlobOp, 
             }
             ([_], "PUT", Some("container"), Some("metadata")) => BlobOp::SetContainerMetadata,
             ([_], "GET", Some("container"), Some("list")) => BlobOp::ListBlobs,
+            ([_, _, ..], "PUT", None, None) if header(request, "x-ms-copy-source").is_some() => {
+                BlobOp::CopyBlob
+            }
             ([_, _, ..], "PUT", None, None) => BlobOp::PutBlob,
             ([_, _, ..], "GET", None, None) => BlobOp::GetBlob,
             ([_, _, ..], "HEAD", None, None) => BlobOp::GetBlobProperties,
@@ -239,6 +248,14 @@ fn blob_headers(mut r: Reply, b: &BlobState) -> Reply {
         .header("x-ms-lease-status", "unlocked")
         .header("accept-ranges", "bytes")
         .header("x-ms-server-encrypted", "true");
+    if let Some((id, source, size, done)) = &b.copy {
+        r = r
+            .header("x-ms-copy-id", id.clone())
+            .header("x-ms-copy-source", source.clone())
+            .header("x-ms-copy-status", "success")
+            .header("x-ms-copy-progress", format!("{size}/{size}"))
+            .header("x-ms-copy-completion-time", http_date(*done));
+    }
     for ((name, ..), value) in CONTENT_HEADERS.iter().zip(&b.content) {
         if let Some(v) = value {
             r = r.header(name, v.clone());
@@ -311,6 +328,9 @@ impl World {
             }
             _ => {}
         }
+        if op == BlobOp::CopyBlob {
+            return self.copy_blob(request, name, &blob_name(request, segments), now);
+        }
         let fresh = self.etag();
         let Some(container) = self.containers.get_mut(name) else {
             return error(404, "ContainerNotFound", request);
@@ -369,10 +389,86 @@ impl World {
                     None => error(404, "BlobNotFound", request),
                 }
             }
-            BlobOp::ListContainers | BlobOp::CreateContainer | BlobOp::DeleteContainer => {
-                error(400, "InvalidUri", request)
-            }
+            BlobOp::ListContainers
+            | BlobOp::CreateContainer
+            | BlobOp::DeleteContainer
+            | BlobOp::CopyBlob => error(400, "InvalidUri", request),
         }
+    }
+
+    /// Copy Blob within the account, done at once (as Azurite does): the source (a URL of this
+    /// account's Blob service, any host) must exist; the copy takes its content, content type
+    /// and headers, and its metadata unless the request gives metadata of its own.
+    fn copy_blob(
+        &mut self,
+        request: &Request,
+        container: &str,
+        blob: &str,
+        now: SystemTime,
+    ) -> Reply {
+        let Some(source) = header(request, "x-ms-copy-source").map(str::to_string) else {
+            return error(400, "MissingRequiredHeader", request);
+        };
+        let Some((from_container, from_blob)) = url::Url::parse(&source).ok().and_then(|u| {
+            let path = u.path().trim_start_matches('/').to_string();
+            let mut parts = path.splitn(3, '/');
+            let (account, c, b) = (parts.next()?, parts.next()?, parts.next()?);
+            (account == self.account && !b.is_empty())
+                .then(|| (percent_decoded(c), percent_decoded(b).replace('\\', "/")))
+        }) else {
+            return storage_error(
+                404,
+                "CannotVerifyCopySource",
+                "The specified resource does not exist",
+                request,
+            );
+        };
+        let Some(original) = self
+            .containers
+            .get(&from_container)
+            .and_then(|c| c.blobs.get(&from_blob))
+            .cloned()
+        else {
+            return storage_error(
+                404,
+                "CannotVerifyCopySource",
+                "The specified resource does not exist",
+                request,
+            );
+        };
+        let etag = self.etag();
+        let copy_id = uuid::Uuid::from_bytes(crate::seed::guid_bytes(
+            u64::from(self.seed),
+            self.serial(),
+            0x0c09,
+        ))
+        .to_string();
+        let Some(target) = self.containers.get_mut(container) else {
+            return error(404, "ContainerNotFound", request);
+        };
+        let given = metadata(request);
+        let created = target.blobs.get(blob).map_or(now, |b| b.created);
+        let size = original.body.len();
+        target.blobs.insert(
+            blob.to_string(),
+            BlobState {
+                etag: etag.clone(),
+                created,
+                last_modified: now,
+                metadata: if given.is_empty() {
+                    original.metadata
+                } else {
+                    given
+                },
+                copy: Some((copy_id.clone(), source, size, now)),
+                ..original
+            },
+        );
+        Reply::new(202)
+            .header("etag", format!("\"{etag}\""))
+            .header("last-modified", http_date(now))
+            .header("x-ms-copy-id", copy_id)
+            .header("x-ms-copy-status", "success")
     }
 
     fn list_containers(&self, request: &Request, endpoint: &str) -> Reply {
@@ -441,6 +537,7 @@ impl World {
                 last_modified: now,
                 metadata: BTreeMap::new(),
                 content: Default::default(),
+                copy: None,
             },
         );
         true
@@ -508,6 +605,7 @@ fn put_blob(
             last_modified: now,
             metadata: metadata(request),
             content: content_headers(request),
+            copy: None,
         },
     );
     Reply::new(201)
@@ -520,13 +618,18 @@ fn put_blob(
 fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
     let len = b.body.len();
     if head {
-        return blob_headers(Reply::new(200), b)
+        let reply = blob_headers(Reply::new(200), b)
             .header("content-length", len.to_string())
             .header("content-type", b.content_type.clone())
             .header("content-md5", b.content_md5.clone())
             .header("x-ms-access-tier", "Hot")
-            .header("x-ms-access-tier-inferred", "true")
-            .header("x-ms-access-tier-change-time", http_date(b.created));
+            .header("x-ms-access-tier-inferred", "true");
+        // A copy has no tier change of its own, and says it is not incremental (as Azurite).
+        return if b.copy.is_some() {
+            reply.header("x-ms-incremental-copy", "false")
+        } else {
+            reply.header("x-ms-access-tier-change-time", http_date(b.created))
+        };
     }
     match range(request, len) {
         None => blob_headers(Reply::new(200), b)
