@@ -460,6 +460,27 @@ fn steps() -> Vec<Step> {
         step("copy blob, no such source", Blob, "PUT", "dc1/copy2.txt")
             .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/nosuch?{SAS}")),
         step("delete the copy", Blob, "DELETE", "dc1/copy.txt"),
+        step("put block", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=block&blockid=QUFBQQ%3D%3D")
+            .body("aaa"),
+        step("put another block", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=block&blockid=QkJCQg%3D%3D")
+            .body("bbb"),
+        step("put block, id not base64", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=block&blockid=not-base64!")
+            .body("x"),
+        step("get block list, uncommitted", Blob, "GET", "dc1/staged.txt")
+            .query("comp=blocklist&blocklisttype=all"),
+        step("put block list", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=blocklist")
+            .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><Latest>QUFBQQ==</Latest><Latest>QkJCQg==</Latest></BlockList>"),
+        step("get block list, committed", Blob, "GET", "dc1/staged.txt")
+            .query("comp=blocklist&blocklisttype=all"),
+        step("get the blob of blocks", Blob, "GET", "dc1/staged.txt"),
+        step("put block list, a block never put", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=blocklist")
+            .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><Latest>Q0NDQw==</Latest></BlockList>"),
+        step("delete the blob of blocks", Blob, "DELETE", "dc1/staged.txt"),
         step("get blob, a range with its md5", Blob, "GET", "dc1/hello.txt")
             .header("x-ms-range", "bytes=0-4")
             .header("x-ms-range-get-content-md5", "true"),

@@ -125,6 +125,12 @@ calls! {
     DeleteBlob = "DeleteBlob", Blob;
     /// Copy Blob (within the account).
     CopyBlob = "CopyBlob", Blob;
+    /// Put Block.
+    PutBlock = "PutBlock", Blob;
+    /// Put Block List.
+    PutBlockList = "PutBlockList", Blob;
+    /// Get Block List.
+    GetBlockList = "GetBlockList", Blob;
     /// GetDomains, GetDomain.
     GetDomains = "GetDomains", Api;
     /// GetProjects.
@@ -775,7 +781,7 @@ impl ClientJudge {
                         .extend(r.digest.iter().chain(&r.holds).cloned());
                 }
             }
-            Call::PutBlob => {
+            Call::PutBlob | Call::PutBlockList | Call::CopyBlob => {
                 if let Some(b) = &r.blob {
                     self.own_blobs.insert(b.clone());
                 }

@@ -24,6 +24,8 @@ pub(crate) struct ContainerState {
     pub(crate) last_modified: SystemTime,
     pub(crate) metadata: BTreeMap<String, String>,
     pub(crate) blobs: BTreeMap<String, BlobState>,
+    /// Blocks put and not yet committed, per blob name: block id → bytes.
+    pub(crate) staged: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
 }
 
 /// One block blob.
@@ -42,6 +44,8 @@ pub(crate) struct BlobState {
     /// When it was made by Copy Blob: the copy's id, its source as given, its size, and when
     /// it completed.
     pub(crate) copy: Option<(String, String, usize, SystemTime)>,
+    /// Its committed blocks (id, size), when Put Block List made it.
+    pub(crate) blocks: Vec<(String, usize)>,
 }
 
 /// The content headers a blob keeps: the response header, the Put Blob request header that sets
@@ -112,6 +116,12 @@ pub(crate) enum BlobOp {
     DeleteBlob,
     /// Copy Blob (a Put with `x-ms-copy-source`): within the account, done at once.
     CopyBlob,
+    /// Put Block: a block staged for a later Put Block List.
+    PutBlock,
+    /// Put Block List: the blob made of staged and committed blocks.
+    PutBlockList,
+    /// Get Block List.
+    GetBlockList,
 }
 
 impl BlobOp {
@@ -129,6 +139,9 @@ impl BlobOp {
             Self::GetBlobProperties => "GetBlobProperties",
             Self::DeleteBlob => "DeleteBlob",
             Self::CopyBlob => "CopyBlob",
+            Self::PutBlock => "PutBlock",
+            Self::PutBlockList => "PutBlockList",
+            Self::GetBlockList => "GetBlockList",
         }
     }
 
@@ -146,7 +159,9 @@ impl BlobOp {
             Self::GetContainerProperties => n(Level::Container, "r", "r"),
             Self::SetContainerMetadata => n(Level::Container, "w", "w"),
             Self::ListBlobs => n(Level::Container, "l", "l"),
-            Self::PutBlob | Self::CopyBlob => n(Level::Object, "cw", "cw"),
+            Self::PutBlob | Self::CopyBlob | Self::PutBlockList => n(Level::Object, "cw", "cw"),
+            Self::PutBlock => n(Level::Object, "w", "w"),
+            Self::GetBlockList => n(Level::Object, "r", "r"),
             Self::GetBlob | Self::GetBlobProperties => n(Level::Object, "r", "r"),
             Self::DeleteBlob => n(Level::Object, "d", "d"),
         }
@@ -178,6 +193,9 @@ pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<BlobOp, 
             }
             ([_], "PUT", Some("container"), Some("metadata")) => BlobOp::SetContainerMetadata,
             ([_], "GET", Some("container"), Some("list")) => BlobOp::ListBlobs,
+            ([_, _, ..], "PUT", None, Some("block")) => BlobOp::PutBlock,
+            ([_, _, ..], "PUT", None, Some("blocklist")) => BlobOp::PutBlockList,
+            ([_, _, ..], "GET", None, Some("blocklist")) => BlobOp::GetBlockList,
             ([_, _, ..], "PUT", None, None) if header(request, "x-ms-copy-source").is_some() => {
                 BlobOp::CopyBlob
             }
@@ -314,6 +332,7 @@ impl World {
                     last_modified: now,
                     metadata: metadata(request),
                     blobs: BTreeMap::new(),
+                    staged: BTreeMap::new(),
                 };
                 self.containers.insert(name.to_string(), state);
                 return Reply::new(201)
@@ -389,6 +408,14 @@ impl World {
                     None => error(404, "BlobNotFound", request),
                 }
             }
+            BlobOp::PutBlock => put_block(request, container, &blob_name(request, segments)),
+            BlobOp::PutBlockList => {
+                let blob = blob_name(request, segments);
+                put_block_list(request, container, &blob, fresh, now)
+            }
+            BlobOp::GetBlockList => {
+                get_block_list(request, container, &blob_name(request, segments))
+            }
             BlobOp::ListContainers
             | BlobOp::CreateContainer
             | BlobOp::DeleteContainer
@@ -461,6 +488,7 @@ impl World {
                     given
                 },
                 copy: Some((copy_id.clone(), source, size, now)),
+                blocks: Vec::new(),
                 ..original
             },
         );
@@ -538,6 +566,7 @@ impl World {
                 metadata: BTreeMap::new(),
                 content: Default::default(),
                 copy: None,
+                blocks: Vec::new(),
             },
         );
         true
@@ -606,6 +635,7 @@ fn put_blob(
             metadata: metadata(request),
             content: content_headers(request),
             copy: None,
+            blocks: Vec::new(),
         },
     );
     Reply::new(201)
@@ -631,16 +661,23 @@ fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
             reply.header("x-ms-access-tier-change-time", http_date(b.created))
         };
     }
+    // A blob made of blocks has no stored MD5 property (none was sent for the whole), as
+    // Azurite has it; its content's MD5 is still answered.
+    let stored = |r: Reply| {
+        if b.blocks.is_empty() {
+            r.header("x-ms-blob-content-md5", b.content_md5.clone())
+        } else {
+            r
+        }
+    };
     match range(request, len) {
-        None => blob_headers(Reply::new(200), b)
+        None => stored(blob_headers(Reply::new(200), b))
             .header("content-md5", b.content_md5.clone())
-            .header("x-ms-blob-content-md5", b.content_md5.clone())
             .bytes(b.body.clone(), &b.content_type),
         Some(Ok((start, end))) => {
             let part = b.body.get(start..=end).unwrap_or_default().to_vec();
-            let mut reply = blob_headers(Reply::new(206), b)
-                .header("content-range", format!("bytes {start}-{end}/{len}"))
-                .header("x-ms-blob-content-md5", b.content_md5.clone());
+            let mut reply = stored(blob_headers(Reply::new(206), b))
+                .header("content-range", format!("bytes {start}-{end}/{len}"));
             // The range's own MD5 when asked for (a client checking each piece it downloads).
             if header(request, "x-ms-range-get-content-md5")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -809,4 +846,205 @@ fn preconditions(
         return failed();
     }
     Ok(())
+}
+
+/// The most a blob's staged blocks may hold together (as one Put Blob may).
+const MAX_STAGED: usize = super::serve::MAX_BODY;
+
+/// Put Block: the block kept, uncommitted, under its id (base64, at most 64 bytes decoded).
+fn put_block(request: &Request, container: &mut ContainerState, blob: &str) -> Reply {
+    use base64::Engine as _;
+    let Some(id) = query(request, "blockid") else {
+        return error(400, "MissingRequiredQueryParameter", request);
+    };
+    let valid = base64::engine::general_purpose::STANDARD
+        .decode(&id)
+        .is_ok_and(|d| !d.is_empty() && d.len() <= 64);
+    if !valid {
+        return super::http::detailed_error(
+            400,
+            "InvalidQueryParameterValue",
+            super::http::message_of("InvalidQueryParameterValue"),
+            &[
+                ("QueryParameterName", "blockid".to_string()),
+                ("QueryParameterValue", id),
+                ("Reason", "Not a valid base64 string.".to_string()),
+            ],
+            request,
+        );
+    }
+    let staged = container.staged.entry(blob.to_string()).or_default();
+    let held: usize = staged
+        .iter()
+        .filter(|(k, _)| **k != id)
+        .map(|(_, b)| b.len())
+        .sum();
+    if held + request.body.len() > MAX_STAGED {
+        return error(413, "RequestBodyTooLarge", request);
+    }
+    staged.insert(id, request.body.clone());
+    Reply::new(201).header("x-ms-request-server-encrypted", "true")
+}
+
+/// Put Block List: the blob made of the listed blocks, each the latest staged one
+/// (`Latest`, else the committed one), the staged one (`Uncommitted`) or the committed one
+/// (`Committed`); a block listed that is not there refuses the list (`InvalidBlockList`).
+fn put_block_list(
+    request: &Request,
+    container: &mut ContainerState,
+    blob: &str,
+    etag: String,
+    now: SystemTime,
+) -> Reply {
+    let Some(list) = block_list(&request.body) else {
+        return error(400, "InvalidXmlDocument", request);
+    };
+    let staged = container.staged.get(blob);
+    let committed = container.blobs.get(blob);
+    let committed_block = |id: &str| -> Option<Vec<u8>> {
+        let b = committed?;
+        let mut at = 0;
+        for (k, size) in &b.blocks {
+            if k == id {
+                return b.body.get(at..at + size).map(<[u8]>::to_vec);
+            }
+            at += size;
+        }
+        None
+    };
+    let mut body = Vec::new();
+    let mut blocks = Vec::new();
+    for (kind, id) in &list {
+        let bytes = match kind.as_str() {
+            "Uncommitted" => staged.and_then(|s| s.get(id)).cloned(),
+            "Committed" => committed_block(id),
+            _ => staged
+                .and_then(|s| s.get(id))
+                .cloned()
+                .or_else(|| committed_block(id)),
+        };
+        let Some(bytes) = bytes else {
+            return storage_error(
+                400,
+                "InvalidBlockList",
+                "The specified block list is invalid.",
+                request,
+            );
+        };
+        blocks.push((id.clone(), bytes.len()));
+        body.extend_from_slice(&bytes);
+    }
+    let created = committed.map_or(now, |b| b.created);
+    container.staged.remove(blob);
+    container.blobs.insert(
+        blob.to_string(),
+        BlobState {
+            content_md5: md5_of(&body),
+            body,
+            content_type: content_type_of(request),
+            etag: etag.clone(),
+            created,
+            last_modified: now,
+            metadata: metadata(request),
+            content: content_headers(request),
+            copy: None,
+            blocks,
+        },
+    );
+    // Its Content-MD5 is the request's (the list's), as Azure documents it.
+    Reply::new(201)
+        .header("etag", format!("\"{etag}\""))
+        .header("last-modified", http_date(now))
+        .header("content-md5", md5_of(&request.body))
+        .header("x-ms-request-server-encrypted", "true")
+}
+
+/// The `(kind, block id)` entries of a `BlockList` body, in order; `None` when it is not one.
+fn block_list(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    let mut root = false;
+    loop {
+        match reader.read_event().ok()? {
+            quick_xml::events::Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if name == "BlockList" {
+                    root = true;
+                } else if matches!(name.as_str(), "Latest" | "Committed" | "Uncommitted") {
+                    current = Some(name);
+                } else {
+                    return None;
+                }
+            }
+            quick_xml::events::Event::Text(t) => {
+                if let Some(kind) = &current {
+                    out.push((kind.clone(), t.decode().ok()?.trim().to_string()));
+                }
+            }
+            quick_xml::events::Event::End(_) => current = None,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    root.then_some(out)
+}
+
+/// Get Block List: the committed blocks, the staged ones, or both (`blocklisttype`).
+fn get_block_list(request: &Request, container: &ContainerState, blob: &str) -> Reply {
+    let kind = query(request, "blocklisttype").unwrap_or_else(|| "committed".into());
+    let (with_committed, with_staged) = match kind.to_ascii_lowercase().as_str() {
+        "committed" => (true, false),
+        "uncommitted" => (false, true),
+        "all" => (true, true),
+        _ => return error(400, "InvalidQueryParameterValue", request),
+    };
+    let committed = container.blobs.get(blob);
+    let staged = container.staged.get(blob);
+    if committed.is_none() && staged.is_none() {
+        return error(404, "BlobNotFound", request);
+    }
+    let blocks = |list: &mut String, items: Vec<(String, usize)>| {
+        for (id, size) in items {
+            list.push_str(&format!(
+                "<Block><Name>{}</Name><Size>{size}</Size></Block>",
+                escape(&id)
+            ));
+        }
+    };
+    let mut xml = String::from("<BlockList>");
+    if with_committed {
+        let items = committed.map(|b| b.blocks.clone()).unwrap_or_default();
+        if items.is_empty() {
+            xml.push_str("<CommittedBlocks/>");
+        } else {
+            xml.push_str("<CommittedBlocks>");
+            blocks(&mut xml, items);
+            xml.push_str("</CommittedBlocks>");
+        }
+    }
+    if with_staged {
+        let items: Vec<(String, usize)> = staged
+            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.len())).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            xml.push_str("<UncommittedBlocks/>");
+        } else {
+            xml.push_str("<UncommittedBlocks>");
+            blocks(&mut xml, items);
+            xml.push_str("</UncommittedBlocks>");
+        }
+    }
+    xml.push_str("</BlockList>");
+    // A blob with only staged blocks answers as an empty one (Azurite keeps a placeholder).
+    let (modified, etag, length) = committed
+        .map_or((container.last_modified, container.etag.clone(), 0), |b| {
+            (b.last_modified, b.etag.clone(), b.body.len())
+        });
+    Reply::new(200)
+        .header("last-modified", http_date(modified))
+        .header("etag", format!("\"{etag}\""))
+        .header("x-ms-blob-content-length", length.to_string())
+        .xml(&xml)
 }

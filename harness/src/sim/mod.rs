@@ -659,6 +659,7 @@ impl Simulation {
             .containers
             .entry(name.to_string())
             .or_insert_with(|| blobs::ContainerState {
+                staged: std::collections::BTreeMap::new(),
                 etag,
                 last_modified: now,
                 metadata: Default::default(),
