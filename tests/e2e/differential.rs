@@ -481,6 +481,22 @@ fn steps() -> Vec<Step> {
             .query("comp=blocklist")
             .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><Latest>Q0NDQw==</Latest></BlockList>"),
         step("delete the blob of blocks", Blob, "DELETE", "dc1/staged.txt"),
+        step("set blob properties", Blob, "PUT", "dc1/hello.txt")
+            .query("comp=properties")
+            .header("x-ms-blob-content-type", "text/markdown")
+            .header("x-ms-blob-cache-control", "no-cache"),
+        step("head after set properties", Blob, "HEAD", "dc1/hello.txt"),
+        step("set blob metadata", Blob, "PUT", "dc1/hello.txt")
+            .query("comp=metadata")
+            .header("x-ms-meta-stage", "prod"),
+        step("head after set metadata", Blob, "HEAD", "dc1/hello.txt"),
+        step("set blob metadata, if match a wrong etag", Blob, "PUT", "dc1/hello.txt")
+            .query("comp=metadata")
+            .header("if-match", "\"0x8D0000000000000\"")
+            .header("x-ms-meta-stage", "never"),
+        step("set blob metadata, no such blob", Blob, "PUT", "dc1/nosuch.txt")
+            .query("comp=metadata")
+            .header("x-ms-meta-stage", "x"),
         step("get blob, a range with its md5", Blob, "GET", "dc1/hello.txt")
             .header("x-ms-range", "bytes=0-4")
             .header("x-ms-range-get-content-md5", "true"),

@@ -131,6 +131,10 @@ calls! {
     PutBlockList = "PutBlockList", Blob;
     /// Get Block List.
     GetBlockList = "GetBlockList", Blob;
+    /// Set Blob Properties.
+    SetBlobProperties = "SetBlobProperties", Blob;
+    /// Set Blob Metadata.
+    SetBlobMetadata = "SetBlobMetadata", Blob;
     /// GetDomains, GetDomain.
     GetDomains = "GetDomains", Api;
     /// GetProjects.

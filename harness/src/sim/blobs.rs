@@ -122,6 +122,10 @@ pub(crate) enum BlobOp {
     PutBlockList,
     /// Get Block List.
     GetBlockList,
+    /// Set Blob Properties (its content type and headers, all at once).
+    SetBlobProperties,
+    /// Set Blob Metadata.
+    SetBlobMetadata,
 }
 
 impl BlobOp {
@@ -142,6 +146,8 @@ impl BlobOp {
             Self::PutBlock => "PutBlock",
             Self::PutBlockList => "PutBlockList",
             Self::GetBlockList => "GetBlockList",
+            Self::SetBlobProperties => "SetBlobProperties",
+            Self::SetBlobMetadata => "SetBlobMetadata",
         }
     }
 
@@ -160,7 +166,9 @@ impl BlobOp {
             Self::SetContainerMetadata => n(Level::Container, "w", "w"),
             Self::ListBlobs => n(Level::Container, "l", "l"),
             Self::PutBlob | Self::CopyBlob | Self::PutBlockList => n(Level::Object, "cw", "cw"),
-            Self::PutBlock => n(Level::Object, "w", "w"),
+            Self::PutBlock | Self::SetBlobProperties | Self::SetBlobMetadata => {
+                n(Level::Object, "w", "w")
+            }
             Self::GetBlockList => n(Level::Object, "r", "r"),
             Self::GetBlob | Self::GetBlobProperties => n(Level::Object, "r", "r"),
             Self::DeleteBlob => n(Level::Object, "d", "d"),
@@ -194,6 +202,8 @@ pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<BlobOp, 
             ([_], "PUT", Some("container"), Some("metadata")) => BlobOp::SetContainerMetadata,
             ([_], "GET", Some("container"), Some("list")) => BlobOp::ListBlobs,
             ([_, _, ..], "PUT", None, Some("block")) => BlobOp::PutBlock,
+            ([_, _, ..], "PUT", None, Some("properties")) => BlobOp::SetBlobProperties,
+            ([_, _, ..], "PUT", None, Some("metadata")) => BlobOp::SetBlobMetadata,
             ([_, _, ..], "PUT", None, Some("blocklist")) => BlobOp::PutBlockList,
             ([_, _, ..], "GET", None, Some("blocklist")) => BlobOp::GetBlockList,
             ([_, _, ..], "PUT", None, None) if header(request, "x-ms-copy-source").is_some() => {
@@ -415,6 +425,41 @@ impl World {
             }
             BlobOp::GetBlockList => {
                 get_block_list(request, container, &blob_name(request, segments))
+            }
+            BlobOp::SetBlobProperties | BlobOp::SetBlobMetadata => {
+                let blob = blob_name(request, segments);
+                let Some(b) = container.blobs.get_mut(&blob) else {
+                    return error(404, "BlobNotFound", request);
+                };
+                if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false) {
+                    return refusal;
+                }
+                if op == BlobOp::SetBlobMetadata {
+                    b.metadata = metadata(request);
+                } else {
+                    // Every property the request leaves out is cleared (Azure's rule).
+                    b.content_type = header(request, "x-ms-blob-content-type")
+                        .filter(|t| !t.is_empty())
+                        .map_or_else(|| "application/octet-stream".into(), str::to_string);
+                    b.content = CONTENT_HEADERS.map(|(_, name, _)| {
+                        header(request, name)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string)
+                    });
+                    b.content_md5 = header(request, "x-ms-blob-content-md5")
+                        .unwrap_or_default()
+                        .to_string();
+                }
+                b.etag = fresh;
+                b.last_modified = now;
+                let reply = Reply::new(200)
+                    .header("etag", format!("\"{}\"", b.etag))
+                    .header("last-modified", http_date(now));
+                if op == BlobOp::SetBlobMetadata {
+                    reply.header("x-ms-request-server-encrypted", "true")
+                } else {
+                    reply
+                }
             }
             BlobOp::ListContainers
             | BlobOp::CreateContainer
@@ -648,10 +693,13 @@ fn put_blob(
 fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
     let len = b.body.len();
     if head {
-        let reply = blob_headers(Reply::new(200), b)
+        let mut reply = blob_headers(Reply::new(200), b)
             .header("content-length", len.to_string())
-            .header("content-type", b.content_type.clone())
-            .header("content-md5", b.content_md5.clone())
+            .header("content-type", b.content_type.clone());
+        if !b.content_md5.is_empty() {
+            reply = reply.header("content-md5", b.content_md5.clone());
+        }
+        let reply = reply
             .header("x-ms-access-tier", "Hot")
             .header("x-ms-access-tier-inferred", "true");
         // A copy has no tier change of its own, and says it is not incremental (as Azurite).
@@ -661,18 +709,19 @@ fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
             reply.header("x-ms-access-tier-change-time", http_date(b.created))
         };
     }
-    // A blob made of blocks has no stored MD5 property (none was sent for the whole), as
-    // Azurite has it; its content's MD5 is still answered.
+    // The stored MD5 property (empty: none, as for a blob made of blocks, or one whose
+    // properties were set without it) is answered only when there is one; a whole blob's
+    // content MD5 always is, as Azurite has it.
     let stored = |r: Reply| {
-        if b.blocks.is_empty() {
-            r.header("x-ms-blob-content-md5", b.content_md5.clone())
-        } else {
+        if b.content_md5.is_empty() {
             r
+        } else {
+            r.header("x-ms-blob-content-md5", b.content_md5.clone())
         }
     };
     match range(request, len) {
         None => stored(blob_headers(Reply::new(200), b))
-            .header("content-md5", b.content_md5.clone())
+            .header("content-md5", md5_of(&b.body))
             .bytes(b.body.clone(), &b.content_type),
         Some(Ok((start, end))) => {
             let part = b.body.get(start..=end).unwrap_or_default().to_vec();
@@ -750,7 +799,7 @@ fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoin
         match b {
             Some(b) => {
                 s.push_str(&format!(
-                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type>{}<Content-MD5>{}</Content-MD5>{}<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
+                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type>{}{}{}<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
                     escape(n),
                     http_date(b.created),
                     http_date(b.last_modified),
@@ -758,7 +807,11 @@ fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoin
                     b.body.len(),
                     escape(&b.content_type),
                     content_xml(b, 0..2),
-                    b.content_md5,
+                    if b.content_md5.is_empty() {
+                        String::new()
+                    } else {
+                        format!("<Content-MD5>{}</Content-MD5>", b.content_md5)
+                    },
                     content_xml(b, 2..4),
                     http_date(b.created),
                 ));
@@ -939,7 +992,10 @@ fn put_block_list(
     container.blobs.insert(
         blob.to_string(),
         BlobState {
-            content_md5: md5_of(&body),
+            // No MD5 property unless the request gives the whole blob's.
+            content_md5: header(request, "x-ms-blob-content-md5")
+                .unwrap_or_default()
+                .to_string(),
             body,
             content_type: content_type_of(request),
             etag: etag.clone(),

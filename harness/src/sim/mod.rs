@@ -167,6 +167,7 @@ fn takes_metadata(op: &Op) -> bool {
             blobs::BlobOp::CreateContainer
                 | blobs::BlobOp::SetContainerMetadata
                 | blobs::BlobOp::PutBlob
+                | blobs::BlobOp::SetBlobMetadata
         )
     )
 }
