@@ -874,6 +874,7 @@ fn xml_lines(body: &[u8]) -> Result<Vec<String>, String> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut path: Vec<String> = Vec::new();
     let mut lines = Vec::new();
+    let mut declarations = 0;
     let attributes = |e: &quick_xml::events::BytesStart<'_>, at: &str, lines: &mut Vec<String>| {
         for a in e.attributes().flatten() {
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
@@ -887,6 +888,14 @@ fn xml_lines(body: &[u8]) -> Result<Vec<String>, String> {
     };
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
+            // A second declaration is not well-formed XML, though the reader lets it pass (a
+            // Get Block List once sent two).
+            Event::Decl(_) => {
+                declarations += 1;
+                if declarations > 1 || !path.is_empty() {
+                    return Err("a second XML declaration".into());
+                }
+            }
             Event::Start(e) => {
                 path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
                 let at = path.join("/");
@@ -1073,4 +1082,14 @@ fn the_readme_lists_every_reasoned_difference() {
         );
         assert!(readme.contains(&row), "README lacks the row {row:?}");
     }
+}
+
+/// The comparison refuses a body that is not well-formed in a way the XML reader lets pass: a
+/// second declaration (the simulation's Get Block List once sent two, and the comparison took
+/// it).
+#[test]
+fn a_body_with_two_xml_declarations_is_not_xml() {
+    let doubled = br#"<?xml version="1.0" encoding="utf-8"?><?xml version="1.0" encoding="utf-8"?><BlockList/>"#;
+    assert!(xml_lines(doubled).is_err());
+    assert!(xml_lines(br#"<?xml version="1.0" encoding="utf-8"?><BlockList/>"#).is_ok());
 }
