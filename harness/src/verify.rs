@@ -316,6 +316,14 @@ async fn start_customer(
     }
 }
 
+/// Hands what the simulation journaled since the last call to the scenario's journal.
+fn drain(sim: &Simulation, session: &mut ScenarioJournal) -> std::io::Result<()> {
+    for line in sim.take_journal() {
+        session.journal(line)?;
+    }
+    Ok(())
+}
+
 /// The customer's next calls; a refusal ends its part (kept as the reason).
 async fn step_customer(customer: &mut Option<Customer>, error: &mut Option<String>) {
     if let Some(c) = customer
@@ -416,9 +424,7 @@ pub async fn run(
                 break;
             }
         }
-        for line in sim.take_journal() {
-            session.journal(line)?;
-        }
+        drain(&sim, session)?;
     }
     let started = Instant::now();
     let mut client = match ClientProcess::spawn(&plan.command, &env, &token) {
@@ -446,9 +452,7 @@ pub async fn run(
     let ending = loop {
         tokio::time::sleep(TICK).await;
         sim.run_due(clock::wall().0);
-        for line in sim.take_journal() {
-            session.journal(line)?;
-        }
+        drain(&sim, session)?;
         step_customer(&mut customer, &mut customer_error).await;
         while deliveries
             .peek()
@@ -471,9 +475,7 @@ pub async fn run(
                 deadline = deadline.max(begun.elapsed() + back + REDELIVERY_ROOM);
             }
             client.stop(Duration::ZERO).await;
-            for line in sim.take_journal() {
-                session.journal(line)?;
-            }
+            drain(&sim, session)?;
             session.journal(Line::Client(client_line(ClientAction::Restarted)))?;
             // A token of its own: the old tree's drop must not reach the new one.
             let again = format!(
@@ -492,9 +494,7 @@ pub async fn run(
         if gone.is_none()
             && let Ok(Some(status)) = client.try_wait()
         {
-            for line in sim.take_journal() {
-                session.journal(line)?;
-            }
+            drain(&sim, session)?;
             let mut line = exited(status);
             let left = client.descendants().len();
             line.left = u32::try_from(left).unwrap_or(u32::MAX);
@@ -530,9 +530,7 @@ pub async fn run(
             break Some(line);
         }
     };
-    for line in sim.take_journal() {
-        session.journal(line)?;
-    }
+    drain(&sim, session)?;
     let action = match ending {
         Some(mut end) => {
             end.at = At(clock::wall());

@@ -78,33 +78,17 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn a_full_descriptor_table_makes_the_server_wait_not_spin_and_it_recovers() {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "ulimit -n 64 && exec {} simulate --training-seconds 1 --export-seconds 0",
-                env!("CARGO_BIN_EXE_cvnotify")
-            ),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let endpoints: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let sim = Simulate::start_limited(64, &[]);
+    let endpoints = &sim.endpoints;
     let queue = host_of(endpoints["queueEndpoint"].as_str().unwrap());
     // More idle connections than the process has descriptors.
     let held: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(&queue).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    let before = cpu_ticks(child.id());
+    let before = cpu_ticks(sim.pid());
     std::thread::sleep(Duration::from_secs(2));
-    let spent = cpu_ticks(child.id()) - before;
+    let spent = cpu_ticks(sim.pid()) - before;
     // Clock ticks are 1/100 s: under 5 % of one core over 2 s is under 10 ticks.
     assert!(spent < 10, "the accept loop spun: {spent} ticks in 2 s");
     drop(held);
@@ -139,8 +123,6 @@ fn a_full_descriptor_table_makes_the_server_wait_not_spin_and_it_recovers() {
         "served again after {:?}",
         started.elapsed()
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A HEAD answer has no body: its reason phrase is the only place a client finds the error's

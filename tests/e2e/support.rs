@@ -92,7 +92,25 @@ impl Simulate {
     /// `cvnotify simulate ARGS`, with short service delays unless ARGS set them (a training
     /// takes a second, an export none).
     pub(crate) fn start(args: &[&str]) -> Self {
-        use std::io::BufRead as _;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"));
+        command.arg("simulate").args(Self::with_delays(args));
+        Self::spawn(command)
+    }
+
+    /// [`Simulate::start`] allowed at most `descriptors` open files (`ulimit -n`).
+    pub(crate) fn start_limited(descriptors: u32, args: &[&str]) -> Self {
+        let mut command = std::process::Command::new("bash");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {descriptors} && exec \"$0\" simulate \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_cvnotify"))
+            .args(Self::with_delays(args));
+        Self::spawn(command)
+    }
+
+    fn with_delays<'a>(args: &[&'a str]) -> Vec<&'a str> {
         let mut all: Vec<&str> = Vec::new();
         for (flag, value) in [("--training-seconds", "1"), ("--export-seconds", "0")] {
             if !args.contains(&flag) {
@@ -100,9 +118,12 @@ impl Simulate {
             }
         }
         all.extend(args);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cvnotify"))
-            .arg("simulate")
-            .args(&all)
+        all
+    }
+
+    fn spawn(mut command: std::process::Command) -> Self {
+        use std::io::BufRead as _;
+        let mut child = command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -114,6 +135,11 @@ impl Simulate {
         let endpoints = serde_json::from_str(&first)
             .unwrap_or_else(|e| panic!("simulate printed {first:?}: {e}"));
         Self { child, endpoints }
+    }
+
+    /// The simulation's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn get(&self, key: &str) -> &str {

@@ -48,6 +48,31 @@ pub(crate) struct BlobState {
     pub(crate) blocks: Vec<(String, usize)>,
 }
 
+impl BlobState {
+    /// A blob a request wrote whole (Put Blob, Put Block List): `body` with its stored MD5
+    /// property, the request's content type, headers and metadata, and its `(etag, created,
+    /// last modified)`.
+    fn written(
+        request: &Request,
+        body: Vec<u8>,
+        content_md5: String,
+        (etag, created, last_modified): (String, SystemTime, SystemTime),
+    ) -> Self {
+        Self {
+            content_md5,
+            body,
+            content_type: content_type_of(request),
+            etag,
+            created,
+            last_modified,
+            metadata: metadata(request),
+            content: content_headers(request),
+            copy: None,
+            blocks: Vec::new(),
+        }
+    }
+}
+
 /// The content headers a blob keeps: the response header, the Put Blob request header that sets
 /// it, and the List Blobs element (in the order Azurite lists them, around `Content-MD5`).
 const CONTENT_HEADERS: [(&str, &str, &str); 4] = [
@@ -668,21 +693,8 @@ fn put_blob(
         );
     }
     let created = existing.map_or(now, |b| b.created);
-    container.blobs.insert(
-        blob.to_string(),
-        BlobState {
-            content_md5: md5.clone(),
-            body,
-            content_type: content_type_of(request),
-            etag: etag.clone(),
-            created,
-            last_modified: now,
-            metadata: metadata(request),
-            content: content_headers(request),
-            copy: None,
-            blocks: Vec::new(),
-        },
-    );
+    let state = BlobState::written(request, body, md5.clone(), (etag.clone(), created, now));
+    container.blobs.insert(blob.to_string(), state);
     Reply::new(201)
         .header("etag", format!("\"{etag}\""))
         .header("last-modified", http_date(now))
@@ -989,24 +1001,15 @@ fn put_block_list(
     }
     let created = committed.map_or(now, |b| b.created);
     container.staged.remove(blob);
-    container.blobs.insert(
-        blob.to_string(),
-        BlobState {
-            // No MD5 property unless the request gives the whole blob's.
-            content_md5: header(request, "x-ms-blob-content-md5")
-                .unwrap_or_default()
-                .to_string(),
-            body,
-            content_type: content_type_of(request),
-            etag: etag.clone(),
-            created,
-            last_modified: now,
-            metadata: metadata(request),
-            content: content_headers(request),
-            copy: None,
-            blocks,
-        },
-    );
+    // No MD5 property unless the request gives the whole blob's.
+    let md5 = header(request, "x-ms-blob-content-md5")
+        .unwrap_or_default()
+        .to_string();
+    let state = BlobState {
+        blocks,
+        ..BlobState::written(request, body, md5, (etag.clone(), created, now))
+    };
+    container.blobs.insert(blob.to_string(), state);
     // Its Content-MD5 is the request's (the list's), as Azure documents it.
     Reply::new(201)
         .header("etag", format!("\"{etag}\""))

@@ -184,20 +184,21 @@ fn valid_metadata_name(name: &str) -> bool {
 
 /// The answer to a storage request, authorized first.
 fn storage(world: &mut World, request: &Request, endpoint: Endpoint, base: &str) -> Reply {
-    if let Ok((op, _)) = admit(world, request, endpoint)
-        && takes_metadata(&op)
-        && request.headers.keys().any(|n| {
-            n.as_str()
-                .strip_prefix("x-ms-meta-")
-                .is_some_and(|m| !valid_metadata_name(m))
-        })
-    {
+    let (op, rest) = match admit(world, request, endpoint) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
+    };
+    let bad_metadata = request.headers.keys().any(|n| {
+        n.as_str()
+            .strip_prefix("x-ms-meta-")
+            .is_some_and(|m| !valid_metadata_name(m))
+    });
+    if takes_metadata(&op) && bad_metadata {
         return http::error(400, "InvalidMetadata", request);
     }
-    match admit(world, request, endpoint) {
-        Ok((Op::Queue(op), rest)) => world.queue_request(request, op, &rest, base),
-        Ok((Op::Blob(op), rest)) => world.blob_request(request, op, &rest, base),
-        Err(refusal) => refusal,
+    match op {
+        Op::Queue(op) => world.queue_request(request, op, &rest, base),
+        Op::Blob(op) => world.blob_request(request, op, &rest, base),
     }
 }
 
