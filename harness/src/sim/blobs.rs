@@ -339,7 +339,7 @@ impl World {
     /// Answers one blob request; `segments` are the path after the account.
     pub(crate) fn blob_request(
         &mut self,
-        request: &Request,
+        request: &mut Request,
         op: BlobOp,
         segments: &[&str],
         endpoint: &str,
@@ -644,7 +644,7 @@ impl World {
 }
 
 fn put_blob(
-    request: &Request,
+    request: &mut Request,
     container: &mut ContainerState,
     blob: &str,
     etag: String,
@@ -679,8 +679,7 @@ fn put_blob(
             request,
         );
     }
-    let body = request.body.clone();
-    let md5 = md5_of(&body);
+    let md5 = md5_of(&request.body);
     if let Some(sent) =
         header(request, "content-md5").or_else(|| header(request, "x-ms-blob-content-md5"))
         && sent != md5
@@ -693,6 +692,8 @@ fn put_blob(
         );
     }
     let created = existing.map_or(now, |b| b.created);
+    // The upload's bytes become the blob's: taken, not copied.
+    let body = std::mem::take(&mut request.body);
     let state = BlobState::written(request, body, md5.clone(), (etag.clone(), created, now));
     container.blobs.insert(blob.to_string(), state);
     Reply::new(201)
@@ -917,7 +918,7 @@ fn preconditions(
 const MAX_STAGED: usize = super::serve::MAX_BODY;
 
 /// Put Block: the block kept, uncommitted, under its id (base64, at most 64 bytes decoded).
-fn put_block(request: &Request, container: &mut ContainerState, blob: &str) -> Reply {
+fn put_block(request: &mut Request, container: &mut ContainerState, blob: &str) -> Reply {
     use base64::Engine as _;
     let Some(id) = query(request, "blockid") else {
         return error(400, "MissingRequiredQueryParameter", request);
@@ -947,7 +948,7 @@ fn put_block(request: &Request, container: &mut ContainerState, blob: &str) -> R
     if held + request.body.len() > MAX_STAGED {
         return error(413, "RequestBodyTooLarge", request);
     }
-    staged.insert(id, request.body.clone());
+    staged.insert(id, std::mem::take(&mut request.body));
     Reply::new(201).header("x-ms-request-server-encrypted", "true")
 }
 

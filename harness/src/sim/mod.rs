@@ -183,11 +183,12 @@ fn valid_metadata_name(name: &str) -> bool {
 }
 
 /// The answer to a storage request, authorized first.
-fn storage(world: &mut World, request: &Request, endpoint: Endpoint, base: &str) -> Reply {
+fn storage(world: &mut World, request: &mut Request, endpoint: Endpoint, base: &str) -> Reply {
     let (op, rest) = match admit(world, request, endpoint) {
-        Ok(admitted) => admitted,
+        Ok((op, rest)) => (op, rest.into_iter().map(str::to_string).collect::<Vec<_>>()),
         Err(refusal) => return refusal,
     };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let bad_metadata = request.headers.keys().any(|n| {
         n.as_str()
             .strip_prefix("x-ms-meta-")
@@ -258,7 +259,7 @@ impl Out {
 
 impl Service {
     /// The answer to a request, with the fault asked for applied.
-    fn answer(&self, world: &mut World, request: &Request, segments: &[String]) -> Out {
+    fn answer(&self, world: &mut World, request: &mut Request, segments: &[String]) -> Out {
         let slot = match self.endpoint {
             Endpoint::Api => 0,
             Endpoint::Queue => 1,
@@ -396,7 +397,7 @@ impl Service {
     /// it): the reply and how long to hold it back.
     pub(crate) fn handle(
         &self,
-        request: &Request,
+        request: &mut Request,
         connection: Option<(u64, u32)>,
     ) -> (Reply, Duration) {
         let started = std::time::Instant::now();
@@ -452,8 +453,9 @@ impl Service {
 /// [`serve`] instead, whose memory does not grow with the requests.
 impl Respond for Service {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        // wiremock does not say which connection a request came on.
-        let (reply, delay) = self.handle(request, None);
+        // wiremock does not say which connection a request came on; it lends the request, and
+        // the world takes an upload's body (so the standalone server need not copy it).
+        let (reply, delay) = self.handle(&mut request.clone(), None);
         let template = reply.template();
         if delay.is_zero() {
             template

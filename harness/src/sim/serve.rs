@@ -185,7 +185,7 @@ async fn answer(
     // Authorized on its head: a refused request is answered (and journaled) without its body
     // being read, and the connection closed, since the body is left unread.
     if service.refused_on_head(&request) {
-        let (reply, delay) = service.handle(&request, Some(connection));
+        let (reply, delay) = service.handle(&mut request, Some(connection));
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -208,9 +208,9 @@ async fn answer(
         Some(body) => body,
         None => return too_large(),
     };
-    let request = request;
     let head = request.method == hyper::Method::HEAD;
-    let (reply, delay) = service.handle(&request, Some(connection));
+    // The world takes an upload's body as it is (no copy: a blob's bytes are held once).
+    let (reply, delay) = service.handle(&mut request, Some(connection));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
