@@ -77,6 +77,13 @@ pub(crate) const REASONED: &[Reasoned] = &[
               that does not match the body is `Md5Mismatch`, which the simulation sends",
     },
     Reasoned {
+        steps: &["copy blob, source SAS that may not read"],
+        what: &["xml"],
+        why: "Azurite reads the source with its SAS through its own HTTP front door and puts that \
+              answer's message, request id and time, run together, into its own message; the \
+              simulation checks the SAS directly and sends the refusal's message",
+    },
+    Reasoned {
         steps: &["get blob, range on an empty blob"],
         what: &["status", "header", "body"],
         why: "Azurite answers 206 with `Content-Range: bytes 0--1/0`; Azure answers 416 \
@@ -116,6 +123,8 @@ enum Auth {
     QueueServiceSas,
     /// A blob service SAS (`sr=b`) with read permission, for blob `dc1/hello.txt`.
     BlobServiceSas,
+    /// A blob service SAS for container `dc1` (`sr=c`) with every permission.
+    ContainerServiceSas,
 }
 
 /// One request, as a template: `{name}` in the path, query or body is a value captured from an
@@ -459,6 +468,137 @@ fn steps() -> Vec<Step> {
         step("get the copy", Blob, "GET", "dc1/copy.txt"),
         step("copy blob, no such source", Blob, "PUT", "dc1/copy2.txt")
             .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/nosuch?{SAS}")),
+        step("copy blob, if none match any, onto a blob", Blob, "PUT", "dc1/copy.txt")
+            .header("if-none-match", "*")
+            .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/hello.txt?{SAS}")),
+        step("copy blob, source not a URL", Blob, "PUT", "dc1/copy3.txt")
+            .header("x-ms-copy-source", "/devstoreaccount1/dc1/hello.txt"),
+        step("copy blob, source SAS that may not read", Blob, "PUT", "dc1/copy3.txt").header(
+            "x-ms-copy-source",
+            &format!(
+                "{{blob_base}}/dc1/hello.txt?{}",
+                service_sas("w", "b", "dc1", "hello.txt")
+            ),
+        ),
+        step("delete blob, if none match any", Blob, "DELETE", "dc1/copy.txt")
+            .header("if-none-match", "*"),
+        step("put block list, empty", Blob, "PUT", "dc1/none.txt")
+            .query("comp=blocklist")
+            .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList/>"),
+        step("get the blob of no blocks", Blob, "GET", "dc1/none.txt"),
+        step("delete the blob of no blocks", Blob, "DELETE", "dc1/none.txt"),
+        // Leases, on a blob and on a container.
+        step("put a blob to lease", Blob, "PUT", "dc1/leased.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("leased"),
+        step("acquire lease, duration out of range", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "10"),
+        step("acquire lease, fixed", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "15")
+            .header("x-ms-proposed-lease-id", LEASE_A),
+        step("head the leased blob", Blob, "HEAD", "dc1/leased.txt"),
+        step("put blob, leased, no lease id", Blob, "PUT", "dc1/leased.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("overwrite"),
+        step("put blob, leased, another lease id", Blob, "PUT", "dc1/leased.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .header("x-ms-lease-id", LEASE_B)
+            .body("overwrite"),
+        step("put blob, leased, its lease id", Blob, "PUT", "dc1/leased.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .header("x-ms-lease-id", LEASE_A)
+            .body("overwritten"),
+        step("set blob metadata, leased, no lease id", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=metadata")
+            .header("x-ms-meta-stage", "x"),
+        step("get blob, leased, another lease id", Blob, "GET", "dc1/leased.txt")
+            .header("x-ms-lease-id", LEASE_B),
+        step("get blob, leased, no lease id", Blob, "GET", "dc1/leased.txt"),
+        step("acquire lease, another id", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "-1")
+            .header("x-ms-proposed-lease-id", LEASE_B),
+        step("renew lease", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "renew")
+            .header("x-ms-lease-id", LEASE_A),
+        step("change lease", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "change")
+            .header("x-ms-lease-id", LEASE_A)
+            .header("x-ms-proposed-lease-id", LEASE_B),
+        step("release lease, the old id", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "release")
+            .header("x-ms-lease-id", LEASE_A),
+        step("list blobs, one leased", Blob, "GET", "dc1")
+            .query("restype=container&comp=list&prefix=leased"),
+        step("break lease at once", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "break")
+            .header("x-ms-lease-break-period", "0"),
+        step("head the broken lease", Blob, "HEAD", "dc1/leased.txt"),
+        step("delete blob, broken lease, its old id", Blob, "DELETE", "dc1/leased.txt")
+            .header("x-ms-lease-id", LEASE_B),
+        step("renew lease, broken", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "renew")
+            .header("x-ms-lease-id", LEASE_B),
+        step("acquire lease, infinite", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "-1")
+            .header("x-ms-proposed-lease-id", LEASE_A),
+        step("break lease, in a while", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "break")
+            .header("x-ms-lease-break-period", "30"),
+        step("head the breaking lease", Blob, "HEAD", "dc1/leased.txt"),
+        step("acquire lease, breaking", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "-1")
+            .header("x-ms-proposed-lease-id", LEASE_A),
+        step("delete blob, breaking, no lease id", Blob, "DELETE", "dc1/leased.txt"),
+        step("release lease", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "release")
+            .header("x-ms-lease-id", LEASE_A),
+        step("release lease, none", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "release")
+            .header("x-ms-lease-id", LEASE_A),
+        step("delete the leased blob", Blob, "DELETE", "dc1/leased.txt"),
+        step("lease, no such blob", Blob, "PUT", "dc1/leased.txt")
+            .query("comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "-1"),
+        step("create a container to lease", Blob, "PUT", "dc-lease").query("restype=container"),
+        step("acquire container lease", Blob, "PUT", "dc-lease")
+            .query("restype=container&comp=lease")
+            .header("x-ms-lease-action", "acquire")
+            .header("x-ms-lease-duration", "-1")
+            .header("x-ms-proposed-lease-id", LEASE_A),
+        step("leased container's properties", Blob, "GET", "dc-lease").query("restype=container"),
+        step("list containers, one leased", Blob, "GET", "")
+            .query("comp=list&prefix=dc-lease"),
+        step("delete container, leased, no lease id", Blob, "DELETE", "dc-lease")
+            .query("restype=container"),
+        step("set container metadata, another lease id", Blob, "PUT", "dc-lease")
+            .query("restype=container&comp=metadata")
+            .header("x-ms-lease-id", LEASE_B),
+        step("release container lease, another id", Blob, "PUT", "dc-lease")
+            .query("restype=container&comp=lease")
+            .header("x-ms-lease-action", "release")
+            .header("x-ms-lease-id", LEASE_B),
+        step("delete container, leased, its lease id", Blob, "DELETE", "dc-lease")
+            .query("restype=container")
+            .header("x-ms-lease-id", LEASE_A),
         step("delete the copy", Blob, "DELETE", "dc1/copy.txt"),
         step("put block", Blob, "PUT", "dc1/staged.txt")
             .query("comp=block&blockid=QUFBQQ%3D%3D")
@@ -599,6 +739,15 @@ fn steps() -> Vec<Step> {
             .auth(Auth::ReadOnly),
         step("blob service SAS, its blob", Blob, "GET", "dc1/hello.txt").auth(Auth::BlobServiceSas),
         step("blob service SAS, another blob", Blob, "GET", "dc1/empty").auth(Auth::BlobServiceSas),
+        step("container service SAS, list blobs", Blob, "GET", "dc1")
+            .query("restype=container&comp=list&prefix=empty")
+            .auth(Auth::ContainerServiceSas),
+        step("container service SAS, container properties", Blob, "GET", "dc1")
+            .query("restype=container")
+            .auth(Auth::ContainerServiceSas),
+        step("container service SAS, create container", Blob, "PUT", "dc1")
+            .query("restype=container")
+            .auth(Auth::ContainerServiceSas),
         // Blob clean-up.
         step("delete blob", Blob, "DELETE", "dc1/hello.txt"),
         step("delete blob again", Blob, "DELETE", "dc1/hello.txt"),
@@ -628,6 +777,10 @@ fn steps() -> Vec<Step> {
     );
     s
 }
+
+/// Lease ids the steps propose (both targets get the same).
+const LEASE_A: &str = "7c2d3a10-0000-4000-8000-00000000000a";
+const LEASE_B: &str = "7c2d3a10-0000-4000-8000-00000000000b";
 
 /// One side: where it listens and what it captured.
 struct Target {
@@ -683,8 +836,18 @@ fn queue_service_sas(queue: &str) -> String {
 
 /// A blob service SAS (version 2021-08-06, `sr=b`).
 fn blob_service_sas(container: &str, blob: &str) -> String {
-    let (sp, se, sv, sr) = ("r", "2099-01-01T00:00:00Z", "2021-08-06", "b");
-    let resource = format!("/blob/{ACCOUNT}/{container}/{blob}");
+    service_sas("r", "b", container, blob)
+}
+
+/// A blob service SAS with permissions `sp` for a blob (`sr=b`) or a container (`sr=c`, `blob`
+/// empty).
+fn service_sas(sp: &str, sr: &str, container: &str, blob: &str) -> String {
+    let (se, sv) = ("2099-01-01T00:00:00Z", "2021-08-06");
+    let resource = if blob.is_empty() {
+        format!("/blob/{ACCOUNT}/{container}")
+    } else {
+        format!("/blob/{ACCOUNT}/{container}/{blob}")
+    };
     let to_sign = format!("{sp}\n\n{se}\n{resource}\n\n\n\n{sv}\n{sr}\n\n\n\n\n\n\n");
     let sig = sign(&to_sign);
     format!("sv={sv}&sr={sr}&sp={sp}&se={}&sig={}", enc(se), enc(&sig))
@@ -717,6 +880,7 @@ impl Target {
             Auth::BlobOnly => Some(account_sas("rwdlacup", "b", "2099-01-01T00:00:00Z")),
             Auth::QueueServiceSas => Some(queue_service_sas("dq-sas")),
             Auth::BlobServiceSas => Some(blob_service_sas("dc1", "hello.txt")),
+            Auth::ContainerServiceSas => Some(service_sas("racwdl", "c", "dc1", "")),
             Auth::SharedKey | Auth::WrongKey | Auth::Anonymous => None,
         };
         if let Some(sas) = sas {
@@ -875,6 +1039,7 @@ fn xml_lines(body: &[u8]) -> Result<Vec<String>, String> {
     let mut path: Vec<String> = Vec::new();
     let mut lines = Vec::new();
     let mut declarations = 0;
+    let mut pending = String::new();
     let attributes = |e: &quick_xml::events::BytesStart<'_>, at: &str, lines: &mut Vec<String>| {
         for a in e.attributes().flatten() {
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
@@ -897,6 +1062,7 @@ fn xml_lines(body: &[u8]) -> Result<Vec<String>, String> {
                 }
             }
             Event::Start(e) => {
+                flush(&mut pending, &path, &mut lines);
                 path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
                 let at = path.join("/");
                 lines.push(at.clone());
@@ -904,6 +1070,7 @@ fn xml_lines(body: &[u8]) -> Result<Vec<String>, String> {
             }
             // `<A/>` is `<A></A>`.
             Event::Empty(e) => {
+                flush(&mut pending, &path, &mut lines);
                 path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
                 let at = path.join("/");
                 lines.push(at.clone());
@@ -912,24 +1079,38 @@ fn xml_lines(body: &[u8]) -> Result<Vec<String>, String> {
             }
             Event::Text(t) => {
                 let text = t.decode().map_err(|e| e.to_string())?;
-                let text = quick_xml::escape::unescape(&text)
-                    .map_err(|e| e.to_string())?
-                    .into_owned();
-                if !text.trim().is_empty() {
-                    let element = path.last().cloned().unwrap_or_default();
-                    lines.push(format!("{}={}", path.join("/"), normalise(&element, &text)));
-                }
+                let text = quick_xml::escape::unescape(&text).map_err(|e| e.to_string())?;
+                pending.push_str(&text);
             }
+            // A character reference is part of the text around it (`can&apos;t` is `can't`,
+            // whether or not a server escapes the apostrophe).
             Event::GeneralRef(r) => {
                 let name = String::from_utf8_lossy(&r).into_owned();
-                lines.push(format!("{}=&{name};", path.join("/")));
+                let entity = format!("&{name};");
+                match quick_xml::escape::unescape(&entity) {
+                    Ok(text) => pending.push_str(&text),
+                    Err(_) => pending.push_str(&entity),
+                }
             }
             Event::End(_) => {
+                flush(&mut pending, &path, &mut lines);
                 path.pop();
             }
-            Event::Eof => return Ok(lines),
+            Event::Eof => {
+                flush(&mut pending, &path, &mut lines);
+                return Ok(lines);
+            }
             _ => {}
         }
+    }
+}
+
+/// The text gathered in an element, as one line (`path=text`), when there is any.
+fn flush(pending: &mut String, path: &[String], lines: &mut Vec<String>) {
+    let text = std::mem::take(pending);
+    if !text.trim().is_empty() {
+        let element = path.last().cloned().unwrap_or_default();
+        lines.push(format!("{}={}", path.join("/"), normalise(&element, &text)));
     }
 }
 
@@ -1092,4 +1273,115 @@ fn a_body_with_two_xml_declarations_is_not_xml() {
     let doubled = br#"<?xml version="1.0" encoding="utf-8"?><?xml version="1.0" encoding="utf-8"?><BlockList/>"#;
     assert!(xml_lines(doubled).is_err());
     assert!(xml_lines(br#"<?xml version="1.0" encoding="utf-8"?><BlockList/>"#).is_ok());
+}
+
+/// One HTTP/1.1 exchange on a fresh connection, written by hand so that header names keep the
+/// case given (reqwest and hyper write them in lower case): the raw answer.
+async fn raw_exchange(
+    base: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[&str],
+    body: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let url = reqwest::Url::parse(base).unwrap();
+    let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let mut request = format!(
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nx-ms-version: 2021-08-06\r\n"
+    );
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn metadata_names_keep_the_case_the_client_wrote_as_on_azurite() {
+    let azurite = Azurite::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let world = World::new(Clock::Wall, MessageEncoding::Plain, "unused");
+        let sim = Simulation::start_world(world, Default::default())
+            .await
+            .unwrap();
+        let strip = |url: String| url.trim_end_matches("/probe").to_string();
+        let mut seen = Vec::new();
+        for base in [strip(azurite.container_url("probe")), sim.blob_endpoint()] {
+            let path = reqwest::Url::parse(&base).unwrap().path().to_string();
+            let q = |extra: &str| format!("{path}/case{extra}{SAS}");
+            // Several requests on their own connections; the container's and the blob's
+            // metadata, on the way in and on the way out (headers and XML).
+            raw_exchange(
+                &base,
+                "PUT",
+                &q("?restype=container&"),
+                &["x-ms-meta-ContainerName: A"],
+                "",
+            )
+            .await;
+            raw_exchange(
+                &base,
+                "PUT",
+                &q("/b?"),
+                &[
+                    "x-ms-blob-type: BlockBlob",
+                    "x-ms-meta-MixedCase: Yes",
+                    "X-MS-META-lower: no",
+                ],
+                "hi",
+            )
+            .await;
+            let head = raw_exchange(&base, "HEAD", &q("/b?"), &[], "").await;
+            let container = raw_exchange(&base, "GET", &q("?restype=container&"), &[], "").await;
+            let list = raw_exchange(
+                &base,
+                "GET",
+                &q("?restype=container&comp=list&include=metadata&"),
+                &[],
+                "",
+            )
+            .await;
+            raw_exchange(&base, "DELETE", &q("?restype=container&"), &[], "").await;
+            let header_names = |answer: &str| -> Vec<String> {
+                answer
+                    .lines()
+                    .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
+                    .filter(|n| n.to_ascii_lowercase().starts_with("x-ms-meta-"))
+                    .collect()
+            };
+            let metadata_xml = list
+                .split("<Metadata>")
+                .nth(1)
+                .and_then(|m| m.split("</Metadata>").next())
+                .unwrap_or_default()
+                .to_string();
+            seen.push((header_names(&head), header_names(&container), metadata_xml));
+        }
+        assert_eq!(
+            seen[0].0,
+            vec![
+                "x-ms-meta-MixedCase".to_string(),
+                "x-ms-meta-lower".to_string()
+            ],
+            "Azurite, the oracle, keeps the case: {seen:?}"
+        );
+        assert_eq!(seen[0], seen[1], "Azurite's names, then the simulation's");
+    });
 }

@@ -53,6 +53,10 @@ pub(crate) struct Args {
     /// it is printed (no key, connection string or SAS URLs).
     #[arg(long, requires = "account")]
     account_key_env: Option<String>,
+    /// Environment variable holding the account's second key (base64, as Node decodes it):
+    /// what it signs is authorized too, as Azure does for an account's two keys.
+    #[arg(long)]
+    secondary_key_env: Option<String>,
     /// Serve storage requests without authorization (neither Azure nor Azurite does).
     #[arg(long)]
     no_auth: bool,
@@ -108,6 +112,16 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         _ => None,
     };
+    let secondary = match &args.secondary_key_env {
+        Some(var) => {
+            let text = secret_from_env(var, "account key")?;
+            Some(
+                AccountKey::from_base64_lenient(&text)
+                    .map_err(|_| CmdError::usage(format!("${var} holds no base64 account key")))?,
+            )
+        }
+        None => None,
+    };
     let listeners = listeners(args.port)?;
     let timings = Timings {
         connection_test: Duration::from_secs(args.connection_test_seconds),
@@ -133,6 +147,9 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         sim.set_auth_checks(!args.no_auth);
         if let Some((name, key)) = &account {
             sim.set_account(name, key.clone());
+        }
+        if let Some(key) = secondary {
+            sim.set_secondary_key(key);
         }
         if let Some(fronts) = fronts {
             sim.reset_connections_on(fronts, faults.resets.clone())

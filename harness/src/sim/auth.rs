@@ -197,6 +197,9 @@ fn sas_time(text: &str) -> Option<SystemTime> {
 pub(crate) struct Authorizer<'a> {
     pub(crate) account: &'a str,
     pub(crate) key: &'a AccountKey,
+    /// The account's second key, when it has one: Azure gives every account two, so that one
+    /// can be rotated while the other signs.
+    pub(crate) secondary: Option<&'a AccountKey>,
 }
 
 impl Authorizer<'_> {
@@ -234,8 +237,7 @@ impl Authorizer<'_> {
             return Err(Refusal::AuthenticationFailed);
         };
         let get = |n: &str| param(&q, n).unwrap_or_default();
-        let key = self.key.bytes();
-        let (expected, account_sas) = if let Some(services) = param(&q, "ss") {
+        let (signed, account_sas) = if let Some(services) = param(&q, "ss") {
             let mut fields = vec![
                 self.account,
                 permissions,
@@ -251,7 +253,7 @@ impl Authorizer<'_> {
                 fields.push(get("ses"));
             }
             fields.push("");
-            (hmac(key, &fields.join("\n")), true)
+            (fields.join("\n"), true)
         } else {
             let canonical = match service {
                 Service::Queue => {
@@ -293,9 +295,9 @@ impl Authorizer<'_> {
                     get("rsct"),
                 ]);
             }
-            (hmac(key, &fields.join("\n")), false)
+            (fields.join("\n"), false)
         };
-        if !same(&expected, sig) {
+        if !self.signed(&signed, sig) {
             return Err(Refusal::AuthenticationFailed);
         }
         let expired = sas_time(expiry).is_none_or(|e| e <= now);
@@ -336,6 +338,13 @@ impl Authorizer<'_> {
         Ok(())
     }
 
+    /// Whether `signature` is `text` signed with either of the account's keys.
+    fn signed(&self, text: &str, signature: &str) -> bool {
+        std::iter::once(self.key)
+            .chain(self.secondary)
+            .any(|key| same(&hmac(key.bytes(), text), signature))
+    }
+
     fn shared_key(&self, request: &Request, auth: &str) -> Result<(), Refusal> {
         let Some(("SharedKey", credential)) = auth.split_once(' ') else {
             return Err(Refusal::AuthenticationFailed);
@@ -346,8 +355,7 @@ impl Authorizer<'_> {
         if account != self.account {
             return Err(Refusal::AuthenticationFailed);
         }
-        let expected = hmac(self.key.bytes(), &shared_key_string(request, account));
-        if same(&expected, signature) {
+        if self.signed(&shared_key_string(request, account), signature) {
             Ok(())
         } else {
             Err(Refusal::AuthenticationFailed)

@@ -14,6 +14,7 @@ use wiremock::Request;
 
 use super::auth::{Level, Needs};
 use super::http::{Reply, error, escape, header, http_date, storage_error};
+use super::lease::{self, Holder, Lease};
 use super::queues::{check_name, metadata, metadata_xml, tag};
 use super::world::World;
 
@@ -26,6 +27,7 @@ pub(crate) struct ContainerState {
     pub(crate) blobs: BTreeMap<String, BlobState>,
     /// Blocks put and not yet committed, per blob name: block id → bytes.
     pub(crate) staged: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(crate) lease: Lease,
 }
 
 /// One block blob.
@@ -46,6 +48,7 @@ pub(crate) struct BlobState {
     pub(crate) copy: Option<(String, String, usize, SystemTime)>,
     /// Its committed blocks (id, size), when Put Block List made it.
     pub(crate) blocks: Vec<(String, usize)>,
+    pub(crate) lease: Lease,
 }
 
 impl BlobState {
@@ -69,6 +72,7 @@ impl BlobState {
             content: content_headers(request),
             copy: None,
             blocks: Vec::new(),
+            lease: Lease::Available,
         }
     }
 }
@@ -151,6 +155,10 @@ pub(crate) enum BlobOp {
     SetBlobProperties,
     /// Set Blob Metadata.
     SetBlobMetadata,
+    /// Lease Blob (acquire, renew, change, release, break).
+    LeaseBlob,
+    /// Lease Container.
+    LeaseContainer,
 }
 
 impl BlobOp {
@@ -173,6 +181,8 @@ impl BlobOp {
             Self::GetBlockList => "GetBlockList",
             Self::SetBlobProperties => "SetBlobProperties",
             Self::SetBlobMetadata => "SetBlobMetadata",
+            Self::LeaseBlob => "LeaseBlob",
+            Self::LeaseContainer => "LeaseContainer",
         }
     }
 
@@ -185,15 +195,18 @@ impl BlobOp {
         };
         match self {
             Self::ListContainers => n(Level::Service, "l", ""),
-            Self::CreateContainer => n(Level::Container, "cw", "cw"),
-            Self::DeleteContainer => n(Level::Container, "d", "d"),
-            Self::GetContainerProperties => n(Level::Container, "r", "r"),
-            Self::SetContainerMetadata => n(Level::Container, "w", "w"),
+            // Operations on a container itself are not for a service SAS (no letter grants
+            // them): an account SAS or the key.
+            Self::CreateContainer => n(Level::Container, "cw", ""),
+            Self::DeleteContainer => n(Level::Container, "d", ""),
+            Self::GetContainerProperties => n(Level::Container, "r", ""),
+            Self::SetContainerMetadata => n(Level::Container, "w", ""),
             Self::ListBlobs => n(Level::Container, "l", "l"),
             Self::PutBlob | Self::CopyBlob | Self::PutBlockList => n(Level::Object, "cw", "cw"),
-            Self::PutBlock | Self::SetBlobProperties | Self::SetBlobMetadata => {
+            Self::PutBlock | Self::SetBlobProperties | Self::SetBlobMetadata | Self::LeaseBlob => {
                 n(Level::Object, "w", "w")
             }
+            Self::LeaseContainer => n(Level::Container, "w", ""),
             Self::GetBlockList => n(Level::Object, "r", "r"),
             Self::GetBlob | Self::GetBlobProperties => n(Level::Object, "r", "r"),
             Self::DeleteBlob => n(Level::Object, "d", "d"),
@@ -226,6 +239,8 @@ pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<BlobOp, 
             }
             ([_], "PUT", Some("container"), Some("metadata")) => BlobOp::SetContainerMetadata,
             ([_], "GET", Some("container"), Some("list")) => BlobOp::ListBlobs,
+            ([_], "PUT", Some("container"), Some("lease")) => BlobOp::LeaseContainer,
+            ([_, _, ..], "PUT", None, Some("lease")) => BlobOp::LeaseBlob,
             ([_, _, ..], "PUT", None, Some("block")) => BlobOp::PutBlock,
             ([_, _, ..], "PUT", None, Some("properties")) => BlobOp::SetBlobProperties,
             ([_, _, ..], "PUT", None, Some("metadata")) => BlobOp::SetBlobMetadata,
@@ -291,14 +306,13 @@ fn range(request: &Request, len: usize) -> Option<Result<(usize, usize), ()>> {
 }
 
 /// The headers a blob's properties go out in.
-fn blob_headers(mut r: Reply, b: &BlobState) -> Reply {
+fn blob_headers(mut r: Reply, b: &BlobState, now: SystemTime) -> Reply {
     r = r
         .header("last-modified", http_date(b.last_modified))
         .header("x-ms-creation-time", http_date(b.created))
         .header("etag", format!("\"{}\"", b.etag))
-        .header("x-ms-blob-type", "BlockBlob")
-        .header("x-ms-lease-state", "available")
-        .header("x-ms-lease-status", "unlocked")
+        .header("x-ms-blob-type", "BlockBlob");
+    r = lease_headers(r, &b.lease, now)
         .header("accept-ranges", "bytes")
         .header("x-ms-server-encrypted", "true");
     if let Some((id, source, size, done)) = &b.copy {
@@ -318,6 +332,103 @@ fn blob_headers(mut r: Reply, b: &BlobState) -> Reply {
         r = r.header(&format!("x-ms-meta-{k}"), v.clone());
     }
     r
+}
+
+/// The headers that say how a blob or container is leased, as of `now`.
+fn lease_headers(r: Reply, lease: &Lease, now: SystemTime) -> Reply {
+    let lease = lease.at(now);
+    let r = r
+        .header("x-ms-lease-state", lease.state())
+        .header("x-ms-lease-status", lease.status());
+    match lease.duration() {
+        Some(d) => r.header("x-ms-lease-duration", d),
+        None => r,
+    }
+}
+
+/// The List Blobs and List Containers elements of a lease, as of `now`.
+fn lease_xml(lease: &Lease, now: SystemTime) -> String {
+    let lease = lease.at(now);
+    let mut s = format!(
+        "<LeaseStatus>{}</LeaseStatus><LeaseState>{}</LeaseState>",
+        lease.status(),
+        lease.state()
+    );
+    if let Some(d) = lease.duration() {
+        s.push_str(&format!("<LeaseDuration>{d}</LeaseDuration>"));
+    }
+    s
+}
+
+/// The refusal of an operation a lease does not admit.
+fn lease_refusal(refusal: lease::Refusal, holder: Holder, request: &Request) -> Reply {
+    let (status, code, message) = refusal.answer(holder);
+    storage_error(status, code, message, request)
+}
+
+/// Whether the lease admits a write by this request (its `x-ms-lease-id`), or the refusal.
+fn admits_write(
+    lease: &Lease,
+    holder: Holder,
+    request: &Request,
+    now: SystemTime,
+) -> Result<(), Reply> {
+    lease
+        .admits_write(header(request, "x-ms-lease-id"), now)
+        .map_err(|r| lease_refusal(r, holder, request))
+}
+
+/// Whether the lease admits a read by this request, or the refusal.
+fn admits_read(
+    lease: &Lease,
+    holder: Holder,
+    request: &Request,
+    now: SystemTime,
+) -> Result<(), Reply> {
+    lease
+        .admits_read(header(request, "x-ms-lease-id"), now)
+        .map_err(|r| lease_refusal(r, holder, request))
+}
+
+/// A Lease Blob or Lease Container request applied to `lease` (replaced when granted): the
+/// answer, with the `etag` and `last_modified` of what it leases.
+fn lease_request(
+    request: &Request,
+    lease: &mut Lease,
+    fresh: String,
+    (etag, last_modified): (&str, SystemTime),
+    now: SystemTime,
+) -> Reply {
+    let action = match lease::action(|name| header(request, name)) {
+        Ok(action) => action,
+        Err((status, code, name)) => {
+            return super::http::detailed_error(
+                status,
+                code,
+                super::http::message_of(code),
+                &[("HeaderName", name.to_string())],
+                request,
+            );
+        }
+    };
+    let (next, granted) = match lease.apply(&action, now, fresh) {
+        Ok(granted) => granted,
+        Err(refusal) => return lease_refusal(refusal, Holder::Blob, request),
+    };
+    *lease = next;
+    let status = match (&action, &granted) {
+        (lease::Action::Acquire { .. }, _) => 201,
+        (_, lease::Granted::BreaksIn(_)) => 202,
+        _ => 200,
+    };
+    let reply = Reply::new(status)
+        .header("etag", format!("\"{etag}\""))
+        .header("last-modified", http_date(last_modified));
+    match granted {
+        lease::Granted::Id(id) => reply.header("x-ms-lease-id", id),
+        lease::Granted::Released => reply,
+        lease::Granted::BreaksIn(secs) => reply.header("x-ms-lease-time", secs.to_string()),
+    }
 }
 
 /// A content type clients may send that is a valid header value.
@@ -368,6 +479,7 @@ impl World {
                     metadata: metadata(request),
                     blobs: BTreeMap::new(),
                     staged: BTreeMap::new(),
+                    lease: Lease::Available,
                 };
                 self.containers.insert(name.to_string(), state);
                 return Reply::new(201)
@@ -375,10 +487,16 @@ impl World {
                     .header("last-modified", http_date(now));
             }
             BlobOp::DeleteContainer => {
-                return match self.containers.remove(name) {
-                    Some(_) => Reply::new(202),
-                    None => error(404, "ContainerNotFound", request),
+                let Some(container) = self.containers.get(name) else {
+                    return error(404, "ContainerNotFound", request);
                 };
+                if let Err(refusal) =
+                    admits_write(&container.lease, Holder::Container, request, now)
+                {
+                    return refusal;
+                }
+                self.containers.remove(name);
+                return Reply::new(202);
             }
             _ => {}
         }
@@ -386,16 +504,63 @@ impl World {
             return self.copy_blob(request, name, &blob_name(request, segments), now);
         }
         let fresh = self.etag();
+        let lease_id = matches!(op, BlobOp::LeaseBlob | BlobOp::LeaseContainer).then(|| {
+            uuid::Uuid::from_bytes(crate::seed::guid_bytes(
+                u64::from(self.seed),
+                self.serial(),
+                0x1ea5,
+            ))
+            .to_string()
+        });
         let Some(container) = self.containers.get_mut(name) else {
             return error(404, "ContainerNotFound", request);
         };
+        // Operations on the container itself that its lease guards as reads.
+        if matches!(
+            op,
+            BlobOp::GetContainerProperties | BlobOp::SetContainerMetadata
+        ) && let Err(refusal) = admits_read(&container.lease, Holder::Container, request, now)
+        {
+            return refusal;
+        }
+        // Operations on a blob that its lease guards.
+        if let Some(blob) = (segments.len() > 1).then(|| blob_name(request, segments)) {
+            let reads = matches!(
+                op,
+                BlobOp::GetBlob | BlobOp::GetBlobProperties | BlobOp::GetBlockList
+            );
+            let writes = matches!(
+                op,
+                BlobOp::PutBlob
+                    | BlobOp::PutBlock
+                    | BlobOp::PutBlockList
+                    | BlobOp::SetBlobProperties
+                    | BlobOp::SetBlobMetadata
+            );
+            let existing = container.blobs.get(&blob);
+            let held = existing.map(|b| b.lease.clone()).unwrap_or_default();
+            // Conditions are judged first (Delete Blob's below, with its own).
+            let conditions_first = matches!(op, BlobOp::DeleteBlob | BlobOp::LeaseBlob)
+                || (reads && existing.is_some());
+            if !conditions_first {
+                let check = if reads {
+                    admits_read(&held, Holder::Blob, request, now)
+                } else if writes {
+                    admits_write(&held, Holder::Blob, request, now)
+                } else {
+                    Ok(())
+                };
+                if let Err(refusal) = check {
+                    return refusal;
+                }
+            }
+        }
         match op {
             BlobOp::GetContainerProperties => {
-                let mut r = Reply::new(200)
+                let r = Reply::new(200)
                     .header("etag", format!("\"{}\"", container.etag))
-                    .header("last-modified", http_date(container.last_modified))
-                    .header("x-ms-lease-state", "available")
-                    .header("x-ms-lease-status", "unlocked")
+                    .header("last-modified", http_date(container.last_modified));
+                let mut r = lease_headers(r, &container.lease, now)
                     .header("x-ms-has-immutability-policy", "false")
                     .header("x-ms-has-legal-hold", "false");
                 for (k, v) in &container.metadata {
@@ -416,7 +581,45 @@ impl World {
                     .header("etag", format!("\"{}\"", container.etag))
                     .header("last-modified", http_date(now))
             }
-            BlobOp::ListBlobs => list_blobs(request, name, container, endpoint),
+            BlobOp::ListBlobs => list_blobs(request, name, container, endpoint, now),
+            BlobOp::LeaseContainer => {
+                let (etag, modified) = (container.etag.clone(), container.last_modified);
+                let mut reply = lease_request(
+                    request,
+                    &mut container.lease,
+                    lease_id.unwrap_or_default(),
+                    (&etag, modified),
+                    now,
+                );
+                // The container's words for the same refusals.
+                if reply.status >= 400 {
+                    reply = match lease::action(|n| header(request, n))
+                        .ok()
+                        .and_then(|a| container.lease.apply(&a, now, String::new()).err())
+                    {
+                        Some(refusal) => lease_refusal(refusal, Holder::Container, request),
+                        None => reply,
+                    };
+                }
+                reply
+            }
+            BlobOp::LeaseBlob => {
+                let blob = blob_name(request, segments);
+                let Some(b) = container.blobs.get_mut(&blob) else {
+                    return error(404, "BlobNotFound", request);
+                };
+                if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false) {
+                    return refusal;
+                }
+                let (etag, modified) = (b.etag.clone(), b.last_modified);
+                lease_request(
+                    request,
+                    &mut b.lease,
+                    lease_id.unwrap_or_default(),
+                    (&etag, modified),
+                    now,
+                )
+            }
             BlobOp::PutBlob => {
                 let blob = blob_name(request, segments);
                 put_blob(request, container, &blob, fresh, now)
@@ -429,14 +632,20 @@ impl World {
                 if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, true) {
                     return refusal;
                 }
-                get_blob(request, b, op == BlobOp::GetBlobProperties)
+                if let Err(refusal) = admits_read(&b.lease, Holder::Blob, request, now) {
+                    return refusal;
+                }
+                get_blob(request, b, op == BlobOp::GetBlobProperties, now)
             }
             BlobOp::DeleteBlob => {
                 let blob = blob_name(request, segments);
-                if let Some(b) = container.blobs.get(&blob)
-                    && let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false)
-                {
-                    return refusal;
+                if let Some(b) = container.blobs.get(&blob) {
+                    if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false) {
+                        return refusal;
+                    }
+                    if let Err(refusal) = admits_write(&b.lease, Holder::Blob, request, now) {
+                        return refusal;
+                    }
                 }
                 match container.blobs.remove(&blob) {
                     Some(_) => Reply::new(202).header("x-ms-delete-type-permanent", "true"),
@@ -459,6 +668,7 @@ impl World {
                 if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false) {
                     return refusal;
                 }
+                b.lease = b.lease.after_write(now);
                 if op == BlobOp::SetBlobMetadata {
                     b.metadata = metadata(request);
                 } else {
@@ -506,7 +716,43 @@ impl World {
         let Some(source) = header(request, "x-ms-copy-source").map(str::to_string) else {
             return error(400, "MissingRequiredHeader", request);
         };
-        let Some((from_container, from_blob)) = url::Url::parse(&source).ok().and_then(|u| {
+        let Ok(source_url) = url::Url::parse(&source) else {
+            return super::http::detailed_error(
+                400,
+                "InvalidHeaderValue",
+                super::http::message_of("InvalidHeaderValue"),
+                &[
+                    ("HeaderName", "x-ms-copy-source".to_string()),
+                    ("HeaderValue", source.clone()),
+                ],
+                request,
+            );
+        };
+        // A source that carries a SAS is read with it: a SAS that may not read it refuses the
+        // copy (Azurite asks its own service for the source's metadata with that SAS).
+        if self.check_auth && source_url.query_pairs().any(|(n, _)| n == "sig") {
+            let probe = Request {
+                url: source_url.clone(),
+                method: hyper::Method::HEAD,
+                headers: hyper::HeaderMap::new(),
+                body: Vec::new(),
+            };
+            if let Err(refusal) = super::admit(self, &probe, super::Endpoint::Blob) {
+                let code = refusal
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == "x-ms-error-code")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                return storage_error(
+                    refusal.status,
+                    "CannotVerifyCopySource",
+                    super::http::message_of(&code),
+                    request,
+                );
+            }
+        }
+        let Some((from_container, from_blob)) = Some(source_url).and_then(|u| {
             let path = u.path().trim_start_matches('/').to_string();
             let mut parts = path.splitn(3, '/');
             let (account, c, b) = (parts.next()?, parts.next()?, parts.next()?);
@@ -544,7 +790,21 @@ impl World {
             return error(404, "ContainerNotFound", request);
         };
         let given = metadata(request);
-        let created = target.blobs.get(blob).map_or(now, |b| b.created);
+        let existing = target.blobs.get(blob);
+        if header(request, "if-none-match") == Some("*") && existing.is_some() {
+            return error(409, "BlobAlreadyExists", request);
+        }
+        if let Some(b) = existing
+            && let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false)
+        {
+            return refusal;
+        }
+        // A leased destination is written only with its lease id; the copy keeps its lease.
+        let held = existing.map(|b| b.lease.clone()).unwrap_or_default();
+        if let Err(refusal) = admits_write(&held, Holder::Blob, request, now) {
+            return refusal;
+        }
+        let created = existing.map_or(now, |b| b.created);
         let size = original.body.len();
         target.blobs.insert(
             blob.to_string(),
@@ -559,6 +819,7 @@ impl World {
                 },
                 copy: Some((copy_id.clone(), source, size, now)),
                 blocks: Vec::new(),
+                lease: held.after_write(now),
                 ..original
             },
         );
@@ -570,6 +831,7 @@ impl World {
     }
 
     fn list_containers(&self, request: &Request, endpoint: &str) -> Reply {
+        let now = self.now();
         let prefix = query(request, "prefix").unwrap_or_default();
         let marker = query(request, "marker").unwrap_or_default();
         let max = match query(request, "maxresults").map(|m| m.parse::<usize>()) {
@@ -599,10 +861,11 @@ impl World {
         s.push_str(&format!("<MaxResults>{max}</MaxResults><Containers>"));
         for (n, c) in page {
             s.push_str(&format!(
-                "<Container><Name>{}</Name><Properties><Last-Modified>{}</Last-Modified><Etag>\"{}\"</Etag><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>",
+                "<Container><Name>{}</Name><Properties><Last-Modified>{}</Last-Modified><Etag>\"{}\"</Etag>{}<HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>",
                 escape(n),
                 http_date(c.last_modified),
-                c.etag
+                c.etag,
+                lease_xml(&c.lease, now),
             ));
             // Only metadata there is (Azurite leaves out an empty `<Metadata/>`).
             if with_metadata && !c.metadata.is_empty() {
@@ -637,6 +900,7 @@ impl World {
                 content: Default::default(),
                 copy: None,
                 blocks: Vec::new(),
+                lease: Lease::Available,
             },
         );
         true
@@ -692,9 +956,15 @@ fn put_blob(
         );
     }
     let created = existing.map_or(now, |b| b.created);
+    let lease = existing
+        .map(|b| b.lease.after_write(now))
+        .unwrap_or_default();
     // The upload's bytes become the blob's: taken, not copied.
     let body = std::mem::take(&mut request.body);
-    let state = BlobState::written(request, body, md5.clone(), (etag.clone(), created, now));
+    let state = BlobState {
+        lease,
+        ..BlobState::written(request, body, md5.clone(), (etag.clone(), created, now))
+    };
     container.blobs.insert(blob.to_string(), state);
     Reply::new(201)
         .header("etag", format!("\"{etag}\""))
@@ -703,10 +973,10 @@ fn put_blob(
         .header("x-ms-request-server-encrypted", "true")
 }
 
-fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
+fn get_blob(request: &Request, b: &BlobState, head: bool, now: SystemTime) -> Reply {
     let len = b.body.len();
     if head {
-        let mut reply = blob_headers(Reply::new(200), b)
+        let mut reply = blob_headers(Reply::new(200), b, now)
             .header("content-length", len.to_string())
             .header("content-type", b.content_type.clone());
         if !b.content_md5.is_empty() {
@@ -733,12 +1003,12 @@ fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
         }
     };
     match range(request, len) {
-        None => stored(blob_headers(Reply::new(200), b))
+        None => stored(blob_headers(Reply::new(200), b, now))
             .header("content-md5", md5_of(&b.body))
             .bytes(b.body.clone(), &b.content_type),
         Some(Ok((start, end))) => {
             let part = b.body.get(start..=end).unwrap_or_default().to_vec();
-            let mut reply = stored(blob_headers(Reply::new(206), b))
+            let mut reply = stored(blob_headers(Reply::new(206), b, now))
                 .header("content-range", format!("bytes {start}-{end}/{len}"));
             // The range's own MD5 when asked for (a client checking each piece it downloads).
             if header(request, "x-ms-range-get-content-md5")
@@ -754,7 +1024,13 @@ fn get_blob(request: &Request, b: &BlobState, head: bool) -> Reply {
     }
 }
 
-fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoint: &str) -> Reply {
+fn list_blobs(
+    request: &Request,
+    name: &str,
+    container: &ContainerState,
+    endpoint: &str,
+    now: SystemTime,
+) -> Reply {
     let prefix = query(request, "prefix").unwrap_or_default();
     let delimiter = query(request, "delimiter").unwrap_or_default();
     let marker = query(request, "marker").unwrap_or_default();
@@ -812,7 +1088,7 @@ fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoin
         match b {
             Some(b) => {
                 s.push_str(&format!(
-                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type>{}{}{}<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
+                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type>{}{}{}<BlobType>BlockBlob</BlobType>{}<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
                     escape(n),
                     http_date(b.created),
                     http_date(b.last_modified),
@@ -826,6 +1102,7 @@ fn list_blobs(request: &Request, name: &str, container: &ContainerState, endpoin
                         format!("<Content-MD5>{}</Content-MD5>", b.content_md5)
                     },
                     content_xml(b, 2..4),
+                    lease_xml(&b.lease, now),
                     http_date(b.created),
                 ));
                 if with_metadata && !b.metadata.is_empty() {
@@ -895,7 +1172,10 @@ fn preconditions(
             request,
         ));
     }
-    let not_modified = header(request, "if-none-match").is_some_and(matches)
+    // A write's `If-None-Match: *` on something that exists is let through, as Azurite does
+    // (Put Blob, Put Block List and Copy Blob refuse it themselves, with 409).
+    let none_match = header(request, "if-none-match").filter(|l| read || l.trim() != "*");
+    let not_modified = none_match.is_some_and(matches)
         || since("if-modified-since").is_some_and(|t| secs(modified) <= secs(t));
     if not_modified {
         if read {
@@ -1006,8 +1286,12 @@ fn put_block_list(
     let md5 = header(request, "x-ms-blob-content-md5")
         .unwrap_or_default()
         .to_string();
+    let lease = committed
+        .map(|b| b.lease.after_write(now))
+        .unwrap_or_default();
     let state = BlobState {
         blocks,
+        lease,
         ..BlobState::written(request, body, md5, (etag.clone(), created, now))
     };
     container.blobs.insert(blob.to_string(), state);
@@ -1042,6 +1326,10 @@ fn block_list(body: &[u8]) -> Option<Vec<(String, String)>> {
                 if let Some(kind) = &current {
                     out.push((kind.clone(), t.decode().ok()?.trim().to_string()));
                 }
+            }
+            // `<BlockList/>`: the empty list (a blob of no blocks).
+            quick_xml::events::Event::Empty(e) if e.name().as_ref() == b"BlockList" => {
+                root = true;
             }
             quick_xml::events::Event::End(_) => current = None,
             quick_xml::events::Event::Eof => break,

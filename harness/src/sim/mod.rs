@@ -14,8 +14,10 @@
 mod auth;
 mod blobs;
 mod faults;
+mod header_case;
 mod http;
 mod journal;
+mod lease;
 mod queues;
 mod reset;
 mod serve;
@@ -143,6 +145,7 @@ fn admit<'r>(
         let authorizer = auth::Authorizer {
             account: &world.account,
             key: &world.account_key,
+            secondary: world.secondary_key.as_ref(),
         };
         if let Err(refusal) = authorizer.check(
             request,
@@ -668,6 +671,7 @@ impl Simulation {
                 last_modified: now,
                 metadata: Default::default(),
                 blobs: Default::default(),
+                lease: Default::default(),
             });
     }
 
@@ -730,6 +734,11 @@ impl Simulation {
         let mut world = self.lock();
         world.account = account.to_string();
         world.account_key = key;
+    }
+
+    /// Gives the account a second key: what either key signs is authorized.
+    pub fn set_secondary_key(&self, key: AccountKey) {
+        self.lock().secondary_key = Some(key);
     }
 
     /// Whether storage requests must be authorized (on by default, as in Azure and Azurite).

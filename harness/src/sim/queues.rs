@@ -83,11 +83,22 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
 
 /// The `x-ms-meta-*` headers of a request, names lower-cased.
 pub(crate) fn metadata(request: &Request) -> BTreeMap<String, String> {
+    // Names in the case the client wrote them, when the server saw it (hyper lowers them).
+    let cased: Vec<&str> = request
+        .headers
+        .get(super::header_case::CASE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').collect())
+        .unwrap_or_default();
     request
         .headers
         .iter()
         .filter_map(|(n, v)| {
             let name = n.as_str().strip_prefix("x-ms-meta-")?;
+            let name = cased
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(name))
+                .map_or(name, |c| *c);
             Some((name.to_string(), v.to_str().unwrap_or_default().to_string()))
         })
         .collect()

@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
+
+use super::header_case::{CASE_HEADER, CaseTap, CasedNames, Cases};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -103,15 +105,31 @@ impl Server {
                 // Numbered across the simulation's servers, in the order they were accepted.
                 let connection = service.next_connection();
                 let open = std::sync::Arc::clone(&open);
+                let cases = std::sync::Arc::new(std::sync::Mutex::new(Cases::default()));
+                let stream = CaseTap::new(stream, std::sync::Arc::clone(&cases));
                 connections.spawn(async move {
                     let _counted = Open::count(&open);
                     let handler = service_fn(move |request| {
                         let service = service.clone();
                         let now = open.load(std::sync::atomic::Ordering::Relaxed);
+                        // Taken for every request, in order, so each gets its own head's names.
+                        let cases = std::sync::Arc::clone(&cases);
+                        let cased = cases
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .incoming
+                            .take();
                         async move {
-                            Ok::<_, Infallible>(
-                                answer(&service, address, (connection, now), request).await,
-                            )
+                            let mut response =
+                                answer(&service, address, (connection, now), request, cased).await;
+                            // Its head is the next thing written on the connection.
+                            if let Some(CasedNames(names)) = response.extensions_mut().remove() {
+                                cases
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                    .outgoing = names;
+                            }
+                            Ok::<_, Infallible>(response)
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -166,8 +184,16 @@ async fn answer(
     address: SocketAddr,
     connection: (u64, u32),
     request: hyper::Request<hyper::body::Incoming>,
+    cased: Option<Vec<String>>,
 ) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // The metadata names as the client wrote them, for the world (never a client's own).
+    parts.headers.remove(CASE_HEADER);
+    if let Some(names) = cased.filter(|n| !n.is_empty())
+        && let Ok(value) = hyper::header::HeaderValue::from_str(&names.join(","))
+    {
+        parts.headers.insert(CASE_HEADER, value);
+    }
     let target = parts
         .uri
         .path_and_query()
@@ -250,6 +276,17 @@ fn too_large() -> hyper::Response<Full<Bytes>> {
 
 fn response(reply: Reply, head: bool) -> hyper::Response<Full<Bytes>> {
     let mut builder = hyper::Response::builder().status(reply.status);
+    // Metadata names not in lower case, for the connection to write in their case.
+    let cased: Vec<String> = reply
+        .headers
+        .iter()
+        .filter_map(|(n, _)| n.strip_prefix("x-ms-meta-"))
+        .filter(|n| n.chars().any(|c| c.is_ascii_uppercase()))
+        .map(str::to_string)
+        .collect();
+    if !cased.is_empty() {
+        builder = builder.extension(CasedNames(cased));
+    }
     for (name, value) in &reply.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

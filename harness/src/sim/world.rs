@@ -108,6 +108,8 @@ pub struct World {
     /// The storage account the services answer for, and its key.
     pub(crate) account: String,
     pub(crate) account_key: AccountKey,
+    /// The account's second key, when it is given one.
+    pub(crate) secondary_key: Option<AccountKey>,
     /// Whether storage requests must be authorized (Shared Key or SAS), as Azure and Azurite
     /// require; off only when asked for.
     pub(crate) check_auth: bool,
@@ -167,6 +169,7 @@ impl World {
             account: super::auth::DEV_ACCOUNT.to_string(),
             account_key: AccountKey::from_base64(super::auth::DEV_KEY)
                 .unwrap_or_else(|_| AccountKey::from_bytes(Vec::new())),
+            secondary_key: None,
             check_auth: true,
             projects: BTreeMap::new(),
             pending: Vec::new(),

@@ -24,6 +24,28 @@ impl AccountKey {
             .map(Self)
     }
 
+    /// From base64 text as Node's decoder reads it (the JS SDK signs so): the URL-safe
+    /// alphabet too, padding optional. A key like Azurite's test key `testing_key` decodes.
+    pub fn from_base64_lenient(text: &str) -> Result<Self, base64::DecodeError> {
+        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+        let normal: String = text
+            .trim()
+            .chars()
+            .map(|c| match c {
+                '-' => '+',
+                '_' => '/',
+                c => c,
+            })
+            .collect();
+        let engine = GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            GeneralPurposeConfig::new()
+                .with_decode_allow_trailing_bits(true)
+                .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+        );
+        engine.decode(normal).map(Self)
+    }
+
     /// From the decoded bytes.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self(bytes)
