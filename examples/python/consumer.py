@@ -16,6 +16,10 @@ What it does right:
   retried only after looking (GetProjects) whether it took effect;
 - stops cleanly on SIGTERM.
 
+With --copy-to CONTAINER it keeps each backup by copying it, within the account, into that
+container (a model registry, say) instead of downloading it: Copy Blob reads every byte of the
+backup for it, which cvnotify counts as fetching it.
+
 `--bug NAME` makes it commit one mistake, so that the tests can check that cvnotify catches
 each (the detection table in the README). Configuration comes from the environment `cvnotify
 verify` (or your CI) gives: AZURE_STORAGE_CONNECTION_STRING, CVNOTIFY_QUEUE_NAME, and for
@@ -103,6 +107,7 @@ def image(tag, n):
 class Consumer:
     def __init__(self, args):
         self.bug = args.bug
+        self.copy_to = args.copy_to
         connection = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
         self.account = dict(
             kv.split("=", 1) for kv in connection.split(";") if "=" in kv
@@ -136,6 +141,20 @@ class Consumer:
             name = f"{content['projectId']} - {content['iterationId']}.ONNX"
         else:
             container, name = blob_of(uri, self.account)
+        if self.copy_to:
+            registry = self.blobs.get_container_client(self.copy_to)
+            try:
+                registry.create_container()
+            except ResourceExistsError:
+                pass
+            source = self.blobs.get_blob_client(container, name)
+            try:
+                copy = registry.get_blob_client(name).start_copy_from_url(source.url)
+            except HttpResponseError as e:
+                self.log(f"cannot copy {name}: {e.status_code} {e.error_code}")
+                return
+            self.log(f"copied the backup {name} into {self.copy_to} ({copy['copy_status']})")
+            return
         try:
             data = self.blobs.get_blob_client(container, name).download_blob().readall()
         except HttpResponseError as e:
@@ -336,6 +355,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bug", choices=BUGS, help="commit this mistake (for cvnotify's own tests)")
     parser.add_argument("--configure", action="store_true", help="create, train and export a project first")
+    parser.add_argument("--copy-to", metavar="CONTAINER", help="keep each backup by copying it into CONTAINER")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -835,3 +835,21 @@ fn every_scenario_and_every_run_has_ids_of_its_own_and_a_seed_repeats_them() {
         .unwrap();
     assert!(time > 0.5, "{suite}");
 }
+
+#[test]
+fn a_consumer_that_keeps_backups_by_copying_them_fetches_them() {
+    // Copy Blob reads every byte of the announced backup for the client, as a download would.
+    let scenarios = ["happy", "two-platforms", "renamed-backup", "large-backup"];
+    let mut flags = vec!["--duty", "fetch-backups"];
+    for s in &scenarios {
+        flags.extend(["--scenario", s]);
+    }
+    let consumer = consumer();
+    let (code, report, stderr) = verify(&flags, &[&python(), &consumer, "--copy-to", "registry"]);
+    let verdicts = clients(&report);
+    assert_eq!(verdicts.len(), scenarios.len(), "{stderr}");
+    for (scenario, verdict, findings) in &verdicts {
+        assert_eq!(verdict, "PASS", "{scenario}: {findings:?}\n{stderr}");
+    }
+    assert_eq!(code, Some(0), "{stderr}");
+}

@@ -265,6 +265,8 @@ pub struct Request {
     /// Put Message: digests of what the text holds (its base64 decoding or encoding, the
     /// string fields of a JSON object), so that a message moved in an envelope is recognised.
     pub holds: Vec<String>,
+    /// Copy Blob: the source blob (`container/name`), when it is in the account.
+    pub copy_source: Option<String>,
     /// Get Messages and Update Message: the visibility timeout asked for, in seconds (0 on an
     /// Update Message releases the message for another receive).
     pub visibility_timeout: Option<u64>,
@@ -789,6 +791,14 @@ impl ClientJudge {
                 if let Some(b) = &r.blob {
                     self.own_blobs.insert(b.clone());
                 }
+                // Copying an announced backup (into a registry container, say) is fetching
+                // it: the service reads every byte for the client.
+                if call == Call::CopyBlob
+                    && ok(r.status)
+                    && let Some(source) = &r.copy_source
+                {
+                    self.read_announced(at, evidence, source, None);
+                }
             }
             Call::GetBlob => self.fetched(at, evidence, &r),
             _ => {}
@@ -994,25 +1004,40 @@ impl ClientJudge {
         }
     }
 
+    /// A successful read of `blob` (a `range` of it, or all of it): whether it is an announced
+    /// backup, whose coverage and notification it then advances.
+    fn read_announced(
+        &mut self,
+        at: Timestamp,
+        evidence: u32,
+        blob: &str,
+        range: Option<&str>,
+    ) -> bool {
+        let Some((message, coverage)) = self.announced.get_mut(blob) else {
+            return false;
+        };
+        coverage.read(range);
+        let message = message.clone();
+        let latest = self
+            .messages
+            .get(&message)
+            .and_then(|m| m.receipts.len().checked_sub(1));
+        if let Some(k) = latest {
+            self.act(&message, k, evidence, at);
+        }
+        true
+    }
+
     fn fetched(&mut self, at: Timestamp, evidence: u32, r: &Request) {
         let Some(blob) = r.blob.clone() else { return };
-        match self.announced.get_mut(&blob) {
-            Some((message, coverage)) => {
-                if !ok(r.status) {
-                    return;
-                }
-                coverage.read(r.range.as_deref());
-                let message = message.clone();
-                let latest = self
-                    .messages
-                    .get(&message)
-                    .and_then(|m| m.receipts.len().checked_sub(1));
-                if let Some(k) = latest {
-                    self.act(&message, k, evidence, at);
+        match self.announced.contains_key(&blob) {
+            true => {
+                if ok(r.status) {
+                    self.read_announced(at, evidence, &blob, r.range.as_deref());
                 }
             }
-            None if self.own_blobs.contains(&blob) => {}
-            None => self.find(
+            false if self.own_blobs.contains(&blob) => {}
+            false => self.find(
                 ClientFindingCode::UnannouncedBlobFetched,
                 evidence,
                 at,

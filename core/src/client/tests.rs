@@ -796,3 +796,48 @@ fn a_backup_downloaded_in_ranges_counts_once_they_cover_it() {
     j.request(3, Call::GetBlob, |r| r.blob = Some("c/big".into()));
     assert!(details(&j, ClientFindingCode::BackupNotFetched).is_empty());
 }
+
+#[test]
+fn copying_an_announced_backup_fetches_it_and_a_failed_copy_does_not() {
+    let duties = Duties {
+        fetch_backups: true,
+        configure: false,
+    };
+    let run = |status: u16, source: &str| {
+        let mut j = Journal::new(duties);
+        j.feed(
+            0,
+            ClientEvent::Delivered(Delivered {
+                queue: "q".into(),
+                message_id: "m1".into(),
+                class: MessageClass::Notification,
+                blob: Some("c/big".into()),
+                digest: None,
+                status: None,
+                base64: false,
+                blob_size: Some(100),
+            }),
+        );
+        j.receive(1, &[("m1", "a")]);
+        j.request(2, Call::CopyBlob, |r| {
+            r.blob = Some("registry/model.onnx".into());
+            r.copy_source = Some(source.into());
+            r.status = status;
+        });
+        j.delete(3, "m1", "a", 204);
+        j
+    };
+    let copied = run(202, "c/big");
+    assert!(copied.judge.work_done());
+    assert_eq!(copied.codes(), vec![]);
+    // Refused, or a copy of something else: the backup was not fetched.
+    for j in [run(403, "c/big"), run(202, "c/other")] {
+        assert!(!j.judge.work_done());
+        assert_eq!(
+            details(&j, ClientFindingCode::BackupNotFetched).len(),
+            1,
+            "{:?}",
+            j.codes()
+        );
+    }
+}

@@ -187,6 +187,21 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
             if rest.len() > 1 {
                 line.blob = Some(super::blobs::blob_name(request, rest));
             }
+            // A copy's source in the same account, as `container/name`.
+            line.copy_source = super::http::header(request, "x-ms-copy-source")
+                .and_then(|source| url::Url::parse(source).ok())
+                .and_then(|u| {
+                    let path = u.path().trim_start_matches('/').to_string();
+                    let mut parts = path.splitn(3, '/');
+                    let (account, container, blob) = (parts.next()?, parts.next()?, parts.next()?);
+                    (Some(account) == segments.first().copied() && !blob.is_empty()).then(|| {
+                        format!(
+                            "{}/{}",
+                            super::blobs::percent_decoded(container),
+                            super::blobs::percent_decoded(blob).replace('\\', "/")
+                        )
+                    })
+                });
             line.range = super::http::header(request, "x-ms-range")
                 .or_else(|| super::http::header(request, "range"))
                 .map(str::to_string);

@@ -365,6 +365,7 @@ pub fn request(r: RequestLine) -> client::Request {
         storage_options: r.storage_options,
         digest: r.digest,
         holds: r.holds.into_vec(),
+        copy_source: r.copy_source,
         visibility_timeout: r.visibility_timeout.map(u64::from),
         connection: r.connection,
         open_connections: r.open_connections,

@@ -105,6 +105,7 @@ struct RawLine<'a> {
     signal: Option<i32>,
     partial: Option<bool>,
     holds: Option<Vec<String>>,
+    copy_source: Option<String>,
     notification_status: Option<String>,
     left: Option<u32>,
     blob_size: Option<u64>,
@@ -193,6 +194,7 @@ optional_fields! {
     signal: "signal",
     partial: "partial",
     holds: "holds",
+    copy_source: "copySource",
     notification_status: "notificationStatus",
     left: "left",
     blob_size: "blobSize",
@@ -306,6 +308,7 @@ fn allowed(kind: &str) -> Option<u64> {
                     "openConnections",
                     "clientRequest",
                     "holds",
+                    "copySource",
                 ])
             }
         }
@@ -409,6 +412,7 @@ impl RawLine<'_> {
                 queue: self.queue,
                 container: self.container,
                 blob: self.blob,
+                copy_source: self.copy_source,
                 range: self.range,
                 message_id: self.message_id,
                 pop_receipt: self.pop_receipt,

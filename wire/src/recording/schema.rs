@@ -284,6 +284,10 @@ pub struct RequestLine {
     /// The blob (not percent-encoded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
+    /// Copy Blob: the source blob (`container/name`, not percent-encoded), when it is in the
+    /// account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_source: Option<String>,
     /// A Get Blob's range (`bytes=0-99`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
