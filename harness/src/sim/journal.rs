@@ -200,6 +200,7 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
                             super::blobs::percent_decoded(container),
                             super::blobs::percent_decoded(blob).replace('\\', "/")
                         )
+                        .into_boxed_str()
                     })
                 });
             line.range = super::http::header(request, "x-ms-range")

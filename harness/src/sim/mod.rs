@@ -444,7 +444,7 @@ impl Service {
                 scratch,
             );
             if let Some(j) = &mut world.journal {
-                j.push(crate::recording::Line::Request(line));
+                j.push(crate::recording::Line::Request(Box::new(line)));
             }
         }
         (out.reply, Duration::from_millis(out.delay_ms))

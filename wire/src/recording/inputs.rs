@@ -241,7 +241,7 @@ pub fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
         }
         Line::Request(r) => Item::Client {
             at: r.at.0,
-            event: ClientEvent::Request(request(r)),
+            event: ClientEvent::Request(request(*r)),
         },
         Line::Delivered(d) => Item::Client {
             at: d.at.0,
@@ -365,7 +365,7 @@ pub fn request(r: RequestLine) -> client::Request {
         storage_options: r.storage_options,
         digest: r.digest,
         holds: r.holds.into_vec(),
-        copy_source: r.copy_source,
+        copy_source: r.copy_source.map(String::from),
         visibility_timeout: r.visibility_timeout.map(u64::from),
         connection: r.connection,
         open_connections: r.open_connections,

@@ -402,7 +402,7 @@ impl RawLine<'_> {
                 name: required(self.name, "name", k)?,
                 size: self.size,
             }),
-            "request" => Line::Request(RequestLine {
+            "request" => Line::Request(Box::new(RequestLine {
                 at: required(self.at, "at", k)?,
                 service: required(self.service, "service", k)?,
                 call: required(self.call, "call", k)?,
@@ -412,7 +412,7 @@ impl RawLine<'_> {
                 queue: self.queue,
                 container: self.container,
                 blob: self.blob,
-                copy_source: self.copy_source,
+                copy_source: self.copy_source.map(String::into_boxed_str),
                 range: self.range,
                 message_id: self.message_id,
                 pop_receipt: self.pop_receipt,
@@ -429,7 +429,7 @@ impl RawLine<'_> {
                 connection: self.connection,
                 open_connections: self.open_connections,
                 client_request: self.client_request,
-            }),
+            })),
             "delivered" => Line::Delivered(DeliveredLine {
                 at: required(self.at, "at", k)?,
                 queue: required(self.queue, "queue", k)?,

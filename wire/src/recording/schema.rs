@@ -182,7 +182,7 @@ pub enum Line {
     /// Time passed.
     Tick(TickLine),
     /// A client's request to the simulation, and the answer (version 3).
-    Request(RequestLine),
+    Request(Box<RequestLine>),
     /// A message the simulation delivered to a client's queue (version 3).
     Delivered(DeliveredLine),
     /// The client's process started or ended (version 3).
@@ -287,7 +287,7 @@ pub struct RequestLine {
     /// Copy Blob: the source blob (`container/name`, not percent-encoded), when it is in the
     /// account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copy_source: Option<String>,
+    pub copy_source: Option<Box<str>>,
     /// A Get Blob's range (`bytes=0-99`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
