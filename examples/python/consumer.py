@@ -121,7 +121,9 @@ class Consumer:
         self.queue = QueueClient.from_connection_string(connection, name, retry_policy=retry)
         self.poison = QueueClient.from_connection_string(connection, name + "-poison", retry_policy=retry)
         self.blobs = BlobServiceClient.from_connection_string(connection, retry_policy=retry)
-        self.work = tempfile.mkdtemp(prefix="cvnotify-consumer-")
+        # Where backups are saved; removed when the consumer ends (nothing left behind).
+        self.workdir = tempfile.TemporaryDirectory(prefix="cvnotify-consumer-")
+        self.work = self.workdir.name
         self.visibility = 1 if self.bug in ("stale-receipt", "processed-twice") else 30
         self.handled = 0
         self.exported_projects = set()

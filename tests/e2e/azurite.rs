@@ -111,6 +111,7 @@ impl Drop for Azurite {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self._dir);
     }
 }
 

@@ -180,10 +180,34 @@ pub(crate) fn cvnotify_env(args: &[&str], env: &[(&str, &str)]) -> std::process:
         .unwrap()
 }
 
-/// A fresh temporary directory for one test.
-pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh temporary directory for one test, removed with what it holds when the test is done
+/// with it (a test leaves nothing behind).
+pub(crate) fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("cvnotify-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// A directory removed when dropped.
+#[derive(Debug)]
+pub(crate) struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
