@@ -125,6 +125,8 @@ enum Auth {
     BlobServiceSas,
     /// A blob service SAS for container `dc1` (`sr=c`) with every permission.
     ContainerServiceSas,
+    /// An account SAS that may create, read and list, but not write.
+    CreateOnly,
 }
 
 /// One request, as a template: `{name}` in the path, query or body is a value captured from an
@@ -482,6 +484,24 @@ fn steps() -> Vec<Step> {
         ),
         step("delete blob, if none match any", Blob, "DELETE", "dc1/copy.txt")
             .header("if-none-match", "*"),
+        step("set blob properties, none given", Blob, "PUT", "dc1/copy.txt").query("comp=properties"),
+        step("head after set properties, none given", Blob, "HEAD", "dc1/copy.txt"),
+        step("get after set properties, none given", Blob, "GET", "dc1/copy.txt"),
+        step("list after set properties, none given", Blob, "GET", "dc1")
+            .query("restype=container&comp=list&prefix=copy"),
+        step("put block list, if none match any, onto a blob", Blob, "PUT", "dc1/copy.txt")
+            .query("comp=blocklist")
+            .header("if-none-match", "*")
+            .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList/>"),
+        step("put block list, if match on no blob", Blob, "PUT", "dc1/nothing.txt")
+            .query("comp=blocklist")
+            .header("if-match", "\"0x8D0000000000000\"")
+            .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList/>"),
+        step("put blob, if match any on no blob", Blob, "PUT", "dc1/nothing.txt")
+            .header("x-ms-blob-type", "BlockBlob")
+            .header("if-match", "*")
+            .body("x"),
+        step("delete the blob put if match any", Blob, "DELETE", "dc1/nothing.txt"),
         step("put block list, empty", Blob, "PUT", "dc1/none.txt")
             .query("comp=blocklist")
             .body("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList/>"),
@@ -600,6 +620,39 @@ fn steps() -> Vec<Step> {
             .query("restype=container")
             .header("x-ms-lease-id", LEASE_A),
         step("delete the copy", Blob, "DELETE", "dc1/copy.txt"),
+        // Public read access, given when a container is created.
+        step("create container, public blobs", Blob, "PUT", "dc-public")
+            .query("restype=container")
+            .header("x-ms-blob-public-access", "blob"),
+        step("create container, public container", Blob, "PUT", "dc-open")
+            .query("restype=container")
+            .header("x-ms-blob-public-access", "container"),
+        step("put a blob in the public container", Blob, "PUT", "dc-open/model.onnx")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("model"),
+        step("put a blob in the public-blob container", Blob, "PUT", "dc-public/model.onnx")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("model"),
+        step("public container's properties", Blob, "GET", "dc-open").query("restype=container"),
+        step("list containers, public ones", Blob, "GET", "")
+            .query("comp=list&prefix=dc-"),
+        step("anonymous, get blob, public container", Blob, "GET", "dc-open/model.onnx")
+            .auth(Auth::Anonymous),
+        step("anonymous, list blobs, public container", Blob, "GET", "dc-open")
+            .query("restype=container&comp=list")
+            .auth(Auth::Anonymous),
+        step("anonymous, get blob, public blobs", Blob, "GET", "dc-public/model.onnx")
+            .auth(Auth::Anonymous),
+        step("anonymous, list blobs, public blobs", Blob, "GET", "dc-public")
+            .query("restype=container&comp=list")
+            .auth(Auth::Anonymous),
+        step("anonymous, put blob, public container", Blob, "PUT", "dc-open/x")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("x")
+            .auth(Auth::Anonymous),
+        step("delete the public container", Blob, "DELETE", "dc-open").query("restype=container"),
+        step("delete the public-blob container", Blob, "DELETE", "dc-public")
+            .query("restype=container"),
         step("put block", Blob, "PUT", "dc1/staged.txt")
             .query("comp=block&blockid=QUFBQQ%3D%3D")
             .body("aaa"),
@@ -739,6 +792,21 @@ fn steps() -> Vec<Step> {
             .auth(Auth::ReadOnly),
         step("blob service SAS, its blob", Blob, "GET", "dc1/hello.txt").auth(Auth::BlobServiceSas),
         step("blob service SAS, another blob", Blob, "GET", "dc1/empty").auth(Auth::BlobServiceSas),
+        step("create-only SAS, put a new blob", Blob, "PUT", "dc1/created-once")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("x")
+            .auth(Auth::CreateOnly),
+        step("create-only SAS, put it again", Blob, "PUT", "dc1/created-once")
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("y")
+            .auth(Auth::CreateOnly),
+        step("create-only SAS, copy onto it", Blob, "PUT", "dc1/created-once")
+            .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/empty?{SAS}"))
+            .auth(Auth::CreateOnly),
+        step("delete the blob made once", Blob, "DELETE", "dc1/created-once"),
+        step("unknown operation, bad signature", Blob, "GET", "dc1")
+            .query("restype=container&comp=nosuchthing")
+            .auth(Auth::BadSignature),
         step("container service SAS, list blobs", Blob, "GET", "dc1")
             .query("restype=container&comp=list&prefix=empty")
             .auth(Auth::ContainerServiceSas),
@@ -881,6 +949,7 @@ impl Target {
             Auth::QueueServiceSas => Some(queue_service_sas("dq-sas")),
             Auth::BlobServiceSas => Some(blob_service_sas("dc1", "hello.txt")),
             Auth::ContainerServiceSas => Some(service_sas("racwdl", "c", "dc1", "")),
+            Auth::CreateOnly => Some(account_sas("rlac", "bq", "2099-01-01T00:00:00Z")),
             Auth::SharedKey | Auth::WrongKey | Auth::Anonymous => None,
         };
         if let Some(sas) = sas {

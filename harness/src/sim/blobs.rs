@@ -28,12 +28,56 @@ pub(crate) struct ContainerState {
     /// Blocks put and not yet committed, per blob name: block id → bytes.
     pub(crate) staged: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pub(crate) lease: Lease,
+    /// Anonymous read access given when it was created (`x-ms-blob-public-access`): to its
+    /// blobs (`blob`), or to its blobs and their list (`container`).
+    pub(crate) public_access: Option<PublicAccess>,
+}
+
+/// Which anonymous reads a container allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PublicAccess {
+    /// Its blobs' contents and properties.
+    Blob,
+    /// Those, its properties and the list of its blobs.
+    Container,
+}
+
+impl PublicAccess {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "blob" => Some(Self::Blob),
+            "container" => Some(Self::Container),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Blob => "blob",
+            Self::Container => "container",
+        }
+    }
+
+    /// Whether it lets a request without credentials do `op` (as Azurite's list has it).
+    pub(crate) fn allows(self, op: BlobOp) -> bool {
+        let blob_reads = matches!(
+            op,
+            BlobOp::GetBlob | BlobOp::GetBlobProperties | BlobOp::GetBlockList
+        );
+        match self {
+            Self::Blob => blob_reads,
+            Self::Container => {
+                blob_reads || matches!(op, BlobOp::GetContainerProperties | BlobOp::ListBlobs)
+            }
+        }
+    }
 }
 
 /// One block blob.
 #[derive(Debug, Clone)]
 pub(crate) struct BlobState {
     pub(crate) body: Vec<u8>,
+    /// Its content type; empty when Set Blob Properties cleared it (then none is answered).
     pub(crate) content_type: String,
     pub(crate) content_md5: String,
     pub(crate) etag: String,
@@ -472,8 +516,27 @@ impl World {
                 if self.containers.contains_key(name) {
                     return error(409, "ContainerAlreadyExists", request);
                 }
+                let public_access = match header(request, "x-ms-blob-public-access") {
+                    None | Some("") => None,
+                    Some(text) => match PublicAccess::parse(text) {
+                        Some(access) => Some(access),
+                        None => {
+                            return super::http::detailed_error(
+                                400,
+                                "InvalidHeaderValue",
+                                super::http::message_of("InvalidHeaderValue"),
+                                &[
+                                    ("HeaderName", "x-ms-blob-public-access".to_string()),
+                                    ("HeaderValue", text.to_string()),
+                                ],
+                                request,
+                            );
+                        }
+                    },
+                };
                 let etag = self.etag();
                 let state = ContainerState {
+                    public_access,
                     etag: etag.clone(),
                     last_modified: now,
                     metadata: metadata(request),
@@ -560,7 +623,11 @@ impl World {
                 let r = Reply::new(200)
                     .header("etag", format!("\"{}\"", container.etag))
                     .header("last-modified", http_date(container.last_modified));
-                let mut r = lease_headers(r, &container.lease, now)
+                let mut r = lease_headers(r, &container.lease, now);
+                if let Some(access) = container.public_access {
+                    r = r.header("x-ms-blob-public-access", access.as_str());
+                }
+                let mut r = r
                     .header("x-ms-has-immutability-policy", "false")
                     .header("x-ms-has-legal-hold", "false");
                 for (k, v) in &container.metadata {
@@ -674,8 +741,8 @@ impl World {
                 } else {
                     // Every property the request leaves out is cleared (Azure's rule).
                     b.content_type = header(request, "x-ms-blob-content-type")
-                        .filter(|t| !t.is_empty())
-                        .map_or_else(|| "application/octet-stream".into(), str::to_string);
+                        .unwrap_or_default()
+                        .to_string();
                     b.content = CONTENT_HEADERS.map(|(_, name, _)| {
                         header(request, name)
                             .filter(|v| !v.is_empty())
@@ -791,12 +858,7 @@ impl World {
         };
         let given = metadata(request);
         let existing = target.blobs.get(blob);
-        if header(request, "if-none-match") == Some("*") && existing.is_some() {
-            return error(409, "BlobAlreadyExists", request);
-        }
-        if let Some(b) = existing
-            && let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false)
-        {
+        if let Err(refusal) = write_conditions(request, existing) {
             return refusal;
         }
         // A leased destination is written only with its lease id; the copy keeps its lease.
@@ -861,11 +923,14 @@ impl World {
         s.push_str(&format!("<MaxResults>{max}</MaxResults><Containers>"));
         for (n, c) in page {
             s.push_str(&format!(
-                "<Container><Name>{}</Name><Properties><Last-Modified>{}</Last-Modified><Etag>\"{}\"</Etag>{}<HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>",
+                "<Container><Name>{}</Name><Properties><Last-Modified>{}</Last-Modified><Etag>\"{}\"</Etag>{}{}<HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>",
                 escape(n),
                 http_date(c.last_modified),
                 c.etag,
                 lease_xml(&c.lease, now),
+                c.public_access
+                    .map(|a| format!("<PublicAccess>{}</PublicAccess>", a.as_str()))
+                    .unwrap_or_default(),
             ));
             // Only metadata there is (Azurite leaves out an empty `<Metadata/>`).
             if with_metadata && !c.metadata.is_empty() {
@@ -930,18 +995,8 @@ fn put_blob(
         None => return error(400, "MissingRequiredHeader", request),
     }
     let existing = container.blobs.get(blob);
-    if header(request, "if-none-match") == Some("*") && existing.is_some() {
-        return error(409, "BlobAlreadyExists", request);
-    }
-    if let Some(wanted) = header(request, "if-match")
-        && existing.is_none_or(|b| wanted != "*" && wanted.trim_matches('"') != b.etag)
-    {
-        return storage_error(
-            412,
-            "ConditionNotMet",
-            "The condition specified using HTTP conditional header(s) is not met.",
-            request,
-        );
+    if let Err(refusal) = write_conditions(request, existing) {
+        return refusal;
     }
     let md5 = md5_of(&request.body);
     if let Some(sent) =
@@ -976,9 +1031,11 @@ fn put_blob(
 fn get_blob(request: &Request, b: &BlobState, head: bool, now: SystemTime) -> Reply {
     let len = b.body.len();
     if head {
-        let mut reply = blob_headers(Reply::new(200), b, now)
-            .header("content-length", len.to_string())
-            .header("content-type", b.content_type.clone());
+        let mut reply =
+            blob_headers(Reply::new(200), b, now).header("content-length", len.to_string());
+        if !b.content_type.is_empty() {
+            reply = reply.header("content-type", b.content_type.clone());
+        }
         if !b.content_md5.is_empty() {
             reply = reply.header("content-md5", b.content_md5.clone());
         }
@@ -1088,13 +1145,17 @@ fn list_blobs(
         match b {
             Some(b) => {
                 s.push_str(&format!(
-                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type>{}{}{}<BlobType>BlockBlob</BlobType>{}<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
+                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length>{}{}{}{}<BlobType>BlockBlob</BlobType>{}<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
                     escape(n),
                     http_date(b.created),
                     http_date(b.last_modified),
                     b.etag,
                     b.body.len(),
-                    escape(&b.content_type),
+                    if b.content_type.is_empty() {
+                        String::new()
+                    } else {
+                        format!("<Content-Type>{}</Content-Type>", escape(&b.content_type))
+                    },
                     content_xml(b, 0..2),
                     if b.content_md5.is_empty() {
                         String::new()
@@ -1194,6 +1255,26 @@ fn preconditions(
     Ok(())
 }
 
+/// The conditions of a request that writes a whole blob (Put Blob, Put Block List, Copy Blob)
+/// over `existing`, as Azurite judges them: `If-None-Match: *` onto a blob is 409
+/// `BlobAlreadyExists`; the others as for any write; on no blob, only an `If-Match` other than
+/// `*` fails.
+fn write_conditions(request: &Request, existing: Option<&BlobState>) -> Result<(), Reply> {
+    match existing {
+        Some(_) if header(request, "if-none-match").is_some_and(|v| v.trim() == "*") => {
+            Err(error(409, "BlobAlreadyExists", request))
+        }
+        Some(b) => preconditions(request, &b.etag, b.last_modified, false),
+        None if header(request, "if-match").is_some_and(|m| m.trim() != "*") => Err(storage_error(
+            412,
+            "ConditionNotMet",
+            "The condition specified using HTTP conditional header(s) is not met.",
+            request,
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The most a blob's staged blocks may hold together (as one Put Blob may).
 const MAX_STAGED: usize = super::serve::MAX_BODY;
 
@@ -1242,6 +1323,9 @@ fn put_block_list(
     etag: String,
     now: SystemTime,
 ) -> Reply {
+    if let Err(refusal) = write_conditions(request, container.blobs.get(blob)) {
+        return refusal;
+    }
     let Some(list) = block_list(&request.body) else {
         return error(400, "InvalidXmlDocument", request);
     };
@@ -1395,4 +1479,31 @@ fn get_block_list(request: &Request, container: &ContainerState, blob: &str) -> 
         .header("etag", format!("\"{etag}\""))
         .header("x-ms-blob-content-length", length.to_string())
         .xml(&xml)
+}
+
+#[cfg(test)]
+mod public_access_tests {
+    use super::{BlobOp, PublicAccess};
+
+    #[test]
+    fn only_the_two_documented_levels_exist_and_neither_opens_writes() {
+        assert_eq!(PublicAccess::parse("blob"), Some(PublicAccess::Blob));
+        assert_eq!(
+            PublicAccess::parse("container"),
+            Some(PublicAccess::Container)
+        );
+        // Azurite keeps any word; Azure knows these two (and refuses others with 400).
+        assert_eq!(PublicAccess::parse("everyone"), None);
+        assert!(PublicAccess::Blob.allows(BlobOp::GetBlob));
+        assert!(!PublicAccess::Blob.allows(BlobOp::ListBlobs));
+        assert!(PublicAccess::Container.allows(BlobOp::ListBlobs));
+        for write in [
+            BlobOp::PutBlob,
+            BlobOp::DeleteBlob,
+            BlobOp::LeaseBlob,
+            BlobOp::CopyBlob,
+        ] {
+            assert!(!PublicAccess::Container.allows(write));
+        }
+    }
 }

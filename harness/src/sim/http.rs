@@ -43,9 +43,10 @@ impl Reply {
     }
 
     /// A body of bytes of `content_type`.
+    /// An empty `content_type` is none: the body goes without a Content-Type.
     pub(crate) fn bytes(mut self, body: Vec<u8>, content_type: &str) -> Self {
         self.body = body;
-        self.content_type = Some(content_type.to_string());
+        self.content_type = (!content_type.is_empty()).then(|| content_type.to_string());
         self
     }
 
@@ -63,6 +64,7 @@ impl Reply {
         }
         match &self.content_type {
             Some(mime) => t.set_body_raw(self.body.clone(), mime),
+            None if !self.body.is_empty() => t.set_body_bytes(self.body.clone()),
             None => t,
         }
     }

@@ -129,34 +129,91 @@ fn admit<'r>(
     if account != world.account {
         return Err(http::error(404, "ResourceNotFound", request));
     }
-    let (needs, service, op) = match endpoint {
-        Endpoint::Queue => {
-            let op = queues::operation(request, rest)?;
-            (op.needs(), auth::Service::Queue, Op::Queue(op))
-        }
-        _ => {
-            let op = blobs::operation(request, rest)?;
-            (op.needs(), auth::Service::Blob, Op::Blob(op))
+    let service = match endpoint {
+        Endpoint::Queue => auth::Service::Queue,
+        _ => auth::Service::Blob,
+    };
+    let operation = match endpoint {
+        Endpoint::Queue => queues::operation(request, rest).map(Op::Queue),
+        _ => blobs::operation(request, rest).map(Op::Blob),
+    };
+    let authorizer = auth::Authorizer {
+        account: &world.account,
+        key: &world.account_key,
+        secondary: world.secondary_key.as_ref(),
+    };
+    let blob =
+        (service == auth::Service::Blob && rest.len() > 1).then(|| blobs::blob_name(request, rest));
+    let op = match operation {
+        Ok(op) => op,
+        // An operation the simulation does not have is answered as such only to a request whose
+        // credentials are good (as Azure authenticates first): a bad one hears 403.
+        Err(unsupported) => {
+            if world.check_auth {
+                let level = match rest.len() {
+                    0 => auth::Level::Service,
+                    1 => auth::Level::Container,
+                    _ => auth::Level::Object,
+                };
+                let any = auth::Needs {
+                    level,
+                    account: "rwdlacupxtfi",
+                    service: "rwdlacupxtfi",
+                };
+                authorizer
+                    .check(
+                        request,
+                        service,
+                        any,
+                        rest.first().copied(),
+                        blob.as_deref(),
+                        world.now(),
+                    )
+                    .map_err(|refusal| http::error(403, refusal.code(service), request))?;
+            }
+            return Err(unsupported);
         }
     };
-    if world.check_auth {
-        let blob = (service == auth::Service::Blob && rest.len() > 1)
-            .then(|| blobs::blob_name(request, rest));
-        let authorizer = auth::Authorizer {
-            account: &world.account,
-            key: &world.account_key,
-            secondary: world.secondary_key.as_ref(),
-        };
-        if let Err(refusal) = authorizer.check(
+    let mut needs = match op {
+        Op::Queue(op) => op.needs(),
+        Op::Blob(op) => op.needs(),
+    };
+    // Writing over a blob that exists takes the write permission: create alone makes new ones.
+    if let Op::Blob(blobs::BlobOp::PutBlob | blobs::BlobOp::CopyBlob | blobs::BlobOp::PutBlockList) =
+        op
+        && let (Some(c), Some(b)) = (rest.first(), &blob)
+        && world
+            .containers
+            .get(*c)
+            .is_some_and(|c| c.blobs.contains_key(b))
+    {
+        needs.account = "w";
+        needs.service = "w";
+    }
+    // A container created for public read access lets anybody read what it opened (a request
+    // with credentials is judged by them, as Azure does).
+    let anonymous = request.headers.get("authorization").is_none()
+        && !request.url.query_pairs().any(|(n, _)| n == "sig");
+    let public = match op {
+        Op::Blob(blob_op) if anonymous => rest
+            .first()
+            .and_then(|c| world.containers.get(*c))
+            .and_then(|c| c.public_access)
+            .is_some_and(|access| access.allows(blob_op)),
+        _ => false,
+    };
+    if world.check_auth
+        && !public
+        && let Err(refusal) = authorizer.check(
             request,
             service,
             needs,
             rest.first().copied(),
             blob.as_deref(),
             world.now(),
-        ) {
-            return Err(http::error(403, refusal.code(service), request));
-        }
+        )
+    {
+        return Err(http::error(403, refusal.code(service), request));
     }
     Ok((op, rest.to_vec()))
 }
@@ -672,6 +729,7 @@ impl Simulation {
                 metadata: Default::default(),
                 blobs: Default::default(),
                 lease: Default::default(),
+                public_access: None,
             });
     }
 
