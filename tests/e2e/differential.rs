@@ -71,7 +71,10 @@ pub(crate) const REASONED: &[Reasoned] = &[
               pages by name, as Azure does (next marker: the next queue's name)",
     },
     Reasoned {
-        steps: &["put blob, wrong content md5"],
+        steps: &[
+            "put blob, wrong content md5",
+            "put block, wrong content md5",
+        ],
         what: &["header x-ms-error-code", "xml"],
         why: "Azurite answers `InvalidOperation`; Azure's documented code for a Content-MD5 \
               that does not match the body is `Md5Mismatch`, which the simulation sends",
@@ -659,9 +662,21 @@ fn steps() -> Vec<Step> {
         step("put another block", Blob, "PUT", "dc1/staged.txt")
             .query("comp=block&blockid=QkJCQg%3D%3D")
             .body("bbb"),
+        step("put block, wrong content md5", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=block&blockid=QkJCQg%3D%3D")
+            .header("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")
+            .body("not hello"),
+        step("put block, an id of another length", Blob, "PUT", "dc1/staged.txt")
+            .query("comp=block&blockid=QkJCQkI%3D")
+            .body("b"),
+        step("get container properties, $logs", Blob, "GET", "%24logs").query("restype=container"),
         step("put block, id not base64", Blob, "PUT", "dc1/staged.txt")
             .query("comp=block&blockid=not-base64!")
             .body("x"),
+        step("list blobs, uncommitted ones", Blob, "GET", "dc1")
+            .query("restype=container&comp=list&prefix=staged&include=uncommittedblobs"),
+        step("list blobs, not uncommitted ones", Blob, "GET", "dc1")
+            .query("restype=container&comp=list&prefix=staged"),
         step("get block list, uncommitted", Blob, "GET", "dc1/staged.txt")
             .query("comp=blocklist&blocklisttype=all"),
         step("put block list", Blob, "PUT", "dc1/staged.txt")

@@ -27,6 +27,9 @@ pub(crate) struct ContainerState {
     pub(crate) blobs: BTreeMap<String, BlobState>,
     /// Blocks put and not yet committed, per blob name: block id → bytes.
     pub(crate) staged: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Per blob name with staged blocks and no committed blob: when its first block was staged,
+    /// and the ETag it lists with (List Blobs `include=uncommittedblobs`).
+    pub(crate) uncommitted: BTreeMap<String, (SystemTime, String)>,
     pub(crate) lease: Lease,
     /// Anonymous read access given when it was created (`x-ms-blob-public-access`): to its
     /// blobs (`blob`), or to its blobs and their list (`container`).
@@ -503,9 +506,12 @@ impl World {
         if op == BlobOp::ListContainers {
             return self.list_containers(request, endpoint);
         }
-        let Some(&name) = segments.first() else {
+        let Some(raw) = segments.first() else {
             return error(400, "InvalidUri", request);
         };
+        // `$logs` arrives as `%24logs`.
+        let decoded = percent_decoded(raw);
+        let name = decoded.as_str();
         // The system containers' names are outside the naming rules, and valid.
         let system = matches!(name, "$root" | "$logs" | "$web");
         if !system && let Err(code) = check_name(name) {
@@ -542,6 +548,7 @@ impl World {
                     metadata: metadata(request),
                     blobs: BTreeMap::new(),
                     staged: BTreeMap::new(),
+                    uncommitted: BTreeMap::new(),
                     lease: Lease::Available,
                 };
                 self.containers.insert(name.to_string(), state);
@@ -719,7 +726,10 @@ impl World {
                     None => error(404, "BlobNotFound", request),
                 }
             }
-            BlobOp::PutBlock => put_block(request, container, &blob_name(request, segments)),
+            BlobOp::PutBlock => {
+                let blob = blob_name(request, segments);
+                put_block(request, container, &blob, (fresh, now))
+            }
             BlobOp::PutBlockList => {
                 let blob = blob_name(request, segments);
                 put_block_list(request, container, &blob, fresh, now)
@@ -999,16 +1009,8 @@ fn put_blob(
         return refusal;
     }
     let md5 = md5_of(&request.body);
-    if let Some(sent) =
-        header(request, "content-md5").or_else(|| header(request, "x-ms-blob-content-md5"))
-        && sent != md5
-    {
-        return storage_error(
-            400,
-            "Md5Mismatch",
-            "The MD5 value specified in the request did not match with the MD5 value calculated by the server.",
-            request,
-        );
+    if let Err(refusal) = check_md5(request) {
+        return refusal;
     }
     let created = existing.map_or(now, |b| b.created);
     let lease = existing
@@ -1081,6 +1083,14 @@ fn get_blob(request: &Request, b: &BlobState, head: bool, now: SystemTime) -> Re
     }
 }
 
+/// What List Blobs lists under a name.
+#[derive(Clone, Copy)]
+enum Listed<'a> {
+    Blob(&'a BlobState),
+    /// Staged blocks only: since when, and its ETag.
+    Uncommitted(&'a (SystemTime, String)),
+}
+
 fn list_blobs(
     request: &Request,
     name: &str,
@@ -1096,11 +1106,27 @@ fn list_blobs(
         Some(Ok(m)) if (1..=5000).contains(&m) => m,
         Some(_) => return error(400, "OutOfRangeQueryParameterValue", request),
     };
-    let with_metadata = query(request, "include").is_some_and(|i| i.contains("metadata"));
+    let include = query(request, "include").unwrap_or_default();
+    let with_metadata = include.contains("metadata");
+    // Blobs, and with `uncommittedblobs` the names that have only staged blocks, in name order.
+    let uncommitted = include
+        .contains("uncommittedblobs")
+        .then_some(&container.uncommitted);
+    let mut names: BTreeMap<&String, Listed<'_>> = container
+        .blobs
+        .range(marker.clone()..)
+        .map(|(n, b)| (n, Listed::Blob(b)))
+        .collect();
+    for (n, u) in uncommitted
+        .into_iter()
+        .flat_map(|u| u.range(marker.clone()..))
+    {
+        names.entry(n).or_insert(Listed::Uncommitted(u));
+    }
     // The entries in name order after the marker: blobs, and (with a delimiter) the prefixes
     // they roll up into. As Azurite pages, the next marker is the last entry given.
-    let mut entries: Vec<(String, Option<&BlobState>)> = Vec::new();
-    for (n, b) in container.blobs.range(marker.clone()..) {
+    let mut entries: Vec<(String, Option<Listed<'_>>)> = Vec::new();
+    for (n, b) in names {
         if !n.starts_with(&prefix) || *n <= marker {
             continue;
         }
@@ -1143,7 +1169,14 @@ fn list_blobs(
     s.push_str("<Blobs>");
     for (n, b) in &entries {
         match b {
-            Some(b) => {
+            // Azurite lists one with its times, its ETag and no content.
+            Some(Listed::Uncommitted((since, etag))) => s.push_str(&format!(
+                "<Blob><Name>{}</Name><Properties><Creation-Time>{at}</Creation-Time><Last-Modified>{at}</Last-Modified><Etag>{etag}</Etag><Content-Length>0</Content-Length><BlobType>BlockBlob</BlobType>{}</Properties></Blob>",
+                escape(n),
+                lease_xml(&Lease::Available, now),
+                at = http_date(*since),
+            )),
+            Some(Listed::Blob(b)) => {
                 s.push_str(&format!(
                     "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length>{}{}{}{}<BlobType>BlockBlob</BlobType>{}<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
                     escape(n),
@@ -1255,6 +1288,20 @@ fn preconditions(
     Ok(())
 }
 
+/// Whether the body is what the request's Content-MD5 (or, for Put Blob, its
+/// `x-ms-blob-content-md5`) says: 400 `Md5Mismatch` when it is not.
+fn check_md5(request: &Request) -> Result<(), Reply> {
+    match header(request, "content-md5").or_else(|| header(request, "x-ms-blob-content-md5")) {
+        Some(sent) if sent != md5_of(&request.body) => Err(storage_error(
+            400,
+            "Md5Mismatch",
+            "The MD5 value specified in the request did not match with the MD5 value calculated by the server.",
+            request,
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The conditions of a request that writes a whole blob (Put Blob, Put Block List, Copy Blob)
 /// over `existing`, as Azurite judges them: `If-None-Match: *` onto a blob is 409
 /// `BlobAlreadyExists`; the others as for any write; on no blob, only an `If-Match` other than
@@ -1279,7 +1326,12 @@ fn write_conditions(request: &Request, existing: Option<&BlobState>) -> Result<(
 const MAX_STAGED: usize = super::serve::MAX_BODY;
 
 /// Put Block: the block kept, uncommitted, under its id (base64, at most 64 bytes decoded).
-fn put_block(request: &mut Request, container: &mut ContainerState, blob: &str) -> Reply {
+fn put_block(
+    request: &mut Request,
+    container: &mut ContainerState,
+    blob: &str,
+    (etag, now): (String, SystemTime),
+) -> Reply {
     use base64::Engine as _;
     let Some(id) = query(request, "blockid") else {
         return error(400, "MissingRequiredQueryParameter", request);
@@ -1299,6 +1351,33 @@ fn put_block(request: &mut Request, container: &mut ContainerState, blob: &str) 
             ],
             request,
         );
+    }
+    // A blob's uncommitted block ids all have one length (Azure's rule).
+    let length = |id: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(id)
+            .map_or(0, |d| d.len())
+    };
+    if container
+        .staged
+        .get(blob)
+        .is_some_and(|s| s.keys().any(|k| length(k) != length(&id)))
+    {
+        return storage_error(
+            400,
+            "InvalidBlobOrBlock",
+            "The specified blob or block content is invalid.",
+            request,
+        );
+    }
+    if let Err(refusal) = check_md5(request) {
+        return refusal;
+    }
+    if !container.blobs.contains_key(blob) {
+        container
+            .uncommitted
+            .entry(blob.to_string())
+            .or_insert_with(|| (now, etag));
     }
     let staged = container.staged.entry(blob.to_string()).or_default();
     let held: usize = staged
@@ -1366,6 +1445,7 @@ fn put_block_list(
     }
     let created = committed.map_or(now, |b| b.created);
     container.staged.remove(blob);
+    container.uncommitted.remove(blob);
     // No MD5 property unless the request gives the whole blob's.
     let md5 = header(request, "x-ms-blob-content-md5")
         .unwrap_or_default()

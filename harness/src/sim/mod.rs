@@ -184,7 +184,7 @@ fn admit<'r>(
         && let (Some(c), Some(b)) = (rest.first(), &blob)
         && world
             .containers
-            .get(*c)
+            .get(&blobs::percent_decoded(c))
             .is_some_and(|c| c.blobs.contains_key(b))
     {
         needs.account = "w";
@@ -197,7 +197,7 @@ fn admit<'r>(
     let public = match op {
         Op::Blob(blob_op) if anonymous => rest
             .first()
-            .and_then(|c| world.containers.get(*c))
+            .and_then(|c| world.containers.get(&blobs::percent_decoded(c)))
             .and_then(|c| c.public_access)
             .is_some_and(|access| access.allows(blob_op)),
         _ => false,
@@ -724,6 +724,7 @@ impl Simulation {
             .entry(name.to_string())
             .or_insert_with(|| blobs::ContainerState {
                 staged: std::collections::BTreeMap::new(),
+                uncommitted: std::collections::BTreeMap::new(),
                 etag,
                 last_modified: now,
                 metadata: Default::default(),
