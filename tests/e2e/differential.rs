@@ -485,6 +485,16 @@ fn steps() -> Vec<Step> {
                 service_sas("w", "b", "dc1", "hello.txt")
             ),
         ),
+        step("copy blob from URL, source SAS that may not read", Blob, "PUT", "dc1/copy4.txt")
+            .header("x-ms-requires-sync", "true")
+            .header(
+                "x-ms-copy-source",
+                &format!(
+                    "{{blob_base}}/dc1/hello.txt?{}",
+                    service_sas("w", "b", "dc1", "hello.txt")
+                ),
+            ),
+        step("delete the copy from URL", Blob, "DELETE", "dc1/copy4.txt"),
         step("delete blob, if none match any", Blob, "DELETE", "dc1/copy.txt")
             .header("if-none-match", "*"),
         step("set blob properties, none given", Blob, "PUT", "dc1/copy.txt").query("comp=properties"),

@@ -806,8 +806,11 @@ impl World {
             );
         };
         // A source that carries a SAS is read with it: a SAS that may not read it refuses the
-        // copy (Azurite asks its own service for the source's metadata with that SAS).
-        if self.check_auth && source_url.query_pairs().any(|(n, _)| n == "sig") {
+        // copy (Azurite asks its own service for the source's metadata with that SAS). Copy Blob
+        // From URL (`x-ms-requires-sync: true`) within the account is not checked so by Azurite.
+        let synchronous =
+            header(request, "x-ms-requires-sync").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if self.check_auth && !synchronous && source_url.query_pairs().any(|(n, _)| n == "sig") {
             let probe = Request {
                 url: source_url.clone(),
                 method: hyper::Method::HEAD,
