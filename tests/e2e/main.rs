@@ -23,6 +23,7 @@ mod lifecycle_exhaustive;
 mod lifecycle_model;
 mod lifecycle_properties;
 mod live_replay;
+mod notification_schema;
 mod parse_properties;
 mod redact;
 mod replay;
