@@ -35,6 +35,7 @@
 //!   and [`process`]: the client's process tree, started in a group of its own and stopped
 //!   whole, with [`scenario`] the built-in and file scenarios it plays.
 //! - [`catalogue`]: the transition table and findings catalogue rendered for people.
+//!   [`contract`]: the notifications' published JSON Schema and AsyncAPI document.
 //! - [`generate`]: synthetic recordings for benchmarks. [`endpoint`]: where credentials may go.
 //!   [`clock`]: where times come from. [`seed`]: deterministic sequences. [`scratch`]:
 //!   anonymous temporary files for what does not fit in memory.
@@ -45,6 +46,7 @@ pub mod catalogue;
 pub mod check;
 pub mod clock;
 mod cmd;
+pub mod contract;
 pub mod cross_check;
 pub mod endpoint;
 #[doc(hidden)]

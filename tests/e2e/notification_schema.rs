@@ -201,3 +201,31 @@ fn the_schema_examples_are_notifications_the_parser_accepts() {
     }
     assert_eq!(seen, 3);
 }
+
+#[test]
+fn cvnotify_schema_prints_and_writes_the_documents_in_docs() {
+    use crate::support::cvnotify_env;
+    let docs = repo_root().join("docs");
+    let schema = std::fs::read(docs.join("notifications.schema.json")).unwrap();
+    let asyncapi = std::fs::read(docs.join("asyncapi.yaml")).unwrap();
+    let printed = cvnotify_env(&["schema"], &[]);
+    assert_eq!(printed.status.code(), Some(0));
+    assert_eq!(printed.stdout, schema);
+    let printed = cvnotify_env(&["schema", "--format", "asyncapi"], &[]);
+    assert_eq!(printed.stdout, asyncapi);
+    let dir = crate::support::temp_dir("schema-out");
+    let out = dir.join("contract");
+    let written = cvnotify_env(&["schema", "--out", out.to_str().unwrap()], &[]);
+    assert_eq!(written.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(out.join("notifications.schema.json")).unwrap(),
+        schema
+    );
+    assert_eq!(std::fs::read(out.join("asyncapi.yaml")).unwrap(), asyncapi);
+    // A place it cannot write is a usage of the run, said so, exit 2.
+    let blocked = dir.join("a-file");
+    std::fs::write(&blocked, "x").unwrap();
+    let refused = cvnotify_env(&["schema", "--out", blocked.to_str().unwrap()], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot write into"));
+}

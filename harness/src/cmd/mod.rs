@@ -11,6 +11,7 @@ mod generate;
 mod parse;
 mod prelude;
 mod replay;
+mod schema;
 mod simulate;
 mod verify;
 mod watch;
@@ -129,6 +130,9 @@ enum Command {
     Diagram(diagram::Args),
     /// List every finding: code, severity, the seed section it rests on, the sources it needs.
     Findings(findings::Args),
+    /// Print the notifications' published contract: their JSON Schema, or the AsyncAPI
+    /// document of the notification queue (--out DIR writes both).
+    Schema(schema::Args),
 }
 
 impl Command {
@@ -146,6 +150,7 @@ impl Command {
             Self::Man(_) => "man",
             Self::Diagram(_) => "diagram",
             Self::Findings(_) => "findings",
+            Self::Schema(_) => "schema",
         }
     }
 
@@ -162,6 +167,7 @@ impl Command {
             Self::Man(args) => completions::man(args),
             Self::Diagram(args) => diagram::exec(args),
             Self::Findings(args) => findings::exec(args),
+            Self::Schema(args) => schema::exec(args),
         }
     }
 }
