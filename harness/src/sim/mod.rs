@@ -526,7 +526,9 @@ impl Respond for Service {
 }
 
 /// `POST /admin/settle` runs everything pending; `GET /admin/journal?after=N` gives the journal
-/// lines after number N (JSON Lines, the number of the last in `x-cvnotify-journal-last`).
+/// lines after number N (JSON Lines, the number of the last in `x-cvnotify-journal-last`);
+/// `POST /admin/deliver?queue=NAME[&base64=true]` puts the body on the queue as the service puts
+/// a notification (journaled as delivered, not as a client's request): a test's raw message.
 fn admin_answer(world: &mut World, action: &str, request: &Request) -> Reply {
     match (request.method.as_str(), action) {
         ("POST", "settle") => {
@@ -535,6 +537,30 @@ fn admin_answer(world: &mut World, action: &str, request: &Request) -> Reply {
                 serde_json::json!({ "ran": ran }).to_string().into_bytes(),
                 "application/json",
             )
+        }
+        ("POST", "deliver") => {
+            let query = |name: &str| {
+                request
+                    .url
+                    .query_pairs()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            let Some(queue) = query("queue") else {
+                return Reply::new(400).bytes(b"deliver needs ?queue=NAME".to_vec(), "text/plain");
+            };
+            let Ok(text) = std::str::from_utf8(&request.body) else {
+                return Reply::new(400).bytes(b"the message must be UTF-8 text".to_vec(), "text/plain");
+            };
+            if !world.queues.contains_key(&queue) {
+                return Reply::new(404).bytes(format!("no queue {queue}").into_bytes(), "text/plain");
+            }
+            if text.len() > 64 * 1024 {
+                return Reply::new(413).bytes(b"a message is at most 64 KiB".to_vec(), "text/plain");
+            }
+            let base64 = query("base64").is_some_and(|b| b == "true");
+            world.deliver(&queue, text, base64, None);
+            Reply::new(201)
         }
         ("GET", "journal") => {
             let after = request
