@@ -390,3 +390,86 @@ fn deletes_go_out_sixteen_at_a_time() {
         "20 slow deletes took {took:?}"
     );
 }
+
+/// README, simulate: `POST /admin/deliver` puts a raw message on the queue as the service does
+/// (journaled as delivered, not as a client's request), and refuses what it cannot take.
+#[test]
+fn admin_deliver_puts_a_raw_message_as_the_service_does() {
+    let sim = Simulate::start(&[]);
+    let api = sim.get("trainingEndpoint").to_string();
+    let url = sim.get("queueUrl").to_string();
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let deliver = |query: &str, body: Vec<u8>| {
+            http.post(format!("{api}/admin/deliver{query}"))
+                .body(body)
+                .send()
+        };
+        let status = |r: reqwest::Response| r.status().as_u16();
+        assert_eq!(
+            status(
+                deliver("?queue=notifications", b"raw text".to_vec())
+                    .await
+                    .unwrap()
+            ),
+            201
+        );
+        assert_eq!(
+            status(
+                deliver("?queue=notifications&base64=true", b"{}".to_vec())
+                    .await
+                    .unwrap()
+            ),
+            201
+        );
+        assert_eq!(status(deliver("", b"x".to_vec()).await.unwrap()), 400);
+        assert_eq!(
+            status(deliver("?queue=nosuch", b"x".to_vec()).await.unwrap()),
+            404
+        );
+        assert_eq!(
+            status(
+                deliver("?queue=notifications", vec![0xff, 0xfe])
+                    .await
+                    .unwrap()
+            ),
+            400
+        );
+        assert_eq!(
+            status(
+                deliver("?queue=notifications", vec![b'a'; 64 * 1024 + 1])
+                    .await
+                    .unwrap()
+            ),
+            413
+        );
+        let queue = Queue::new(Resource::new(&url, None, RetryPolicy::NONE).unwrap());
+        let mut texts: Vec<String> = queue
+            .receive(32, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| m.message_text)
+            .collect();
+        texts.sort();
+        assert_eq!(texts, vec!["e30=".to_string(), "raw text".to_string()]);
+        // Journaled as deliveries, not as requests of a client.
+        let journal = http
+            .get(format!("{api}/admin/journal"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let kinds: Vec<String> = journal
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| k.contains("delivered")).count(),
+            2,
+            "{journal}"
+        );
+    });
+}

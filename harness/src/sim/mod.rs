@@ -550,13 +550,16 @@ fn admin_answer(world: &mut World, action: &str, request: &Request) -> Reply {
                 return Reply::new(400).bytes(b"deliver needs ?queue=NAME".to_vec(), "text/plain");
             };
             let Ok(text) = std::str::from_utf8(&request.body) else {
-                return Reply::new(400).bytes(b"the message must be UTF-8 text".to_vec(), "text/plain");
+                return Reply::new(400)
+                    .bytes(b"the message must be UTF-8 text".to_vec(), "text/plain");
             };
             if !world.queues.contains_key(&queue) {
-                return Reply::new(404).bytes(format!("no queue {queue}").into_bytes(), "text/plain");
+                return Reply::new(404)
+                    .bytes(format!("no queue {queue}").into_bytes(), "text/plain");
             }
             if text.len() > 64 * 1024 {
-                return Reply::new(413).bytes(b"a message is at most 64 KiB".to_vec(), "text/plain");
+                return Reply::new(413)
+                    .bytes(b"a message is at most 64 KiB".to_vec(), "text/plain");
             }
             let base64 = query("base64").is_some_and(|b| b == "true");
             world.deliver(&queue, text, base64, None);
