@@ -154,6 +154,34 @@ async function blobSteps(service) {
       lease: p.leaseState,
     };
   });
+  // Leases, mixed-case metadata, a copy within the account.
+  const leased = c.getBlockBlobClient("leased.txt");
+  await attempt("upload a blob to lease", async () => (await leased.upload("leased", 6)).requestId !== undefined);
+  const lease = leased.getBlobLeaseClient("7c2d3a10-0000-4000-8000-00000000000a");
+  await attempt("acquire lease", async () => (await lease.acquireLease(15)).leaseId);
+  await attempt("upload, leased, without the lease", async () => (await leased.upload("x", 1)).requestId !== undefined);
+  await attempt("upload, leased, with the lease", async () =>
+    (await leased.upload("y", 1, { conditions: { leaseId: lease.leaseId } })).requestId !== undefined);
+  await attempt("lease properties", async () => {
+    const p = await leased.getProperties();
+    return [p.leaseState, p.leaseStatus, p.leaseDuration];
+  });
+  await attempt("change lease", async () => (await lease.changeLease("7c2d3a10-0000-4000-8000-00000000000b")).leaseId);
+  await attempt("break lease", async () => (await lease.breakLease(0)).leaseTime);
+  await attempt("release lease, broken", async () => (await lease.releaseLease()).requestId !== undefined);
+  await attempt("delete, lease released", async () => (await leased.delete()).requestId !== undefined);
+  const meta = c.getBlockBlobClient("meta.txt");
+  await attempt("upload with mixed-case metadata", async () =>
+    (await meta.upload("m", 1, { metadata: { MixedCase: "Yes" } })).requestId !== undefined);
+  await attempt("mixed-case metadata", async () => (await meta.getProperties()).metadata);
+  await attempt("list blobs, mixed-case metadata", async () =>
+    (await all(c.listBlobsFlat({ prefix: "meta", includeMetadata: true }))).map((b) => [b.name, b.metadata]));
+  const copy = c.getBlobClient("copy.ONNX");
+  await attempt("copy the backup", async () => {
+    const poller = await copy.beginCopyFromURL(c.getBlobClient("p - i.ONNX").url);
+    return (await poller.pollUntilDone()).copyStatus;
+  });
+  await attempt("download the copy", async () => (await copy.downloadToBuffer()).length);
   await attempt("exists", async () => await c.getBlobClient("a.txt").exists());
   await attempt("exists, none", async () => await c.getBlobClient("none").exists());
   await attempt("download, none", async () => (await c.getBlobClient("none").downloadToBuffer()).length);

@@ -12,8 +12,12 @@ import sys
 import time
 
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.blob import BlobClient, BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueServiceClient
+
+
+LEASE_A = "7c2d3a10-0000-4000-8000-00000000000a"
+LEASE_B = "7c2d3a10-0000-4000-8000-00000000000b"
 
 
 def out(step, value):
@@ -127,6 +131,39 @@ def blob_steps(service):
         }
 
     attempt("properties", properties)
+
+    # Leases, as a team's own tests use them (a model registry that locks a blob while it
+    # writes), with the SDK's lease client.
+    leased = c.get_blob_client("leased.txt")
+    attempt("upload a blob to lease", lambda: leased.upload_blob(b"leased") is not None)
+    lease = {}
+    attempt("acquire lease", lambda: lease.setdefault("l", leased.acquire_lease(lease_duration=15, lease_id=LEASE_A)).id)
+    attempt("upload, leased, without the lease", lambda: leased.upload_blob(b"x", overwrite=True) is not None)
+    attempt("upload, leased, with the lease", lambda: leased.upload_blob(b"y", overwrite=True, lease=LEASE_A) is not None)
+    attempt("lease properties", lambda: (lambda p: [p.lease.state, p.lease.status, p.lease.duration])(leased.get_blob_properties()))
+    attempt("delete, leased", lambda: leased.delete_blob() is None)
+    attempt("renew lease", lambda: lease["l"].renew() is None)
+    attempt("change lease", lambda: (lease["l"].change(LEASE_B), lease["l"].id)[1])
+    attempt("break lease", lambda: lease["l"].break_lease(lease_break_period=0))
+    attempt("release lease, broken", lambda: lease["l"].release() is None)
+    attempt("delete, lease released", lambda: leased.delete_blob() is None)
+
+    # Metadata names keep their case, both ways; a copy within the account; public read access.
+    meta = c.get_blob_client("meta.txt")
+    attempt("upload with mixed-case metadata", lambda: meta.upload_blob(b"m", metadata={"MixedCase": "Yes"}) is not None)
+    attempt("mixed-case metadata", lambda: meta.get_blob_properties().metadata)
+    attempt("list blobs, mixed-case metadata", lambda: [(x.name, x.metadata) for x in c.list_blobs(name_starts_with="meta", include=["metadata"])])
+    copy = c.get_blob_client("copy.ONNX")
+    attempt("copy the backup", lambda: copy.start_copy_from_url(c.get_blob_client("p - i.ONNX").url)["copy_status"])
+    attempt("download the copy", lambda: len(copy.download_blob().readall()))
+    attempt("copy a blob that is not there", lambda: copy.start_copy_from_url(c.get_blob_client("nothing").url)["copy_status"])
+    attempt("create a public container", lambda: service.create_container("sdkpublic", public_access="container") is not None)
+    public = service.get_container_client("sdkpublic")
+    attempt("public access", lambda: public.get_container_properties().public_access)
+    attempt("upload to the public container", lambda: public.upload_blob("model.onnx", b"model") is not None)
+    anonymous = BlobClient.from_blob_url(public.get_blob_client("model.onnx").url.split("?")[0])
+    attempt("anonymous download", lambda: anonymous.download_blob().readall().decode())
+    attempt("delete the public container", lambda: service.delete_container("sdkpublic") is None)
     attempt("exists", c.get_blob_client("a.txt").exists)
     attempt("exists, none", c.get_blob_client("none").exists)
     attempt("download, none", lambda: c.download_blob("none").readall())

@@ -810,7 +810,8 @@ impl World {
         // From URL (`x-ms-requires-sync: true`) within the account is not checked so by Azurite.
         let synchronous =
             header(request, "x-ms-requires-sync").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        if self.check_auth && !synchronous && source_url.query_pairs().any(|(n, _)| n == "sig") {
+        let signed = source_url.query_pairs().any(|(n, _)| n == "sig");
+        if self.check_auth && !synchronous && signed {
             let probe = Request {
                 url: source_url.clone(),
                 method: hyper::Method::HEAD,
@@ -852,12 +853,18 @@ impl World {
             .and_then(|c| c.blobs.get(&from_blob))
             .cloned()
         else {
-            return storage_error(
-                404,
-                "CannotVerifyCopySource",
-                "The specified resource does not exist",
-                request,
-            );
+            // A source read with its SAS is verified first (CannotVerifyCopySource); one in the
+            // account without a SAS is looked up directly, as Azurite does (BlobNotFound).
+            return if signed {
+                storage_error(
+                    404,
+                    "CannotVerifyCopySource",
+                    "The specified resource does not exist",
+                    request,
+                )
+            } else {
+                error(404, "BlobNotFound", request)
+            };
         };
         let etag = self.etag();
         let copy_id = uuid::Uuid::from_bytes(crate::seed::guid_bytes(
