@@ -473,6 +473,8 @@ fn steps() -> Vec<Step> {
         step("get the copy", Blob, "GET", "dc1/copy.txt"),
         step("copy blob, no such source", Blob, "PUT", "dc1/copy2.txt")
             .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/nosuch?{SAS}")),
+        step("copy blob, no such source, no SAS on it", Blob, "PUT", "dc1/copy2.txt")
+            .header("x-ms-copy-source", "{blob_base}/dc1/nosuch"),
         step("copy blob, if none match any, onto a blob", Blob, "PUT", "dc1/copy.txt")
             .header("if-none-match", "*")
             .header("x-ms-copy-source", &format!("{{blob_base}}/dc1/hello.txt?{SAS}")),
