@@ -6,7 +6,7 @@ use cvnotify_core::client::{ClientEvent, ClientFindingCode, ClientJudge};
 use cvnotify_core::lifecycle::Timestamp;
 use serde::Serialize;
 
-use super::model::{Verdict, Waivers};
+use super::verdict::{Verdict, Waivers};
 use crate::recording::{Duty, format_time};
 
 /// One example of a client finding.

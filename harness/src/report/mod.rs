@@ -16,6 +16,7 @@ mod junit;
 mod messages;
 mod model;
 mod tally;
+mod verdict;
 
 use std::io::{self, Write};
 
@@ -25,11 +26,11 @@ pub use client::{
 pub use jsonl::{project_line, report_line, session_line};
 pub use junit::JunitStream;
 pub use model::{
-    Check, EXAMPLES, Example, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
+    Check, EXAMPLES, Example, FileSpan, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
 };
 pub use tally::{
-    Expectations, FileSpan, ProjectSink, Rules, Runs, Tally, finding_detail, session_report,
+    Expectations, ProjectSink, Rules, Runs, Tally, finding_detail, session_report,
     session_report_streaming,
 };
 

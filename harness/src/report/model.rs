@@ -2,7 +2,7 @@
 //! alike. A [`Report`] holds one [`SessionReport`] per recording or live session: its verdict,
 //! message counts, message-level checks and, per project, the lifecycle and its findings.
 
-use cvnotify_core::lifecycle::{FindingCode, Severity};
+use cvnotify_core::lifecycle::FindingCode;
 use cvnotify_core::{DeviationCode, IterationId, ProjectId};
 use serde::Serialize;
 
@@ -14,55 +14,7 @@ pub(super) const FORMAT_VERSION: u32 = 1;
 /// How many examples of each message-level check a report keeps (the count is always exact).
 pub const EXAMPLES: usize = 20;
 
-/// The three verdict tiers, as conformance suites have them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum Verdict {
-    /// Nothing above info.
-    #[serde(rename = "PASS")]
-    Pass,
-    /// Only deviations and warnings.
-    #[serde(rename = "NON-STRICT")]
-    NonStrict,
-    /// An error: a lifecycle error finding, a rejected message, an unreadable line, a secret.
-    #[serde(rename = "FAIL")]
-    Fail,
-}
-
-impl Verdict {
-    /// `PASS`, `NON-STRICT` or `FAIL`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "PASS",
-            Self::NonStrict => "NON-STRICT",
-            Self::Fail => "FAIL",
-        }
-    }
-
-    pub(crate) fn of(severity: Severity, deviation: bool) -> Self {
-        match (severity, deviation) {
-            (Severity::Error, _) => Self::Fail,
-            (Severity::Warning, _) | (_, true) => Self::NonStrict,
-            (Severity::Info, false) => Self::Pass,
-        }
-    }
-}
-
-/// Which checks count: `--select` keeps only the codes named, `--exclude` waives codes.
-#[derive(Clone, Debug, Default)]
-pub struct Waivers {
-    /// When not empty, only these codes count.
-    pub select: Vec<String>,
-    /// These codes do not count.
-    pub exclude: Vec<String>,
-}
-
-impl Waivers {
-    /// Whether `code` is waived.
-    pub fn waived(&self, code: &str) -> bool {
-        (!self.select.is_empty() && !self.select.iter().any(|c| c == code))
-            || self.exclude.iter().any(|c| c == code)
-    }
-}
+pub use super::verdict::{Verdict, Waivers};
 
 /// The codes of the checks that are not lifecycle findings or parser deviations: a rejected
 /// message, a recording line that cannot be read or carries a secret, a run that did not end
@@ -254,7 +206,7 @@ pub struct SessionReport {
     pub clients: Vec<super::client::ClientSection>,
     /// For a merge of recordings: where each begins among the evidence numbers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<super::tally::FileSpan>,
+    pub files: Vec<FileSpan>,
     /// Whether the session saw only its share of the queue (findings deferred to a merge).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
@@ -353,4 +305,14 @@ impl Report {
             sessions,
         }
     }
+}
+
+/// One recording of a merge: its name and the evidence numbers its lines got.
+#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSpan {
+    /// The recording.
+    pub file: String,
+    /// The evidence number of its line 1.
+    pub first: u32,
 }

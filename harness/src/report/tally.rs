@@ -20,7 +20,7 @@ use cvnotify_core::{DeviationCode, Encoding, ParseError, Parsed, PlatformType, P
 use super::client::ClientRuns;
 use super::messages::MessageBits;
 use super::model::{
-    Check, EXAMPLES, Example, FindingReport, HistoryEntry, MessageCounts, ProjectSection,
+    Check, EXAMPLES, Example, FileSpan, FindingReport, HistoryEntry, MessageCounts, ProjectSection,
     SessionReport, Verdict, Waivers,
 };
 use crate::recording::{LineProblem, Outcome, Scope, format_time};
@@ -364,16 +364,6 @@ pub struct Runs {
     /// For a merge of recordings: each file's name and first line number (evidence numbers
     /// run on from file to file).
     files: Vec<(String, u32)>,
-}
-
-/// One recording of a merge: its name and the evidence numbers its lines got.
-#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct FileSpan {
-    /// The recording.
-    pub file: String,
-    /// The evidence number of its line 1.
-    pub first: u32,
 }
 
 impl Runs {

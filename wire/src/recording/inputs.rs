@@ -11,7 +11,7 @@ use cvnotify_core::{
     ProjectId, redact,
 };
 
-use super::read::LineProblem;
+use super::problem::LineProblem;
 use super::schema::{
     ApiLine, At, BlobEvent, ClientAction, ClientLine, DeliveredLine, Duty, FORMAT_VERSION, Line,
     OLDEST_READABLE_VERSION, Outcome, RequestLine, Scope, SourceName,
@@ -75,7 +75,7 @@ pub enum Item {
     },
 }
 
-use super::read::unreadable;
+use super::problem::unreadable;
 
 fn project(text: &str) -> Result<ProjectId, LineProblem> {
     ProjectId::parse(text).map_err(|e| unreadable(format!("projectId: {e}")))

@@ -5,9 +5,11 @@
 //! - [`schema`]: the kinds of line and their fields.
 //! - [`read`]: streaming a recording and checking each line strictly ([`read::read_line`]).
 //! - [`inputs`]: what a line stands for in the lifecycle model, or to the client judge.
+//! - `problem`: why a line could not be used ([`LineProblem`]), which both answer with.
 //! - [`mod@write`]: writing lines, every secret redacted.
 
 mod inputs;
+mod problem;
 mod read;
 mod schema;
 mod write;

@@ -9,40 +9,14 @@ use cvnotify_core::redact;
 use serde::Deserialize;
 
 use super::inputs::{self, Item};
+pub use super::problem::LineProblem;
+use super::problem::unreadable;
 use super::schema::{
     ApiLine, At, BlobEvent, BlobLine, ClientAction, ClientLine, DeliveredLine, Duty, EndLine,
     ExportEntry, Line, MessageLine, Outcome, ReceivedEntry, RequestLine, Scope, SessionLine,
     SourceName, TickLine,
 };
 use cvnotify_core::lifecycle::Operation;
-
-/// Why a line could not be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LineProblem {
-    /// Not a recording line (JSON, kind, fields or values).
-    Unreadable(String),
-    /// It carries a secret.
-    Secret(redact::SecretKind),
-}
-
-impl LineProblem {
-    /// The check code a report files it under.
-    pub const fn code(&self) -> &'static str {
-        match self {
-            Self::Unreadable(_) => "unreadable-line",
-            Self::Secret(_) => "secret-in-recording",
-        }
-    }
-}
-
-impl std::fmt::Display for LineProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unreadable(why) => f.write_str(why),
-            Self::Secret(kind) => write!(f, "the line carries {}; it was refused", kind.as_str()),
-        }
-    }
-}
 
 /// A line as written, every field optional and borrowed where JSON allows: one pass of
 /// serde_json, no intermediate tree (an internally tagged enum would buffer every line first).
@@ -809,11 +783,6 @@ impl<R: BufRead> Reader<R> {
         }
         Ok(true)
     }
-}
-
-/// A line that is not a recording line, with the reason.
-pub(crate) fn unreadable(why: impl Into<String>) -> LineProblem {
-    LineProblem::Unreadable(why.into())
 }
 
 #[cfg(test)]
