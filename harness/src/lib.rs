@@ -7,11 +7,15 @@
 //! ## Layout
 //!
 //! Arrows point one way: commands → drivers → [`session`] / [`replay`] → [`report`] →
-//! [`recording`] → the core. No command uses another command; drivers use the clients and the
-//! session, never a command.
+//! [`recording`] → the core. No command uses another command (what several share is in
+//! `cmd::prelude`, by job), and no driver uses another driver: what two drivers need lives with
+//! what it is about (the training set in [`training`], a container's listing in [`storage`], a
+//! received message's view in [`session`]). No file imports a file that imports it back, but in
+//! `sim` (`scripts/check-cycles` holds this).
 //!
 //! - `cmd` (private): the command line, one file per subcommand turning flags into library
-//!   calls; errors are printed in one place.
+//!   calls; errors are printed in one place. `cmd::prelude` holds what several share: the error
+//!   and exit codes, shared flags, recordings and reports, colour, signals.
 //! - [`watch`]: the queue consumer (poll, hand to the session, delete, poison) and
 //!   [`check`]: the lifecycle check (create, train, export, wait, judge). Both are drivers: the
 //!   I/O around a [`session::Session`]. [`cross_check`] is what both ask the training API.
@@ -20,17 +24,20 @@
 //! - [`replay`]: a recording streamed and judged; `replay::spill` keeps the tracker's
 //!   projects bounded, spilling the lines of the rest to disk and reading them back by ranges
 //!   (the report's message tally keeps itself bounded the same way).
-//! - [`report`]: the report model, how a session is judged into it, and its renderers (human,
-//!   JSON, JUnit, HTML).
+//! - [`report`]: the report model (its verdict tiers and waivers a leaf of their own), how a
+//!   session is judged into it, and its renderers (human, JSON, JUnit, HTML).
 //! - [`recording`]: the recording format (schema, reading, what a line stands for, writing),
 //!   from the `cvnotify-wire` crate, re-exported here (as is the storage XML, under
 //!   [`storage`]); it depends only on the core.
-//! - [`storage`], [`training`]: the Azure Storage and Custom Vision training API clients.
+//! - [`storage`], [`training`]: the Azure Storage and Custom Vision training API clients (and
+//!   the smallest training set the service trains on).
 //! - [`sim`]: the simulated endpoints: one world (`world`: state, clock, the service's
 //!   promised work) answered by three services, as Azure has them: `queues` and `blobs` (the
 //!   storage REST operations, as Azurite answers them), behind `auth` (Shared Key and SAS) and
-//!   `http` (what every storage answer carries), and `training` (the Custom Vision API); with
-//!   `faults` (what the service gets wrong) and `reset` (the connection-reset layer).
+//!   `http` (what every storage answer carries), with `lease` (blob and container leases, one
+//!   transition table), and `training` (the Custom Vision API); with `faults` (what the service
+//!   gets wrong), `reset` (the connection-reset layer), `serve` (the standalone hyper server)
+//!   and `header_case` (the case of metadata names, which hyper lowers, read off the wire).
 //! - [`verify`]: the client verification driver (a scenario played against the user's client)
 //!   and [`process`]: the client's process tree, started in a group of its own and stopped
 //!   whole, with [`scenario`] the built-in and file scenarios it plays.

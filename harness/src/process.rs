@@ -136,7 +136,7 @@ impl ClientProcess {
         self.status
     }
 
-    /// SIGKILL to every member, then up to [`SETTLE`] for them to be gone (and reaped).
+    /// SIGKILL to every member, then up to `SETTLE` for them to be gone (and reaped).
     async fn kill_tree(&mut self) {
         let deadline = Instant::now() + SETTLE;
         loop {
@@ -162,7 +162,7 @@ impl ClientProcess {
     }
 
     /// The end of what the client wrote to stderr (at most `limit` bytes, cut at a character
-    /// boundary), waiting at most [`SETTLE`] for the pipe to close.
+    /// boundary), waiting at most `SETTLE` for the pipe to close.
     pub async fn stderr_tail(&mut self, limit: usize) -> String {
         if let Some(reader) = self.reader.take() {
             let abort = reader.abort_handle();

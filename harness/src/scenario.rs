@@ -15,8 +15,8 @@ use std::time::Duration;
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use serde::Deserialize;
 
-use crate::check::{EXPORTABLE_DOMAIN, upload_training_set};
 use crate::sim::{Faults, MessageEncoding};
+use crate::training::{EXPORTABLE_DOMAIN, upload_training_set};
 use crate::training::{NewProject, StorageOptions, TrainOptions, TrainingClient, TrainingError};
 
 /// How a scenario's notifications are encoded.

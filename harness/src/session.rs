@@ -1,5 +1,5 @@
-//! The live session: what `watch` and `check` (and, next, the simulation's journal) feed as they
-//! observe, as one sans-I/O value. It owns the lifecycle tracker, the message tally, the
+//! The live session: what `watch`, `check`, `verify` and `simulate --record` (the simulation's
+//! journal, through [`Session::journal`]) feed as they observe, as one sans-I/O value. It owns the lifecycle tracker, the message tally, the
 //! [`Recorder`] and the live lines; drivers do the I/O and hand it what they saw, with the time
 //! they saw it. Every input is recorded before it is applied, and the recorder hands out the
 //! evidence numbers, so a number exists only for a line that was written: replaying the
@@ -113,6 +113,19 @@ pub struct Received<'a> {
     pub dequeue_count: u32,
     /// `MessageText`, XML-unescaped.
     pub text: &'a str,
+}
+
+impl<'a> Received<'a> {
+    /// A message as Get Messages listed it, from `queue`.
+    pub fn listed(queue: &'a str, m: &'a cvnotify_wire::xml::ListedMessage) -> Self {
+        Self {
+            queue,
+            message_id: &m.message_id,
+            insertion_time: Timestamp(m.insertion_time),
+            dequeue_count: m.dequeue_count.unwrap_or(1),
+            text: m.message_text.as_deref().unwrap_or_default(),
+        }
+    }
 }
 
 /// What the driver should do with a message it handed to [`Session::message`].

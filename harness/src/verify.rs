@@ -389,7 +389,11 @@ pub async fn run(
     sim.set_blob_delay(scenario.slow_download_ms);
     sim.set_faults(faults);
     let configure = plan.duties.contains(&Duty::Configure);
-    let internal = sim.internal_training_endpoint().await;
+    let internal = sim.internal_training_endpoint().await.map_err(|e| {
+        VerifyError::Simulation(format!(
+            "cannot start the scenario's own door to the training API: {e}"
+        ))
+    })?;
     // The deadline counts from here, the service's side of a backlog included.
     let begun = Instant::now();
     let mut deadline = plan.timeout.unwrap_or_else(|| scenario.deadline());

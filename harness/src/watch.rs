@@ -91,29 +91,6 @@ pub struct Watcher<'a> {
     pub clock: Now,
 }
 
-/// A received message as the session takes it.
-pub(crate) fn received<'m>(queue: &'m str, m: &'m ListedMessage) -> Received<'m> {
-    Received {
-        queue,
-        message_id: &m.message_id,
-        insertion_time: cvnotify_core::lifecycle::Timestamp(m.insertion_time),
-        dequeue_count: m.dequeue_count.unwrap_or(1),
-        text: m.message_text.as_deref().unwrap_or_default(),
-    }
-}
-
-/// Lists `container` and tells the session.
-pub async fn observe_container(
-    session: &mut Session,
-    container: &Container,
-    clock: &Now,
-) -> Result<(), WatchError> {
-    let listed = container.list("").await?;
-    let names: Vec<(String, Option<u64>)> = listed.into_iter().map(|b| (b.name, b.size)).collect();
-    session.container(clock(), container.resource().name(), &names)?;
-    Ok(())
-}
-
 /// Asks the training API about a notification; records and applies the answer.
 async fn cross_check(
     session: &mut Session,
@@ -263,7 +240,8 @@ impl Watcher<'_> {
     ) -> Result<Cycle, WatchError> {
         let peek = options.mode == Mode::Peek;
         if let Some(c) = self.container {
-            observe_container(self.session, c, &self.clock).await?;
+            self.session
+                .container((self.clock)(), c.resource().name(), &c.listing().await?)?;
         }
         let visibility = options.visibility.max(Duration::from_secs(1));
         let batch = if peek {
@@ -275,7 +253,7 @@ impl Watcher<'_> {
         for m in &batch {
             let handled = self
                 .session
-                .message(received(name, m), options.max_dequeue)?;
+                .message(Received::listed(name, m), options.max_dequeue)?;
             match handled.disposition {
                 Disposition::Delete => {
                     if let (Some(client), Some(n)) = (self.training, &handled.notification) {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use cvnotify_core::lifecycle::{ExportJobStatus, IterationStatus};
 use cvnotify_core::{ExportPlatform, Notification, ParseOptions, parse};
-use cvnotify_harness::check::{EXPORTABLE_DOMAIN, upload_training_set};
 use cvnotify_harness::sim::{MessageEncoding, Simulation};
 use cvnotify_harness::storage::{Container, Queue, Resource, RetryPolicy};
+use cvnotify_harness::training::{EXPORTABLE_DOMAIN, upload_training_set};
 use cvnotify_harness::training::{
     ErrorCode, NewProject, OptionsForm, StorageOptions, TrainOptions, TrainingClient,
     TrainingError, TrainingKey,

@@ -724,7 +724,7 @@ fn ids_depend_on_the_seed_and_the_calls_not_on_timing() {
                     // The service posts its ConnectionTest and writes its test blob meanwhile.
                     sim.settle();
                 }
-                cvnotify_harness::check::upload_training_set(&api, project.id)
+                cvnotify_harness::training::upload_training_set(&api, project.id)
                     .await
                     .unwrap();
                 let iteration = api

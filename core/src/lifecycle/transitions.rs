@@ -2,7 +2,8 @@
 //! bottom: for each phase, each step (a lifecycle input that can move a phase) and each guard
 //! value, where the project goes and what finding the step raises. Every (phase, step, guard)
 //! combination has exactly one row; a test checks that. A step the documented lifecycle does not
-//! allow stays in place and raises a finding (h11's rule: the state stays where it was).
+//! allow stays in place and raises a finding: an input that cannot happen never moves a phase, so
+//! one unexpected message cannot hide the ones after it.
 //!
 //! Steps are applied in `(at, evidence)` order, whatever order the queue delivered them in.
 //! `cvnotify diagram` renders this table; the README embeds the Mermaid form.

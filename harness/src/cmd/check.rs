@@ -7,10 +7,10 @@ use std::time::Duration;
 use cvnotify_core::ExportPlatform;
 use cvnotify_core::lifecycle::{Sources, Timestamp};
 
+use super::prelude::credentials;
 use super::prelude::{
     CmdError, EncodingArg, FormArg, SessionOutput, Signals, conclude, exit, secret_from_env,
 };
-use super::watch::credentials;
 use crate::check::{Check, Ending, Environment};
 use crate::clock::{self, Now};
 use crate::endpoint::check_transport;

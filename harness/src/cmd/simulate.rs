@@ -67,7 +67,7 @@ pub(crate) struct Args {
     record: Option<std::path::PathBuf>,
     /// With --record: what the client is responsible for beyond consuming (as for `verify`).
     #[arg(long = "duty", value_enum, requires = "record")]
-    duties: Vec<super::verify::DutyArg>,
+    duties: Vec<super::prelude::DutyArg>,
 }
 
 /// The names of the simulation's own queue and container.

@@ -4,29 +4,11 @@
 
 use std::time::Duration;
 
-use super::prelude::{CmdError, SessionOutput, Signals, conclude, exit, print};
+use super::prelude::{CmdError, DutyArg, SessionOutput, Signals, conclude, exit, print};
 use crate::recording::{Duty, Outcome};
 use crate::scenario::{BUILT_IN, Scenario};
 use crate::session::Session;
 use crate::verify::{self, Plan, ScenarioJournal};
-
-/// A duty, as the flag names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum DutyArg {
-    /// The client downloads the backup blob each ExportCompleted announces.
-    FetchBackups,
-    /// The client creates, configures, trains and exports the projects itself.
-    Configure,
-}
-
-impl From<DutyArg> for Duty {
-    fn from(d: DutyArg) -> Self {
-        match d {
-            DutyArg::FetchBackups => Self::FetchBackups,
-            DutyArg::Configure => Self::Configure,
-        }
-    }
-}
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {

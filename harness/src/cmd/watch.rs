@@ -5,13 +5,13 @@ use std::time::Duration;
 use cvnotify_core::lifecycle::Sources;
 
 use super::prelude::{
-    CmdError, SessionOutput, Signals, conclude, seconds_between, secret_from_env,
+    CmdError, SessionOutput, Signals, conclude, credentials, seconds_between, secret_from_env,
 };
 use crate::clock;
-use crate::endpoint::{check_transport, require_resource, shared_key};
+use crate::endpoint::{check_transport, require_resource};
 use crate::recording::{Outcome, Scope};
 use crate::session::{Header, Session};
-use crate::storage::{AccountKey, Container, Credentials, Queue, Resource, RetryPolicy};
+use crate::storage::{Container, Queue, Resource, RetryPolicy};
 use crate::training::{OptionsForm, TrainingClient, TrainingKey};
 use crate::watch::{Ending, Mode, Options, Watcher};
 
@@ -61,19 +61,6 @@ pub(crate) struct Args {
     /// Environment variable holding the Training-Key for --training-endpoint.
     #[arg(long, requires = "training_endpoint")]
     training_key_env: Option<String>,
-}
-
-/// Storage credentials for `url`: Shared Key from `key_env` when given, else whatever the URL
-/// carries (a SAS in its query).
-pub(crate) fn credentials(
-    url: &str,
-    key_env: Option<&str>,
-) -> Result<Option<Credentials>, CmdError> {
-    let Some(var) = key_env else { return Ok(None) };
-    let key = secret_from_env(var, "account key")?;
-    let key = AccountKey::from_base64(&key)
-        .map_err(|_| CmdError::usage(format!("{var} is not a base64 account key")))?;
-    shared_key(url, key).map(Some).map_err(CmdError::usage)
 }
 
 pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {

@@ -1,6 +1,6 @@
-//! Reports: the model every output format renders ([`model`]), how a session is judged into it
-//! ([`tally`], its messages counted in bounded memory by [`messages`], its projects judged on
-//! workers in project order by [`judging`]; [`client`] for the verdict on a client's journal),
+//! Reports: the model every output format renders (`model`), how a session is judged into it
+//! (`tally`, its messages counted in bounded memory by `messages`, its projects judged on
+//! workers in project order by `judging`; `client` for the verdict on a client's journal),
 //! and the renderers: `human` lines, one `json` document (`corpus/report.schema.json`), `jsonl`
 //! lines (which `replay` streams as it judges), `junit` XML, and a self-contained `html` page
 //! with a timeline per project. Every format renders the same data; none prints a secret, since

@@ -8,9 +8,6 @@
 
 use std::time::SystemTime;
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac as _};
-use sha2::Sha256;
 use wiremock::Request;
 
 use crate::storage::AccountKey;
@@ -80,14 +77,7 @@ impl Refusal {
 }
 
 fn hmac(key: &[u8], text: &str) -> String {
-    match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mut mac) => {
-            mac.update(text.as_bytes());
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-        }
-        // HMAC takes keys of any length.
-        Err(_) => String::new(),
-    }
+    crate::storage::sign(key, text)
 }
 
 /// Compares two signatures in time independent of where they differ.

@@ -510,7 +510,7 @@ impl Service {
 
 /// A world served by a wiremock server (tests embed it so). wiremock keeps every request a
 /// mock matched for as long as the server lives: long-running simulations are served by
-/// [`serve`] instead, whose memory does not grow with the requests.
+/// `serve` instead, whose memory does not grow with the requests.
 impl Respond for Service {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         // wiremock does not say which connection a request came on; it lends the request, and
@@ -855,20 +855,16 @@ impl Simulation {
 
     /// The simulation's own door to the training API (for a scenario playing the service's
     /// customer): requests through it are neither journaled nor counted for faults.
-    pub async fn internal_training_endpoint(&mut self) -> String {
+    pub async fn internal_training_endpoint(&mut self) -> std::io::Result<String> {
         if let Some(s) = &self.internal {
-            return s.uri();
+            return Ok(s.uri());
         }
         let mut service = Service::new(self.world.clone(), Endpoint::Api);
         service.internal = true;
-        match service.serve(None).await {
-            Ok(server) => {
-                let uri = server.uri();
-                self.internal = Some(server);
-                uri
-            }
-            Err(_) => String::new(),
-        }
+        let server = service.serve(None).await?;
+        let uri = server.uri();
+        self.internal = Some(server);
+        Ok(uri)
     }
 
     /// Makes every Get Blob that returns content take `ms` longer (a slow download).
@@ -913,8 +909,6 @@ pub fn dev_account_sas() -> String {
 /// An account SAS for `account` signed with `key`: both services, every resource type and
 /// permission, valid until 2099 (version 2021-08-06).
 pub fn account_sas(account: &str, key: &AccountKey) -> String {
-    use base64::Engine as _;
-    use hmac::Mac as _;
     let (sp, ss, srt, se, spr, sv) = (
         "rwdlacup",
         "bq",
@@ -924,13 +918,7 @@ pub fn account_sas(account: &str, key: &AccountKey) -> String {
         "2021-08-06",
     );
     let to_sign = format!("{account}\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
-    let sig = match hmac::Hmac::<sha2::Sha256>::new_from_slice(key.bytes()) {
-        Ok(mut mac) => {
-            mac.update(to_sign.as_bytes());
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    };
+    let sig = crate::storage::sign(key.bytes(), &to_sign);
     let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     format!(
         "sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}",

@@ -166,16 +166,23 @@ impl Signer<'_> {
             header("if-unmodified-since"),
             header("range"),
         );
-        let signature = match Hmac::<Sha256>::new_from_slice(&self.key.0) {
-            Ok(mut mac) => {
-                mac.update(to_sign.as_bytes());
-                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-            }
-            // HMAC takes keys of any length; this arm cannot be reached.
-            Err(_) => String::new(),
-        };
+        let signature = sign(&self.key.0, &to_sign);
         format!("SharedKey {}:{signature}", self.account)
     }
+}
+
+/// HMAC-SHA256 of `text` under `key`, in base64: the signature of Shared Key and of a SAS, and the
+/// one place it is computed.
+pub(crate) fn sign(key: &[u8], text: &str) -> String {
+    // HMAC takes a key of every length (RFC 2104: a longer one is hashed first); the
+    // constructor's error is for MACs with fixed key sizes, and cannot happen here.
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC takes keys of every length (RFC 2104)"
+    )]
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of every length");
+    mac.update(text.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

@@ -48,6 +48,12 @@ impl Container {
         self.list_paged(prefix, None).await
     }
 
+    /// Every blob's name and size: what a session observes of a container.
+    pub async fn listing(&self) -> Result<Vec<(String, Option<u64>)>, StorageError> {
+        let listed = self.list("").await?;
+        Ok(listed.into_iter().map(|b| (b.name, b.size)).collect())
+    }
+
     /// [`Container::list`] asking for pages of at most `page_size` blobs (`maxresults`).
     pub async fn list_paged(
         &self,

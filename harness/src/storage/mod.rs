@@ -8,6 +8,7 @@ mod container;
 mod queue;
 pub(crate) use cvnotify_wire::xml;
 
+pub(crate) use auth::sign;
 pub use auth::{AccountKey, Credentials, STORAGE_VERSION, SasToken, Signer};
 pub use client::{MAX_ANSWER_BYTES, Resource, RetryPolicy, StorageError};
 pub use container::Container;

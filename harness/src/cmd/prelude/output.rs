@@ -1,117 +1,19 @@
-//! What more than one command uses: the error every command returns ([`CmdError`], printed once
-//! by [`super::run`]), the exit codes, the flag groups `watch` and `check` share, and the helpers
-//! that open recordings and write reports.
+//! Where a command's evidence and verdicts go: recordings opened for appending, reports written
+//! to stdout or files, and a live session concluded into both.
 
-use std::fmt;
+use super::args::JudgeArgs;
+use super::color::stdout_color;
+use super::error::{CmdError, verdict_exit};
+
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal as _, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::report::{self, Expectations, Format, Report, Rules, Verdict, Waivers, known_codes};
+use crate::report::{self, Format, Report, Rules};
 use cvnotify_core::lifecycle::Timestamp;
 
 use crate::recording::Outcome;
 use crate::session::{LiveSink, Recorder, Session};
-
-/// Exit codes shared by every subcommand.
-pub(crate) mod exit {
-    /// Accepted / passed.
-    pub(crate) const OK: u8 = 0;
-    /// Rejected / failed.
-    pub(crate) const REJECTED: u8 = 1;
-    /// Usage or I/O error (clap uses 2 for usage errors as well).
-    pub(crate) const USAGE_OR_IO: u8 = 2;
-}
-
-/// Why a command could not do its job.
-#[derive(Debug)]
-pub(crate) enum CmdError {
-    /// The flags or their values do not make sense.
-    Usage(String),
-    /// A file could not be opened, read or written.
-    File {
-        /// What was being done (`read`, `write the recording`).
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        source: io::Error,
-    },
-    /// The run could not go on (storage, the training API, the simulation, standard output).
-    Run(String),
-}
-
-impl CmdError {
-    /// The exit code the error ends the process with.
-    pub(crate) fn exit_code(&self) -> u8 {
-        exit::USAGE_OR_IO
-    }
-
-    pub(crate) fn usage(why: impl fmt::Display) -> Self {
-        Self::Usage(why.to_string())
-    }
-
-    pub(crate) fn run(why: impl fmt::Display) -> Self {
-        Self::Run(why.to_string())
-    }
-
-    pub(crate) fn file(action: &'static str, path: &Path, source: io::Error) -> Self {
-        Self::File {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
-
-impl fmt::Display for CmdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Usage(why) | Self::Run(why) => f.write_str(why),
-            Self::File {
-                action,
-                path,
-                source,
-            } => write!(f, "cannot {action} {}: {source}", path.display()),
-        }
-    }
-}
-
-/// Where CreateProject puts the storage URIs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum FormArg {
-    /// Query parameters on v3.3 (the seed's example).
-    Query,
-    /// A CreateProjectOptions JSON body on v3.4-preview (the SDKs).
-    Body,
-}
-
-impl From<FormArg> for crate::training::OptionsForm {
-    fn from(f: FormArg) -> Self {
-        match f {
-            FormArg::Query => Self::Query,
-            FormArg::Body => Self::Body,
-        }
-    }
-}
-
-/// How the simulated service encodes its messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum EncodingArg {
-    /// JSON text.
-    Plain,
-    /// Base64 of the JSON text.
-    Base64,
-}
-
-impl From<EncodingArg> for crate::sim::MessageEncoding {
-    fn from(e: EncodingArg) -> Self {
-        match e {
-            EncodingArg::Plain => Self::Plain,
-            EncodingArg::Base64 => Self::Base64,
-        }
-    }
-}
 
 /// Where a live session's recording and report go (`watch`, `check`).
 #[derive(Debug, clap::Args)]
@@ -174,49 +76,6 @@ impl SessionOutput {
     pub(crate) fn emit(&self, report: &Report) -> Result<u8, CmdError> {
         write_report(report, self.format, self.output.as_deref(), false)?;
         Ok(verdict_exit(report.verdict, self.strict))
-    }
-}
-
-/// How sessions are judged: waivers and expectations (`replay`, `watch`, `check`).
-#[derive(Debug, clap::Args)]
-pub(crate) struct JudgeArgs {
-    /// Only these check codes count (comma-separated or repeated); the rest are waived.
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) select: Vec<String>,
-    /// Waive these check codes (comma-separated or repeated): reported, but not counted.
-    /// `--exclude nothing-judged` lets a run that saw nothing pass.
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) exclude: Vec<String>,
-    /// Fail unless at least this many projects were judged.
-    #[arg(long, value_name = "N")]
-    pub(crate) expect_projects: Option<u64>,
-    /// Fail unless at least this many messages were accepted.
-    #[arg(long, value_name = "N")]
-    pub(crate) expect_messages: Option<u64>,
-}
-
-impl JudgeArgs {
-    /// The rules, with every waived code checked against the catalogue.
-    pub(crate) fn rules(&self) -> Result<Rules, CmdError> {
-        let known = known_codes();
-        for code in self.select.iter().chain(&self.exclude) {
-            if !known.contains(&code.as_str()) {
-                return Err(CmdError::usage(format!(
-                    "unknown check code {code:?}; known codes: {}",
-                    known.join(", ")
-                )));
-            }
-        }
-        Ok(Rules {
-            waivers: Waivers {
-                select: self.select.clone(),
-                exclude: self.exclude.clone(),
-            },
-            expect: Expectations {
-                projects: self.expect_projects,
-                messages: self.expect_messages,
-            },
-        })
     }
 }
 
@@ -331,42 +190,6 @@ pub(crate) fn open_recording(path: &Path) -> Result<Recorder, CmdError> {
     Ok(Recorder::new(Some(Box::new(sink)), lines))
 }
 
-/// Whether colour is wanted on stdout: a terminal, and no non-empty `NO_COLOR`.
-/// When reports are coloured (`--color`, on every command).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ColorChoice {
-    /// On a terminal, unless `NO_COLOR` is set (and non-empty); `CLICOLOR_FORCE` forces it.
-    #[default]
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
-
-static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
-
-/// Sets the colour choice for the process (once, from the command line).
-pub(crate) fn set_color(choice: ColorChoice) {
-    let _ = COLOR.set(choice);
-}
-
-fn env_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Whether a report written to stdout is coloured: `--color always`, or `auto` with
-/// `CLICOLOR_FORCE` set, or `auto` on a terminal without `NO_COLOR`.
-pub(crate) fn stdout_color() -> bool {
-    match COLOR.get().copied().unwrap_or_default() {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            env_set("CLICOLOR_FORCE") || (io::stdout().is_terminal() && !env_set("NO_COLOR"))
-        }
-    }
-}
-
 /// Writes `report` to `output` (stdout when `None`; colour only there, and only when asked for
 /// and wanted).
 pub(crate) fn write_report(
@@ -399,61 +222,6 @@ pub(crate) fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// The exit code of a verdict: 0 for PASS, and for NON-STRICT unless `strict`; 1 otherwise.
-pub(crate) fn verdict_exit(verdict: Verdict, strict: bool) -> u8 {
-    match (verdict, strict) {
-        (Verdict::Pass, _) | (Verdict::NonStrict, false) => exit::OK,
-        (Verdict::NonStrict, true) | (Verdict::Fail, _) => exit::REJECTED,
-    }
-}
-
-/// A secret from the environment variable `var` (trimmed; empty counts as unset).
-pub(crate) fn secret_from_env(var: &str, what: &str) -> Result<String, CmdError> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-        _ => Err(CmdError::usage(format!(
-            "environment variable {var} holds no {what}"
-        ))),
-    }
-}
-
-/// Writes `text` to stdout.
-pub(crate) fn print(text: &str) -> Result<u8, CmdError> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| CmdError::run(format!("cannot write output: {e}")))?;
-    Ok(exit::OK)
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM, registered the moment this is made (inside the runtime), so a
-/// signal that comes before the first wait is not lost.
-pub(crate) struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub(crate) fn new() -> Result<Self, CmdError> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind| {
-            signal(kind).map_err(|e| CmdError::run(format!("cannot listen for signals: {e}")))
-        };
-        Ok(Self {
-            interrupt: listen(SignalKind::interrupt())?,
-            terminate: listen(SignalKind::terminate())?,
-        })
-    }
-
-    /// Waits for either.
-    pub(crate) async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
-}
-
 /// Ends a live session: writes its end line and its report (always, whatever happened), and
 /// returns the exit code, or the error that stopped the run (after the report is written).
 pub(crate) fn conclude(
@@ -471,21 +239,5 @@ pub(crate) fn conclude(
     match (outcome, reason) {
         (Outcome::Aborted, Some(why)) => Err(CmdError::Run(why)),
         _ => Ok(code),
-    }
-}
-
-/// A number of seconds from `lo` to `hi`, for clap (`inf`, `NaN` and anything out of range are
-/// refused with the range).
-pub(crate) fn seconds_between(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
-    move |text: &str| {
-        let value: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-        if value.is_finite() && (lo..=hi).contains(&value) {
-            Ok(value)
-        } else {
-            Err(format!("{text} is outside {lo}..={hi} seconds"))
-        }
     }
 }
