@@ -21,7 +21,7 @@ container (a model registry, say) instead of downloading it: Copy Blob reads eve
 backup for it, which cvnotify counts as fetching it.
 
 `--bug NAME` makes it commit one mistake, so that the tests can check that cvnotify catches
-each (the detection table in the README). Configuration comes from the environment `cvnotify
+each (the detection table in docs/verify.md). Configuration comes from the environment `cvnotify
 verify` (or your CI) gives: AZURE_STORAGE_CONNECTION_STRING, CVNOTIFY_QUEUE_NAME, and for
 --configure CVNOTIFY_TRAINING_ENDPOINT, CVNOTIFY_TRAINING_KEY, CVNOTIFY_NOTIFICATION_QUEUE_URI,
 CVNOTIFY_EXPORT_MODEL_CONTAINER_URI.

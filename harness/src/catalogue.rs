@@ -1,5 +1,5 @@
 //! The lifecycle's transition table and the findings catalogue, rendered from the core's data
-//! for `cvnotify diagram` and `cvnotify findings` (the README embeds both; a test keeps them
+//! for `cvnotify diagram` and `cvnotify findings` (docs/lifecycle.md embeds both; a test keeps them
 //! current).
 
 use std::fmt::Write as _;

@@ -4,7 +4,7 @@
 //! notifications with chosen adversities: an encoding, misbehaviours and HTTP faults (the
 //! `--faults` language), messages of its own (malformed, of an unknown type), slow downloads.
 //! [`BUILT_IN`] holds the built-in ones; a scenario can also be a JSON file ([`Scenario::load`];
-//! the format is in the README).
+//! the format is in docs/verify.md).
 //!
 //! [`Customer`] is the customer's side as a plain state machine: each [`Customer::step`] looks
 //! at where each project is and makes the next call.

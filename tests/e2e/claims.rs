@@ -1,4 +1,4 @@
-//! What the README promises and no test held before (issue 12's list of untested claims): each
+//! What the README and the guides in docs/ promise and no test held before (issue 12's list of untested claims): each
 //! test names the claim it holds.
 
 use std::process::{Command, Stdio};

@@ -5,7 +5,7 @@
 //! endpoints are normalised; other bodies byte for byte). The steps cover every queue and blob
 //! operation the official SDKs make in normal use and in test set-up and clean-up, their error
 //! cases and the authorization cases. A difference fails the test unless it is in
-//! [`REASONED`], which the README repeats with the reasons.
+//! [`REASONED`], which docs/simulate.md repeats with the reasons.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ use crate::azurite::{ACCOUNT, Azurite, KEY, SAS};
 use crate::support::repo_root;
 
 /// A difference allowed: in these steps (`*`: every step), differences that start with one of
-/// `what`, for the reason given. The README's "Differences from Azurite" table has one row per
+/// `what`, for the reason given. The "Differences from Azurite" table of docs/simulate.md has one row per
 /// entry: `| steps | what | why |`, steps and what each joined with `; `.
 pub(crate) struct Reasoned {
     pub(crate) steps: &'static [&'static str],
@@ -1335,7 +1335,7 @@ fn the_simulated_storage_answers_every_step_as_azurite_does() {
             assert_eq!(oracle.name, "azurite");
         }
         eprintln!(
-            "{} steps compared; {} differences not reasoned; reasoned, per row of the README's \
+            "{} steps compared; {} differences not reasoned; reasoned, per row of docs/simulate.md's \
              table: {allowed:?}",
             steps.len(),
             found.len()
@@ -1344,12 +1344,12 @@ fn the_simulated_storage_answers_every_step_as_azurite_does() {
     });
 }
 
-/// The README's table of differences is [`REASONED`].
+/// The table of differences in docs/simulate.md is [`REASONED`].
 #[test]
 fn the_readme_lists_every_reasoned_difference() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/simulate.md")).unwrap();
     let count = format!("sends {} storage requests", steps().len());
-    assert!(readme.contains(&count), "README lacks {count:?}");
+    assert!(readme.contains(&count), "docs/simulate.md lacks {count:?}");
     for r in REASONED {
         let row = format!(
             "| {} | {} | {} |",
@@ -1357,7 +1357,7 @@ fn the_readme_lists_every_reasoned_difference() {
             r.what.join("; "),
             r.why
         );
-        assert!(readme.contains(&row), "README lacks the row {row:?}");
+        assert!(readme.contains(&row), "docs/simulate.md lacks the row {row:?}");
     }
 }
 

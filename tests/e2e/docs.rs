@@ -1,5 +1,7 @@
-//! The README's generated blocks are what the binary generates now: a table edit that is not
-//! re-rendered into the docs fails here. Regenerate with the command named in each marker.
+//! The documentation holds: the generated blocks of docs/lifecycle.md are what the binary
+//! generates now (a table edit that is not re-rendered into the docs fails here; regenerate with
+//! scripts/update-docs), every relative link in the README and docs/ resolves, and every citation
+//! names a document the repository carries.
 
 use std::process::Command;
 
@@ -10,7 +12,7 @@ fn generated_block<'a>(readme: &'a str, command: &str) -> &'a str {
     let begin = format!("<!-- BEGIN GENERATED: {command} -->\n");
     let start = readme
         .find(&begin)
-        .unwrap_or_else(|| panic!("README has no block for `{command}`"))
+        .unwrap_or_else(|| panic!("docs/lifecycle.md has no block for `{command}`"))
         + begin.len();
     let end = readme[start..].find("<!-- END GENERATED -->").unwrap() + start;
     &readme[start..end]
@@ -27,7 +29,7 @@ fn run(args: &[&str]) -> String {
 
 #[test]
 fn readme_diagram_and_findings_are_current() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/lifecycle.md")).unwrap();
     let mermaid = format!(
         "```mermaid\n{}```\n",
         run(&["diagram", "--format", "mermaid"])
@@ -35,12 +37,12 @@ fn readme_diagram_and_findings_are_current() {
     assert_eq!(
         generated_block(&readme, "cvnotify diagram --format mermaid"),
         mermaid,
-        "README diagram is stale: paste `cvnotify diagram` into it"
+        "docs/lifecycle.md diagram is stale: run scripts/update-docs"
     );
     assert_eq!(
         generated_block(&readme, "cvnotify findings"),
         run(&["findings"]),
-        "README findings table is stale: paste `cvnotify findings` into it"
+        "docs/lifecycle.md findings table is stale: run scripts/update-docs"
     );
 }
 
@@ -185,4 +187,55 @@ fn every_citation_resolves_to_a_document_in_the_repository() {
         }
     }
     assert!(checked > 20, "only {checked} citations found");
+}
+
+/// Every relative link of the README, the docs pages and the corpus and integration READMEs
+/// resolves to a file of the repository (anchors aside), and every docs page is linked from the
+/// README: the front door reaches everything.
+#[test]
+fn every_link_resolves_and_every_page_is_reachable() {
+    let root = repo_root();
+    let mut pages = vec![root.join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs.iter().cloned());
+    for extra in ["corpus/README.md", "fuzz/README.md", "integrations/python/README.md", "integrations/js/README.md"] {
+        pages.push(root.join(extra));
+    }
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = &rest[..end];
+            rest = &rest[end..];
+            if target.starts_with("http") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            let resolved = page.parent().unwrap().join(file);
+            assert!(
+                resolved.exists(),
+                "{}: the link {target} resolves to nothing",
+                page.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} links found");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for doc in &docs {
+        let name = format!("docs/{}", doc.file_name().unwrap().to_string_lossy());
+        assert!(readme.contains(&format!("]({name})")), "the README does not link {name}");
+    }
+    assert!(
+        readme.lines().count() < 200,
+        "the README is a front door: under 200 lines"
+    );
 }

@@ -2,7 +2,7 @@
 //! correct consumers on the SDKs' default settings (a Python loop, a Python worker pool, a
 //! Functions-style handler, a JavaScript loop) pass every built-in scenario under default
 //! flags, and every client finding is caught in a faulty variant of the Python one
-//! ([`DETECTION`], the README's table), with exactly the findings the table names. Clients
+//! ([`DETECTION`], the table in docs/verify.md), with exactly the findings the table names. Clients
 //! that do nothing, exit early, background their work or leave processes behind fail, on time,
 //! leaving nothing running. A verify recording replays to the same verdict on the client.
 
@@ -493,7 +493,7 @@ fn waits(row: &Row) -> u32 {
 
 #[test]
 fn the_readme_shows_the_detection_table() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/verify.md")).unwrap();
     for (code, bug, scenario, flags, findings) in DETECTION {
         let variant = if bug.is_empty() {
             "a program that does not exist".to_string()
@@ -510,13 +510,13 @@ fn the_readme_shows_the_detection_table() {
             "| `{code}` | {variant} | `{scenario}` | {flags} | {} |",
             findings.join(", ")
         );
-        assert!(readme.contains(&row), "README lacks {row:?}");
+        assert!(readme.contains(&row), "docs/verify.md lacks {row:?}");
     }
     for (name, what, _) in cvnotify_harness::scenario::BUILT_IN {
         let row = format!("| `{name}` | {what} |");
         assert!(
             readme.contains(&row),
-            "README lacks the scenario row {row:?}"
+            "docs/verify.md lacks the scenario row {row:?}"
         );
     }
 }

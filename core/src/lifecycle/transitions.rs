@@ -6,7 +6,7 @@
 //! one unexpected message cannot hide the ones after it.
 //!
 //! Steps are applied in `(at, evidence)` order, whatever order the queue delivered them in.
-//! `cvnotify diagram` renders this table; the README embeds the Mermaid form.
+//! `cvnotify diagram` renders this table; docs/lifecycle.md embeds the Mermaid form.
 
 use alloc::string::String;
 use core::fmt::Write as _;
