@@ -1357,7 +1357,10 @@ fn the_readme_lists_every_reasoned_difference() {
             r.what.join("; "),
             r.why
         );
-        assert!(readme.contains(&row), "docs/simulate.md lacks the row {row:?}");
+        assert!(
+            readme.contains(&row),
+            "docs/simulate.md lacks the row {row:?}"
+        );
     }
 }
 

@@ -203,7 +203,12 @@ fn every_link_resolves_and_every_page_is_reachable() {
         .collect();
     docs.sort();
     pages.extend(docs.iter().cloned());
-    for extra in ["corpus/README.md", "fuzz/README.md", "integrations/python/README.md", "integrations/js/README.md"] {
+    for extra in [
+        "corpus/README.md",
+        "fuzz/README.md",
+        "integrations/python/README.md",
+        "integrations/js/README.md",
+    ] {
         pages.push(root.join(extra));
     }
     let mut checked = 0;
@@ -215,7 +220,10 @@ fn every_link_resolves_and_every_page_is_reachable() {
             let Some(end) = rest.find(')') else { break };
             let target = &rest[..end];
             rest = &rest[end..];
-            if target.starts_with("http") || target.starts_with('#') || target.starts_with("mailto:") {
+            if target.starts_with("http")
+                || target.starts_with('#')
+                || target.starts_with("mailto:")
+            {
                 continue;
             }
             let file = target.split('#').next().unwrap();
@@ -232,7 +240,10 @@ fn every_link_resolves_and_every_page_is_reachable() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     for doc in &docs {
         let name = format!("docs/{}", doc.file_name().unwrap().to_string_lossy());
-        assert!(readme.contains(&format!("]({name})")), "the README does not link {name}");
+        assert!(
+            readme.contains(&format!("]({name})")),
+            "the README does not link {name}"
+        );
     }
     assert!(
         readme.lines().count() < 200,

@@ -347,7 +347,8 @@ fn every_misbehaviour_of_the_simulated_service_is_detected() {
 
 #[test]
 fn the_readme_lists_every_misbehaviour_and_its_finding() {
-    let readme = std::fs::read_to_string(crate::support::repo_root().join("docs/check.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(crate::support::repo_root().join("docs/check.md")).unwrap();
     for (_, name, finding) in cvnotify_harness::sim::DETECTION {
         assert!(
             readme.contains(&format!("| `{name}` | `{finding}` |")),
