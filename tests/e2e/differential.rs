@@ -1274,19 +1274,29 @@ fn reasoned(step: &str, difference: &str) -> Option<usize> {
     })
 }
 
-#[test]
-fn the_simulated_storage_answers_every_step_as_azurite_does() {
-    let azurite = Azurite::start();
+/// Azurite (the oracle), and a runtime to drive both targets.
+fn azurite_and_a_runtime() -> (Azurite, tokio::runtime::Runtime) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    (Azurite::start(), runtime)
+}
+
+/// The simulation on its standalone server, on the wall clock (call inside the runtime).
+async fn standalone_simulation() -> Simulation {
+    let world = World::new(Clock::Wall, MessageEncoding::Plain, "unused");
+    Simulation::start_world(world, Default::default())
+        .await
+        .unwrap()
+}
+
+#[test]
+fn the_simulated_storage_answers_every_step_as_azurite_does() {
+    let (azurite, runtime) = azurite_and_a_runtime();
     runtime.block_on(async {
-        let world = World::new(Clock::Wall, MessageEncoding::Plain, "unused");
-        let sim = Simulation::start_world(world, Default::default())
-            .await
-            .unwrap();
+        let sim = standalone_simulation().await;
         assert_eq!((DEV_ACCOUNT, DEV_KEY), (ACCOUNT, KEY));
         let strip = |url: String| url.trim_end_matches("/probe").to_string();
         let mut targets = [
@@ -1409,17 +1419,9 @@ async fn raw_exchange(
 
 #[test]
 fn metadata_names_keep_the_case_the_client_wrote_as_on_azurite() {
-    let azurite = Azurite::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let (azurite, runtime) = azurite_and_a_runtime();
     runtime.block_on(async {
-        let world = World::new(Clock::Wall, MessageEncoding::Plain, "unused");
-        let sim = Simulation::start_world(world, Default::default())
-            .await
-            .unwrap();
+        let sim = standalone_simulation().await;
         let strip = |url: String| url.trim_end_matches("/probe").to_string();
         let mut seen = Vec::new();
         for base in [strip(azurite.container_url("probe")), sim.blob_endpoint()] {

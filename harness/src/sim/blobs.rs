@@ -413,28 +413,28 @@ fn lease_refusal(refusal: lease::Refusal, holder: Holder, request: &Request) -> 
     storage_error(status, code, message, request)
 }
 
-/// Whether the lease admits a write by this request (its `x-ms-lease-id`), or the refusal.
-fn admits_write(
+/// Whether the lease admits this request (its `x-ms-lease-id`) writing (`Access::Write`) or
+/// reading what it guards, or the refusal.
+fn admits(
     lease: &Lease,
     holder: Holder,
+    access: Access,
     request: &Request,
     now: SystemTime,
 ) -> Result<(), Reply> {
-    lease
-        .admits_write(header(request, "x-ms-lease-id"), now)
-        .map_err(|r| lease_refusal(r, holder, request))
+    let given = header(request, "x-ms-lease-id");
+    match access {
+        Access::Write => lease.admits_write(given, now),
+        Access::Read => lease.admits_read(given, now),
+    }
+    .map_err(|r| lease_refusal(r, holder, request))
 }
 
-/// Whether the lease admits a read by this request, or the refusal.
-fn admits_read(
-    lease: &Lease,
-    holder: Holder,
-    request: &Request,
-    now: SystemTime,
-) -> Result<(), Reply> {
-    lease
-        .admits_read(header(request, "x-ms-lease-id"), now)
-        .map_err(|r| lease_refusal(r, holder, request))
+/// Whether an operation writes or reads what a lease guards.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 /// A Lease Blob or Lease Container request applied to `lease` (replaced when granted): the
@@ -560,9 +560,13 @@ impl World {
                 let Some(container) = self.containers.get(name) else {
                     return error(404, "ContainerNotFound", request);
                 };
-                if let Err(refusal) =
-                    admits_write(&container.lease, Holder::Container, request, now)
-                {
+                if let Err(refusal) = admits(
+                    &container.lease,
+                    Holder::Container,
+                    Access::Write,
+                    request,
+                    now,
+                ) {
                     return refusal;
                 }
                 self.containers.remove(name);
@@ -589,8 +593,13 @@ impl World {
         if matches!(
             op,
             BlobOp::GetContainerProperties | BlobOp::SetContainerMetadata
-        ) && let Err(refusal) = admits_read(&container.lease, Holder::Container, request, now)
-        {
+        ) && let Err(refusal) = admits(
+            &container.lease,
+            Holder::Container,
+            Access::Read,
+            request,
+            now,
+        ) {
             return refusal;
         }
         // Operations on a blob that its lease guards.
@@ -614,9 +623,9 @@ impl World {
                 || (reads && existing.is_some());
             if !conditions_first {
                 let check = if reads {
-                    admits_read(&held, Holder::Blob, request, now)
+                    admits(&held, Holder::Blob, Access::Read, request, now)
                 } else if writes {
-                    admits_write(&held, Holder::Blob, request, now)
+                    admits(&held, Holder::Blob, Access::Write, request, now)
                 } else {
                     Ok(())
                 };
@@ -706,7 +715,7 @@ impl World {
                 if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, true) {
                     return refusal;
                 }
-                if let Err(refusal) = admits_read(&b.lease, Holder::Blob, request, now) {
+                if let Err(refusal) = admits(&b.lease, Holder::Blob, Access::Read, request, now) {
                     return refusal;
                 }
                 get_blob(request, b, op == BlobOp::GetBlobProperties, now)
@@ -717,7 +726,9 @@ impl World {
                     if let Err(refusal) = preconditions(request, &b.etag, b.last_modified, false) {
                         return refusal;
                     }
-                    if let Err(refusal) = admits_write(&b.lease, Holder::Blob, request, now) {
+                    if let Err(refusal) =
+                        admits(&b.lease, Holder::Blob, Access::Write, request, now)
+                    {
                         return refusal;
                     }
                 }
@@ -883,7 +894,7 @@ impl World {
         }
         // A leased destination is written only with its lease id; the copy keeps its lease.
         let held = existing.map(|b| b.lease.clone()).unwrap_or_default();
-        if let Err(refusal) = admits_write(&held, Holder::Blob, request, now) {
+        if let Err(refusal) = admits(&held, Holder::Blob, Access::Write, request, now) {
             return refusal;
         }
         let created = existing.map_or(now, |b| b.created);
