@@ -19,13 +19,17 @@
 //! - [`watch`]: the queue consumer (poll, hand to the session, delete, poison) and
 //!   [`check`]: the lifecycle check (create, train, export, wait, judge). Both are drivers: the
 //!   I/O around a [`session::Session`]. [`cross_check`] is what both ask the training API.
-//! - [`session`]: the live session, sans-I/O: tracker, tally, recorder and live lines. Its
-//!   recorder hands out evidence numbers, so a live report equals the replay of its recording.
-//! - [`replay`]: a recording streamed and judged; `replay::spill` keeps the tracker's
-//!   projects bounded, spilling the lines of the rest to disk and reading them back by ranges
-//!   (the report's message tally keeps itself bounded the same way).
-//! - [`report`]: the report model (its verdict tiers and waivers a leaf of their own), how a
-//!   session is judged into it, and its renderers (human, JSON, JUnit, HTML).
+//! - [`session`]: the live session, sans-I/O: a recorder and a [`report::Ledger`], and the
+//!   live lines. Every observation becomes a recording line, is recorded (redacted, numbered)
+//!   and is posted as recorded to the ledger, as replay posts what it reads: a live report
+//!   equals the replay of its recording by construction.
+//! - [`replay`]: a recording streamed and posted (`report::post` on parse workers, the
+//!   tracker on one collector) and judged; `replay::spill` keeps the tracker's projects
+//!   bounded, spilling the lines of the rest to disk and reading them back by ranges (the
+//!   report's message tally keeps itself bounded the same way).
+//! - [`report`]: the report model (its verdict tiers and waivers a leaf of their own), the
+//!   ledger (how every line is posted, and `report::judge`, the one function a session is
+//!   judged by), and its renderers (human, JSON, JUnit, HTML).
 //! - [`recording`]: the recording format (schema, reading, what a line stands for, writing),
 //!   from the `cvnotify-wire` crate, re-exported here (as is the storage XML, under
 //!   [`storage`]); it depends only on the core.

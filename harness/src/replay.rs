@@ -8,15 +8,14 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::{Arc, Mutex, mpsc};
 
-use cvnotify_core::client::ClientEvent;
-use cvnotify_core::lifecycle::{Input, Settings, Timestamp, Tracker};
+use cvnotify_core::lifecycle::{Input, Settings, Tracker};
 
 use spill::Keeper;
 pub use spill::Spill;
 
-use crate::recording::{Duty, Item, RawLines, ReadLine, Reader};
+use crate::recording::{RawLines, ReadLine, Reader};
 use crate::report::{
-    ClientRuns, ProjectSink, Rules, Runs, SessionReport, Tally, session_report_streaming,
+    ClientRuns, Journal, Posting, ProjectSink, Rules, Runs, SessionReport, Tally, judge, post,
 };
 
 /// Lines per batch handed to a parse worker, at most.
@@ -36,14 +35,8 @@ fn recycled(mut inputs: Vec<Input>) -> Vec<Input> {
     inputs
 }
 
-/// A journal line (or a run's start) for the client judge, which takes them in line order.
-enum Journal {
-    Start(Option<String>, Vec<Duty>),
-    Event(Timestamp, Box<ClientEvent>),
-}
-
 /// What a parse worker makes of a batch of lines: the lifecycle inputs, the run marks, and the
-/// journal lines (put back in order by the batch's number). The message and line checks go to
+/// journal entries (put back in order by the batch's number). The message and line checks go to
 /// the worker's own tally, merged with the others' at the end.
 #[derive(Default)]
 struct Batch {
@@ -56,45 +49,13 @@ struct Batch {
 }
 
 impl Batch {
-    /// Takes in one read line, counting its messages and problems in `tally`.
+    /// Posts one read line ([`post`], as a live session's ledger does), keeping what it hands on.
     fn absorb(&mut self, line: ReadLine, tally: &mut Tally) {
-        let number = line.number;
-        match line.item {
-            Ok(Item::Session {
-                version,
-                sources,
-                scope,
-                scenario,
-                duties,
-                partial,
-            }) => {
-                self.runs.start(number, version, sources, scope, partial);
-                self.journal
-                    .push((number, Journal::Start(scenario, duties)));
-            }
-            Ok(Item::Client { at, event }) => {
-                tally.saw(at);
-                self.journal
-                    .push((number, Journal::Event(at, Box::new(event))));
-            }
-            Ok(Item::End { outcome, reason }) => self.runs.end(number, outcome, reason),
-            Ok(Item::Inputs(inputs)) => {
-                inputs.iter().for_each(|i| tally.saw(i.at));
-                self.inputs.extend(inputs);
-            }
-            Ok(Item::Unavailable { operation, detail }) => {
-                tally.api_unavailable(operation, number, &detail);
-            }
-            Ok(Item::Message {
-                message_id,
-                parsed,
-                input,
-            }) => {
-                tally.message(message_id, &parsed, number);
-                input.iter().for_each(|i| tally.saw(i.at));
-                self.inputs.extend(input);
-            }
-            Err(problem) => tally.line_problem(&problem, number),
+        match post(line.number, line.item, tally, &mut self.runs) {
+            Posting::Nothing => {}
+            Posting::Input(input) => self.inputs.push(input),
+            Posting::Inputs(inputs) => self.inputs.extend(inputs),
+            Posting::Journal(journal) => self.journal.push((line.number, journal)),
         }
     }
 }
@@ -195,12 +156,7 @@ pub fn replay_streaming<'a>(
                 waiting.insert(seq, journal);
                 while let Some(journal) = waiting.remove(&next_seq) {
                     for (line, j) in journal {
-                        match j {
-                            Journal::Start(scenario, duties) => {
-                                clients.start(line, scenario, duties)
-                            }
-                            Journal::Event(at, event) => clients.handle(line, at, *event),
-                        }
+                        j.enter(line, &mut clients);
                     }
                     next_seq += 1;
                 }
@@ -308,8 +264,7 @@ pub fn replay_streaming<'a>(
     let kept = kept?;
     let failed = Arc::new(Mutex::new(None));
     let trackers = kept.trackers(Arc::clone(&failed));
-    let mut report =
-        session_report_streaming(name, lines, totals, &runs, trackers, &clients, rules, sink);
+    let mut report = judge(name, lines, totals, &runs, trackers, &clients, rules, sink);
     if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
         return Err(e);
     }

@@ -1,24 +1,24 @@
 //! The live session: what `watch`, `check`, `verify` and `simulate --record` (the simulation's
-//! journal, through [`Session::journal`]) feed as they observe, as one sans-I/O value. It owns the lifecycle tracker, the message tally, the
-//! [`Recorder`] and the live lines; drivers do the I/O and hand it what they saw, with the time
-//! they saw it. Every input is recorded before it is applied, and the recorder hands out the
-//! evidence numbers, so a number exists only for a line that was written: replaying the
-//! recording gives exactly the report the session gives at its end ([`Session::finish`]).
+//! journal, through [`Session::journal`]) feed as they observe, as one sans-I/O value: a
+//! [`Recorder`] and a [`Ledger`]. Drivers do the I/O and hand it what they saw, with the time
+//! they saw it; the session makes each observation a recording line, records it (secrets
+//! redacted; the recorder hands out the evidence numbers, so a number exists only for a line
+//! that was written) and posts the line as recorded to the ledger, as a replay posts the lines
+//! it reads. So the report at the end ([`Session::finish`]) is the replay of the recording by
+//! construction. Beside that it writes the live lines: phases and findings as they change.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
-use cvnotify_core::lifecycle::{
-    Delivery, Event, Evidence, Input, MessageId, Settings, Sources, Timestamp, Tracker,
-};
-use cvnotify_core::{BlobKind, Notification, ParseError, ParseOptions, ProjectId};
+use cvnotify_core::lifecycle::{Evidence, Sources, Timestamp, Tracker};
+use cvnotify_core::{Notification, ParseError, ParseOptions, ProjectId};
 
 use crate::recording::{
-    ApiLine, At, BlobEvent, BlobLine, Duty, EndLine, FORMAT_VERSION, Item, Line, MessageLine,
-    Outcome, Scope, SessionLine, SourceName, TickLine, Writer, api_events, format_time,
+    ApiLine, At, BlobEvent, BlobLine, Duty, EndLine, FORMAT_VERSION, Line, MessageLine, Outcome,
+    Scope, SessionLine, SourceName, TickLine, Writer, api_events, format_time, item_of, redacted,
     unavailable,
 };
-use crate::report::{ClientRuns, Rules, Runs, SessionReport, Tally, session_report};
+use crate::report::{Ledger, Rules, SessionReport, Tally};
 
 /// Where a session's recording goes.
 pub type RecordingSink = Box<dyn Write + Send>;
@@ -52,10 +52,12 @@ impl Recorder {
         }
     }
 
-    /// Writes `line` and returns its number: the evidence that stands for it.
-    pub fn record(&mut self, line: &Line) -> io::Result<Evidence> {
+    /// Writes `line` and returns its number (the evidence that stands for it) and the line as
+    /// written: its secrets redacted.
+    pub fn record(&mut self, line: Line) -> io::Result<(Evidence, Line)> {
+        let line = redacted(line);
         if let Some(w) = &mut self.writer {
-            w.write(line)?;
+            w.write(&line)?;
         }
         self.last = self.last.saturating_add(1);
         if let Some(map) = &mut self.described
@@ -64,7 +66,8 @@ impl Recorder {
         {
             map.insert(self.last, text);
         }
-        Evidence::new(self.last).ok_or_else(|| io::Error::other("line number 0"))
+        let evidence = Evidence::new(self.last).ok_or_else(|| io::Error::other("line number 0"))?;
+        Ok((evidence, line))
     }
 
     /// Without a file, what the inputs stood for, by evidence number (taken: asked once, at
@@ -185,15 +188,11 @@ impl Header {
 
 /// One live session.
 pub struct Session {
-    tracker: Tracker,
-    tally: Tally,
-    runs: Runs,
     recorder: Recorder,
+    ledger: Ledger,
     live: LiveSink,
     /// The container's listing as last observed.
     blobs: BTreeSet<String>,
-    /// The client journal's runs.
-    clients: ClientRuns,
     /// Per project, what the live lines have told so far: how many phase changes, which
     /// findings.
     told: std::collections::BTreeMap<ProjectId, (usize, Vec<cvnotify_core::lifecycle::Finding>)>,
@@ -237,35 +236,39 @@ fn session_line(header: &Header) -> Line {
 impl Session {
     /// A session as `header` says, recording with `recorder` (its session line is written now),
     /// telling what changes to `live`.
-    pub fn new(header: Header, mut recorder: Recorder, live: LiveSink) -> io::Result<Self> {
-        let sources = header.sources;
-        let line = recorder.record(&session_line(&header))?;
-        let mut runs = Runs::default();
-        runs.start(
-            line.get(),
-            FORMAT_VERSION,
-            sources,
-            header.scope,
-            header.partial,
-        );
-        let mut clients = ClientRuns::default();
-        clients.start(line.get(), header.scenario.clone(), header.duties.clone());
-        let mut tracker = Tracker::new(Settings::default());
-        tracker.narrow_sources(sources);
-        Ok(Self {
-            // Judged by what the session line says it observes, as a replay of the recording is.
-            tracker,
-            tally: Tally::default(),
-            runs,
+    pub fn new(header: Header, recorder: Recorder, live: LiveSink) -> io::Result<Self> {
+        let mut session = Self {
             recorder,
+            // Judged by what the session line says it observes, as a replay of the recording is.
+            ledger: Ledger::new(header.sources),
             live,
             blobs: BTreeSet::new(),
-            clients,
             told: std::collections::BTreeMap::new(),
             dirty: BTreeSet::new(),
             untold: 0,
             began: std::time::Instant::now(),
-        })
+        };
+        session.enter(session_line(&header))?;
+        Ok(session)
+    }
+
+    /// Records `line` and posts it, as recorded, to the ledger; the project it added to is
+    /// told about at the next flush of the live lines (each project judged once per batch,
+    /// not once per input: a project with a long history costs no more per message than a
+    /// short one).
+    fn enter(&mut self, line: Line) -> io::Result<Evidence> {
+        let (evidence, recorded) = self.recorder.record(line)?;
+        if let Some(p) = self
+            .ledger
+            .absorb(evidence.get(), item_of(recorded, evidence))
+        {
+            self.dirty.insert(p);
+            self.untold += 1;
+            if self.untold >= LIVE_EVERY {
+                self.tell();
+            }
+        }
+        Ok(evidence)
     }
 
     /// Ends the run in progress (its end line) and starts another as `header` says, in the
@@ -277,54 +280,39 @@ impl Session {
         reason: Option<String>,
         header: &Header,
     ) -> io::Result<()> {
-        let end = self.recorder.record(&Line::End(EndLine {
+        self.enter(Line::End(EndLine {
             at: At(at),
             outcome,
-            reason: reason.clone(),
+            reason,
         }))?;
-        self.runs.end(end.get(), outcome, reason);
-        let line = self.recorder.record(&session_line(header))?;
-        self.runs.start(
-            line.get(),
-            FORMAT_VERSION,
-            header.sources,
-            header.scope,
-            header.partial,
-        );
-        self.clients
-            .start(line.get(), header.scenario.clone(), header.duties.clone());
+        self.enter(session_line(header))?;
         Ok(())
     }
 
-    /// Records a journal line (`request`, `delivered`, `client`) and feeds it to the client
-    /// judge, as a replay of the recording does.
+    /// Records a journal line (`request`, `delivered`, `client`) and posts it for the client
+    /// judge.
     pub fn journal(&mut self, line: Line) -> io::Result<()> {
-        let evidence = self.recorder.record(&line)?;
-        if let Ok(Item::Client { at, event }) = crate::recording::item_of(line, evidence) {
-            self.tally.saw(at);
-            self.clients.handle(evidence.get(), at, event);
-        }
-        Ok(())
+        self.enter(line).map(drop)
     }
 
     /// The client judge of the run in progress.
     pub fn client(&self) -> Option<&cvnotify_core::client::ClientJudge> {
-        self.clients.current()
+        self.ledger.client()
     }
 
     /// The sources the session observes.
     pub fn sources(&self) -> Sources {
-        self.runs.sources()
+        self.ledger.sources()
     }
 
     /// The lifecycle tracker.
     pub fn tracker(&self) -> &Tracker {
-        &self.tracker
+        self.ledger.tracker()
     }
 
     /// The message tally so far.
     pub fn tally(&self) -> &Tally {
-        &self.tally
+        self.ledger.tally()
     }
 
     /// Writes one live line (after what the lifecycle has to tell).
@@ -343,46 +331,27 @@ impl Session {
         self.tell();
     }
 
-    /// Records a message, tallies and applies it, and says what to do with it: accepted ones
-    /// are deleted; a rejected one is left for redelivery until its dequeue count reaches
-    /// `max_dequeue`, then poisoned.
+    /// Records a message and posts it, and says what to do with it: accepted ones are deleted;
+    /// a rejected one is left for redelivery until its dequeue count reaches `max_dequeue`,
+    /// then poisoned. What to do is the driver's, decided on the message as received (its
+    /// notification, with its real modelUri, is handed back); the judging is the ledger's, of
+    /// the message as recorded.
     pub fn message(&mut self, m: Received<'_>, max_dequeue: u32) -> io::Result<Handled> {
         let parsed = cvnotify_core::parse(m.text.as_bytes(), ParseOptions::TOLERANT);
-        let line = Line::Message(MessageLine {
+        self.enter(Line::Message(MessageLine {
             at: At(m.insertion_time),
             queue: m.queue.to_string(),
             message_id: m.message_id.to_string(),
             dequeue_count: m.dequeue_count,
             message_text: m.text.to_string(),
             redacted: false,
-        });
-        let evidence = self.recorder.record(&line)?;
-        let message_id = MessageId::from_text(m.message_id);
-        self.tally.message(message_id, &parsed, evidence.get());
+        }))?;
         match parsed {
-            Ok(p) => {
-                let project = p.notification.project_id();
-                let delivery = Delivery {
-                    message_id,
-                    dequeue_count: m.dequeue_count,
-                };
-                self.apply(
-                    Input {
-                        at: m.insertion_time,
-                        evidence,
-                        event: Event::Notification {
-                            notification: p.notification.clone(),
-                            delivery,
-                        },
-                    },
-                    project,
-                );
-                Ok(Handled {
-                    disposition: Disposition::Delete,
-                    notification: Some(p.notification),
-                    error: None,
-                })
-            }
+            Ok(p) => Ok(Handled {
+                disposition: Disposition::Delete,
+                notification: Some(p.notification),
+                error: None,
+            }),
             Err(e) => {
                 let disposition = if m.dequeue_count >= max_dequeue {
                     Disposition::Poison
@@ -411,39 +380,21 @@ impl Session {
         );
     }
 
-    /// Records a training API call's line and applies what it says. A call without a usable
-    /// answer (no answer, or the gateway's refusal) is recorded and counts against the run: the
-    /// API was not observed.
+    /// Records a training API call's line and posts it. A call without a usable answer (no
+    /// answer, or the gateway's refusal) is recorded and counts against the run: the API was
+    /// not observed. An answer the model cannot read is told live and not recorded.
     pub fn api(&mut self, line: ApiLine) -> io::Result<()> {
         if let Some(detail) = unavailable(&line) {
-            let operation = line.operation;
-            let evidence = self.recorder.record(&Line::Api(line))?;
-            let _ = writeln!(self.live, "training API: {} {detail}", operation.as_str());
-            self.tally
-                .api_unavailable(operation, evidence.get(), &detail);
+            let _ = writeln!(
+                self.live,
+                "training API: {} {detail}",
+                line.operation.as_str()
+            );
+        } else if let Err(e) = api_events(&line) {
+            let _ = writeln!(self.live, "training API: answer not judged: {e}");
             return Ok(());
         }
-        let project = ProjectId::parse(&line.project_id).ok();
-        let events = match api_events(&line) {
-            Ok(events) => events,
-            Err(e) => {
-                let _ = writeln!(self.live, "training API: answer not judged: {e}");
-                return Ok(());
-            }
-        };
-        let at = line.at.0;
-        let evidence = self.recorder.record(&Line::Api(line))?;
-        for event in events {
-            self.apply(
-                Input {
-                    at,
-                    evidence,
-                    event,
-                },
-                project,
-            );
-        }
-        Ok(())
+        self.enter(Line::Api(line)).map(drop)
     }
 
     /// Records a GetIteration/GetExports answer, telling which exports it could not judge.
@@ -458,7 +409,7 @@ impl Session {
     }
 
     /// The container `container` listed these blob names (with sizes) at `at`: what appeared and
-    /// what went since the last listing become blob lines and inputs.
+    /// what went since the last listing become blob lines.
     pub fn container(
         &mut self,
         at: Timestamp,
@@ -470,48 +421,23 @@ impl Session {
             if self.blobs.contains(name) {
                 continue;
             }
-            let line = BlobLine {
+            self.enter(Line::Blob(BlobLine {
                 at: At(at),
                 container: container.to_string(),
                 event: BlobEvent::Created,
                 name: name.clone(),
                 size: *size,
-            };
-            let evidence = self.recorder.record(&Line::Blob(line))?;
-            let project = match cvnotify_core::blob::classify_blob(name) {
-                BlobKind::Backup(b) => Some(b.project_id()),
-                _ => None,
-            };
-            self.apply(
-                Input {
-                    at,
-                    evidence,
-                    event: Event::BlobCreated {
-                        name: name.clone(),
-                        size: size.unwrap_or(0),
-                    },
-                },
-                project,
-            );
+            }))?;
         }
         let gone: Vec<String> = self.blobs.difference(&names).cloned().collect();
         for name in gone {
-            let line = BlobLine {
+            self.enter(Line::Blob(BlobLine {
                 at: At(at),
                 container: container.to_string(),
                 event: BlobEvent::Deleted,
-                name: name.clone(),
+                name,
                 size: None,
-            };
-            let evidence = self.recorder.record(&Line::Blob(line))?;
-            self.apply(
-                Input {
-                    at,
-                    evidence,
-                    event: Event::BlobDeleted { name },
-                },
-                None,
-            );
+            }))?;
         }
         self.blobs = names;
         Ok(())
@@ -519,30 +445,7 @@ impl Session {
 
     /// Time passed (it is `at` now): records a tick and lets deadlines expire.
     pub fn tick(&mut self, at: Timestamp) -> io::Result<()> {
-        let evidence = self.recorder.record(&Line::Tick(TickLine { at: At(at) }))?;
-        self.tally.saw(at);
-        self.tracker.handle(Input {
-            at,
-            evidence,
-            event: Event::Tick,
-        });
-        Ok(())
-    }
-
-    /// Applies an input and tells what changed for its project: new phases, new findings.
-    /// Applies an input; the live lines about its project are told at the next flush (each
-    /// project judged once per batch, not once per input: a project with a long history costs
-    /// no more per message than a short one).
-    fn apply(&mut self, input: Input, project: Option<ProjectId>) {
-        self.tally.saw(input.at);
-        self.tracker.handle(input);
-        if let Some(p) = project {
-            self.dirty.insert(p);
-            self.untold += 1;
-            if self.untold >= LIVE_EVERY {
-                self.tell();
-            }
-        }
+        self.enter(Line::Tick(TickLine { at: At(at) })).map(drop)
     }
 
     /// Tells the phase changes and findings of every project that had inputs since the last
@@ -550,7 +453,7 @@ impl Session {
     fn tell(&mut self) {
         self.untold = 0;
         for p in std::mem::take(&mut self.dirty) {
-            let Some(after) = self.tracker.project_report(p) else {
+            let Some(after) = self.ledger.tracker().project_report(p) else {
                 continue;
             };
             let (phases, findings) = self.told.entry(p).or_default();
@@ -605,28 +508,186 @@ impl Session {
         let end = Line::End(EndLine {
             at: At(at),
             outcome,
-            reason: reason.clone(),
+            reason,
         });
-        let written = self.recorder.record(&end).and_then(|line| {
-            self.runs.end(line.get(), outcome, reason);
-            self.recorder.finish()
-        });
+        let written = self.enter(end).and_then(|_| self.recorder.finish());
         if written.is_err() {
             // The end was not recorded; the live report says so as a replay would.
             let _ = self.recorder.finish();
         }
         let described = self.recorder.take_described();
-        let mut report = session_report(
-            name,
-            self.recorder.lines(),
-            self.tally,
-            &self.runs,
-            self.tracker,
-            &self.clients,
-            rules,
-        );
+        let mut report = self.ledger.report(name, self.recorder.lines(), rules);
         report.described = described;
         report.seconds = self.began.elapsed().as_secs_f64();
         (report, written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use base64::Engine as _;
+    use cvnotify_core::lifecycle::Operation;
+
+    use super::*;
+
+    const P: &str = "0f5a1c2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
+    const I: &str = "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b";
+    const T0: u64 = 1_767_258_000_000;
+
+    /// A sink the test can read back after the session has let it go.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn api(at: u64, operation: Operation, status: u16) -> ApiLine {
+        ApiLine {
+            at: At(Timestamp(T0 + at)),
+            operation,
+            project_id: P.into(),
+            iteration_id: None,
+            platform: None,
+            flavor: None,
+            http_status: status,
+            error_code: None,
+            notification_queue_uri: None,
+            export_model_container_uri: None,
+            iteration_status: None,
+            exports: None,
+        }
+    }
+
+    fn received<'a>(id: &'a str, at: u64, dequeue_count: u32, text: &'a str) -> Received<'a> {
+        Received {
+            queue: "notifications",
+            message_id: id,
+            insertion_time: Timestamp(T0 + at),
+            dequeue_count,
+            text,
+        }
+    }
+
+    /// The report without what only a live run has (its wall-clock duration, the descriptions
+    /// of inputs a run without a recording keeps) and without the label.
+    fn judged(report: &SessionReport) -> serde_json::Value {
+        let mut v = serde_json::to_value(report).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for key in ["seconds", "described", "file"] {
+            o.remove(key);
+        }
+        v
+    }
+
+    /// Every kind of line a live session records (configuration with a signed queue URI, a
+    /// training request, messages plain, base64 with a signed modelUri, unreadable and
+    /// redelivered, blobs, an API call with no answer, a tick, journal lines of which one
+    /// cannot be read), then the replay of its recording: one report, because both roads post
+    /// the lines as recorded to one ledger; and no secret in the recording.
+    #[test]
+    fn a_live_session_reports_what_the_replay_of_its_recording_reports() {
+        let sink = Shared::default();
+        let mut header = Header::new(Sources::ALL, Scope::All, Timestamp(T0));
+        header.scenario = Some("happy".into());
+        let mut session = Session::new(
+            header,
+            Recorder::new(Some(Box::new(sink.clone())), 0),
+            Box::new(io::sink()),
+        )
+        .unwrap();
+        let mut create = api(1_000, Operation::CreateProject, 200);
+        create.notification_queue_uri =
+            Some("https://a.queue.core.windows.net/notifications?sv=1&sig=CANARY".into());
+        create.export_model_container_uri = Some("https://a.blob.core.windows.net/models".into());
+        session.api(create).unwrap();
+        let mut train = api(2_000, Operation::TrainProject, 200);
+        train.iteration_id = Some(I.into());
+        session.api(train).unwrap();
+        let training = format!(
+            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{P}","iterationId":"{I}","trainingStatus":"TrainingCompleted"}}}}"#
+        );
+        let export = format!(
+            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{P}","iterationId":"{I}","exportStatus":"ExportCompleted","modelUri":"https://a.blob.core.windows.net/models/{P}%20-%20{I}.ONNX?sv=1&sig=CANARY"}}}}"#
+        );
+        let export = base64::engine::general_purpose::STANDARD.encode(export);
+        let handled = session
+            .message(received("m1", 3_000, 1, &training), 2)
+            .unwrap();
+        assert_eq!(handled.disposition, Disposition::Delete);
+        // The driver gets the message as received: the real modelUri, to download from.
+        let handled = session
+            .message(received("m2", 4_000, 1, &export), 2)
+            .unwrap();
+        let Some(Notification::Export {
+            model_uri: Some(uri),
+            ..
+        }) = handled.notification
+        else {
+            panic!("an export notification")
+        };
+        assert!(uri.expose_secret().contains("CANARY"));
+        for dequeue in [1, 2] {
+            let handled = session
+                .message(received("m3", 5_000, dequeue, "{not json"), 2)
+                .unwrap();
+            let expected = [Disposition::Redeliver, Disposition::Poison];
+            assert_eq!(
+                Some(&handled.disposition),
+                expected.get(dequeue as usize - 1)
+            );
+        }
+        session
+            .message(received("m1", 3_000, 2, &training), 2)
+            .unwrap();
+        session
+            .container(
+                Timestamp(T0 + 6_000),
+                "models",
+                &[(format!("{P} - {I}.ONNX"), Some(10))],
+            )
+            .unwrap();
+        session.api(api(7_000, Operation::GetIteration, 0)).unwrap();
+        session.tick(Timestamp(T0 + 600_000)).unwrap();
+        for json in [
+            r#"{"kind":"request","at":"2026-01-01T09:00:02Z","service":"queue","call":"GetMessages","httpStatus":200,"ms":1,"queue":"notifications","received":[{"messageId":"m1","popReceipt":"r1","dequeueCount":1}],"visibilityTimeout":30}"#,
+            r#"{"kind":"delivered","at":"2026-01-01T09:00:03Z","queue":"notifications","messageId":"m1","class":"no such class","digest":"0"}"#,
+        ] {
+            session
+                .journal(serde_json::from_str(json).unwrap())
+                .unwrap();
+        }
+        let (live, written) = session.finish(
+            Timestamp(T0 + 601_000),
+            Outcome::Completed,
+            None,
+            "live",
+            &Rules::default(),
+        );
+        written.unwrap();
+        let recording = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(!recording.contains("CANARY"), "{recording}");
+        let replayed =
+            crate::replay::replay("r", recording.as_bytes(), &Rules::default(), |_| {}).unwrap();
+        assert_eq!(judged(&live), judged(&replayed));
+        // It judged something of each road: the project, the messages, the client's journal
+        // and the line that could not be read.
+        assert_eq!(live.projects.len(), 1);
+        assert_eq!(live.messages.accepted, 2);
+        assert_eq!(live.messages.rejected, 1);
+        assert!(!live.clients.is_empty());
+        let codes: Vec<&str> = live.checks.iter().map(|c| c.code.as_str()).collect();
+        assert!(codes.contains(&"api-unavailable"), "{codes:?}");
+        assert!(codes.contains(&"unreadable-line"), "{codes:?}");
     }
 }

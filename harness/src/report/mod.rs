@@ -1,20 +1,23 @@
 //! Reports: the model every output format renders (`model`), how a session is judged into it
-//! (`tally`, its messages counted in bounded memory by `messages`, its projects judged on
-//! workers in project order by `judging`; `client` for the verdict on a client's journal),
-//! and the renderers: `human` lines, one `json` document (`corpus/report.schema.json`), `jsonl`
-//! lines (which `replay` streams as it judges), `junit` XML, and a self-contained `html` page
-//! with a timeline per project. Every format renders the same data; none prints a secret, since
-//! the report holds none (the recording reader refuses them, and live sessions judge what they
-//! recorded).
+//! (`ledger`: every line posted one way, one judging function; its `tally` of messages,
+//! counted in bounded memory by `messages`; its `runs`; its projects judged on workers in
+//! project order by `in_order`; `client` for the verdict on a client's journal), and the
+//! renderers: `human` lines, one `json` document (`corpus/report.schema.json`), `jsonl` lines
+//! (which `replay` streams as it judges), `junit` XML, and a self-contained `html` page with a
+//! timeline per project. Every format renders the same data; none prints a secret, since the
+//! report holds none (the recording reader refuses them, and live sessions judge the lines as
+//! they recorded them, redacted).
 
 mod client;
 mod html;
 mod human;
+mod in_order;
 mod jsonl;
-mod judging;
 mod junit;
+mod ledger;
 mod messages;
 mod model;
+mod runs;
 mod tally;
 mod verdict;
 
@@ -25,14 +28,15 @@ pub use client::{
 };
 pub use jsonl::{project_line, report_line, session_line};
 pub use junit::JunitStream;
+pub use ledger::{
+    Expectations, Journal, Ledger, Posting, ProjectSink, Rules, finding_detail, judge, post,
+};
 pub use model::{
     Check, EXAMPLES, Example, FileSpan, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
     ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
 };
-pub use tally::{
-    Expectations, ProjectSink, Rules, Runs, Tally, finding_detail, session_report,
-    session_report_streaming,
-};
+pub use runs::Runs;
+pub use tally::Tally;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -24,7 +24,7 @@ pub use schema::{
     ExportEntry, FORMAT_VERSION, Line, MessageLine, OLDEST_READABLE_VERSION, Outcome,
     ReceivedEntry, RequestLine, Scope, SessionLine, SourceName, TickLine, format_time, parse_time,
 };
-pub use write::Writer;
+pub use write::{Writer, redacted};
 
 #[cfg(test)]
 mod tests {

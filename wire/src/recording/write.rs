@@ -7,6 +7,23 @@ use cvnotify_core::redact;
 
 use super::schema::Line;
 
+/// `line` as a recording holds it: every secret in it redacted (a message that had one says so
+/// in `redacted`). Redacting a redacted line changes nothing.
+pub fn redacted(mut line: Line) -> Line {
+    let mut changed = false;
+    for value in line.strings_mut() {
+        let (redacted, this) = redact::redact_deep(value);
+        if this {
+            *value = redacted.into_owned();
+            changed = true;
+        }
+    }
+    if let Line::Message(m) = &mut line {
+        m.redacted |= changed;
+    }
+    line
+}
+
 /// Writes a recording: each line with its secrets redacted.
 pub struct Writer<W: Write> {
     out: W,
@@ -18,21 +35,9 @@ impl<W: Write> Writer<W> {
         Self { out }
     }
 
-    /// Writes one line, redacting every secret first.
+    /// Writes one line, redacting every secret first ([`redacted`]).
     pub fn write(&mut self, line: &Line) -> io::Result<()> {
-        let mut line = line.clone();
-        let mut changed = false;
-        for value in line.strings_mut() {
-            let (redacted, this) = redact::redact_deep(value);
-            if this {
-                *value = redacted.into_owned();
-                changed = true;
-            }
-        }
-        if let Line::Message(m) = &mut line {
-            m.redacted |= changed;
-        }
-        serde_json::to_writer(&mut self.out, &line)?;
+        serde_json::to_writer(&mut self.out, &redacted(line.clone()))?;
         self.out.write_all(b"\n")
     }
 
