@@ -1,15 +1,21 @@
-//! Simulations of the endpoints cvnotify talks to, on wiremock: one stateful world answered by
-//! three loopback services, as Azure (and Azurite) has them: the Custom Vision training API, the
+//! Simulations of the endpoints cvnotify talks to: one stateful world answered by three
+//! loopback services, as Azure (and Azurite) has them: the Custom Vision training API, the
 //! Blob service and the Queue service, each on its own port. The storage services authorize
 //! requests as Azure does (Shared Key or SAS against the account key) and answer as Azurite
 //! does; the training service behaves as the seed describes (a ConnectionTest message and a
 //! temporary test blob after configuration; a Training notification when training ends; the
 //! backup blob and an Export notification when an export ends).
 //!
-//! Time is the world's: virtual for embedded runs (it moves only when the caller says, and
-//! [`Simulation::settle`] runs everything the service has promised, so tests never sleep), or
-//! the wall clock for the standalone server, where a client's storage timers must be real and
-//! the service's own delays are short settings ([`Timings`]).
+//! Two ways to serve it, one world behind both ([`Service`] answers a parsed request):
+//! - embedded ([`Simulation::start`]): on wiremock servers (request recording off, the service
+//!   as their `Respond`), on virtual time that moves only when the caller says
+//!   ([`Simulation::settle`] runs everything the service has promised, so tests never sleep).
+//!   `check` and the test suite check clients against these wiremock-simulated endpoints.
+//! - standalone ([`Simulation::start_world`], `simulate`, `verify`): on the simulation's own
+//!   hyper server (`serve`), on the wall clock, where a client's storage timers must be real
+//!   and the service's own delays are short settings ([`Timings`]). It does what wiremock
+//!   cannot: bounds what an unauthorized peer can make it read, numbers connections, and
+//!   keeps the case of metadata names as sent (`header_case`).
 
 mod auth;
 mod blobs;
@@ -89,8 +95,9 @@ impl Service {
         Ok(server)
     }
 
-    /// Serves this endpoint on a wiremock `server` (whose URL names it in listings). wiremock
-    /// keeps every request it matched: for tests, not for long runs ([`Service::serve`]).
+    /// Serves this endpoint on a wiremock `server` (whose URL names it in listings): the
+    /// embedded simulation. Start the server with request recording off, or it keeps every
+    /// request it answered.
     pub async fn mount(&self, server: &MockServer) {
         let _ = self
             .base
@@ -508,9 +515,7 @@ impl Service {
     }
 }
 
-/// A world served by a wiremock server (tests embed it so). wiremock keeps every request a
-/// mock matched for as long as the server lives: long-running simulations are served by
-/// `serve` instead, whose memory does not grow with the requests.
+/// A world served by a wiremock server: the embedded simulation ([`Simulation::start`]).
 impl Respond for Service {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         // wiremock does not say which connection a request came on; it lends the request, and
@@ -605,32 +610,86 @@ pub struct Listeners {
 /// A running simulation: its servers, its URLs and its world.
 pub struct Simulation {
     world: Arc<Mutex<World>>,
+    /// Whether the services answer on wiremock ([`Simulation::start`]) rather than on the
+    /// standalone server ([`Simulation::start_world`]).
+    embedded: bool,
     /// The simulation's own door to the training API, started when first asked for.
-    internal: Option<Server>,
-    api: Server,
-    blob: Server,
-    queue: Server,
+    internal: Option<Door>,
+    api: Door,
+    blob: Door,
+    queue: Door,
     /// The connection-reset layers in front of the servers (api, blob, queue), when they run.
     fronts: Option<[SocketAddr; 3]>,
 }
 
+/// Where one service of a running simulation answers: a wiremock server (the embedded
+/// simulation: `check` and the tests, on virtual time) or the standalone server (`simulate` and
+/// `verify`, which need what wiremock cannot do: a bound on bodies read before the credentials
+/// are checked, connection numbers for the journal, the case of metadata names as sent, and
+/// memory that does not grow with the requests).
+enum Door {
+    /// On a wiremock `MockServer`, request recording off, the world as its `Respond`.
+    Wiremock(MockServer),
+    /// On the simulation's own hyper server.
+    Standalone(Server),
+}
+
+impl Door {
+    /// Opens `service` on `listener` (a free loopback port when `None`).
+    async fn open(
+        service: Service,
+        embedded: bool,
+        listener: Option<TcpListener>,
+    ) -> std::io::Result<Self> {
+        if !embedded {
+            return service.serve(listener).await.map(Self::Standalone);
+        }
+        let builder = MockServer::builder().disable_request_recording();
+        let server = match listener {
+            Some(l) => builder.listener(l).start().await,
+            None => builder.start().await,
+        };
+        service.mount(&server).await;
+        Ok(Self::Wiremock(server))
+    }
+
+    fn address(&self) -> SocketAddr {
+        match self {
+            Self::Wiremock(m) => *m.address(),
+            Self::Standalone(s) => *s.address(),
+        }
+    }
+
+    fn uri(&self) -> String {
+        match self {
+            Self::Wiremock(m) => m.uri(),
+            Self::Standalone(s) => s.uri(),
+        }
+    }
+}
+
 impl Simulation {
-    /// Starts a simulation on free loopback ports, on virtual time starting at `start_ms`.
+    /// Starts an embedded simulation on free loopback ports, served by wiremock, on virtual
+    /// time starting at `start_ms`.
     pub async fn start(
         start_ms: u64,
         encoding: MessageEncoding,
         training_key: &str,
     ) -> std::io::Result<Self> {
         let world = World::new(Clock::Virtual(start_ms), encoding, training_key);
-        Self::start_world(world, Listeners::default()).await
+        Self::open(world, Listeners::default(), true).await
     }
 
-    /// Starts a simulation of `world` on `listeners`.
+    /// Starts a simulation of `world` on `listeners`, served by the standalone server.
     pub async fn start_world(world: World, listeners: Listeners) -> std::io::Result<Self> {
+        Self::open(world, listeners, false).await
+    }
+
+    async fn open(world: World, listeners: Listeners, embedded: bool) -> std::io::Result<Self> {
         let world = Arc::new(Mutex::new(world));
         let serve = |endpoint, listener| {
             let service = Service::new(world.clone(), endpoint);
-            async move { service.serve(listener).await }
+            Door::open(service, embedded, listener)
         };
         let api = serve(Endpoint::Api, listeners.api).await?;
         let blob = serve(Endpoint::Blob, listeners.blob).await?;
@@ -644,6 +703,7 @@ impl Simulation {
         }
         Ok(Self {
             world,
+            embedded,
             internal: None,
             api,
             blob,
@@ -672,7 +732,7 @@ impl Simulation {
         which: Vec<u32>,
     ) -> std::io::Result<()> {
         let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let start = |l, s: &Server| reset::start(l, *s.address(), which.clone(), counter.clone());
+        let start = |l, s: &Door| reset::start(l, s.address(), which.clone(), counter.clone());
         let api = start(listeners.api, &self.api).await?;
         let blob = start(listeners.blob, &self.blob).await?;
         let queue = start(listeners.queue, &self.queue).await?;
@@ -683,7 +743,7 @@ impl Simulation {
         Ok(())
     }
 
-    fn url(&self, index: usize, server: &Server) -> String {
+    fn url(&self, index: usize, server: &Door) -> String {
         match self.fronts {
             Some(fronts) => fronts
                 .get(index)
@@ -861,9 +921,9 @@ impl Simulation {
         }
         let mut service = Service::new(self.world.clone(), Endpoint::Api);
         service.internal = true;
-        let server = service.serve(None).await?;
-        let uri = server.uri();
-        self.internal = Some(server);
+        let door = Door::open(service, self.embedded, None).await?;
+        let uri = door.uri();
+        self.internal = Some(door);
         Ok(uri)
     }
 

@@ -1,7 +1,8 @@
-//! Serving a [`Service`] over HTTP/1.1 on a loopback port: an accept loop and hyper's
-//! connection handling, nothing kept per request once it is answered (wiremock keeps every
-//! request a mock matched for the server's lifetime, which a simulation that runs for hours
-//! cannot afford). What a peer sends cannot tip it over:
+//! The standalone server (`simulate`, `verify`): a [`Service`] over HTTP/1.1 on a loopback
+//! port, an accept loop and hyper's connection handling, nothing kept per request once it is
+//! answered. The embedded simulation is served by wiremock instead ([`super::Simulation::start`]);
+//! this server is for what wiremock cannot do: it numbers connections for the journal, reads
+//! the case of metadata names off the wire, and a peer cannot tip it over:
 //! - a storage request is authorized on its head, before its body is read: a refused upload
 //!   is answered at once and its body never buffered;
 //! - a body is read up to the service's limit ([`MAX_QUEUE_BODY`], [`MAX_BODY`]); a longer one
