@@ -80,6 +80,11 @@ fn colour_and_the_progress_bar_only_on_a_terminal() {
                 &format!("{} replay {extra} {file}", env!("CARGO_BIN_EXE_cvnotify")),
                 "/dev/null",
             ])
+            // A terminal that takes colour (the colour choice reads `TERM`, as anstream does).
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE")
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -93,6 +98,8 @@ fn colour_and_the_progress_bar_only_on_a_terminal() {
     assert!(tty.contains("\u{1b}[2K"), "no progress bar on a terminal");
     assert!(!on_tty("--no-color", &[]).contains(red));
     assert!(!on_tty("", &[("NO_COLOR", "1")]).contains(red));
+    assert!(!on_tty("", &[("CLICOLOR", "0")]).contains(red));
+    assert!(!on_tty("", &[("TERM", "dumb")]).contains(red));
     // Off a terminal: no colour, and nothing on stderr (no progress bar).
     let out = cvnotify(&["replay", &file]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\u{1b}["));

@@ -125,6 +125,7 @@ fn colour_follows_the_flag_and_the_environment() {
         let out = Command::new(env!("CARGO_BIN_EXE_cvnotify"))
             .args(args)
             .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
             .env_remove("CLICOLOR_FORCE")
             .envs(env.iter().copied())
             .output()
@@ -139,6 +140,15 @@ fn colour_follows_the_flag_and_the_environment() {
         "the flag is global"
     );
     assert!(coloured(&["replay", &file], &[("CLICOLOR_FORCE", "1")]));
+    // A non-empty NO_COLOR wins over CLICOLOR_FORCE (no-color.org); the flag wins over both.
+    assert!(!coloured(
+        &["replay", &file],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(coloured(
+        &["--color", "always", "replay", &file],
+        &[("NO_COLOR", "1")]
+    ));
     assert!(!coloured(
         &["--color", "never", "replay", &file],
         &[("CLICOLOR_FORCE", "1")]

@@ -37,8 +37,8 @@ not go on.";
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Colour in human reports: `auto` (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces
-    /// it), `always` or `never`.
+    /// Colour in human reports: `auto` (a terminal that takes colour, unless NO_COLOR or
+    /// CLICOLOR=0; CLICOLOR_FORCE forces it), `always` or `never`.
     #[arg(long, global = true, value_enum, default_value_t = prelude::ColorChoice::Auto)]
     color: prelude::ColorChoice,
     /// More log lines on stderr: -v what happens, -vv every HTTP call (method, path, status,

@@ -4,6 +4,8 @@
 
 use std::io::{self, Write};
 
+use anstyle::{AnsiColor, Style};
+
 use super::model::{Report, Verdict};
 
 struct Paint {
@@ -11,30 +13,30 @@ struct Paint {
 }
 
 impl Paint {
-    fn wrap(&self, code: &str, text: &str) -> String {
+    fn wrap(&self, style: Style, text: &str) -> String {
         if self.on {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
     }
 
     fn verdict(&self, v: Verdict) -> String {
-        let code = match v {
-            Verdict::Pass => "32;1",
-            Verdict::NonStrict => "33;1",
-            Verdict::Fail => "31;1",
+        let color = match v {
+            Verdict::Pass => AnsiColor::Green,
+            Verdict::NonStrict => AnsiColor::Yellow,
+            Verdict::Fail => AnsiColor::Red,
         };
-        self.wrap(code, v.as_str())
+        self.wrap(Style::new().bold().fg_color(Some(color.into())), v.as_str())
     }
 
     fn severity(&self, severity: &str) -> String {
-        let code = match severity {
-            "error" => "31",
-            "warning" | "deviation" => "33",
-            _ => "2",
+        let style = match severity {
+            "error" => Style::new().fg_color(Some(AnsiColor::Red.into())),
+            "warning" | "deviation" => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+            _ => Style::new().dimmed(),
         };
-        self.wrap(code, severity)
+        self.wrap(style, severity)
     }
 }
 

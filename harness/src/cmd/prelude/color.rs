@@ -1,12 +1,13 @@
-//! Whether reports are coloured (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`).
+//! Whether reports are coloured: `--color`, then the environment as anstream reads it
+//! (`NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`, `TERM`) and whether stdout is a terminal.
 
-use std::io::{self, IsTerminal as _};
+use std::io;
 
-/// Whether colour is wanted on stdout: a terminal, and no non-empty `NO_COLOR`.
 /// When reports are coloured (`--color`, on every command).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ColorChoice {
-    /// On a terminal, unless `NO_COLOR` is set (and non-empty); `CLICOLOR_FORCE` forces it.
+    /// On a terminal that takes colour; never with a non-empty `NO_COLOR`; always with
+    /// `CLICOLOR_FORCE` (the conventions at no-color.org and bixense.com/clicolors).
     #[default]
     Auto,
     /// Always.
@@ -15,25 +16,17 @@ pub(crate) enum ColorChoice {
     Never,
 }
 
-static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
-
 /// Sets the colour choice for the process (once, from the command line).
 pub(crate) fn set_color(choice: ColorChoice) {
-    let _ = COLOR.set(choice);
-}
-
-fn env_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Whether a report written to stdout is coloured: `--color always`, or `auto` with
-/// `CLICOLOR_FORCE` set, or `auto` on a terminal without `NO_COLOR`.
-pub(crate) fn stdout_color() -> bool {
-    match COLOR.get().copied().unwrap_or_default() {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            env_set("CLICOLOR_FORCE") || (io::stdout().is_terminal() && !env_set("NO_COLOR"))
-        }
+    match choice {
+        ColorChoice::Auto => anstream::ColorChoice::Auto,
+        ColorChoice::Always => anstream::ColorChoice::Always,
+        ColorChoice::Never => anstream::ColorChoice::Never,
     }
+    .write_global();
+}
+
+/// Whether a report written to stdout is coloured, as anstream decides for stdout.
+pub(crate) fn stdout_color() -> bool {
+    anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
 }
