@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::storage::{AccountKey, Credentials};
+use crate::storage::auth::{AccountKey, Credentials};
 
 /// Why an endpoint is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,9 +1,6 @@
 //! `cvnotify completions SHELL` and `cvnotify man`: shell completions (clap_complete) and a man
 //! page (clap_mangen, roff), generated from the command line's own definition.
 
-use clap::CommandFactory as _;
-
-use super::Cli;
 use super::prelude::{CmdError, print};
 
 #[derive(Debug, clap::Args)]
@@ -13,8 +10,11 @@ pub(crate) struct CompletionsArgs {
     shell: clap_complete::Shell,
 }
 
-pub(crate) fn completions(args: &CompletionsArgs) -> Result<u8, CmdError> {
-    let mut command = Cli::command();
+/// The completions of `command`, the command line's definition.
+pub(crate) fn completions(
+    args: &CompletionsArgs,
+    mut command: clap::Command,
+) -> Result<u8, CmdError> {
     // Into memory first: clap_complete panics on a write error (a closed pipe).
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "cvnotify", &mut script);
@@ -24,8 +24,8 @@ pub(crate) fn completions(args: &CompletionsArgs) -> Result<u8, CmdError> {
 #[derive(Debug, clap::Args)]
 pub(crate) struct ManArgs {}
 
-pub(crate) fn man(_: &ManArgs) -> Result<u8, CmdError> {
-    let command = Cli::command();
+/// The man pages of `command`, the command line's definition.
+pub(crate) fn man(_: &ManArgs, command: clap::Command) -> Result<u8, CmdError> {
     let mut pages = Vec::new();
     let failed = |e: std::io::Error| CmdError::run(format!("cannot render the man page: {e}"));
     clap_mangen::Man::new(command.clone())

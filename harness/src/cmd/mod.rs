@@ -163,8 +163,10 @@ impl Command {
             Self::Simulate(args) => simulate::exec(args),
             Self::Verify(args) => verify::exec(args),
             Self::GenerateRecording(args) => generate::exec(args),
-            Self::Completions(args) => completions::completions(args),
-            Self::Man(args) => completions::man(args),
+            Self::Completions(args) => {
+                completions::completions(args, <Cli as clap::CommandFactory>::command())
+            }
+            Self::Man(args) => completions::man(args, <Cli as clap::CommandFactory>::command()),
             Self::Diagram(args) => diagram::exec(args),
             Self::Findings(args) => findings::exec(args),
             Self::Schema(args) => schema::exec(args),

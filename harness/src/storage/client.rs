@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::{Credentials, STORAGE_VERSION, Signer};
-use super::xml;
+use cvnotify_wire::xml;
 
 /// When to retry and how long to wait (the Functions host and the storage SDKs retry the same
 /// statuses: 429, 500, 503, timeouts, connection failures).

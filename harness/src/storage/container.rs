@@ -5,7 +5,7 @@
 use reqwest::Method;
 
 use super::client::{Resource, StorageError};
-use super::xml::{self, ListedBlob};
+use cvnotify_wire::xml::{self, ListedBlob};
 
 /// A container.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 //! authorized by Shared Key or SAS, with the XML read and written by quick-xml. Secrets (account
 //! keys, SAS signatures) never appear in `Debug`, `Display` or errors.
 
-mod auth;
+pub(crate) mod auth;
 pub(crate) mod client;
 mod container;
 mod queue;

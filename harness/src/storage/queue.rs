@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 
 use super::client::{Resource, StorageError};
-use super::xml::{self, ListedMessage};
+use cvnotify_wire::xml::{self, ListedMessage};
 
 /// A queue.
 #[derive(Clone, Debug)]

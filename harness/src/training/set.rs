@@ -4,7 +4,9 @@
 
 use cvnotify_core::ProjectId;
 
-use super::{ImageCreateSummary, ImageFile, TrainingClient, TrainingError};
+use super::client::TrainingClient;
+use super::error::TrainingError;
+use super::model::{ImageCreateSummary, ImageFile};
 
 /// General (compact): the classification domain whose models can be exported (a check's or a
 /// scenario's project is in it).

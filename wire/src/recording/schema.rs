@@ -562,7 +562,7 @@ impl Line {
     /// message id, the blob, and when); `None` for the lines that are not inputs (a run's start
     /// and end, a tick).
     pub fn describe(&self) -> Option<String> {
-        let when = |at: &At| super::format_time(at.0);
+        let when = |at: &At| format_time(at.0);
         match self {
             Self::Session(_) | Self::End(_) | Self::Tick(_) => None,
             Self::Message(m) => Some(format!(
