@@ -10,8 +10,8 @@
 //! [`recording`] → the core. No command uses another command (what several share is in
 //! `cmd::prelude`, by job), and no driver uses another driver: what two drivers need lives with
 //! what it is about (the training set in [`training`], a container's listing in [`storage`], a
-//! received message's view in [`session`]). No file imports a file that imports it back, but in
-//! `sim` (`scripts/check-cycles` holds this).
+//! received message's view in [`session`]). No file imports a file that imports it back
+//! (`scripts/check-cycles` holds this).
 //!
 //! - `cmd` (private): the command line, one file per subcommand turning flags into library
 //!   calls; errors are printed in one place. `cmd::prelude` holds what several share: the error
@@ -35,13 +35,17 @@
 //!   [`storage`]); it depends only on the core.
 //! - [`storage`], [`training`]: the Azure Storage and Custom Vision training API clients (and
 //!   the smallest training set the service trains on).
-//! - [`sim`]: the simulated endpoints: one world (`world`: state, clock, the service's
-//!   promised work) answered by three services, as Azure has them: `queues` and `blobs` (the
-//!   storage REST operations, as Azurite answers them), behind `auth` (Shared Key and SAS) and
-//!   `http` (what every storage answer carries), with `lease` (blob and container leases, one
-//!   transition table), and `training` (the Custom Vision API); with `faults` (what the service
-//!   gets wrong), `reset` (the connection-reset layer), `serve` (the standalone hyper server)
-//!   and `header_case` (the case of metadata names, which hyper lowers, read off the wire).
+//! - [`sim`]: the simulated endpoints, sans-I/O at heart: one world (`world`: the clock, the
+//!   seeded sequences, the faults, the journal, promised work) composing three services that
+//!   own their state and do not know one another, as Azure has them: `queues` and `blobs`
+//!   (the storage REST operations, as Azurite answers them; what they share in `shared`),
+//!   behind `auth` (Shared Key and SAS) and `http` (what every storage answer carries), with
+//!   `lease` (blob and container leases, one transition table), and `training` (the Custom
+//!   Vision API, and what its promised work does). A service is lent a `context` for a call
+//!   and answers with a reply, facts for the `journal` and effects the world applies. Served
+//!   by wiremock when embedded, or by `serve` (the standalone hyper server), with `faults`
+//!   (what the service gets wrong), `reset` (the connection-reset layer) and `header_case`
+//!   (the case of metadata names, which hyper lowers, read off the wire).
 //! - [`verify`]: the client verification driver (a scenario played against the user's client)
 //!   and [`process`]: the client's process tree, started in a group of its own and stopped
 //!   whole, with [`scenario`] the built-in and file scenarios it plays.

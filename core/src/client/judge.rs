@@ -135,6 +135,10 @@ calls! {
     SetBlobProperties = "SetBlobProperties", Blob;
     /// Set Blob Metadata.
     SetBlobMetadata = "SetBlobMetadata", Blob;
+    /// Lease Blob (acquire, renew, change, release, break).
+    LeaseBlob = "LeaseBlob", Blob;
+    /// Lease Container (acquire, renew, change, release, break).
+    LeaseContainer = "LeaseContainer", Blob;
     /// GetDomains, GetDomain.
     GetDomains = "GetDomains", Api;
     /// GetProjects.

@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use base64::Engine as _;
+use cvnotify_core::client::Call;
 use md5::Digest as _;
 use wiremock::Request;
 
 use super::auth::{Level, Needs};
+use super::context::Cx;
 use super::http::{Reply, error, escape, header, http_date, storage_error};
 use super::lease::{self, Holder, Lease};
-use super::queues::{check_name, metadata, metadata_xml, tag};
-use super::world::World;
+use super::shared::{check_name, metadata, metadata_xml, percent_decoded, tag};
 
 /// One container.
 #[derive(Debug, Clone)]
@@ -209,27 +210,27 @@ pub(crate) enum BlobOp {
 }
 
 impl BlobOp {
-    /// The operation's name, as the REST reference writes it (and the journal).
-    pub(crate) fn name(self) -> &'static str {
+    /// The operation, as the core names it (and the journal writes it).
+    pub(crate) fn call(self) -> Call {
         match self {
-            Self::ListContainers => "ListContainers",
-            Self::CreateContainer => "CreateContainer",
-            Self::DeleteContainer => "DeleteContainer",
-            Self::GetContainerProperties => "GetContainerProperties",
-            Self::SetContainerMetadata => "SetContainerMetadata",
-            Self::ListBlobs => "ListBlobs",
-            Self::PutBlob => "PutBlob",
-            Self::GetBlob => "GetBlob",
-            Self::GetBlobProperties => "GetBlobProperties",
-            Self::DeleteBlob => "DeleteBlob",
-            Self::CopyBlob => "CopyBlob",
-            Self::PutBlock => "PutBlock",
-            Self::PutBlockList => "PutBlockList",
-            Self::GetBlockList => "GetBlockList",
-            Self::SetBlobProperties => "SetBlobProperties",
-            Self::SetBlobMetadata => "SetBlobMetadata",
-            Self::LeaseBlob => "LeaseBlob",
-            Self::LeaseContainer => "LeaseContainer",
+            Self::ListContainers => Call::ListContainers,
+            Self::CreateContainer => Call::CreateContainer,
+            Self::DeleteContainer => Call::DeleteContainer,
+            Self::GetContainerProperties => Call::GetContainerProperties,
+            Self::SetContainerMetadata => Call::SetContainerMetadata,
+            Self::ListBlobs => Call::ListBlobs,
+            Self::PutBlob => Call::PutBlob,
+            Self::GetBlob => Call::GetBlob,
+            Self::GetBlobProperties => Call::GetBlobProperties,
+            Self::DeleteBlob => Call::DeleteBlob,
+            Self::CopyBlob => Call::CopyBlob,
+            Self::PutBlock => Call::PutBlock,
+            Self::PutBlockList => Call::PutBlockList,
+            Self::GetBlockList => Call::GetBlockList,
+            Self::SetBlobProperties => Call::SetBlobProperties,
+            Self::SetBlobMetadata => Call::SetBlobMetadata,
+            Self::LeaseBlob => Call::LeaseBlob,
+            Self::LeaseContainer => Call::LeaseContainer,
         }
     }
 
@@ -326,13 +327,6 @@ pub(crate) fn blob_name(request: &Request, segments: &[&str]) -> String {
             .collect::<Vec<_>>()
             .join("/"),
     }
-}
-
-/// A path segment, percent-decoded (a blob name may hold spaces, `%20` on the wire).
-pub(crate) fn percent_decoded(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// A `Range`/`x-ms-range` of `bytes=START-END` or `bytes=START-`, clamped to `len`; `Err` when
@@ -487,24 +481,42 @@ fn content_type_of(request: &Request) -> String {
         .to_string()
 }
 
-impl World {
-    /// A fresh ETag (without quotes).
-    pub(crate) fn etag(&mut self) -> String {
-        let n = self.serial();
-        format!("0x8DD{n:012X}")
-    }
+/// The Blob service's state: its containers, by name.
+#[derive(Debug, Default)]
+pub(crate) struct Blobs {
+    pub(crate) containers: BTreeMap<String, ContainerState>,
+}
 
+/// The request a Copy Blob's source is read with, when the world must check that the source's
+/// SAS may read it: a source URL with a SAS, in an asynchronous copy (Azurite asks its own
+/// service for the source's metadata with that SAS; a Copy Blob From URL,
+/// `x-ms-requires-sync: true`, within the account it does not check so).
+pub(crate) fn copy_source_probe(request: &Request) -> Option<Request> {
+    let source = url::Url::parse(header(request, "x-ms-copy-source")?).ok()?;
+    let synchronous =
+        header(request, "x-ms-requires-sync").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let signed = source.query_pairs().any(|(n, _)| n == "sig");
+    (!synchronous && signed).then(|| Request {
+        url: source,
+        method: hyper::Method::HEAD,
+        headers: hyper::HeaderMap::new(),
+        body: Vec::new(),
+    })
+}
+
+impl Blobs {
     /// Answers one blob request; `segments` are the path after the account.
-    pub(crate) fn blob_request(
+    pub(crate) fn answer(
         &mut self,
+        cx: &mut Cx<'_>,
         request: &mut Request,
         op: BlobOp,
         segments: &[&str],
         endpoint: &str,
     ) -> Reply {
-        let now = self.now();
+        let now = cx.now;
         if op == BlobOp::ListContainers {
-            return self.list_containers(request, endpoint);
+            return self.list_containers(cx, request, endpoint);
         }
         let Some(raw) = segments.first() else {
             return error(400, "InvalidUri", request);
@@ -540,7 +552,7 @@ impl World {
                         }
                     },
                 };
-                let etag = self.etag();
+                let etag = cx.seq.etag();
                 let state = ContainerState {
                     public_access,
                     etag: etag.clone(),
@@ -575,13 +587,13 @@ impl World {
             _ => {}
         }
         if op == BlobOp::CopyBlob {
-            return self.copy_blob(request, name, &blob_name(request, segments), now);
+            return self.copy_blob(cx, request, name, &blob_name(request, segments), now);
         }
-        let fresh = self.etag();
+        let fresh = cx.seq.etag();
         let lease_id = matches!(op, BlobOp::LeaseBlob | BlobOp::LeaseContainer).then(|| {
             uuid::Uuid::from_bytes(crate::seed::guid_bytes(
-                u64::from(self.seed),
-                self.serial(),
+                u64::from(cx.seq.seed),
+                cx.seq.serial(),
                 0x1ea5,
             ))
             .to_string()
@@ -796,6 +808,7 @@ impl World {
     /// and headers, and its metadata unless the request gives metadata of its own.
     fn copy_blob(
         &mut self,
+        cx: &mut Cx<'_>,
         request: &Request,
         container: &str,
         blob: &str,
@@ -816,39 +829,28 @@ impl World {
                 request,
             );
         };
-        // A source that carries a SAS is read with it: a SAS that may not read it refuses the
-        // copy (Azurite asks its own service for the source's metadata with that SAS). Copy Blob
-        // From URL (`x-ms-requires-sync: true`) within the account is not checked so by Azurite.
-        let synchronous =
-            header(request, "x-ms-requires-sync").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        // A source that carries a SAS is read with it: the world checked that the SAS may read
+        // it ([`copy_source_probe`]), and a refusal refuses the copy.
         let signed = source_url.query_pairs().any(|(n, _)| n == "sig");
-        if self.check_auth && !synchronous && signed {
-            let probe = Request {
-                url: source_url.clone(),
-                method: hyper::Method::HEAD,
-                headers: hyper::HeaderMap::new(),
-                body: Vec::new(),
-            };
-            if let Err(refusal) = super::admit(self, &probe, super::Endpoint::Blob) {
-                let code = refusal
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n == "x-ms-error-code")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                return storage_error(
-                    refusal.status,
-                    "CannotVerifyCopySource",
-                    super::http::message_of(&code),
-                    request,
-                );
-            }
+        if let Some(refusal) = cx.copy_source_refused.take() {
+            let code = refusal
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-ms-error-code")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            return storage_error(
+                refusal.status,
+                "CannotVerifyCopySource",
+                super::http::message_of(&code),
+                request,
+            );
         }
         let Some((from_container, from_blob)) = Some(source_url).and_then(|u| {
             let path = u.path().trim_start_matches('/').to_string();
             let mut parts = path.splitn(3, '/');
             let (account, c, b) = (parts.next()?, parts.next()?, parts.next()?);
-            (account == self.account && !b.is_empty())
+            (account == cx.account && !b.is_empty())
                 .then(|| (percent_decoded(c), percent_decoded(b).replace('\\', "/")))
         }) else {
             return storage_error(
@@ -877,10 +879,10 @@ impl World {
                 error(404, "BlobNotFound", request)
             };
         };
-        let etag = self.etag();
+        let etag = cx.seq.etag();
         let copy_id = uuid::Uuid::from_bytes(crate::seed::guid_bytes(
-            u64::from(self.seed),
-            self.serial(),
+            u64::from(cx.seq.seed),
+            cx.seq.serial(),
             0x0c09,
         ))
         .to_string();
@@ -923,8 +925,8 @@ impl World {
             .header("x-ms-copy-status", "success")
     }
 
-    fn list_containers(&self, request: &Request, endpoint: &str) -> Reply {
-        let now = self.now();
+    fn list_containers(&self, cx: &Cx<'_>, request: &Request, endpoint: &str) -> Reply {
+        let now = cx.now;
         let prefix = query(request, "prefix").unwrap_or_default();
         let marker = query(request, "marker").unwrap_or_default();
         let max = match query(request, "maxresults").map(|m| m.parse::<usize>()) {
@@ -976,9 +978,15 @@ impl World {
     }
 
     /// Writes a blob the service puts itself (a backup, the test blob).
-    pub(crate) fn put_blob(&mut self, container: &str, name: &str, body: Vec<u8>) -> bool {
-        let now = self.now();
-        let etag = self.etag();
+    pub(crate) fn put_blob(
+        &mut self,
+        cx: &mut Cx<'_>,
+        container: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> bool {
+        let now = cx.now;
+        let etag = cx.seq.etag();
         let Some(c) = self.containers.get_mut(container) else {
             return false;
         };

@@ -7,11 +7,13 @@
 
 use std::collections::VecDeque;
 
+use cvnotify_core::client::Call;
 use sha2::Digest as _;
 use wiremock::Request;
 
+use super::context::{Facts, digest};
 use super::faults::Endpoint;
-use crate::recording::{At, DeliveredLine, Line, ReceivedEntry, RequestLine};
+use crate::recording::{At, DeliveredLine, Line, RequestLine};
 use cvnotify_core::lifecycle::Timestamp;
 
 /// The most lines the journal holds.
@@ -69,13 +71,6 @@ impl Journal {
     }
 }
 
-/// The first 16 hex digits of the SHA-256 of `text`: enough to recognise a message moved
-/// elsewhere, nothing of its content.
-pub(crate) fn digest(text: &[u8]) -> String {
-    let hash = sha2::Sha256::digest(text);
-    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
 /// A 32-bit digest of a client request id: enough to tell one request's retries from other
 /// requests of the same run, and nothing of the id itself.
 pub(crate) fn client_request(id: &[u8]) -> u32 {
@@ -83,60 +78,6 @@ pub(crate) fn client_request(id: &[u8]) -> u32 {
     let mut four = [0u8; 4];
     four.copy_from_slice(hash.get(..4).unwrap_or(&[0; 4]));
     u32::from_be_bytes(four)
-}
-
-/// The digests of what a message text holds, beside the text itself: its base64 decoding
-/// and its base64 encoding (a message moved to a poison queue by an SDK's base64 policy, or
-/// decoded first), and, when it is a JSON object, each string value in it (depth-first, at
-/// most [`HELD_STRINGS`]) and its base64 decoding: a poison envelope that carries the original
-/// text beside the error. Nothing of the text itself is kept.
-pub(crate) fn holds(text: &str) -> Vec<String> {
-    use base64::Engine as _;
-    let b64 = &base64::engine::general_purpose::STANDARD;
-    let decoded = |t: &str| b64.decode(t.trim()).ok().filter(|d| !d.is_empty());
-    let mut out = vec![digest(b64.encode(text.as_bytes()).as_bytes())];
-    out.extend(decoded(text).map(|d| digest(&d)));
-    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-        let mut strings = Vec::new();
-        let mut stack = vec![&value];
-        while let Some(v) = stack.pop() {
-            match v {
-                serde_json::Value::String(s) => strings.push(s.as_str()),
-                serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
-                serde_json::Value::Object(map) => stack.extend(map.values().rev()),
-                _ => {}
-            }
-            if strings.len() == HELD_STRINGS {
-                break;
-            }
-        }
-        for s in strings {
-            out.push(digest(s.as_bytes()));
-            out.extend(decoded(s).map(|d| digest(&d)));
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// How many string values of a JSON message [`holds`] looks at.
-pub(crate) const HELD_STRINGS: usize = 16;
-
-/// What the answer to one request said, beyond its status, that the journal keeps: filled in
-/// by the handlers as they answer.
-#[derive(Debug, Default)]
-pub(crate) struct Scratch {
-    /// Get Messages: what it handed out.
-    pub(crate) received: Vec<ReceivedEntry>,
-    /// Put Message: the text's digest, and the digests of what it holds.
-    pub(crate) digest: Option<String>,
-    pub(crate) holds: Vec<String>,
-    /// Update Message: the new receipt.
-    pub(crate) new_receipt: Option<String>,
-    /// CreateProject: the new project; TrainProject: the new iteration.
-    pub(crate) project: Option<String>,
-    pub(crate) iteration: Option<String>,
 }
 
 fn query(request: &Request, name: &str) -> Option<String> {
@@ -148,7 +89,7 @@ fn query(request: &Request, name: &str) -> Option<String> {
 }
 
 fn decoded(segment: &str) -> String {
-    super::blobs::percent_decoded(segment)
+    super::shared::percent_decoded(segment)
 }
 
 /// The journal line of a request, before its answer: the operation and what it touched.
@@ -169,7 +110,8 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
             line.service = "queue".into();
             let rest = segments.get(1..).unwrap_or_default();
             line.call = super::queues::operation(request, rest)
-                .map_or("OtherStorage", |op| op.name())
+                .map_or(Call::OtherStorage, |op| op.call())
+                .as_str()
                 .into();
             line.queue = rest.first().map(|q| decoded(q));
             line.message_id = rest.get(2).map(|m| decoded(m));
@@ -181,7 +123,8 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
             line.service = "blob".into();
             let rest = segments.get(1..).unwrap_or_default();
             line.call = super::blobs::operation(request, rest)
-                .map_or("OtherStorage", |op| op.name())
+                .map_or(Call::OtherStorage, |op| op.call())
+                .as_str()
                 .into();
             line.container = rest.first().map(|c| decoded(c));
             if rest.len() > 1 {
@@ -197,8 +140,8 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
                     (Some(account) == segments.first().copied() && !blob.is_empty()).then(|| {
                         format!(
                             "{}/{}",
-                            super::blobs::percent_decoded(container),
-                            super::blobs::percent_decoded(blob).replace('\\', "/")
+                            super::shared::percent_decoded(container),
+                            super::shared::percent_decoded(blob).replace('\\', "/")
                         )
                         .into_boxed_str()
                     })
@@ -212,7 +155,7 @@ pub(crate) fn describe(endpoint: Endpoint, request: &Request, at: Timestamp) -> 
             line.api_version = segments.get(1).map(|v| (*v).to_string());
             let rest = segments.get(3..).unwrap_or_default();
             let method = request.method.as_str();
-            line.call = super::training::call_name(method, rest).into();
+            line.call = super::training::call_of(method, rest).as_str().into();
             if let ["projects", p, ..] = rest {
                 line.project_id = Some(decoded(p));
             }
@@ -252,23 +195,23 @@ pub(crate) fn answered(
     error_code: Option<String>,
     retry_after: Option<u32>,
     ms: u64,
-    scratch: Scratch,
+    facts: Facts,
 ) {
     line.http_status = status;
     line.error_code = error_code;
     line.retry_after = retry_after;
     line.ms = u32::try_from(ms).unwrap_or(u32::MAX);
     if line.call == "GetMessages" && (200..300).contains(&status) {
-        line.received = Some(scratch.received);
+        line.received = Some(facts.received);
     }
-    line.digest = scratch.digest;
-    line.holds = scratch.holds.into_boxed_slice();
-    line.new_pop_receipt = scratch.new_receipt;
+    line.digest = facts.digest;
+    line.holds = facts.holds.into_boxed_slice();
+    line.new_pop_receipt = facts.new_receipt;
     if line.project_id.is_none() {
-        line.project_id = scratch.project;
+        line.project_id = facts.project;
     }
     if line.iteration_id.is_none() {
-        line.iteration_id = scratch.iteration;
+        line.iteration_id = facts.iteration;
     }
 }
 
@@ -332,34 +275,4 @@ pub(crate) fn delivered(
         digest: digest(wire.as_bytes()),
         base64,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use base64::Engine as _;
-
-    #[test]
-    fn a_poison_copy_is_recognised_as_is_in_base64_and_in_a_json_envelope() {
-        let original = r#"{"version":"1.0","type":"#;
-        let wanted = digest(original.as_bytes());
-        let b64 = base64::engine::general_purpose::STANDARD.encode(original);
-        let envelope = serde_json::json!({
-            "error": "not JSON",
-            "dequeueCount": 5,
-            "original": {"messageText": original},
-        })
-        .to_string();
-        let b64_envelope = serde_json::json!({"body": b64}).to_string();
-        for text in [b64.as_str(), envelope.as_str(), b64_envelope.as_str()] {
-            assert!(holds(text).contains(&wanted), "{text}");
-        }
-        // The decoded text put where the base64 one was delivered: its encoding matches.
-        assert!(holds(original).contains(&digest(b64.as_bytes())));
-        // Something else is not the message.
-        assert!(!holds(r#"{"error":"x","text":"another"}"#).contains(&wanted));
-        // A JSON value with thousands of strings is looked at only so far.
-        let many = serde_json::to_string(&vec!["x"; 10_000]).unwrap();
-        assert!(holds(&many).len() <= 2 * HELD_STRINGS + 2);
-    }
 }

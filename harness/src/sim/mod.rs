@@ -19,6 +19,7 @@
 
 mod auth;
 mod blobs;
+mod context;
 mod faults;
 mod header_case;
 mod http;
@@ -27,6 +28,7 @@ mod lease;
 mod queues;
 mod reset;
 mod serve;
+mod shared;
 mod training;
 mod world;
 
@@ -40,9 +42,12 @@ pub use auth::{DEV_ACCOUNT, DEV_KEY};
 pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};
 pub use journal::{CAPACITY as JOURNAL_CAPACITY, Journal};
 pub use serve::{MAX_BODY, Server};
-pub use world::{Clock, MessageEncoding, Timings, World};
+pub use training::Timings;
+pub use world::{Clock, MessageEncoding, World};
 
+use self::context::Facts;
 use self::http::{Reply, finish};
+use self::serve::Handler as _;
 use crate::storage::AccountKey;
 
 /// The runtime the simulation and its client run on (the server answers on worker threads
@@ -190,8 +195,9 @@ fn admit<'r>(
         op
         && let (Some(c), Some(b)) = (rest.first(), &blob)
         && world
+            .blobs
             .containers
-            .get(&blobs::percent_decoded(c))
+            .get(&shared::percent_decoded(c))
             .is_some_and(|c| c.blobs.contains_key(b))
     {
         needs.account = "w";
@@ -204,7 +210,7 @@ fn admit<'r>(
     let public = match op {
         Op::Blob(blob_op) if anonymous => rest
             .first()
-            .and_then(|c| world.containers.get(&blobs::percent_decoded(c)))
+            .and_then(|c| world.blobs.containers.get(&shared::percent_decoded(c)))
             .and_then(|c| c.public_access)
             .is_some_and(|access| access.allows(blob_op)),
         _ => false,
@@ -249,11 +255,16 @@ fn valid_metadata_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The answer to a storage request, authorized first.
-fn storage(world: &mut World, request: &mut Request, endpoint: Endpoint, base: &str) -> Reply {
+/// The answer to a storage request, authorized first, and what it said for the journal.
+fn storage(
+    world: &mut World,
+    request: &mut Request,
+    endpoint: Endpoint,
+    base: &str,
+) -> (Reply, Facts) {
     let (op, rest) = match admit(world, request, endpoint) {
         Ok((op, rest)) => (op, rest.into_iter().map(str::to_string).collect::<Vec<_>>()),
-        Err(refusal) => return refusal,
+        Err(refusal) => return (refusal, Facts::default()),
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let bad_metadata = request.headers.keys().any(|n| {
@@ -262,11 +273,23 @@ fn storage(world: &mut World, request: &mut Request, endpoint: Endpoint, base: &
             .is_some_and(|m| !valid_metadata_name(m))
     });
     if takes_metadata(&op) && bad_metadata {
-        return http::error(400, "InvalidMetadata", request);
+        return (
+            http::error(400, "InvalidMetadata", request),
+            Facts::default(),
+        );
     }
     match op {
-        Op::Queue(op) => world.queue_request(request, op, &rest, base),
-        Op::Blob(op) => world.blob_request(request, op, &rest, base),
+        Op::Queue(op) => world.queue_answer(request, op, &rest, base),
+        Op::Blob(op) => {
+            // A Copy Blob whose source carries a SAS: the SAS must let the source be read.
+            let refused = match blobs::copy_source_probe(request) {
+                Some(probe) if op == blobs::BlobOp::CopyBlob && world.check_auth => {
+                    admit(world, &probe, Endpoint::Blob).err()
+                }
+                _ => None,
+            };
+            world.blob_answer(request, op, &rest, base, refused)
+        }
     }
 }
 
@@ -326,7 +349,14 @@ impl Out {
 
 impl Service {
     /// The answer to a request, with the fault asked for applied.
-    fn answer(&self, world: &mut World, request: &mut Request, segments: &[String]) -> Out {
+    /// The answer to a request, and what it said for the journal (nothing, when a fault
+    /// answered in the service's place).
+    fn answer(
+        &self,
+        world: &mut World,
+        request: &mut Request,
+        segments: &[String],
+    ) -> (Out, Facts) {
         let slot = match self.endpoint {
             Endpoint::Api => 0,
             Endpoint::Queue => 1,
@@ -343,7 +373,7 @@ impl Service {
             .find(|(e, k, _)| *e == self.endpoint && *k == n)
             .map(|(_, _, f)| f.clone());
         let now = world.now();
-        let request_id = world.id(world::IdKind::Request);
+        let request_id = world.id(context::IdKind::Request);
         match fault {
             Some(HttpFault::Status(status)) => {
                 // The training API's gateway answers bare; the storage services with their
@@ -365,10 +395,10 @@ impl Service {
                     out.reply.set("retry-after", "1".into());
                     out.retry_after = Some(1);
                 }
-                return out;
+                return (out, Facts::default());
             }
             Some(HttpFault::Error(code)) => {
-                return match self.endpoint {
+                let out = match self.endpoint {
                     Endpoint::Api => Out::api(&training::service_error(
                         training::status_of(&code),
                         &code,
@@ -381,18 +411,19 @@ impl Service {
                         now,
                     ),
                 };
+                return (out, Facts::default());
             }
             Some(HttpFault::Malformed) => {
-                return Out::plain(
-                    Reply::new(200).bytes(b"<<< not the documented body".to_vec(), "text/plain"),
-                );
+                let reply =
+                    Reply::new(200).bytes(b"<<< not the documented body".to_vec(), "text/plain");
+                return (Out::plain(reply), Facts::default());
             }
-            Some(HttpFault::Empty) => return Out::plain(Reply::new(200)),
+            Some(HttpFault::Empty) => return (Out::plain(Reply::new(200)), Facts::default()),
             Some(HttpFault::Delay(_) | HttpFault::RandomDelay(..)) | None => {}
         }
-        let mut out = match self.endpoint {
+        let (mut out, facts) = match self.endpoint {
             Endpoint::Api => {
-                let answer = training::route(world, request, segments);
+                let (answer, mut told) = world.training_answer(request, segments);
                 if let Some(id) = answer
                     .body
                     .as_ref()
@@ -401,16 +432,16 @@ impl Service {
                 {
                     // CreateProject names its project, TrainProject its iteration, in the answer.
                     match segments.last().map(String::as_str) {
-                        Some("projects") => world.scratch.project = Some(id.to_string()),
-                        Some("train") => world.scratch.iteration = Some(id.to_string()),
+                        Some("projects") => told.project = Some(id.to_string()),
+                        Some("train") => told.iteration = Some(id.to_string()),
                         _ => {}
                     }
                 }
-                Out::api(&answer)
+                (Out::api(&answer), told)
             }
             storage_endpoint => {
                 let base = self.base.get().cloned().unwrap_or_default();
-                let reply = storage(world, request, storage_endpoint, &base);
+                let (reply, facts) = storage(world, request, storage_endpoint, &base);
                 let slow = storage_endpoint == Endpoint::Blob
                     && request.method.as_str() == "GET"
                     && reply.status < 300
@@ -419,7 +450,7 @@ impl Service {
                 if slow {
                     out.delay_ms = world.blob_delay_ms;
                 }
-                out
+                (out, facts)
             }
         };
         match fault {
@@ -429,15 +460,15 @@ impl Service {
             }
             _ => {}
         }
-        out
+        (out, facts)
     }
 }
 
-impl Service {
+impl serve::Handler for Service {
     /// Whether a storage request is refused on its head alone (its path, its account, its
     /// credentials): the standalone server then answers it without reading its body, so an
     /// unauthorized upload costs no memory.
-    pub(crate) fn refused_on_head(&self, head: &Request) -> bool {
+    fn refused_on_head(&self, head: &Request) -> bool {
         if self.internal || self.endpoint == Endpoint::Api {
             return false;
         }
@@ -446,7 +477,7 @@ impl Service {
 
     /// The largest body this service reads: a queue's requests carry at most one message (64
     /// KiB of text, base64 and XML around it), the Blob service's a model backup.
-    pub(crate) fn max_body(&self) -> usize {
+    fn max_body(&self) -> usize {
         match self.endpoint {
             Endpoint::Queue => serve::MAX_QUEUE_BODY,
             Endpoint::Blob | Endpoint::Api => serve::MAX_BODY,
@@ -454,7 +485,7 @@ impl Service {
     }
 
     /// The number of the next TCP connection accepted (from 1, across the world's servers).
-    pub(crate) fn next_connection(&self) -> u64 {
+    fn next_connection(&self) -> u64 {
         let mut world = self.lock();
         world.connections += 1;
         world.connections
@@ -462,11 +493,7 @@ impl Service {
 
     /// Answers one request, which came on TCP connection `connection` (when the server knows
     /// it): the reply and how long to hold it back.
-    pub(crate) fn handle(
-        &self,
-        request: &mut Request,
-        connection: Option<(u64, u32)>,
-    ) -> (Reply, Duration) {
+    fn handle(&self, request: &mut Request, connection: Option<(u64, u32)>) -> (Reply, Duration) {
         let started = std::time::Instant::now();
         let mut world = self.lock();
         let segments: Vec<String> = request
@@ -483,7 +510,7 @@ impl Service {
             return (admin_answer(&mut world, action, request), Duration::ZERO);
         }
         if self.internal {
-            let answer = training::route(&mut world, request, &segments);
+            let (answer, _) = world.training_answer(request, &segments);
             return (answer.reply(), Duration::ZERO);
         }
         let mut line = world
@@ -494,9 +521,7 @@ impl Service {
             line.connection = Some(u32::try_from(number).unwrap_or(u32::MAX));
             line.open_connections = Some(open);
         }
-        world.scratch = journal::Scratch::default();
-        let out = self.answer(&mut world, request, &segments);
-        let scratch = std::mem::take(&mut world.scratch);
+        let (out, facts) = self.answer(&mut world, request, &segments);
         if let Some(mut line) = line.take() {
             let ms = started.elapsed().as_millis() as u64 + out.delay_ms;
             journal::answered(
@@ -505,7 +530,7 @@ impl Service {
                 out.error_code,
                 out.retry_after,
                 ms,
-                scratch,
+                facts,
             );
             if let Some(j) = &mut world.journal {
                 j.push(crate::recording::Line::Request(Box::new(line)));
@@ -558,7 +583,7 @@ fn admin_answer(world: &mut World, action: &str, request: &Request) -> Reply {
                 return Reply::new(400)
                     .bytes(b"the message must be UTF-8 text".to_vec(), "text/plain");
             };
-            if !world.queues.contains_key(&queue) {
+            if !world.queues.by_name.contains_key(&queue) {
                 return Reply::new(404)
                     .bytes(format!("no queue {queue}").into_bytes(), "text/plain");
             }
@@ -800,15 +825,20 @@ impl Simulation {
     /// Creates a queue directly in the world (not through the REST: a simulation's own set-up
     /// is not a client's request, and HTTP faults count only those).
     pub fn create_queue(&self, name: &str) {
-        self.lock().queues.entry(name.to_string()).or_default();
+        self.lock()
+            .queues
+            .by_name
+            .entry(name.to_string())
+            .or_default();
     }
 
     /// Creates a container directly in the world (see [`Simulation::create_queue`]).
     pub fn create_container(&self, name: &str) {
         let mut world = self.lock();
         let now = world.now();
-        let etag = world.etag();
+        let etag = world.seq.etag();
         world
+            .blobs
             .containers
             .entry(name.to_string())
             .or_insert_with(|| blobs::ContainerState {
@@ -864,7 +894,7 @@ impl Simulation {
 
     /// Fixes the ids the service hands out.
     pub fn set_seed(&self, seed: u32) {
-        self.lock().seed = seed;
+        self.lock().seq.seed = seed;
     }
 
     /// Tells the service what to get wrong from now on.
@@ -949,7 +979,7 @@ impl Simulation {
         self.lock()
             .pending
             .iter()
-            .filter(|(_, _, w)| !matches!(w, world::Pending::RemoveBlob { .. }))
+            .filter(|(_, _, w)| !matches!(w, context::Pending::RemoveBlob { .. }))
             .count()
     }
 

@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
+use cvnotify_core::client::Call;
 use wiremock::Request;
 
 use super::auth::{Level, Needs};
+use super::context::{Cx, IdKind, digest, holds};
 use super::http::{Reply, detailed_error, error, escape, http_date, message_of, storage_error};
-use super::world::{IdKind, World};
+use super::shared::{check_name, metadata, metadata_xml, tag};
 
 /// The longest message text, in UTF-8 bytes (the service's limit since version 2011-08-18).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -59,49 +61,6 @@ impl QueueState {
                 .shrink_to((2 * self.messages.len()).max(FLOOR));
         }
     }
-}
-
-/// Checks a queue or container name: 3 to 63 characters (`OutOfRangeInput`), lower-case
-/// letters, digits and single hyphens, starting and ending with a letter or digit
-/// (`InvalidResourceName`).
-pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
-    if !(3..=63).contains(&name.len()) {
-        return Err("OutOfRangeInput");
-    }
-    let ok = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--");
-    if ok {
-        Ok(())
-    } else {
-        Err("InvalidResourceName")
-    }
-}
-
-/// The `x-ms-meta-*` headers of a request, names lower-cased.
-pub(crate) fn metadata(request: &Request) -> BTreeMap<String, String> {
-    // Names in the case the client wrote them, when the server saw it (hyper lowers them).
-    let cased: Vec<&str> = request
-        .headers
-        .get(super::header_case::CASE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').collect())
-        .unwrap_or_default();
-    request
-        .headers
-        .iter()
-        .filter_map(|(n, v)| {
-            let name = n.as_str().strip_prefix("x-ms-meta-")?;
-            let name = cased
-                .iter()
-                .find(|c| c.eq_ignore_ascii_case(name))
-                .map_or(name, |c| *c);
-            Some((name.to_string(), v.to_str().unwrap_or_default().to_string()))
-        })
-        .collect()
 }
 
 /// A query parameter.
@@ -200,8 +159,8 @@ fn message_text(body: &[u8]) -> Option<String> {
 }
 
 /// A pop receipt: opaque, base64, new each time a message is handed out or updated.
-fn receipt(world: &mut World) -> String {
-    let id = world.id(IdKind::PopReceipt);
+fn receipt(cx: &mut Cx<'_>) -> String {
+    let id = cx.id(IdKind::PopReceipt);
     base64::engine::general_purpose::STANDARD.encode(id)
 }
 
@@ -249,20 +208,20 @@ pub(crate) enum QueueOp {
 }
 
 impl QueueOp {
-    /// The operation's name, as the REST reference writes it (and the journal).
-    pub(crate) fn name(self) -> &'static str {
+    /// The operation, as the core names it (and the journal writes it).
+    pub(crate) fn call(self) -> Call {
         match self {
-            Self::ListQueues => "ListQueues",
-            Self::CreateQueue => "CreateQueue",
-            Self::DeleteQueue => "DeleteQueue",
-            Self::GetQueueMetadata => "GetQueueMetadata",
-            Self::SetQueueMetadata => "SetQueueMetadata",
-            Self::PutMessage => "PutMessage",
-            Self::GetMessages => "GetMessages",
-            Self::PeekMessages => "PeekMessages",
-            Self::ClearMessages => "ClearMessages",
-            Self::DeleteMessage => "DeleteMessage",
-            Self::UpdateMessage => "UpdateMessage",
+            Self::ListQueues => Call::ListQueues,
+            Self::CreateQueue => Call::CreateQueue,
+            Self::DeleteQueue => Call::DeleteQueue,
+            Self::GetQueueMetadata => Call::GetQueueMetadata,
+            Self::SetQueueMetadata => Call::SetQueueMetadata,
+            Self::PutMessage => Call::PutMessage,
+            Self::GetMessages => Call::GetMessages,
+            Self::PeekMessages => Call::PeekMessages,
+            Self::ClearMessages => Call::ClearMessages,
+            Self::DeleteMessage => Call::DeleteMessage,
+            Self::UpdateMessage => Call::UpdateMessage,
         }
     }
 
@@ -319,16 +278,23 @@ pub(crate) fn operation(request: &Request, segments: &[&str]) -> Result<QueueOp,
     })
 }
 
-impl World {
+/// The Queue service's state: its queues, by name.
+#[derive(Debug, Default)]
+pub(crate) struct Queues {
+    pub(crate) by_name: BTreeMap<String, QueueState>,
+}
+
+impl Queues {
     /// Answers one queue request; `segments` are the path after the account.
-    pub(crate) fn queue_request(
+    pub(crate) fn answer(
         &mut self,
+        cx: &mut Cx<'_>,
         request: &Request,
         op: QueueOp,
         segments: &[&str],
         endpoint: &str,
     ) -> Reply {
-        let now = self.now();
+        let now = cx.now;
         if op == QueueOp::ListQueues {
             return self.list_queues(request, endpoint);
         }
@@ -340,9 +306,9 @@ impl World {
         }
         if op == QueueOp::CreateQueue {
             let wanted = metadata(request);
-            return match self.queues.get(name) {
+            return match self.by_name.get(name) {
                 None => {
-                    self.queues.insert(
+                    self.by_name.insert(
                         name.to_string(),
                         QueueState {
                             metadata: wanted,
@@ -356,12 +322,12 @@ impl World {
             };
         }
         if op == QueueOp::DeleteQueue {
-            return match self.queues.remove(name) {
+            return match self.by_name.remove(name) {
                 Some(_) => Reply::new(204),
                 None => error(404, "QueueNotFound", request),
             };
         }
-        let Some(queue) = self.queues.get_mut(name) else {
+        let Some(queue) = self.by_name.get_mut(name) else {
             return error(404, "QueueNotFound", request);
         };
         queue.expire(now);
@@ -385,13 +351,13 @@ impl World {
                 queue.fit();
                 Reply::new(204)
             }
-            QueueOp::PutMessage => self.put_message(request, name, now),
+            QueueOp::PutMessage => self.put_message(cx, request, name, now),
             QueueOp::GetMessages | QueueOp::PeekMessages => {
-                self.get_messages(request, name, op == QueueOp::PeekMessages, now)
+                self.get_messages(cx, request, name, op == QueueOp::PeekMessages, now)
             }
             QueueOp::DeleteMessage | QueueOp::UpdateMessage => {
                 let id = segments.get(2).copied().unwrap_or_default();
-                self.message_call(request, name, id, op, now)
+                self.message_call(cx, request, name, id, op, now)
             }
             QueueOp::ListQueues | QueueOp::CreateQueue | QueueOp::DeleteQueue => {
                 error(400, "InvalidUri", request)
@@ -408,7 +374,7 @@ impl World {
         };
         let with_metadata = query(request, "include").is_some_and(|i| i.contains("metadata"));
         let names: Vec<(&String, &QueueState)> = self
-            .queues
+            .by_name
             .iter()
             .filter(|(n, _)| n.starts_with(&prefix) && n.as_str() >= marker.as_str())
             .take(max + 1)
@@ -439,13 +405,19 @@ impl World {
         Reply::new(200).xml(&s)
     }
 
-    fn put_message(&mut self, request: &Request, name: &str, now: SystemTime) -> Reply {
+    fn put_message(
+        &mut self,
+        cx: &mut Cx<'_>,
+        request: &Request,
+        name: &str,
+        now: SystemTime,
+    ) -> Reply {
         let Some(text) = message_text(&request.body) else {
             return error(400, "InvalidXmlDocument", request);
         };
-        self.scratch.digest = Some(super::journal::digest(text.as_bytes()));
+        cx.facts.digest = Some(digest(text.as_bytes()));
         if name.ends_with("-poison") {
-            self.scratch.holds = super::journal::holds(&text);
+            cx.facts.holds = holds(&text);
         }
         if text.len() > MAX_MESSAGE_BYTES {
             return detailed_error(
@@ -497,7 +469,7 @@ impl World {
                 "messagettl must be greater than visibilitytimeout.",
             );
         }
-        let (id, pop_receipt) = (self.id(IdKind::Message), receipt(self));
+        let (id, pop_receipt) = (cx.id(IdKind::Message), receipt(cx));
         let expires = match ttl {
             None => never(),
             Some(t) => now
@@ -514,12 +486,13 @@ impl World {
             pop_receipt,
         };
         let xml = message_xml(&message, true, false);
-        self.insert_message(name, message);
+        self.insert_message(cx, name, message);
         Reply::new(201).xml(&format!("<QueueMessagesList>{xml}</QueueMessagesList>"))
     }
 
     fn get_messages(
         &mut self,
+        cx: &mut Cx<'_>,
         request: &Request,
         name: &str,
         peek: bool,
@@ -539,7 +512,7 @@ impl World {
         };
         // The visible messages, longest visible first (as Azurite orders them), then in the
         // order they came.
-        let visible: Vec<usize> = match self.queues.get(name) {
+        let visible: Vec<usize> = match self.by_name.get(name) {
             Some(q) => {
                 let mut v: Vec<(SystemTime, usize)> = q
                     .messages
@@ -556,10 +529,10 @@ impl World {
         let mut receipts = Vec::new();
         if !peek {
             for _ in &visible {
-                receipts.push(receipt(self));
+                receipts.push(receipt(cx));
             }
         }
-        let Some(queue) = self.queues.get_mut(name) else {
+        let Some(queue) = self.by_name.get_mut(name) else {
             return error(404, "QueueNotFound", request);
         };
         let mut s = String::from("<QueueMessagesList>");
@@ -583,12 +556,13 @@ impl World {
             s.push_str(&message_xml(m, !peek, true));
         }
         s.push_str("</QueueMessagesList>");
-        self.scratch.received = handed;
+        cx.facts.received = handed;
         Reply::new(200).xml(&s)
     }
 
     fn message_call(
         &mut self,
+        cx: &mut Cx<'_>,
         request: &Request,
         name: &str,
         id: &str,
@@ -633,8 +607,8 @@ impl World {
         } else {
             0
         };
-        let fresh = receipt(self);
-        let Some(queue) = self.queues.get_mut(name) else {
+        let fresh = receipt(cx);
+        let Some(queue) = self.by_name.get_mut(name) else {
             return error(404, "QueueNotFound", request);
         };
         let Some(at) = queue.messages.iter().position(|m| m.id == id) else {
@@ -660,14 +634,14 @@ impl World {
         let reply = Reply::new(204)
             .header("x-ms-popreceipt", m.pop_receipt.clone())
             .header("x-ms-time-next-visible", http_date(m.visible_at));
-        self.scratch.new_receipt = Some(new_receipt);
+        cx.facts.new_receipt = Some(new_receipt);
         reply
     }
 
     /// Adds a message to a queue (at the back, or the front when the service reorders).
-    pub(crate) fn insert_message(&mut self, name: &str, message: Message) {
-        let front = self.misbehaves(super::faults::Misbehaviour::ReorderNotifications);
-        let q = self.queues.entry(name.to_string()).or_default();
+    pub(crate) fn insert_message(&mut self, cx: &Cx<'_>, name: &str, message: Message) {
+        let front = cx.misbehaves(super::faults::Misbehaviour::ReorderNotifications);
+        let q = self.by_name.entry(name.to_string()).or_default();
         if front {
             // Delivered before the ones already there: visible since the first of them.
             let mut message = message;
@@ -682,12 +656,12 @@ impl World {
 
     /// Puts a message the service posts itself (a notification): visible now, seven days to
     /// live. Nothing is posted to a queue that does not exist, as the service could not.
-    pub(crate) fn enqueue(&mut self, name: &str, text: String) -> Option<String> {
-        if !self.queues.contains_key(name) {
+    pub(crate) fn enqueue(&mut self, cx: &mut Cx<'_>, name: &str, text: String) -> Option<String> {
+        if !self.by_name.contains_key(name) {
             return None;
         }
-        let now = self.now();
-        let (id, pop_receipt) = (self.id(IdKind::Message), receipt(self));
+        let now = cx.now;
+        let (id, pop_receipt) = (cx.id(IdKind::Message), receipt(cx));
         let message = Message {
             id: id.clone(),
             text,
@@ -697,29 +671,7 @@ impl World {
             dequeue_count: 0,
             pop_receipt,
         };
-        self.insert_message(name, message);
+        self.insert_message(cx, name, message);
         Some(id)
     }
-}
-
-/// `<Name>value</Name>`, or `<Name/>` when empty.
-pub(crate) fn tag(name: &str, value: &str) -> String {
-    if value.is_empty() {
-        format!("<{name}/>")
-    } else {
-        format!("<{name}>{}</{name}>", escape(value))
-    }
-}
-
-/// A `<Metadata>` element.
-pub(crate) fn metadata_xml(m: &BTreeMap<String, String>) -> String {
-    if m.is_empty() {
-        return "<Metadata/>".into();
-    }
-    let mut s = String::from("<Metadata>");
-    for (k, v) in m {
-        s.push_str(&format!("<{k}>{}</{k}>", escape(v)));
-    }
-    s.push_str("</Metadata>");
-    s
 }

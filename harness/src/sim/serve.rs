@@ -1,6 +1,6 @@
-//! The standalone server (`simulate`, `verify`): a [`Service`] over HTTP/1.1 on a loopback
+//! The standalone server (`simulate`, `verify`): a [`Handler`] (the simulation's `Service`) over HTTP/1.1 on a loopback
 //! port, an accept loop and hyper's connection handling, nothing kept per request once it is
-//! answered. The embedded simulation is served by wiremock instead ([`super::Simulation::start`]);
+//! answered. The embedded simulation is served by wiremock instead (`Simulation::start`);
 //! this server is for what wiremock cannot do: it numbers connections for the journal, reads
 //! the case of metadata names off the wire, and a peer cannot tip it over:
 //! - a storage request is authorized on its head, before its body is read: a refused upload
@@ -23,7 +23,6 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::Service;
 use super::http::Reply;
 
 /// The largest request body read (a Put Blob of a model backup fits; Azure's single Put Blob
@@ -60,11 +59,28 @@ pub(crate) async fn listen(
     }
 }
 
+/// What the server serves: one endpoint of a simulation.
+pub(crate) trait Handler: Clone + Send + Sync + 'static {
+    /// Whether a request is refused on its head alone (its body is then never read).
+    fn refused_on_head(&self, head: &wiremock::Request) -> bool;
+    /// The largest body it reads.
+    fn max_body(&self) -> usize;
+    /// The number of the next TCP connection accepted.
+    fn next_connection(&self) -> u64;
+    /// Answers one request, which came on TCP connection `connection` (its number and how
+    /// many of the server's connections were open): the reply and how long to hold it back.
+    fn handle(
+        &self,
+        request: &mut wiremock::Request,
+        connection: Option<(u64, u32)>,
+    ) -> (Reply, std::time::Duration);
+}
+
 impl Server {
     /// Serves `service` on `listener` (a free loopback port when `None`).
-    pub async fn start(
+    pub(crate) async fn start(
         listener: Option<std::net::TcpListener>,
-        service: Service,
+        service: impl Handler,
     ) -> std::io::Result<Self> {
         let listener = listen(listener).await?;
         let address = listener.local_addr()?;
@@ -181,7 +197,7 @@ impl Drop for Open {
 /// One request, answered; `connection` is its connection's number and how many of the
 /// server's connections were open when it came.
 async fn answer(
-    service: &Service,
+    service: &impl Handler,
     address: SocketAddr,
     connection: (u64, u32),
     request: hyper::Request<hyper::body::Incoming>,

@@ -13,12 +13,14 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use cvnotify_core::client::Call;
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use serde_json::{Value, json};
 use wiremock::Request;
 
+use super::context::{Content, Cx, Effect, IdKind, Pending, Storage};
 use super::faults::Misbehaviour;
-use super::world::{IdKind, Pending, World, container_base, export_completed};
+use std::time::Duration;
 
 /// A training API answer: its status and JSON body (kept apart from wiremock's template so the
 /// journal can read them).
@@ -299,32 +301,250 @@ fn domain_json(d: &Domain) -> Value {
     })
 }
 
-/// Routes one request of the training API's server (`segments` of the whole path).
-pub(crate) fn route(world: &mut World, request: &Request, segments: &[String]) -> Answer {
-    let [cv, version, training, rest @ ..] = segments else {
-        return gateway(404, "Resource not found");
-    };
-    if cv != "customvision" || !training.eq_ignore_ascii_case("training") {
-        return gateway(404, "Resource not found");
-    }
-    let Some(&(_, storage)) = VERSIONS.iter().find(|(v, _)| v == version) else {
-        return gateway(404, "Resource not found");
-    };
-    let key = request
-        .headers
-        .get("training-key")
-        .and_then(|v| v.to_str().ok());
-    if key != Some(world.training_key.as_str()) {
-        return gateway(
-            401,
-            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
-        );
-    }
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    world.training(request, &rest, storage)
+/// How long the simulated service takes.
+#[derive(Clone, Copy, Debug)]
+pub struct Timings {
+    /// From configuration to the ConnectionTest message and test blob.
+    pub connection_test: Duration,
+    /// How long the test blob stays.
+    pub test_blob_lifetime: Duration,
+    /// From TrainProject to the Training notification.
+    pub training: Duration,
+    /// From ExportIteration to the backup blob and Export notification.
+    pub export: Duration,
 }
 
-impl World {
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            connection_test: Duration::from_secs(2),
+            test_blob_lifetime: Duration::from_secs(10),
+            training: Duration::from_secs(60),
+            export: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The training API's state: its projects.
+#[derive(Debug, Default)]
+pub(crate) struct Training {
+    pub(crate) projects: BTreeMap<ProjectId, SimProject>,
+}
+
+/// The training API at work on one request or one piece of promised work: its projects and
+/// what the world lends it (the context, a view of which queues and containers exist, the
+/// service's timings).
+struct Api<'a, 'w> {
+    projects: &'a mut BTreeMap<ProjectId, SimProject>,
+    cx: &'a mut Cx<'w>,
+    storage: &'a dyn Storage,
+    timings: Timings,
+}
+
+impl Training {
+    /// Routes one request of the training API's server (`segments` of the whole path), which
+    /// must carry `training_key`.
+    pub(crate) fn route(
+        &mut self,
+        cx: &mut Cx<'_>,
+        storage: &dyn Storage,
+        timings: Timings,
+        training_key: &str,
+        request: &Request,
+        segments: &[String],
+    ) -> Answer {
+        let [cv, version, training, rest @ ..] = segments else {
+            return gateway(404, "Resource not found");
+        };
+        if cv != "customvision" || !training.eq_ignore_ascii_case("training") {
+            return gateway(404, "Resource not found");
+        }
+        let Some(&(_, with_storage)) = VERSIONS.iter().find(|(v, _)| v == version) else {
+            return gateway(404, "Resource not found");
+        };
+        let key = request
+            .headers
+            .get("training-key")
+            .and_then(|v| v.to_str().ok());
+        if key != Some(training_key) {
+            return gateway(
+                401,
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+            );
+        }
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+        let mut api = Api {
+            projects: &mut self.projects,
+            cx,
+            storage,
+            timings,
+        };
+        api.training(request, &rest, with_storage)
+    }
+
+    /// Does the promised `work` that is the training API's (what a connection test, a
+    /// training and an export do when they end): its effects on storage go to `cx`.
+    pub(crate) fn due(
+        &mut self,
+        cx: &mut Cx<'_>,
+        storage: &dyn Storage,
+        timings: Timings,
+        work: Pending,
+    ) {
+        let mut api = Api {
+            projects: &mut self.projects,
+            cx,
+            storage,
+            timings,
+        };
+        api.due(work);
+    }
+}
+
+impl Api<'_, '_> {
+    /// What promised work does when it is due.
+    fn due(&mut self, work: Pending) {
+        match work {
+            Pending::ConnectionTest { project } => {
+                let Some(p) = self.projects.get(&project) else {
+                    return;
+                };
+                let (queue, container) = (p.queue_uri.clone(), p.container_uri.clone());
+                if let Some(c) = container
+                    .as_deref()
+                    .and_then(|u| self.storage.container_of(u))
+                {
+                    let name = format!(
+                        "CustomVision-TestPermission/{}",
+                        self.cx.id(IdKind::TestBlob)
+                    );
+                    self.cx.effects.push(Effect::PutBlob {
+                        container: c.clone(),
+                        name: name.clone(),
+                        content: Content::Test,
+                    });
+                    let life = self.timings.test_blob_lifetime;
+                    self.cx
+                        .promise(life, Pending::RemoveBlob { container: c, name });
+                }
+                if let Some(q) = queue.as_deref().and_then(|u| self.storage.queue_of(u))
+                    && !self.cx.misbehaves(Misbehaviour::SkipConnectionTest)
+                {
+                    let json = format!(
+                        r#"{{"version":"1.0","type":"ConnectionTest","Content":{{"projectId":"{project}"}}}}"#
+                    );
+                    self.cx.post(&q, json, None);
+                }
+            }
+            Pending::RemoveBlob { .. } => {}
+            Pending::FinishTraining { project, iteration } => {
+                let fails = self.cx.misbehaves(Misbehaviour::TrainingFails);
+                let now = self.cx.now;
+                let Some(p) = self.projects.get_mut(&project) else {
+                    return;
+                };
+                if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
+                    it.state = if fails {
+                        IterationState::Failed
+                    } else {
+                        IterationState::Completed
+                    };
+                    it.last_modified = now;
+                    if !fails {
+                        it.trained_at = Some(now);
+                    }
+                }
+                let queue = p.queue_uri.clone();
+                let queue = queue.as_deref().and_then(|u| self.storage.queue_of(u));
+                if let Some(q) = queue
+                    && !self.cx.misbehaves(Misbehaviour::DropTrainingNotification)
+                {
+                    let training = |status: &str| {
+                        format!(
+                            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{project}","iterationId":"{iteration}","trainingStatus":"{status}"}}}}"#
+                        )
+                    };
+                    if fails {
+                        self.cx.post(&q, training("TrainingFailed"), None);
+                        return;
+                    }
+                    self.cx.post(&q, training("TrainingCompleted"), None);
+                    if self.cx.misbehaves(Misbehaviour::ConflictingTrainingStatus) {
+                        self.cx.post(&q, training("TrainingFailed"), None);
+                    }
+                }
+            }
+            Pending::FinishExport {
+                project,
+                iteration,
+                platform,
+            } => {
+                let fails = self.cx.misbehaves(Misbehaviour::ExportFails);
+                let Some(p) = self.projects.get_mut(&project) else {
+                    return;
+                };
+                if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
+                    let status = if fails { "Failed" } else { "Done" };
+                    it.exports
+                        .entry(platform.as_str())
+                        .and_modify(|e| e.status = status)
+                        .or_insert(ExportState {
+                            status,
+                            flavor: None,
+                        });
+                }
+                let (queue_uri, container_uri) = (p.queue_uri.clone(), p.container_uri.clone());
+                let queue = queue_uri.as_deref().and_then(|u| self.storage.queue_of(u));
+                if fails {
+                    if let Some(q) = queue {
+                        let json = format!(
+                            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportFailed"}}}}"#
+                        );
+                        self.cx.post(&q, json, None);
+                    }
+                    return;
+                }
+                let named = if self.cx.misbehaves(Misbehaviour::WrongBlobName) {
+                    self.cx.id(IdKind::WrongIteration)
+                } else {
+                    iteration.to_string()
+                };
+                let name = format!("{project} - {named}.{}", platform.as_str());
+                let container = container_uri
+                    .as_deref()
+                    .and_then(|u| self.storage.container_of(u));
+                let model_uri = match container_uri.as_deref() {
+                    Some(uri) => {
+                        if let Some(c) = &container
+                            && !self.cx.misbehaves(Misbehaviour::NoBackupBlob)
+                        {
+                            self.cx.effects.push(Effect::PutBlob {
+                                container: c.clone(),
+                                name: name.clone(),
+                                content: Content::Backup,
+                            });
+                        }
+                        let mut base = container_base(uri);
+                        if self.cx.misbehaves(Misbehaviour::ModelUriOutsideContainer) {
+                            base.push_str("-elsewhere");
+                        }
+                        format!("{base}/{}", name.replace(' ', "%20"))
+                    }
+                    None => service_model_uri(iteration),
+                };
+                let announced = container
+                    .filter(|_| !self.cx.misbehaves(Misbehaviour::ModelUriOutsideContainer))
+                    .map(|c| format!("{c}/{name}"));
+                if let Some(q) = queue
+                    && !self.cx.misbehaves(Misbehaviour::DropExportNotification)
+                {
+                    let json = export_completed(project, iteration, &model_uri);
+                    self.cx.post(&q, json, announced);
+                }
+            }
+        }
+    }
+
     fn project_json(&self, p: &SimProject) -> Value {
         json!({
             "id": p.id.to_string(),
@@ -352,7 +572,7 @@ impl World {
         let status = match it.state {
             IterationState::Training => "Training",
             IterationState::Completed
-                if self.misbehaves(Misbehaviour::TrainingContradictsPolling) =>
+                if self.cx.misbehaves(Misbehaviour::TrainingContradictsPolling) =>
             {
                 "Failed"
             }
@@ -459,9 +679,9 @@ impl World {
         for (uri, what) in [(queue, "queue"), (container, "container")] {
             let Some(uri) = uri else { continue };
             let known = if what == "queue" {
-                self.queue_of(uri).is_some()
+                self.storage.queue_of(uri).is_some()
             } else {
-                self.container_of(uri).is_some()
+                self.storage.container_of(uri).is_some()
             };
             if !known {
                 return Some(refuse(
@@ -560,9 +780,9 @@ impl World {
         if let Some(refusal) = self.check_storage(queue_uri.as_deref(), container_uri.as_deref()) {
             return refusal;
         }
-        let now = self.now();
-        let id =
-            ProjectId::parse(&self.id(IdKind::Project)).unwrap_or(ProjectId::from_bytes([0; 16]));
+        let now = self.cx.now;
+        let id = ProjectId::parse(&self.cx.id(IdKind::Project))
+            .unwrap_or(ProjectId::from_bytes([0; 16]));
         let project = SimProject {
             id,
             name: name.clone(),
@@ -584,7 +804,8 @@ impl World {
         self.projects.insert(id, project);
         if configured {
             let after = self.timings.connection_test;
-            self.schedule(after, Pending::ConnectionTest { project: id });
+            self.cx
+                .promise(after, Pending::ConnectionTest { project: id });
         }
         ok(answer)
     }
@@ -617,13 +838,13 @@ impl World {
             }
             ("GET", ["tags"]) => self.with_project(project, |_, p| {
                 ok(Value::Array(
-                    p.tags.iter().map(|t| World::tag_json(p, t)).collect(),
+                    p.tags.iter().map(|t| Self::tag_json(p, t)).collect(),
                 ))
             }),
             ("POST", ["tags"]) => self.create_tag(project, query),
             ("GET", ["tags", tag]) => self.with_project(project, |_, p| {
                 match p.tags.iter().find(|t| t.id.eq_ignore_ascii_case(tag)) {
-                    Some(t) => ok(World::tag_json(p, t)),
+                    Some(t) => ok(Self::tag_json(p, t)),
                     None => refuse("NotFoundTag", "Tag not found"),
                 }
             }),
@@ -675,7 +896,7 @@ impl World {
                             "untagged" => i.tags.is_empty(),
                             _ => true,
                         })
-                        .map(|i| World::image_json(p, i))
+                        .map(|i| Self::image_json(p, i))
                         .collect();
                     ok(Value::Array(images))
                 })
@@ -703,7 +924,7 @@ impl World {
     fn with_project(
         &self,
         project: ProjectId,
-        f: impl FnOnce(&World, &SimProject) -> Answer,
+        f: impl FnOnce(&Self, &SimProject) -> Answer,
     ) -> Answer {
         match self.projects.get(&project) {
             Some(p) => f(self, p),
@@ -759,7 +980,7 @@ impl World {
         {
             return refuse("BadRequestProjectUnknownDomain", "The domain is not known");
         }
-        let now = self.now();
+        let now = self.cx.now;
         let Some(p) = self.projects.get_mut(&project) else {
             return not_found_project();
         };
@@ -793,7 +1014,7 @@ impl World {
         };
         if changed && configured {
             let after = self.timings.connection_test;
-            self.schedule(after, Pending::ConnectionTest { project });
+            self.cx.promise(after, Pending::ConnectionTest { project });
         }
         ok(answer)
     }
@@ -809,7 +1030,7 @@ impl World {
         if !matches!(kind.as_str(), "Regular" | "Negative" | "GeneralProduct") {
             return refuse("BadRequestTagType", "The tag type is not known");
         }
-        let id = self.id(IdKind::Tag);
+        let id = self.cx.id(IdKind::Tag);
         let Some(p) = self.projects.get_mut(&project) else {
             return not_found_project();
         };
@@ -833,7 +1054,7 @@ impl World {
         };
         p.tags.push(tag.clone());
         p.changed = true;
-        ok(World::tag_json(p, &tag))
+        ok(Self::tag_json(p, &tag))
     }
 
     fn create_images(
@@ -913,8 +1134,8 @@ impl World {
         if entries.is_empty() || entries.len() > 64 {
             return refuse("BadRequestImageBatch", "A batch has 1 to 64 images");
         }
-        let now = self.now();
-        let ids: Vec<String> = entries.iter().map(|_| self.id(IdKind::Image)).collect();
+        let now = self.cx.now;
+        let ids: Vec<String> = entries.iter().map(|_| self.cx.id(IdKind::Image)).collect();
         let Some(p) = self.projects.get_mut(&project) else {
             return not_found_project();
         };
@@ -947,7 +1168,7 @@ impl World {
             results.push(json!({
                 "sourceUrl": url,
                 "status": "OK",
-                "image": World::image_json(p, &image),
+                "image": Self::image_json(p, &image),
             }));
         }
         p.changed = true;
@@ -999,8 +1220,8 @@ impl World {
                     .map(str::to_lowercase)
                     .collect()
             });
-        let guid = self.id(IdKind::Iteration);
-        let now = self.now();
+        let guid = self.cx.id(IdKind::Iteration);
+        let now = self.cx.now;
         let after = self.timings.training;
         let Some(p) = self.projects.get_mut(&project) else {
             return not_found_project();
@@ -1064,29 +1285,31 @@ impl World {
                 .unwrap_or(Value::Null),
             None => return not_found_project(),
         };
-        self.schedule(
+        self.cx.promise(
             after,
             Pending::FinishTraining {
                 project,
                 iteration: id,
             },
         );
-        if self.misbehaves(Misbehaviour::ExportBeforeTraining)
+        if self.cx.misbehaves(Misbehaviour::ExportBeforeTraining)
             && let Some(p) = self.projects.get(&project)
             && let (Some(q), Some(c)) = (
-                p.queue_uri.as_deref().and_then(|u| self.queue_of(u)),
+                p.queue_uri
+                    .as_deref()
+                    .and_then(|u| self.storage.queue_of(u)),
                 p.container_uri.clone(),
             )
         {
             let base = container_base(&c);
             let uri = format!("{base}/{project}%20-%20{id}.ONNX");
-            self.post(&q, &export_completed(project, id, &uri));
+            self.cx.post(&q, export_completed(project, id, &uri), None);
         }
         ok(answer)
     }
 
     fn quick_test(&self, project: ProjectId, query: &BTreeMap<String, String>) -> Answer {
-        let now = self.now();
+        let now = self.cx.now;
         self.with_project(project, |_, p| {
             let iteration = match query.get("iterationId") {
                 Some(id) => p.iterations.iter().find(|i| i.id.to_string().eq_ignore_ascii_case(id)),
@@ -1121,8 +1344,8 @@ impl World {
         query: &BTreeMap<String, String>,
     ) -> Answer {
         let after = self.timings.export;
-        let contradict = self.faults.has(Misbehaviour::ExportContradictsPolling);
-        let now = self.now();
+        let contradict = self.cx.misbehaves(Misbehaviour::ExportContradictsPolling);
+        let now = self.cx.now;
         let Some(p) = self.projects.get(&project) else {
             return not_found_project();
         };
@@ -1154,7 +1377,7 @@ impl World {
                     .map(|(platform, e)| {
                         let status = if contradict && e.status == "Done" { "Failed" } else { e.status };
                         let uri = if status == "Done" {
-                            super::world::service_model_uri(iteration)
+                            service_model_uri(iteration)
                         } else {
                             String::new()
                         };
@@ -1218,7 +1441,7 @@ impl World {
                         },
                     );
                 }
-                self.schedule(
+                self.cx.promise(
                     after,
                     Pending::FinishExport {
                         project,
@@ -1376,29 +1599,55 @@ fn multipart_parts(request: &Request) -> usize {
 
 /// The operation a training API request is (`rest`: the path after `training/`), as the
 /// journal names it.
-pub(crate) fn call_name(method: &str, rest: &[&str]) -> &'static str {
+pub(crate) fn call_of(method: &str, rest: &[&str]) -> Call {
     let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
     let rest: Vec<&str> = lower.iter().map(String::as_str).collect();
     match (method, rest.as_slice()) {
-        (_, ["domains", ..]) => "GetDomains",
-        ("GET", ["projects"]) => "GetProjects",
-        ("POST", ["projects"]) => "CreateProject",
-        ("GET", ["projects", _]) => "GetProject",
-        ("PATCH", ["projects", _]) => "UpdateProject",
-        ("DELETE", ["projects", _]) => "DeleteProject",
-        ("POST", ["projects", _, "train"]) => "TrainProject",
-        (_, ["projects", _, "tags", ..]) => "Tags",
-        (_, ["projects", _, "images", ..] | ["projects", _, "tagged" | "untagged", ..]) => "Images",
-        (_, ["projects", _, "quicktest", ..]) => "QuickTest",
-        ("GET", ["projects", _, "iterations"]) => "GetIterations",
-        ("GET", ["projects", _, "iterations", _]) => "GetIteration",
-        ("PATCH", ["projects", _, "iterations", _]) => "UpdateIteration",
-        ("DELETE", ["projects", _, "iterations", _]) => "DeleteIteration",
-        (_, ["projects", _, "iterations", _, "performance", ..]) => "GetIterationPerformance",
-        ("POST", ["projects", _, "iterations", _, "publish"]) => "PublishIteration",
-        ("DELETE", ["projects", _, "iterations", _, "publish"]) => "UnpublishIteration",
-        ("POST", ["projects", _, "iterations", _, "export"]) => "ExportIteration",
-        ("GET", ["projects", _, "iterations", _, "export"]) => "GetExports",
-        _ => "OtherApi",
+        (_, ["domains", ..]) => Call::GetDomains,
+        ("GET", ["projects"]) => Call::GetProjects,
+        ("POST", ["projects"]) => Call::CreateProject,
+        ("GET", ["projects", _]) => Call::GetProject,
+        ("PATCH", ["projects", _]) => Call::UpdateProject,
+        ("DELETE", ["projects", _]) => Call::DeleteProject,
+        ("POST", ["projects", _, "train"]) => Call::TrainProject,
+        (_, ["projects", _, "tags", ..]) => Call::Tags,
+        (_, ["projects", _, "images", ..] | ["projects", _, "tagged" | "untagged", ..]) => {
+            Call::Images
+        }
+        (_, ["projects", _, "quicktest", ..]) => Call::QuickTest,
+        ("GET", ["projects", _, "iterations"]) => Call::GetIterations,
+        ("GET", ["projects", _, "iterations", _]) => Call::GetIteration,
+        ("PATCH", ["projects", _, "iterations", _]) => Call::UpdateIteration,
+        ("DELETE", ["projects", _, "iterations", _]) => Call::DeleteIteration,
+        (_, ["projects", _, "iterations", _, "performance", ..]) => Call::GetIterationPerformance,
+        ("POST", ["projects", _, "iterations", _, "publish"]) => Call::PublishIteration,
+        ("DELETE", ["projects", _, "iterations", _, "publish"]) => Call::UnpublishIteration,
+        ("POST", ["projects", _, "iterations", _, "export"]) => Call::ExportIteration,
+        ("GET", ["projects", _, "iterations", _, "export"]) => Call::GetExports,
+        _ => Call::OtherApi,
     }
+}
+
+/// An ExportCompleted notification.
+fn export_completed(project: ProjectId, iteration: IterationId, model_uri: &str) -> String {
+    format!(
+        r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportCompleted","modelUri":"{model_uri}"}}}}"#
+    )
+}
+
+/// A container URL without its query (a SAS) and trailing `/`: where its blobs' URLs start.
+fn container_base(uri: &str) -> String {
+    uri.split('?')
+        .next()
+        .unwrap_or(uri)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// The URL of the service's own copy of a model (a SAS URL), where an export points when no
+/// backup container is configured.
+fn service_model_uri(iteration: IterationId) -> String {
+    format!(
+        "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
+    )
 }

@@ -1,17 +1,19 @@
-//! The simulated world's state: queues, containers, Custom Vision projects, the clock, and the
-//! service's pending work (what it will do, and when). Pure data plus the rules of the seed's
-//! storage integration; the HTTP side lives in `queues`, `blobs` and `training`.
+//! The simulated world: the three services' states (`queues`, `blobs`, `training`, each the
+//! owner of its own), the clock, the seeded sequences, the faults, the journal, and the
+//! service's promised work (what it will do, and when). The world composes the services: it
+//! lends each a context ([`Cx`]) for a call, applies the effects the call asks for (a blob
+//! written, a notification posted, work promised), and runs promised work when it is due.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 
-use super::blobs::ContainerState;
+use super::blobs::Blobs;
+use super::context::{Content, Cx, Effect, Facts, IdKind, Pending, Sequences, Storage};
 use super::faults::{Faults, Misbehaviour};
-use super::queues::QueueState;
-use super::training::{ExportState, IterationState, SimProject};
+use super::http::Reply;
+use super::queues::{QueueOp, Queues};
+use super::training::{Answer, Timings, Training};
 use crate::storage::AccountKey;
 
 /// Where time comes from.
@@ -35,76 +37,16 @@ pub enum MessageEncoding {
     Mixed,
 }
 
-/// How long the simulated service takes.
-#[derive(Clone, Copy, Debug)]
-pub struct Timings {
-    /// From configuration to the ConnectionTest message and test blob.
-    pub connection_test: Duration,
-    /// How long the test blob stays.
-    pub test_blob_lifetime: Duration,
-    /// From TrainProject to the Training notification.
-    pub training: Duration,
-    /// From ExportIteration to the backup blob and Export notification.
-    pub export: Duration,
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Self {
-            connection_test: Duration::from_secs(2),
-            test_blob_lifetime: Duration::from_secs(10),
-            training: Duration::from_secs(60),
-            export: Duration::from_secs(20),
-        }
-    }
-}
-
-/// Work the service has promised.
-#[derive(Debug, Clone)]
-pub(crate) enum Pending {
-    ConnectionTest {
-        project: ProjectId,
-    },
-    RemoveBlob {
-        container: String,
-        name: String,
-    },
-    FinishTraining {
-        project: ProjectId,
-        iteration: IterationId,
-    },
-    FinishExport {
-        project: ProjectId,
-        iteration: IterationId,
-        platform: ExportPlatform,
-    },
-}
-
-/// The kinds of id the service hands out, each numbered on its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum IdKind {
-    Project = 0,
-    Iteration = 1,
-    Message = 2,
-    PopReceipt = 3,
-    TestBlob = 4,
-    /// The iteration a `wrong-blob-name` backup names instead of its own.
-    WrongIteration = 5,
-    /// An answer's `x-ms-request-id`.
-    Request = 6,
-    Tag = 7,
-    Image = 8,
-}
-
-/// How many kinds of id there are.
-const ID_KINDS: usize = 9;
-
 /// The whole simulated world.
 #[derive(Debug)]
 pub struct World {
     pub(crate) clock: Clock,
-    pub(crate) queues: BTreeMap<String, QueueState>,
-    pub(crate) containers: BTreeMap<String, ContainerState>,
+    /// The Queue service's state.
+    pub(crate) queues: Queues,
+    /// The Blob service's state.
+    pub(crate) blobs: Blobs,
+    /// The training API's state.
+    pub(crate) training: Training,
     /// The storage account the services answer for, and its key.
     pub(crate) account: String,
     pub(crate) account_key: AccountKey,
@@ -113,19 +55,15 @@ pub struct World {
     /// Whether storage requests must be authorized (Shared Key or SAS), as Azure and Azurite
     /// require; off only when asked for.
     pub(crate) check_auth: bool,
-    pub(crate) projects: BTreeMap<ProjectId, SimProject>,
     pub(crate) pending: Vec<(SystemTime, u64, Pending)>,
-    pub(crate) next: u64,
     pub(crate) encoding: MessageEncoding,
     pub(crate) timings: Timings,
     /// The Training-Key the API accepts.
     pub(crate) training_key: String,
     /// What to get wrong.
     pub(crate) faults: Faults,
-    /// Fixes the ids the service hands out and every random choice.
-    pub(crate) seed: u32,
-    /// Numbers drawn from the seeded sequence so far.
-    pub(crate) draws: u64,
+    /// The seeded sequences: ids, etags, random choices.
+    pub(crate) seq: Sequences,
     /// Requests seen per endpoint (api, queue, blob), for HTTP faults.
     pub(crate) requests: [u32; 3],
     /// TCP connections accepted so far, by every server of the world.
@@ -135,12 +73,8 @@ pub struct World {
     /// (any host while empty, for a world without servers).
     pub(crate) queue_hosts: Vec<String>,
     pub(crate) blob_hosts: Vec<String>,
-    /// Ids handed out so far, per [`IdKind`].
-    pub(crate) ids: [u64; ID_KINDS],
     /// The journal, when one is kept.
     pub(crate) journal: Option<super::journal::Journal>,
-    /// What the request being answered said beyond its status, for the journal.
-    pub(crate) scratch: super::journal::Scratch,
     /// Messages posted so far (for [`MessageEncoding::Mixed`]).
     pub(crate) posted: u64,
     /// How long a Get Blob takes beyond its work (a slow download), in milliseconds.
@@ -164,40 +98,34 @@ impl World {
     pub fn new(clock: Clock, encoding: MessageEncoding, training_key: &str) -> Self {
         Self {
             clock,
-            queues: BTreeMap::new(),
-            containers: BTreeMap::new(),
+            queues: Queues::default(),
+            blobs: Blobs::default(),
+            training: Training::default(),
             account: super::auth::DEV_ACCOUNT.to_string(),
             account_key: AccountKey::from_base64(super::auth::DEV_KEY)
                 .unwrap_or_else(|_| AccountKey::from_bytes(Vec::new())),
             secondary_key: None,
             check_auth: true,
-            projects: BTreeMap::new(),
             pending: Vec::new(),
-            next: 0,
             encoding,
             timings: Timings::default(),
             training_key: training_key.to_string(),
             faults: Faults::default(),
-            seed: 0,
-            draws: 0,
+            seq: Sequences::default(),
             requests: [0; 3],
             connections: 0,
-            ids: [0; ID_KINDS],
             queue_hosts: Vec::new(),
             blob_hosts: Vec::new(),
             journal: None,
-            scratch: super::journal::Scratch::default(),
             posted: 0,
             backup_bytes: 5,
             blob_delay_ms: 0,
         }
     }
 
-    /// The next number of the seeded sequence (splitmix64 over the seed and a counter): the
-    /// simulation's only random choices draw from it, so a seed replays them.
+    /// The next number of the seeded sequence.
     pub(crate) fn random(&mut self) -> u64 {
-        self.draws += 1;
-        crate::seed::splitmix64((u64::from(self.seed) << 32) | self.draws)
+        self.seq.random()
     }
 
     pub(crate) fn misbehaves(&self, m: Misbehaviour) -> bool {
@@ -211,31 +139,14 @@ impl World {
         }
     }
 
-    /// A fresh counter value.
-    pub(crate) fn serial(&mut self) -> u64 {
-        self.next += 1;
-        self.next
-    }
-
-    /// A fresh GUID-shaped id of `kind`: the seed, the kind and that kind's own counter, so the
-    /// same seed and the same calls give the same ids whatever else happened in between (a
-    /// pause, a poll, a message the service posted).
+    /// A fresh id of `kind`.
     pub(crate) fn id(&mut self, kind: IdKind) -> String {
-        let slot = kind as usize;
-        let n = self.ids.get(slot).copied().unwrap_or(0) + 1;
-        if let Some(c) = self.ids.get_mut(slot) {
-            *c = n;
-        }
-        format!(
-            "{:08x}-{:04x}-4000-8000-{n:012x}",
-            self.seed,
-            kind as u16 + 1
-        )
+        self.seq.id(kind)
     }
 
     pub(crate) fn schedule(&mut self, after: Duration, work: Pending) {
         let at = self.now() + after;
-        let order = self.serial();
+        let order = self.seq.serial();
         self.pending.push((at, order, work));
     }
 
@@ -283,142 +194,115 @@ impl World {
     }
 
     fn run(&mut self, work: Pending) {
-        match work {
-            Pending::ConnectionTest { project } => {
-                let Some(p) = self.projects.get(&project) else {
-                    return;
-                };
-                let (queue, container) = (p.queue_uri.clone(), p.container_uri.clone());
-                if let Some(c) = container.as_deref().and_then(|u| self.container_of(u)) {
-                    let name = format!("CustomVision-TestPermission/{}", self.id(IdKind::TestBlob));
-                    self.put_blob(&c, &name, b"test".to_vec());
-                    let life = self.timings.test_blob_lifetime;
-                    self.schedule(life, Pending::RemoveBlob { container: c, name });
-                }
-                if let Some(q) = queue.as_deref().and_then(|u| self.queue_of(u))
-                    && !self.misbehaves(Misbehaviour::SkipConnectionTest)
-                {
-                    let json = format!(
-                        r#"{{"version":"1.0","type":"ConnectionTest","Content":{{"projectId":"{project}"}}}}"#
-                    );
-                    self.post(&q, &json);
-                }
+        if let Pending::RemoveBlob { container, name } = work {
+            if let Some(c) = self.blobs.containers.get_mut(&container) {
+                c.blobs.remove(&name);
             }
-            Pending::RemoveBlob { container, name } => {
-                if let Some(c) = self.containers.get_mut(&container) {
-                    c.blobs.remove(&name);
-                }
-            }
-            Pending::FinishTraining { project, iteration } => {
-                let fails = self.faults.has(Misbehaviour::TrainingFails);
-                let now = self.now();
-                let Some(p) = self.projects.get_mut(&project) else {
-                    return;
-                };
-                if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
-                    it.state = if fails {
-                        IterationState::Failed
-                    } else {
-                        IterationState::Completed
+            return;
+        }
+        let now = self.now();
+        let directory = Directory {
+            queues: &self.queues,
+            blobs: &self.blobs,
+            queue_hosts: &self.queue_hosts,
+            blob_hosts: &self.blob_hosts,
+            account: &self.account,
+        };
+        let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
+        self.training.due(&mut cx, &directory, self.timings, work);
+        let effects = cx.effects;
+        self.apply(effects);
+    }
+
+    /// Answers a queue request: the reply and the facts for the journal.
+    pub(crate) fn queue_answer(
+        &mut self,
+        request: &wiremock::Request,
+        op: QueueOp,
+        segments: &[&str],
+        endpoint: &str,
+    ) -> (Reply, Facts) {
+        let now = self.now();
+        let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
+        let reply = self.queues.answer(&mut cx, request, op, segments, endpoint);
+        (reply, cx.facts)
+    }
+
+    /// Answers a blob request: the reply and the facts for the journal. `copy_source_refused`
+    /// is the refusal of a Copy Blob's source SAS, when the world refused it.
+    pub(crate) fn blob_answer(
+        &mut self,
+        request: &mut wiremock::Request,
+        op: super::blobs::BlobOp,
+        segments: &[&str],
+        endpoint: &str,
+        copy_source_refused: Option<Reply>,
+    ) -> (Reply, Facts) {
+        let now = self.now();
+        let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
+        cx.copy_source_refused = copy_source_refused;
+        let reply = self.blobs.answer(&mut cx, request, op, segments, endpoint);
+        (reply, cx.facts)
+    }
+
+    /// Answers a training API request (`segments` of the whole path): the answer and the facts
+    /// for the journal; what the call asks of storage is applied.
+    pub(crate) fn training_answer(
+        &mut self,
+        request: &wiremock::Request,
+        segments: &[String],
+    ) -> (Answer, Facts) {
+        let now = self.now();
+        let directory = Directory {
+            queues: &self.queues,
+            blobs: &self.blobs,
+            queue_hosts: &self.queue_hosts,
+            blob_hosts: &self.blob_hosts,
+            account: &self.account,
+        };
+        let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
+        let answer = self.training.route(
+            &mut cx,
+            &directory,
+            self.timings,
+            &self.training_key,
+            request,
+            segments,
+        );
+        let (facts, effects) = (cx.facts, cx.effects);
+        self.apply(effects);
+        (answer, facts)
+    }
+
+    /// Applies what a service asked of the world, in order.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::PutBlob {
+                    container,
+                    name,
+                    content,
+                } => {
+                    let body = match content {
+                        Content::Test => b"test".to_vec(),
+                        Content::Backup => backup_content(self.backup_bytes),
                     };
-                    it.last_modified = now;
-                    if !fails {
-                        it.trained_at = Some(now);
-                    }
+                    let now = self.now();
+                    let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
+                    self.blobs.put_blob(&mut cx, &container, &name, body);
                 }
-                let queue = p.queue_uri.clone();
-                let queue = queue.as_deref().and_then(|u| self.queue_of(u));
-                if let Some(q) = queue
-                    && !self.misbehaves(Misbehaviour::DropTrainingNotification)
-                {
-                    let training = |status: &str| {
-                        format!(
-                            r#"{{"version":"1.0","type":"Training","Content":{{"projectId":"{project}","iterationId":"{iteration}","trainingStatus":"{status}"}}}}"#
-                        )
-                    };
-                    if fails {
-                        self.post(&q, &training("TrainingFailed"));
-                        return;
-                    }
-                    self.post(&q, &training("TrainingCompleted"));
-                    if self.misbehaves(Misbehaviour::ConflictingTrainingStatus) {
-                        self.post(&q, &training("TrainingFailed"));
-                    }
-                }
-            }
-            Pending::FinishExport {
-                project,
-                iteration,
-                platform,
-            } => {
-                let fails = self.faults.has(Misbehaviour::ExportFails);
-                let Some(p) = self.projects.get_mut(&project) else {
-                    return;
-                };
-                if let Some(it) = p.iterations.iter_mut().find(|i| i.id == iteration) {
-                    let status = if fails { "Failed" } else { "Done" };
-                    it.exports
-                        .entry(platform.as_str())
-                        .and_modify(|e| e.status = status)
-                        .or_insert(ExportState {
-                            status,
-                            flavor: None,
-                        });
-                }
-                let (queue_uri, container_uri) = (p.queue_uri.clone(), p.container_uri.clone());
-                let queue = queue_uri.as_deref().and_then(|u| self.queue_of(u));
-                if fails {
-                    if let Some(q) = queue {
-                        let json = format!(
-                            r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportFailed"}}}}"#
-                        );
-                        self.post(&q, &json);
-                    }
-                    return;
-                }
-                let named = if self.misbehaves(Misbehaviour::WrongBlobName) {
-                    self.id(IdKind::WrongIteration)
-                } else {
-                    iteration.to_string()
-                };
-                let name = format!("{project} - {named}.{}", platform.as_str());
-                let model_uri = match container_uri.as_deref() {
-                    Some(uri) => {
-                        if let Some(c) = self.container_of(uri)
-                            && !self.misbehaves(Misbehaviour::NoBackupBlob)
-                        {
-                            self.put_blob(&c, &name, backup_content(self.backup_bytes));
-                        }
-                        let mut base = container_base(uri);
-                        if self.misbehaves(Misbehaviour::ModelUriOutsideContainer) {
-                            base.push_str("-elsewhere");
-                        }
-                        format!("{base}/{}", name.replace(' ', "%20"))
-                    }
-                    None => service_model_uri(iteration),
-                };
-                let announced = container_uri
-                    .as_deref()
-                    .and_then(|u| self.container_of(u))
-                    .filter(|_| !self.misbehaves(Misbehaviour::ModelUriOutsideContainer))
-                    .map(|c| format!("{c}/{name}"));
-                if let Some(q) = queue
-                    && !self.misbehaves(Misbehaviour::DropExportNotification)
-                {
-                    let json = export_completed(project, iteration, &model_uri);
-                    self.post_with(&q, &json, announced);
-                }
+                Effect::Post {
+                    queue,
+                    json,
+                    announces,
+                } => self.post_with(&queue, &json, announces),
+                Effect::Promise { after, work } => self.schedule(after, work),
             }
         }
     }
 
-    /// Posts a notification the way the service does (in the configured encoding).
-    pub(crate) fn post(&mut self, queue: &str, json: &str) {
-        self.post_with(queue, json, None);
-    }
-
-    /// [`World::post`] of a notification that announces the backup blob `blob`
-    /// (`container/name`), for the journal.
+    /// Posts a notification the way the service does (in the configured encoding), announcing
+    /// the backup blob `blob` (`container/name`), for the journal.
     pub(crate) fn post_with(&mut self, queue: &str, json: &str, blob: Option<String>) {
         let copies = if self.misbehaves(Misbehaviour::DuplicateDelivery) {
             2
@@ -444,7 +328,9 @@ impl World {
         } else {
             text.to_string()
         };
-        let Some(id) = self.enqueue(queue, wire.clone()) else {
+        let now = self.now();
+        let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
+        let Some(id) = self.queues.enqueue(&mut cx, queue, wire.clone()) else {
             return;
         };
         if self.journal.is_some() {
@@ -453,7 +339,7 @@ impl World {
             let blob = blob.map(|b| {
                 let size = b
                     .split_once('/')
-                    .and_then(|(c, name)| self.containers.get(c)?.blobs.get(name))
+                    .and_then(|(c, name)| self.blobs.containers.get(c)?.blobs.get(name))
                     .map(|blob| blob.body.len() as u64);
                 (b, size)
             });
@@ -472,21 +358,33 @@ impl World {
                 .map_or(0, |d| d.as_millis() as u64),
         )
     }
+}
 
-    /// The name of the world's queue a URI names (`http://HOST/ACCOUNT/NAME`, any query), if it
-    /// names one that exists: where the service can post.
-    pub(crate) fn queue_of(&self, uri: &str) -> Option<String> {
-        let name = self.resource_of(uri, &self.queue_hosts)?;
-        self.queues.contains_key(&name).then_some(name)
+/// The world's queues and containers as storage URIs name them: on one of the hosts the
+/// services listen on (any host while none is known, for a world without servers), in the
+/// world's account.
+pub(crate) struct Directory<'a> {
+    queues: &'a Queues,
+    blobs: &'a Blobs,
+    queue_hosts: &'a [String],
+    blob_hosts: &'a [String],
+    account: &'a str,
+}
+
+impl Storage for Directory<'_> {
+    fn queue_of(&self, uri: &str) -> Option<String> {
+        let name = self.resource_of(uri, self.queue_hosts)?;
+        self.queues.by_name.contains_key(&name).then_some(name)
     }
 
-    /// The name of the world's container a URI names, if it exists.
-    pub(crate) fn container_of(&self, uri: &str) -> Option<String> {
-        let name = self.resource_of(uri, &self.blob_hosts)?;
-        self.containers.contains_key(&name).then_some(name)
+    fn container_of(&self, uri: &str) -> Option<String> {
+        let name = self.resource_of(uri, self.blob_hosts)?;
+        self.blobs.containers.contains_key(&name).then_some(name)
     }
+}
 
-    /// The resource a storage URI names on one of `hosts` in this world's account.
+impl Directory<'_> {
+    /// The resource a storage URI names on one of `hosts` in the world's account.
     fn resource_of(&self, uri: &str, hosts: &[String]) -> Option<String> {
         let url = url::Url::parse(uri).ok()?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -503,32 +401,4 @@ impl World {
             _ => None,
         }
     }
-}
-
-/// An ExportCompleted notification.
-pub(crate) fn export_completed(
-    project: ProjectId,
-    iteration: IterationId,
-    model_uri: &str,
-) -> String {
-    format!(
-        r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportCompleted","modelUri":"{model_uri}"}}}}"#
-    )
-}
-
-/// A container URL without its query (a SAS) and trailing `/`: where its blobs' URLs start.
-pub(crate) fn container_base(uri: &str) -> String {
-    uri.split('?')
-        .next()
-        .unwrap_or(uri)
-        .trim_end_matches('/')
-        .to_string()
-}
-
-/// The URL of the service's own copy of a model (a SAS URL), where an export points when no
-/// backup container is configured.
-pub(crate) fn service_model_uri(iteration: IterationId) -> String {
-    format!(
-        "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
-    )
 }
