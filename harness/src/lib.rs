@@ -42,10 +42,12 @@
 //!   behind `auth` (Shared Key and SAS) and `http` (what every storage answer carries), with
 //!   `lease` (blob and container leases, one transition table), and `training` (the Custom
 //!   Vision API, and what its promised work does). A service is lent a `context` for a call
-//!   and answers with a reply, facts for the `journal` and effects the world applies. Served
-//!   by wiremock when embedded, or by `serve` (the standalone hyper server), with `faults`
-//!   (what the service gets wrong), `reset` (the connection-reset layer) and `header_case`
-//!   (the case of metadata names, which hyper lowers, read off the wire).
+//!   and answers with a reply, facts for the `journal` and effects the world applies. The
+//!   `service` of an endpoint admits a request, has the world answer it and journals it, with
+//!   `faults` (what the service gets wrong) and `admin` (the standalone simulation's barrier,
+//!   journal and raw delivery); a `simulation` runs it on wiremock when embedded, or on
+//!   `serve` (the standalone hyper server) with `reset` (the connection-reset layer) and
+//!   `header_case` (the case of metadata names, which hyper lowers, read off the wire).
 //! - [`verify`]: the client verification driver (a scenario played against the user's client)
 //!   and [`process`]: the client's process tree, started in a group of its own and stopped
 //!   whole, with [`scenario`] the built-in and file scenarios it plays.

@@ -1,7 +1,7 @@
 //! The documentation holds: the generated blocks of docs/lifecycle.md are what the binary
 //! generates now (a table edit that is not re-rendered into the docs fails here; regenerate with
 //! scripts/update-docs), every relative link in the README and docs/ resolves, and every citation
-//! names a document the repository carries.
+//! names a document the repository carries; the crate Layout names every module and only modules.
 
 use std::process::Command;
 
@@ -249,4 +249,91 @@ fn every_link_resolves_and_every_page_is_reachable() {
         readme.lines().count() < 200,
         "the README is a front door: under 200 lines"
     );
+}
+
+/// The names in backticks of `text` that are Rust identifiers in lower snake case (module
+/// names; `[`x`]` links included).
+fn snake_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The modules a file declares (`mod x;`, `pub mod x;`, `pub(crate) mod x;`) and the crates'
+/// modules it re-exports as its own (`pub use cvnotify_wire::x;`).
+fn declared_modules(source: &str) -> std::collections::BTreeSet<String> {
+    source
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l
+                .strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("pub(crate) mod "))
+                .or_else(|| l.strip_prefix("mod "))
+                .or_else(|| l.strip_prefix("pub use cvnotify_wire::"))?;
+            rest.strip_suffix(';').map(str::to_string)
+        })
+        .collect()
+}
+
+/// The crate's Layout is the code as it is: every module of the harness is named in it, every
+/// module name it gives exists, and the simulation's bullet names each of its files (and
+/// nothing that is not one).
+#[test]
+fn the_crate_layout_names_every_module_and_only_modules() {
+    let root = repo_root().join("harness/src");
+    let lib = std::fs::read_to_string(root.join("lib.rs")).unwrap();
+    let docs: String = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let layout = &docs[docs.find("## Layout").expect("a Layout section")..];
+    let named = snake_names(layout);
+    let modules = declared_modules(&lib);
+    for m in &modules {
+        assert!(named.contains(m), "the Layout does not name module `{m}`");
+    }
+    // The bullets, each starting with `- `; the simulation's is the one that starts with it.
+    let bullets: Vec<String> = layout
+        .split("\n - ")
+        .map(|b| b.replace("\n  ", " "))
+        .collect();
+    let sim = bullets
+        .iter()
+        .find(|b| b.starts_with("[`sim`]"))
+        .expect("a bullet for sim");
+    let sim_files: std::collections::BTreeSet<String> = std::fs::read_dir(root.join("sim"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_string();
+            (p.is_dir() || p.extension().is_some_and(|x| x == "rs"))
+                .then_some(stem)
+                .filter(|s| s != "mod")
+        })
+        .collect();
+    let sim_named: std::collections::BTreeSet<String> = snake_names(sim)
+        .into_iter()
+        .filter(|n| n != "sim")
+        .collect();
+    assert_eq!(
+        sim_named, sim_files,
+        "the Layout's sim bullet names other modules than sim/ holds"
+    );
+    // Every other name a bullet links or quotes that looks like a module is one: a top-level
+    // module, or one of the simulation's, or a documented path into one (`cmd::prelude`).
+    for name in &named {
+        let known = modules.contains(name)
+            || sim_files.contains(name)
+            || ["cmd", "prelude"].contains(&name.as_str());
+        assert!(known, "the Layout names `{name}`, which is no module");
+    }
 }

@@ -352,3 +352,43 @@ impl Authorizer<'_> {
         }
     }
 }
+
+/// [`account_sas`] for Azurite's development account (the token Azurite's documentation gives).
+pub fn dev_account_sas() -> String {
+    let key =
+        AccountKey::from_base64(DEV_KEY).unwrap_or_else(|_| AccountKey::from_bytes(Vec::new()));
+    account_sas(DEV_ACCOUNT, &key)
+}
+
+/// An account SAS for `account` signed with `key`: both services, every resource type and
+/// permission, valid until 2099 (version 2021-08-06).
+pub fn account_sas(account: &str, key: &AccountKey) -> String {
+    let (sp, ss, srt, se, spr, sv) = (
+        "rwdlacup",
+        "bq",
+        "sco",
+        "2099-01-01T00:00:00Z",
+        "https,http",
+        "2021-08-06",
+    );
+    let to_sign = format!("{account}\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
+    let sig = crate::storage::sign(key.bytes(), &to_sign);
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    format!(
+        "sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}",
+        enc(se),
+        enc(spr),
+        enc(&sig)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_development_account_sas_is_the_one_azurite_documents() {
+        assert_eq!(
+            super::dev_account_sas(),
+            "sv=2021-08-06&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp&sig=1tmwxodjvXAEaYjPSDfgKvuIi8qNP7dj%2FNoQuCE3hXg%3D"
+        );
+    }
+}

@@ -9,8 +9,6 @@
 //! whose body is not the documented one), `empty` (a 200 with no body) or `delay:MS`. `conn#N=reset` resets the N-th TCP connection the server accepts
 //! (wiremock cannot; a thin TCP layer in front of it does, see `reset.rs`).
 
-use std::fmt;
-
 /// A way the simulated service misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Misbehaviour {
@@ -173,21 +171,14 @@ pub struct Faults {
 }
 
 /// A spec that cannot be read: the item and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("fault {item:?}: {why}")]
 pub struct FaultSpecError {
     /// The item as written.
     pub item: String,
     /// What is wrong with it.
     pub why: &'static str,
 }
-
-impl fmt::Display for FaultSpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fault {:?}: {}", self.item, self.why)
-    }
-}
-
-impl std::error::Error for FaultSpecError {}
 
 impl Faults {
     /// Whether the service misbehaves this way.

@@ -9,58 +9,32 @@
 //! the storage-integration article does, in the query) and 3.4-preview (as the SDKs do, in a
 //! `CreateProjectOptions` body). A missing or wrong `Training-Key` gets the gateway's 401, any
 //! other path or version the gateway's 404.
+//!
+//! - `state`: projects, iterations, exports, and the service's timings.
+//! - `wire`: the answers and JSON shapes, and the texts of what the service posts.
+//! - here: routing a request to its operation, the operations, and what promised work does.
+
+mod state;
+mod wire;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use cvnotify_core::client::Call;
 use cvnotify_core::{ExportPlatform, IterationId, ProjectId};
 use serde_json::{Value, json};
 use wiremock::Request;
 
+use self::state::{ExportState, IterationState, SimImage, SimIteration, SimProject, SimTag};
+use self::wire::{
+    DOMAINS, EXPORT_PLATFORMS, GENERAL, container_base, domain, domain_json, export_completed,
+    gateway, image_json, iteration_json, not_found_project, ok, project_json, refuse, rfc3339,
+    service_model_uri, tag_json,
+};
 use super::context::{Content, Cx, Effect, IdKind, Pending, Storage};
 use super::faults::Misbehaviour;
-use std::time::Duration;
 
-/// A training API answer: its status and JSON body (kept apart from wiremock's template so the
-/// journal can read them).
-#[derive(Clone, Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) body: Option<Value>,
-}
-
-impl Answer {
-    pub(crate) fn new(status: u16) -> Self {
-        Self { status, body: None }
-    }
-
-    pub(crate) fn set_body_json(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    /// The `code` of a `CustomVisionError` body (or the gateway's `error.code`).
-    pub(crate) fn error_code(&self) -> Option<String> {
-        let body = self.body.as_ref()?;
-        body.get("code")
-            .or_else(|| body.get("error").and_then(|e| e.get("code")))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    }
-
-    /// The answer as it goes out: JSON when there is a body.
-    pub(crate) fn reply(&self) -> super::http::Reply {
-        let reply = super::http::Reply::new(self.status);
-        match &self.body {
-            Some(b) => reply.bytes(
-                serde_json::to_vec(b).unwrap_or_default(),
-                "application/json; charset=utf-8",
-            ),
-            None => reply,
-        }
-    }
-}
+pub use self::state::Timings;
+pub(crate) use self::wire::{Answer, service_error, status_of};
 
 /// The API versions the service has, and whether each reads the storage options.
 const VERSIONS: [(&str, bool); 5] = [
@@ -71,258 +45,12 @@ const VERSIONS: [(&str, bool); 5] = [
     ("v3.4-preview", true),
 ];
 
-/// A domain: id, name, type, whether its models can be exported.
-struct Domain {
-    id: &'static str,
-    name: &'static str,
-    kind: &'static str,
-    exportable: bool,
-}
-
-/// The domains the service offers (ids as the service has them).
-const DOMAINS: [Domain; 11] = [
-    Domain {
-        id: "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31",
-        name: "General",
-        kind: "Classification",
-        exportable: false,
-    },
-    Domain {
-        id: "c151d5b5-dd07-472a-acc8-15d29dea8518",
-        name: "Food",
-        kind: "Classification",
-        exportable: false,
-    },
-    Domain {
-        id: "ca455789-012d-4b50-9fec-5bb63841c793",
-        name: "Landmarks",
-        kind: "Classification",
-        exportable: false,
-    },
-    Domain {
-        id: "b30a91ae-e3c1-4f73-a81e-c270bff27c39",
-        name: "Retail",
-        kind: "Classification",
-        exportable: false,
-    },
-    Domain {
-        id: "0732100f-1a38-4e49-a514-c9b44c697ab5",
-        name: "General (compact)",
-        kind: "Classification",
-        exportable: true,
-    },
-    Domain {
-        id: "8882951b-82cd-4c32-970b-d5f8cb8bf6d7",
-        name: "Food (compact)",
-        kind: "Classification",
-        exportable: true,
-    },
-    Domain {
-        id: "b5cfd229-2ac7-4b2b-8d0a-2b0661344894",
-        name: "Landmarks (compact)",
-        kind: "Classification",
-        exportable: true,
-    },
-    Domain {
-        id: "6b4faeda-8396-481b-9f8b-177b9fa3097f",
-        name: "Retail (compact)",
-        kind: "Classification",
-        exportable: true,
-    },
-    Domain {
-        id: "da2e3a8a-40a5-4171-82f4-58522f70fbc1",
-        name: "General",
-        kind: "ObjectDetection",
-        exportable: false,
-    },
-    Domain {
-        id: "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4",
-        name: "Logo",
-        kind: "ObjectDetection",
-        exportable: false,
-    },
-    Domain {
-        id: "a27d5ca5-bb19-49d8-a70a-fec086c47f5b",
-        name: "General (compact)",
-        kind: "ObjectDetection",
-        exportable: true,
-    },
-];
-
-/// The default domain (General, classification).
-const GENERAL: &str = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31";
-
-/// The platforms an exportable domain exports to.
-const EXPORT_PLATFORMS: [&str; 6] = [
-    "CoreML",
-    "TensorFlow",
-    "DockerFile",
-    "ONNX",
-    "VAIDK",
-    "OpenVino",
-];
-
 /// Training needs at least this many tags, each on at least this many images.
 const MIN_TAGS: usize = 2;
 const MIN_IMAGES_PER_TAG: usize = 5;
 
-/// An iteration's state in the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IterationState {
-    Training,
-    Completed,
-    Failed,
-}
-
-/// One export of an iteration: its status (`Exporting`, `Done`, `Failed`) and flavor.
-#[derive(Debug, Clone)]
-pub(crate) struct ExportState {
-    pub(crate) status: &'static str,
-    pub(crate) flavor: Option<String>,
-}
-
-#[derive(Debug)]
-pub(crate) struct SimIteration {
-    pub(crate) id: IterationId,
-    pub(crate) name: String,
-    pub(crate) state: IterationState,
-    pub(crate) created: SystemTime,
-    pub(crate) last_modified: SystemTime,
-    pub(crate) trained_at: Option<SystemTime>,
-    pub(crate) domain_id: String,
-    pub(crate) classification_type: Option<String>,
-    pub(crate) training_type: String,
-    pub(crate) reserved_budget_in_hours: i64,
-    pub(crate) publish_name: Option<String>,
-    pub(crate) prediction_resource_id: Option<String>,
-    /// Platform name -> export.
-    pub(crate) exports: BTreeMap<&'static str, ExportState>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SimTag {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) description: String,
-    pub(crate) kind: String,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SimImage {
-    pub(crate) id: String,
-    pub(crate) created: SystemTime,
-    pub(crate) tags: Vec<String>,
-}
-
-#[derive(Debug)]
-pub(crate) struct SimProject {
-    pub(crate) id: ProjectId,
-    pub(crate) name: String,
-    pub(crate) description: String,
-    pub(crate) domain_id: String,
-    pub(crate) classification_type: Option<String>,
-    pub(crate) target_export_platforms: Vec<String>,
-    pub(crate) queue_uri: Option<String>,
-    pub(crate) container_uri: Option<String>,
-    pub(crate) created: SystemTime,
-    pub(crate) last_modified: SystemTime,
-    pub(crate) tags: Vec<SimTag>,
-    pub(crate) images: Vec<SimImage>,
-    pub(crate) iterations: Vec<SimIteration>,
-    /// Whether images or tags changed since the last training.
-    pub(crate) changed: bool,
-}
-
-/// The HTTP status of a `CustomVisionError` code, by its prefix (the spec gives none; this is
-/// the convention the codes follow).
-pub(crate) fn status_of(code: &str) -> u16 {
-    [
-        ("BadRequest", 400),
-        ("Forbidden", 403),
-        ("NotFound", 404),
-        ("Conflict", 409),
-        ("Error", 500),
-        ("UnsupportedMediaType", 415),
-    ]
-    .into_iter()
-    .find(|(prefix, _)| code.starts_with(prefix))
-    .map_or(400, |(_, status)| status)
-}
-
-/// A `CustomVisionError` answer.
-pub(crate) fn service_error(status: u16, code: &str, message: &str) -> Answer {
-    Answer::new(status).set_body_json(json!({"code": code, "message": message}))
-}
-
-fn refuse(code: &str, message: &str) -> Answer {
-    service_error(status_of(code), code, message)
-}
-
-fn not_found_project() -> Answer {
-    refuse("NotFoundProject", "Project not found")
-}
-
-/// The API gateway's own answers (before the service sees the request).
-fn gateway(status: u16, message: &str) -> Answer {
-    Answer::new(status)
-        .set_body_json(json!({"error": {"code": status.to_string(), "message": message}}))
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 fn query(request: &Request) -> BTreeMap<String, String> {
     request.url.query_pairs().into_owned().collect()
-}
-
-fn ok(body: Value) -> Answer {
-    Answer::new(200).set_body_json(body)
-}
-
-fn domain(id: &str) -> Option<&'static Domain> {
-    DOMAINS.iter().find(|d| d.id.eq_ignore_ascii_case(id))
-}
-
-fn domain_json(d: &Domain) -> Value {
-    json!({
-        "id": d.id,
-        "name": d.name,
-        "type": d.kind,
-        "exportable": d.exportable,
-        "enabled": true,
-        "exportablePlatforms": if d.exportable { EXPORT_PLATFORMS.to_vec() } else { vec![] },
-        "modelInformation": {
-            "estimatedModelSizeInMegabytes": if d.exportable { 6 } else { 0 },
-            "description": format!("{} {} domain", d.name, d.kind),
-        },
-    })
-}
-
-/// How long the simulated service takes.
-#[derive(Clone, Copy, Debug)]
-pub struct Timings {
-    /// From configuration to the ConnectionTest message and test blob.
-    pub connection_test: Duration,
-    /// How long the test blob stays.
-    pub test_blob_lifetime: Duration,
-    /// From TrainProject to the Training notification.
-    pub training: Duration,
-    /// From ExportIteration to the backup blob and Export notification.
-    pub export: Duration,
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Self {
-            connection_test: Duration::from_secs(2),
-            test_blob_lifetime: Duration::from_secs(10),
-            training: Duration::from_secs(60),
-            export: Duration::from_secs(20),
-        }
-    }
 }
 
 /// The training API's state: its projects.
@@ -402,6 +130,11 @@ impl Training {
 }
 
 impl Api<'_, '_> {
+    /// Whether a completed iteration shows as failed (the `training-contradicts-polling` fault).
+    fn contradicted(&self) -> bool {
+        self.cx.misbehaves(Misbehaviour::TrainingContradictsPolling)
+    }
+
     /// What promised work does when it is due.
     fn due(&mut self, work: Pending) {
         match work {
@@ -545,96 +278,6 @@ impl Api<'_, '_> {
         }
     }
 
-    fn project_json(&self, p: &SimProject) -> Value {
-        json!({
-            "id": p.id.to_string(),
-            "name": p.name,
-            "description": p.description,
-            "settings": {
-                "domainId": p.domain_id,
-                "classificationType": p.classification_type,
-                "targetExportPlatforms": p.target_export_platforms,
-                "useNegativeSet": true,
-                "detectionParameters": null,
-                "imageProcessingSettings": {"augmentationMethods": null},
-                "exportModelContainerUri": p.container_uri,
-                "notificationQueueUri": p.queue_uri,
-            },
-            "created": rfc3339(p.created),
-            "lastModified": rfc3339(p.last_modified),
-            "thumbnailUri": null,
-            "drModeEnabled": false,
-            "status": "Succeeded",
-        })
-    }
-
-    fn iteration_json(&self, p: &SimProject, it: &SimIteration) -> Value {
-        let status = match it.state {
-            IterationState::Training => "Training",
-            IterationState::Completed
-                if self.cx.misbehaves(Misbehaviour::TrainingContradictsPolling) =>
-            {
-                "Failed"
-            }
-            IterationState::Completed => "Completed",
-            IterationState::Failed => "Failed",
-        };
-        let exportable = it.state == IterationState::Completed
-            && domain(&it.domain_id).is_some_and(|d| d.exportable);
-        json!({
-            "id": it.id.to_string(),
-            "name": it.name,
-            "status": status,
-            "created": rfc3339(it.created),
-            "lastModified": rfc3339(it.last_modified),
-            "trainedAt": it.trained_at.map(rfc3339),
-            "projectId": p.id.to_string(),
-            "exportable": exportable,
-            "exportableTo": if exportable { EXPORT_PLATFORMS.to_vec() } else { vec![] },
-            "domainId": it.domain_id,
-            "classificationType": it.classification_type,
-            "trainingType": it.training_type,
-            "reservedBudgetInHours": it.reserved_budget_in_hours,
-            "trainingTimeInMinutes": if it.trained_at.is_some() { 1 } else { 0 },
-            "publishName": it.publish_name,
-            "originalPublishResourceId": it.prediction_resource_id,
-            "customBaseModelInfo": null,
-            "trainingErrorDetails": null,
-        })
-    }
-
-    fn tag_json(p: &SimProject, t: &SimTag) -> Value {
-        let count = p.images.iter().filter(|i| i.tags.contains(&t.id)).count();
-        json!({
-            "id": t.id,
-            "name": t.name,
-            "description": t.description,
-            "type": t.kind,
-            "imageCount": count,
-        })
-    }
-
-    fn image_json(p: &SimProject, i: &SimImage) -> Value {
-        let tags: Vec<Value> = i
-            .tags
-            .iter()
-            .filter_map(|id| p.tags.iter().find(|t| t.id == *id))
-            .map(|t| json!({"tagId": t.id, "tagName": t.name, "created": rfc3339(i.created)}))
-            .collect();
-        json!({
-            "id": i.id,
-            "created": rfc3339(i.created),
-            "width": 64,
-            "height": 64,
-            "resizedImageUri": null,
-            "thumbnailUri": null,
-            "originalImageUri": null,
-            "tags": tags,
-            "regions": null,
-            "metadata": null,
-        })
-    }
-
     /// Answers one training API request (`segments` after `training/`); `storage` says whether
     /// this API version reads the storage options.
     pub(crate) fn training(
@@ -652,11 +295,7 @@ impl Api<'_, '_> {
                 None => refuse("NotFoundDomain", "Domain not found"),
             },
             ("GET", ["projects"]) => {
-                let all: Vec<Value> = self
-                    .projects
-                    .values()
-                    .map(|p| self.project_json(p))
-                    .collect();
+                let all: Vec<Value> = self.projects.values().map(project_json).collect();
                 ok(Value::Array(all))
             }
             ("POST", ["projects"]) => self.create_project(request, &query, storage),
@@ -800,7 +439,7 @@ impl Api<'_, '_> {
             changed: false,
         };
         let configured = project.queue_uri.is_some() || project.container_uri.is_some();
-        let answer = self.project_json(&project);
+        let answer = project_json(&project);
         self.projects.insert(id, project);
         if configured {
             let after = self.timings.connection_test;
@@ -820,7 +459,7 @@ impl Api<'_, '_> {
         storage: bool,
     ) -> Answer {
         match (method, rest) {
-            ("GET", []) => self.with_project(project, |w, p| ok(w.project_json(p))),
+            ("GET", []) => self.with_project(project, |_, p| ok(project_json(p))),
             ("PATCH", []) => self.update_project(project, request, storage),
             ("DELETE", []) => {
                 let in_use = self
@@ -838,13 +477,13 @@ impl Api<'_, '_> {
             }
             ("GET", ["tags"]) => self.with_project(project, |_, p| {
                 ok(Value::Array(
-                    p.tags.iter().map(|t| Self::tag_json(p, t)).collect(),
+                    p.tags.iter().map(|t| tag_json(p, t)).collect(),
                 ))
             }),
             ("POST", ["tags"]) => self.create_tag(project, query),
             ("GET", ["tags", tag]) => self.with_project(project, |_, p| {
                 match p.tags.iter().find(|t| t.id.eq_ignore_ascii_case(tag)) {
-                    Some(t) => ok(Self::tag_json(p, t)),
+                    Some(t) => ok(tag_json(p, t)),
                     None => refuse("NotFoundTag", "Tag not found"),
                 }
             }),
@@ -896,7 +535,7 @@ impl Api<'_, '_> {
                             "untagged" => i.tags.is_empty(),
                             _ => true,
                         })
-                        .map(|i| Self::image_json(p, i))
+                        .map(|i| image_json(p, i))
                         .collect();
                     ok(Value::Array(images))
                 })
@@ -906,7 +545,7 @@ impl Api<'_, '_> {
                 ok(Value::Array(
                     p.iterations
                         .iter()
-                        .map(|it| w.iteration_json(p, it))
+                        .map(|it| iteration_json(p, it, w.contradicted()))
                         .collect(),
                 ))
             }),
@@ -1009,7 +648,7 @@ impl Api<'_, '_> {
         p.last_modified = now;
         let configured = p.queue_uri.is_some() || p.container_uri.is_some();
         let answer = match self.projects.get(&project) {
-            Some(p) => self.project_json(p),
+            Some(p) => project_json(p),
             None => return not_found_project(),
         };
         if changed && configured {
@@ -1054,7 +693,7 @@ impl Api<'_, '_> {
         };
         p.tags.push(tag.clone());
         p.changed = true;
-        ok(Self::tag_json(p, &tag))
+        ok(tag_json(p, &tag))
     }
 
     fn create_images(
@@ -1168,7 +807,7 @@ impl Api<'_, '_> {
             results.push(json!({
                 "sourceUrl": url,
                 "status": "OK",
-                "image": Self::image_json(p, &image),
+                "image": image_json(p, &image),
             }));
         }
         p.changed = true;
@@ -1281,7 +920,7 @@ impl Api<'_, '_> {
             Some(p) => p
                 .iterations
                 .last()
-                .map(|it| self.iteration_json(p, it))
+                .map(|it| iteration_json(p, it, self.contradicted()))
                 .unwrap_or(Value::Null),
             None => return not_found_project(),
         };
@@ -1353,7 +992,7 @@ impl Api<'_, '_> {
             return refuse("NotFoundIteration", "Iteration not found");
         };
         match (method, tail) {
-            ("GET", []) => ok(self.iteration_json(p, it)),
+            ("GET", []) => ok(iteration_json(p, it, self.contradicted())),
             ("GET", ["performance"]) => {
                 if it.state != IterationState::Completed {
                     return refuse(
@@ -1559,7 +1198,7 @@ impl Api<'_, '_> {
                 }
                 self.with_project(project, |w, p| {
                     match p.iterations.iter().find(|i| i.id == iteration) {
-                        Some(it) => ok(w.iteration_json(p, it)),
+                        Some(it) => ok(iteration_json(p, it, w.contradicted())),
                         None => refuse("NotFoundIteration", "Iteration not found"),
                     }
                 })
@@ -1626,28 +1265,4 @@ pub(crate) fn call_of(method: &str, rest: &[&str]) -> Call {
         ("GET", ["projects", _, "iterations", _, "export"]) => Call::GetExports,
         _ => Call::OtherApi,
     }
-}
-
-/// An ExportCompleted notification.
-fn export_completed(project: ProjectId, iteration: IterationId, model_uri: &str) -> String {
-    format!(
-        r#"{{"version":"1.0","type":"Export","Content":{{"projectId":"{project}","iterationId":"{iteration}","exportStatus":"ExportCompleted","modelUri":"{model_uri}"}}}}"#
-    )
-}
-
-/// A container URL without its query (a SAS) and trailing `/`: where its blobs' URLs start.
-fn container_base(uri: &str) -> String {
-    uri.split('?')
-        .next()
-        .unwrap_or(uri)
-        .trim_end_matches('/')
-        .to_string()
-}
-
-/// The URL of the service's own copy of a model (a SAS URL), where an export points when no
-/// backup container is configured.
-fn service_model_uri(iteration: IterationId) -> String {
-    format!(
-        "https://irisprodsim.blob.core.windows.net/models/{iteration}.zip?sv=2021-08-06&sr=b&sig=SIMULATEDSERVICESAS"
-    )
 }
