@@ -69,9 +69,11 @@ pub enum Ending {
 }
 
 /// Why a check could not go on.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    /// A training API call got no usable answer (transport, gateway, unreadable body).
+    /// A training API call got no usable answer (transport, gateway, unreadable body). The
+    /// training client's errors name their call already.
+    #[error("{error}")]
     Training {
         /// The call.
         operation: Operation,
@@ -79,36 +81,14 @@ pub enum CheckError {
         error: TrainingError,
     },
     /// A set-up call (tags, images) got no usable answer.
+    #[error("{0}")]
     Setup(TrainingError),
     /// Storage failed for good.
-    Storage(StorageError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     /// The recording could not be written.
-    Recording(io::Error),
-}
-
-impl std::fmt::Display for CheckError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            // The training client's errors name their call already.
-            Self::Training { error, .. } | Self::Setup(error) => error.fmt(f),
-            Self::Storage(e) => e.fmt(f),
-            Self::Recording(e) => write!(f, "cannot write the recording: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for CheckError {}
-
-impl From<io::Error> for CheckError {
-    fn from(e: io::Error) -> Self {
-        Self::Recording(e)
-    }
-}
-
-impl From<StorageError> for CheckError {
-    fn from(e: StorageError) -> Self {
-        Self::Storage(e)
-    }
+    #[error("cannot write the recording: {0}")]
+    Recording(#[from] io::Error),
 }
 
 /// Why the scenario stopped before its end.

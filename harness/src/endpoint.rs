@@ -3,37 +3,24 @@
 //! host is an emulator; a storage URL names its account in its host (`acct.queue.core...`) or,
 //! path style on an IP address or `localhost`, in its first path segment.
 
-use std::fmt;
-
 use crate::storage::auth::{AccountKey, Credentials};
 
 /// Why an endpoint is refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     /// Not a URL.
+    #[error("not a URL: {0}")]
     NotAUrl(String),
     /// Plain http to a host that is not loopback, without `--emulator`.
+    #[error("plain http is refused except for loopback hosts or with --emulator")]
     PlainHttp,
     /// Neither http nor https.
+    #[error("scheme {0:?} is not http or https")]
     Scheme(String),
     /// The URL does not say which account it belongs to.
+    #[error("cannot tell the account name from the URL")]
     NoAccount,
 }
-
-impl fmt::Display for EndpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotAUrl(why) => write!(f, "not a URL: {why}"),
-            Self::PlainHttp => {
-                f.write_str("plain http is refused except for loopback hosts or with --emulator")
-            }
-            Self::Scheme(s) => write!(f, "scheme {s:?} is not http or https"),
-            Self::NoAccount => f.write_str("cannot tell the account name from the URL"),
-        }
-    }
-}
-
-impl std::error::Error for EndpointError {}
 
 fn parse(url: &str) -> Result<url::Url, EndpointError> {
     url::Url::parse(url).map_err(|e| EndpointError::NotAUrl(e.to_string()))

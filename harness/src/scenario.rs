@@ -120,34 +120,27 @@ fn onnx() -> Vec<String> {
 }
 
 /// Why a scenario cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// No built-in scenario has the name, and no file has it either.
+    #[error("no scenario {0:?}: neither a built-in one ({known}) nor a file", known = built_in_names())]
     Unknown(String),
     /// The file could not be read.
+    #[error("cannot read {path}: {1}", path = .0.display())]
     Read(std::path::PathBuf, std::io::Error),
     /// The file is not a scenario (the JSON path and why).
+    #[error("{0}: {1}")]
     Invalid(String, String),
 }
 
-impl std::fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unknown(name) => {
-                let known: Vec<&str> = BUILT_IN.iter().map(|(n, ..)| *n).collect();
-                write!(
-                    f,
-                    "no scenario {name:?}: neither a built-in one ({}) nor a file",
-                    known.join(", ")
-                )
-            }
-            Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
-            Self::Invalid(what, why) => write!(f, "{what}: {why}"),
-        }
-    }
+/// The built-in scenarios' names, for an error that names none of them.
+fn built_in_names() -> String {
+    BUILT_IN
+        .iter()
+        .map(|(n, ..)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
-
-impl std::error::Error for ScenarioError {}
 
 /// The built-in scenarios: name, what they test, and their definition (the file format).
 pub const BUILT_IN: &[(&str, &str, &str)] = &[

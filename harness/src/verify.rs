@@ -108,29 +108,14 @@ pub fn shown_command(command: &[String]) -> String {
 }
 
 /// Why verification could not go on (not a verdict on the client).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The recording could not be written.
-    Recording(std::io::Error),
+    #[error("cannot write the recording: {0}")]
+    Recording(#[from] std::io::Error),
     /// The simulation could not be started.
+    #[error("cannot start the simulation: {0}")]
     Simulation(String),
-}
-
-impl std::fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Recording(e) => write!(f, "cannot write the recording: {e}"),
-            Self::Simulation(why) => write!(f, "cannot start the simulation: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for VerifyError {}
-
-impl From<std::io::Error> for VerifyError {
-    fn from(e: std::io::Error) -> Self {
-        Self::Recording(e)
-    }
 }
 
 /// What one scenario's run journals, kept apart until the scenario is over so that scenarios

@@ -46,35 +46,14 @@ pub struct Options {
 }
 
 /// Why the watcher stopped early.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// Storage failed for good.
-    Storage(StorageError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     /// The recording could not be written.
-    Recording(io::Error),
-}
-
-impl std::fmt::Display for WatchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Storage(e) => e.fmt(f),
-            Self::Recording(e) => write!(f, "cannot write the recording: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for WatchError {}
-
-impl From<StorageError> for WatchError {
-    fn from(e: StorageError) -> Self {
-        Self::Storage(e)
-    }
-}
-
-impl From<io::Error> for WatchError {
-    fn from(e: io::Error) -> Self {
-        Self::Recording(e)
-    }
+    #[error("cannot write the recording: {0}")]
+    Recording(#[from] io::Error),
 }
 
 /// What the watcher works on.

@@ -110,14 +110,14 @@ async fn simulated(args: &Args) -> Result<Target, CmdError> {
     let start = clock::wall().0 / 1000 * 1000;
     let mut sim = Simulation::start(start, MessageEncoding::from(args.encoding), SIM_KEY)
         .await
-        .map_err(|e| CmdError::run(format!("cannot start the simulation: {e}")))?;
+        .map_err(|e| CmdError::io("start the simulation", e))?;
     sim.set_seed(args.seed);
     if let Some(spec) = &args.faults {
         let faults = Faults::parse(spec).map_err(CmdError::usage)?;
         if !faults.resets.is_empty() {
             sim.reset_connections(faults.resets.clone())
                 .await
-                .map_err(|e| CmdError::run(format!("cannot start the reset layer: {e}")))?;
+                .map_err(|e| CmdError::io("start the reset layer", e))?;
         }
         sim.set_faults(faults);
     }
@@ -172,7 +172,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     args.report.check_paths()?;
     let rules = args.report.judge.rules()?;
     let platforms = platforms(&args.platforms)?;
-    let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
+    let runtime = crate::sim::runtime().map_err(|e| CmdError::io("start", e))?;
     runtime.block_on(async {
         let mut signals = Signals::new()?;
         let target = match &args.training_endpoint {
@@ -197,7 +197,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         // used before) are reported as information.
         let header = Header::new(Sources::ALL, Scope::Created, (target.clock)());
         let session = Session::new(header, args.report.recorder()?, args.report.live())
-            .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
+            .map_err(|e| CmdError::io("write the recording", e))?;
         let label = if simulated {
             "check (embedded simulation)".to_string()
         } else {

@@ -27,7 +27,7 @@ pub(crate) struct ManArgs {}
 /// The man pages of `command`, the command line's definition.
 pub(crate) fn man(_: &ManArgs, command: clap::Command) -> Result<u8, CmdError> {
     let mut pages = Vec::new();
-    let failed = |e: std::io::Error| CmdError::run(format!("cannot render the man page: {e}"));
+    let failed = |e: std::io::Error| CmdError::io("render the man page", e);
     clap_mangen::Man::new(command.clone())
         .render(&mut pages)
         .map_err(failed)?;

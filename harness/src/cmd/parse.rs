@@ -70,7 +70,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
     };
     written
         .and_then(|()| out.flush())
-        .map_err(|e| CmdError::run(format!("cannot write output: {e}")))?;
+        .map_err(|e| CmdError::io("write output", e))?;
     match outcome {
         Ok(_) => Ok(exit::OK),
         Err(e) => {

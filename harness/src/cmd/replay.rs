@@ -169,7 +169,7 @@ fn judge(
     bar.finish_and_clear();
     session.map_err(|e| match job.files.as_slice() {
         [path] => CmdError::file("read", path, e),
-        _ => CmdError::run(format!("cannot read the recordings: {e}")),
+        _ => CmdError::io("read the recordings", e),
     })
 }
 
@@ -186,7 +186,7 @@ fn stream(args: &Args, jobs: &[Job], rules: &Rules, spill: &Spill) -> Result<u8,
     let mut out = io::BufWriter::new(target);
     let fail = |e: io::Error| match path {
         Some(p) => CmdError::file("write the report to", p, e),
-        None => CmdError::run(format!("cannot write the report: {e}")),
+        None => CmdError::io("write the report", e),
     };
     let mut verdict = Verdict::Pass;
     let mut junit = match args.format {

@@ -76,7 +76,7 @@ const CONTAINER: &str = "backups";
 
 fn bind(port: u16) -> Result<TcpListener, CmdError> {
     TcpListener::bind(("127.0.0.1", port))
-        .map_err(|e| CmdError::run(format!("cannot listen on 127.0.0.1:{port}: {e}")))
+        .map_err(|e| CmdError::io(format!("listen on 127.0.0.1:{port}"), e))
 }
 
 /// The three listeners for `--port`, or free ports.
@@ -129,7 +129,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         training: Duration::from_secs(args.training_seconds),
         export: Duration::from_secs(args.export_seconds),
     };
-    let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
+    let runtime = crate::sim::runtime().map_err(|e| CmdError::io("start", e))?;
     runtime.block_on(async {
         let world = World::new(Clock::Wall, MessageEncoding::from(args.encoding), &key);
         // With connection resets, the reset layers take the ports asked for and the servers
@@ -141,7 +141,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         };
         let mut sim = Simulation::start_world(world, servers)
             .await
-            .map_err(|e| CmdError::run(format!("cannot start the simulation: {e}")))?;
+            .map_err(|e| CmdError::io("start the simulation", e))?;
         sim.set_seed(args.seed);
         sim.set_timings(timings);
         sim.set_auth_checks(!args.no_auth);
@@ -154,7 +154,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         if let Some(fronts) = fronts {
             sim.reset_connections_on(fronts, faults.resets.clone())
                 .await
-                .map_err(|e| CmdError::run(format!("cannot start the reset layer: {e}")))?;
+                .map_err(|e| CmdError::io("start the reset layer", e))?;
         }
         // Made directly in the world: request faults count the client's requests only.
         sim.create_queue(QUEUE);
@@ -225,7 +225,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             if let Some(s) = session.as_mut() {
                 for line in sim.take_journal() {
                     if let Err(e) = s.journal(line) {
-                        return Err(CmdError::run(format!("cannot write the recording: {e}")));
+                        return Err(CmdError::io("write the recording", e));
                     }
                 }
                 // Evidence is on disk as it comes, not only at the end.
@@ -240,8 +240,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                         "simulate",
                         &crate::report::Rules::default(),
                     );
-                    written
-                        .map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
+                    written.map_err(|e| CmdError::io("finish the recording", e))?;
                 }
                 return Ok(exit::OK);
             }

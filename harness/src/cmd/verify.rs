@@ -87,7 +87,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         .min(scenarios.len())
         .max(1);
     crate::process::become_subreaper();
-    let runtime = crate::sim::runtime().map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
+    let runtime = crate::sim::runtime().map_err(|e| CmdError::io("start", e))?;
     runtime.block_on(async {
         let mut signals = Signals::new()?;
         let progress = Progress::new(scenarios.len(), jobs);
@@ -129,11 +129,11 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             let s = match session.as_mut() {
                 None => session.insert(
                     Session::new(header, args.report.recorder()?, args.report.live())
-                        .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?,
+                        .map_err(|e| CmdError::io("write the recording", e))?,
                 ),
                 Some(s) => {
                     s.next_run(verify::now(), verify::OUTCOME, None, &header)
-                        .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
+                        .map_err(|e| CmdError::io("write the recording", e))?;
                     s
                 }
             };
@@ -165,7 +165,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             match outcome {
                 Ok(Ok(journal)) => journal
                     .replay(s)
-                    .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?,
+                    .map_err(|e| CmdError::io("write the recording", e))?,
                 Ok(Err(e)) => {
                     stopped = Some(e.to_string());
                     break;

@@ -130,11 +130,11 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         max_interval: Duration::from_secs_f64(args.max_interval),
     };
     let mut session = Session::new(header, args.report.recorder()?, args.report.live())
-        .map_err(|e| CmdError::run(format!("cannot write the recording: {e}")))?;
+        .map_err(|e| CmdError::io("write the recording", e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CmdError::run(format!("cannot start: {e}")))?;
+        .map_err(|e| CmdError::io("start", e))?;
     let ending = runtime.block_on(async {
         let mut signals = Signals::new()?;
         Ok::<_, CmdError>(

@@ -18,11 +18,13 @@ pub(crate) mod exit {
 }
 
 /// Why a command could not do its job.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum CmdError {
     /// The flags or their values do not make sense.
+    #[error("{0}")]
     Usage(String),
     /// A file could not be opened, read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
     File {
         /// What was being done (`read`, `write the recording`).
         action: &'static str,
@@ -31,7 +33,17 @@ pub(crate) enum CmdError {
         /// What went wrong.
         source: io::Error,
     },
-    /// The run could not go on (storage, the training API, the simulation, standard output).
+    /// Something the command needs of the system failed (standard output, the recording, a
+    /// port, the runtime).
+    #[error("cannot {action}: {source}")]
+    Io {
+        /// What was being done (`write the report`, `start the simulation`).
+        action: String,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The run could not go on (storage, the training API, the simulation's set-up).
+    #[error("{0}")]
     Run(String),
 }
 
@@ -49,24 +61,19 @@ impl CmdError {
         Self::Run(why.to_string())
     }
 
+    /// `action` (what was being done: `write the report`) failed with `source`.
+    pub(crate) fn io(action: impl Into<String>, source: io::Error) -> Self {
+        Self::Io {
+            action: action.into(),
+            source,
+        }
+    }
+
     pub(crate) fn file(action: &'static str, path: &Path, source: io::Error) -> Self {
         Self::File {
             action,
             path: path.to_path_buf(),
             source,
-        }
-    }
-}
-
-impl fmt::Display for CmdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Usage(why) | Self::Run(why) => f.write_str(why),
-            Self::File {
-                action,
-                path,
-                source,
-            } => write!(f, "cannot {action} {}: {source}", path.display()),
         }
     }
 }
@@ -84,6 +91,6 @@ pub(crate) fn print(text: &str) -> Result<u8, CmdError> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| CmdError::run(format!("cannot write output: {e}")))?;
+        .map_err(|e| CmdError::io("write output", e))?;
     Ok(exit::OK)
 }

@@ -212,7 +212,7 @@ pub(crate) fn write_report(
             let mut out = BufWriter::new(io::stdout().lock());
             report::render(report, format, color, &mut out)
                 .and_then(|()| out.flush())
-                .map_err(|e| CmdError::run(format!("cannot write the report: {e}")))
+                .map_err(|e| CmdError::io("write the report", e))
         }
     }
 }
@@ -235,7 +235,7 @@ pub(crate) fn conclude(
     let (at, outcome, reason) = end;
     let (report, recorded) = session.finish(at, outcome, reason.clone(), label, rules);
     let code = output.emit(&Report::new(command, vec![report], output.strict))?;
-    recorded.map_err(|e| CmdError::run(format!("cannot finish the recording: {e}")))?;
+    recorded.map_err(|e| CmdError::io("finish the recording", e))?;
     match (outcome, reason) {
         (Outcome::Aborted, Some(why)) => Err(CmdError::Run(why)),
         _ => Ok(code),

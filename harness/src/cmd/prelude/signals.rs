@@ -12,9 +12,7 @@ pub(crate) struct Signals {
 impl Signals {
     pub(crate) fn new() -> Result<Self, CmdError> {
         use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind| {
-            signal(kind).map_err(|e| CmdError::run(format!("cannot listen for signals: {e}")))
-        };
+        let listen = |kind| signal(kind).map_err(|e| CmdError::io("listen for signals", e));
         Ok(Self {
             interrupt: listen(SignalKind::interrupt())?,
             terminate: listen(SignalKind::terminate())?,
