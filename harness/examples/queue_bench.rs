@@ -104,7 +104,7 @@ fn serve() {
         .unwrap();
     rt.block_on(async {
         // The simulation's own server: nothing kept per request once it is answered.
-        let server = cvnotify_harness::sim::Service::wall_clock_queue()
+        let server = cvnotify_harness::sim::EndpointHandler::wall_clock_queue()
             .serve(None)
             .await
             .unwrap();

@@ -43,7 +43,7 @@
 //!   `lease` (blob and container leases, one transition table), and `training` (the Custom
 //!   Vision API, and what its promised work does). A service is lent a `context` for a call
 //!   and answers with a reply, facts for the `journal` and effects the world applies. The
-//!   `service` of an endpoint admits a request, has the world answer it and journals it, with
+//!   `handler` of an endpoint admits a request, has the world answer it and journals it, with
 //!   `faults` (what the service gets wrong) and `admin` (the standalone simulation's barrier,
 //!   journal and raw delivery); a `simulation` runs it on wiremock when embedded, or on
 //!   `serve` (the standalone hyper server) with `reset` (the connection-reset layer) and

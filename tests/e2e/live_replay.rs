@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
-use cvnotify_harness::sim::Service;
+use cvnotify_harness::sim::EndpointHandler;
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy};
 
 use crate::azurite::{Azurite, SAS};
@@ -132,7 +132,12 @@ fn a_live_watch_on_azurite_reports_what_its_recording_replays_to() {
 #[test]
 fn a_live_watch_on_the_simulated_queue_reports_what_its_recording_replays_to() {
     let rt = runtime();
-    let server = rt.block_on(async { Service::wall_clock_queue().serve(None).await.unwrap() });
+    let server = rt.block_on(async {
+        EndpointHandler::wall_clock_queue()
+            .serve(None)
+            .await
+            .unwrap()
+    });
     let url = format!("{}/devstoreaccount1/live?{SAS}", server.uri());
     rt.block_on(fill(&url));
     let (live, replayed, recording) = watch_then_replay(&url, "sim");

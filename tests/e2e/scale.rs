@@ -183,7 +183,7 @@ fn watchers_sharing_an_azurite_queue_merge_to_the_single_consumer_verdict() {
 fn watchers_sharing_the_simulated_queue_merge_to_the_single_consumer_verdict() {
     let rt = runtime();
     let server = rt.block_on(async {
-        cvnotify_harness::sim::Service::wall_clock_queue()
+        cvnotify_harness::sim::EndpointHandler::wall_clock_queue()
             .serve(None)
             .await
             .unwrap()

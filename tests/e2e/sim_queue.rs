@@ -4,11 +4,14 @@
 
 use std::time::Duration;
 
-use cvnotify_harness::sim::{Service, dev_account_sas};
+use cvnotify_harness::sim::{EndpointHandler, dev_account_sas};
 use cvnotify_harness::storage::{Queue, Resource, RetryPolicy};
 
 async fn sim() -> cvnotify_harness::sim::Server {
-    Service::wall_clock_queue().serve(None).await.unwrap()
+    EndpointHandler::wall_clock_queue()
+        .serve(None)
+        .await
+        .unwrap()
 }
 
 #[test]

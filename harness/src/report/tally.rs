@@ -56,7 +56,7 @@ impl Counted {
     }
 }
 
-/// What a message was counted for, one bit each ([`Seen::bit`]).
+/// What a message was counted for, one bit each ([`Counter::bit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Counter {
     Accepted,

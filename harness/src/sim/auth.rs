@@ -20,7 +20,7 @@ pub const DEV_KEY: &str =
 
 /// Which storage service a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Service {
+pub(crate) enum StorageService {
     Queue,
     Blob,
 }
@@ -64,9 +64,9 @@ pub(crate) enum Refusal {
 impl Refusal {
     /// The error code `service` answers with (Azurite's Blob service says
     /// `AuthorizationFailure` where its Queue service, like Azure, says `AuthenticationFailed`).
-    pub(crate) fn code(self, service: Service) -> &'static str {
+    pub(crate) fn code(self, service: StorageService) -> &'static str {
         match self {
-            Self::AuthenticationFailed if service == Service::Blob => "AuthorizationFailure",
+            Self::AuthenticationFailed if service == StorageService::Blob => "AuthorizationFailure",
             Self::AuthenticationFailed => "AuthenticationFailed",
             Self::PermissionMismatch => "AuthorizationPermissionMismatch",
             Self::ServiceMismatch => "AuthorizationServiceMismatch",
@@ -199,7 +199,7 @@ impl Authorizer<'_> {
     pub(crate) fn check(
         &self,
         request: &Request,
-        service: Service,
+        service: StorageService,
         needs: Needs,
         resource: Option<&str>,
         blob: Option<&str>,
@@ -246,10 +246,10 @@ impl Authorizer<'_> {
             (fields.join("\n"), true)
         } else {
             let canonical = match service {
-                Service::Queue => {
+                StorageService::Queue => {
                     format!("/queue/{}/{}", self.account, resource.unwrap_or_default())
                 }
-                Service::Blob => match (get("sr"), blob) {
+                StorageService::Blob => match (get("sr"), blob) {
                     ("b" | "bs" | "bv", Some(b)) => {
                         format!(
                             "/blob/{}/{}/{b}",
@@ -270,7 +270,7 @@ impl Authorizer<'_> {
                 get("spr"),
                 version,
             ];
-            if service == Service::Blob {
+            if service == StorageService::Blob {
                 if version >= "2018-11-09" {
                     fields.extend([get("sr"), get("snapshot")]);
                 }
@@ -300,8 +300,8 @@ impl Authorizer<'_> {
         }
         if account_sas {
             let letter = match service {
-                Service::Queue => 'q',
-                Service::Blob => 'b',
+                StorageService::Queue => 'q',
+                StorageService::Blob => 'b',
             };
             if !get("ss").contains(letter) {
                 return Err(Refusal::ServiceMismatch);

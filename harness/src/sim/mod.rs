@@ -6,7 +6,7 @@
 //! temporary test blob after configuration; a Training notification when training ends; the
 //! backup blob and an Export notification when an export ends).
 //!
-//! Two ways to serve it, one world behind both ([`Service`] answers a parsed request):
+//! Two ways to serve it, one world behind both ([`EndpointHandler`] answers a parsed request):
 //! - embedded ([`Simulation::start`]): on wiremock servers (request recording off, the service
 //!   as their `Respond`), on virtual time that moves only when the caller says
 //!   ([`Simulation::settle`] runs everything the service has promised, so tests never sleep).
@@ -22,6 +22,7 @@ mod auth;
 mod blobs;
 mod context;
 mod faults;
+mod handler;
 mod header_case;
 mod http;
 mod journal;
@@ -29,7 +30,6 @@ mod lease;
 mod queues;
 mod reset;
 mod serve;
-mod service;
 mod shared;
 mod simulation;
 mod training;
@@ -37,9 +37,9 @@ mod world;
 
 pub use auth::{DEV_ACCOUNT, DEV_KEY, account_sas, dev_account_sas};
 pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};
+pub use handler::EndpointHandler;
 pub use journal::{CAPACITY as JOURNAL_CAPACITY, Journal};
 pub use serve::{MAX_BODY, Server};
-pub use service::Service;
 pub use simulation::{Listeners, Simulation};
 pub use training::Timings;
 pub use world::{Clock, MessageEncoding, World};

@@ -1,4 +1,4 @@
-//! The standalone server (`simulate`, `verify`): a [`Handler`] (the simulation's `Service`) over HTTP/1.1 on a loopback
+//! The standalone server (`simulate`, `verify`): a [`Handler`] (the simulation's `EndpointHandler`) over HTTP/1.1 on a loopback
 //! port, an accept loop and hyper's connection handling, nothing kept per request once it is
 //! answered. The embedded simulation is served by wiremock instead (`Simulation::start`);
 //! this server is for what wiremock cannot do: it numbers connections for the journal, reads

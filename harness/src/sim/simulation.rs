@@ -12,9 +12,9 @@ use wiremock::MockServer;
 use super::auth::account_sas;
 use super::context;
 use super::faults::{Endpoint, Faults};
+use super::handler::EndpointHandler;
 use super::journal::Journal;
 use super::serve::Server;
-use super::service::Service;
 use super::training::Timings;
 use super::world::{Clock, MessageEncoding, World};
 use super::{blobs, reset};
@@ -61,7 +61,7 @@ enum Door {
 impl Door {
     /// Opens `service` on `listener` (a free loopback port when `None`).
     async fn open(
-        service: Service,
+        service: EndpointHandler,
         embedded: bool,
         listener: Option<TcpListener>,
     ) -> std::io::Result<Self> {
@@ -112,7 +112,7 @@ impl Simulation {
     async fn open(world: World, listeners: Listeners, embedded: bool) -> std::io::Result<Self> {
         let world = Arc::new(Mutex::new(world));
         let serve = |endpoint, listener| {
-            let service = Service::new(world.clone(), endpoint);
+            let service = EndpointHandler::new(world.clone(), endpoint);
             Door::open(service, embedded, listener)
         };
         let api = serve(Endpoint::Api, listeners.api).await?;
@@ -348,7 +348,7 @@ impl Simulation {
         if let Some(s) = &self.internal {
             return Ok(s.uri());
         }
-        let mut service = Service::new(self.world.clone(), Endpoint::Api);
+        let mut service = EndpointHandler::new(self.world.clone(), Endpoint::Api);
         service.internal = true;
         let door = Door::open(service, self.embedded, None).await?;
         let uri = door.uri();

@@ -1,4 +1,4 @@
-//! The handler of one endpoint of the world ([`Service`]): a request admitted (its account and
+//! The handler of one endpoint of the world ([`EndpointHandler`]): a request admitted (its account and
 //! credentials, before any body is read), answered by the world, its faults applied, and
 //! journaled; served by wiremock (as its `Respond`) or by the standalone server (as its
 //! `Handler`).
@@ -19,7 +19,7 @@ use super::{auth, blobs, journal, queues, shared, training};
 
 /// The request handler of one endpoint of the world.
 #[derive(Clone, Debug)]
-pub struct Service {
+pub struct EndpointHandler {
     world: Arc<Mutex<World>>,
     endpoint: Endpoint,
     /// The endpoint's own URL with the account (`http://127.0.0.1:PORT/devstoreaccount1`), for
@@ -30,7 +30,7 @@ pub struct Service {
     pub(crate) internal: bool,
 }
 
-impl Service {
+impl EndpointHandler {
     /// The `endpoint` of a world.
     pub fn new(world: Arc<Mutex<World>>, endpoint: Endpoint) -> Self {
         Self {
@@ -82,7 +82,7 @@ impl Service {
 
 /// A storage request's operation and the path after the account, once its path names the
 /// account and its credentials allow it; the refusal otherwise. Nothing here reads the body:
-/// the standalone server asks it before it reads one ([`Service::refused_on_head`]).
+/// the standalone server asks it before it reads one (`EndpointHandler::refused_on_head`).
 fn admit<'r>(
     world: &World,
     request: &'r Request,
@@ -100,8 +100,8 @@ fn admit<'r>(
         return Err(http::error(404, "ResourceNotFound", request));
     }
     let service = match endpoint {
-        Endpoint::Queue => auth::Service::Queue,
-        _ => auth::Service::Blob,
+        Endpoint::Queue => auth::StorageService::Queue,
+        _ => auth::StorageService::Blob,
     };
     let operation = match endpoint {
         Endpoint::Queue => queues::operation(request, rest).map(Op::Queue),
@@ -112,8 +112,8 @@ fn admit<'r>(
         key: &world.account_key,
         secondary: world.secondary_key.as_ref(),
     };
-    let blob =
-        (service == auth::Service::Blob && rest.len() > 1).then(|| blobs::blob_name(request, rest));
+    let blob = (service == auth::StorageService::Blob && rest.len() > 1)
+        .then(|| blobs::blob_name(request, rest));
     let op = match operation {
         Ok(op) => op,
         // An operation the simulation does not have is answered as such only to a request whose
@@ -305,7 +305,7 @@ impl Out {
     }
 }
 
-impl Service {
+impl EndpointHandler {
     /// The answer to a request, with the fault asked for applied.
     /// The answer to a request, and what it said for the journal (nothing, when a fault
     /// answered in the service's place).
@@ -422,7 +422,7 @@ impl Service {
     }
 }
 
-impl serve::Handler for Service {
+impl serve::Handler for EndpointHandler {
     /// Whether a storage request is refused on its head alone (its path, its account, its
     /// credentials): the standalone server then answers it without reading its body, so an
     /// unauthorized upload costs no memory.
@@ -498,8 +498,8 @@ impl serve::Handler for Service {
     }
 }
 
-/// A world served by a wiremock server: the embedded simulation ([`Simulation::start`]).
-impl Respond for Service {
+/// A world served by a wiremock server: the embedded simulation ([`super::Simulation::start`]).
+impl Respond for EndpointHandler {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         // wiremock does not say which connection a request came on; it lends the request, and
         // the world takes an upload's body (so the standalone server need not copy it).
