@@ -15,8 +15,8 @@ use cvnotify_core::{PlatformType, ProjectId};
 use super::client::ClientRuns;
 use super::in_order::in_order;
 use super::model::{
-    Check, FindingReport, HistoryEntry, MessageCounts, ProjectSection, SessionReport, Verdict,
-    Waivers, known_codes,
+    CheckReport, FindingReport, HistoryEntry, MessageCounts, ProjectSection, SessionReport,
+    Verdict, Waivers, known_codes,
 };
 use super::runs::Runs;
 use super::tally::Tally;
@@ -503,7 +503,7 @@ pub fn judge(
         }
     }
     let mut verdict = Verdict::Pass;
-    let checks: Vec<Check> = tally
+    let checks: Vec<CheckReport> = tally
         .checks
         .into_iter()
         .map(|(code, c)| {
@@ -516,7 +516,7 @@ pub fn judge(
             } else {
                 c.severity.as_str()
             };
-            Check {
+            CheckReport {
                 code,
                 severity,
                 rests_on: c.rests_on,

@@ -32,8 +32,8 @@ pub use ledger::{
     Expectations, Journal, Ledger, Posting, ProjectSink, Rules, finding_detail, judge, post,
 };
 pub use model::{
-    Check, EXAMPLES, Example, FileSpan, FindingReport, HistoryEntry, LINE_CHECKS, MessageCounts,
-    ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
+    CheckReport, EXAMPLES, Example, FileSpan, FindingReport, HistoryEntry, LINE_CHECKS,
+    MessageCounts, ProjectSection, Report, SessionReport, Verdict, Waivers, known_codes,
 };
 pub use runs::Runs;
 pub use tally::Tally;

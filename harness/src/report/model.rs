@@ -59,7 +59,7 @@ pub struct Example {
 /// A message-level or line-level check: a parser deviation, a rejected message, a bad line.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Check {
+pub struct CheckReport {
     /// The check's code.
     pub code: String,
     /// `error`, `warning`, `deviation` or `info`.
@@ -197,7 +197,7 @@ pub struct SessionReport {
     /// Message counts.
     pub messages: MessageCounts,
     /// Message- and line-level checks.
-    pub checks: Vec<Check>,
+    pub checks: Vec<CheckReport>,
     /// Every project, by id.
     pub projects: Vec<ProjectSection>,
     /// The verdict on the client, per run of its journal (`cvnotify verify`, `simulate
