@@ -1,5 +1,8 @@
-//! The published contract of the notifications: their JSON Schema (2020-12) and the AsyncAPI
-//! 3.0 document of the notification queue, as `docs/` holds them. `cvnotify schema` prints them;
+//! The published contracts: the notifications' JSON Schema (2020-12) and the AsyncAPI 3.0
+//! document of the notification queue, as `docs/` holds them; and the JSON Schemas of
+//! cvnotify's own formats, the recording and the JSON report, derived from the Rust types that
+//! write them (`corpus/` holds them; a test fails when they differ). `cvnotify schema` prints
+//! them;
 //! `tests/e2e/notification_schema.rs` holds the schema to the parser over the message corpus,
 //! and `scripts/validate-asyncapi.mjs` validates the AsyncAPI document with the AsyncAPI
 //! project's own parser.
@@ -29,4 +32,37 @@ pub fn write_to(dir: &Path) -> std::io::Result<[std::path::PathBuf; 2]> {
     std::fs::write(&schema, NOTIFICATIONS_SCHEMA)?;
     std::fs::write(&asyncapi, ASYNCAPI)?;
     Ok([schema, asyncapi])
+}
+
+/// A derived schema with the `$id` and title it is published under.
+fn published(mut schema: schemars::Schema, id: &str, title: &str) -> String {
+    schema.insert("$id".into(), id.into());
+    schema.insert("title".into(), title.into());
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `corpus/recording.schema.json`: the JSON Schema of one recording line, derived from
+/// [`crate::recording::Line`]: what the reader takes (a field it defaults is not required).
+pub fn recording_schema() -> String {
+    published(
+        schemars::schema_for!(crate::recording::Line),
+        "https://cvnotify.invalid/recording.schema.json",
+        "cvnotify recording line (JSON Lines: one per line)",
+    )
+}
+
+/// `corpus/report.schema.json`: the JSON Schema of `--format json` reports, derived from
+/// [`crate::report::Report`].
+pub fn report_schema() -> String {
+    // What cvnotify writes: a field it leaves out when empty is not required.
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    published(
+        generator.into_root_schema_for::<crate::report::Report>(),
+        "https://cvnotify.invalid/report.schema.json",
+        "cvnotify report (--format json)",
+    )
 }

@@ -226,64 +226,96 @@ fn usage_and_io_errors_exit_2() {
     );
 }
 
-/// The schemas are JSON, and every field the session corpus and a report use is declared for its
-/// line kind (so the documentation cannot fall behind the format in that direction).
-#[test]
-fn schemas_declare_every_field_in_use() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("corpus/recording.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let kinds: std::collections::BTreeMap<String, Vec<String>> = schema["oneOf"]
-        .as_array()
+/// A validator of the committed schema `corpus/NAME` (formats asserted: a time is a date-time).
+fn corpus_validator(name: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(repo_root().join("corpus").join(name)).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
         .unwrap()
-        .iter()
-        .map(|k| {
-            let props = k["properties"].as_object().unwrap();
-            (
-                props["kind"]["const"].as_str().unwrap().to_string(),
-                props.keys().cloned().collect(),
-            )
-        })
-        .collect();
+}
+
+/// The committed schemas are the ones the types derive (`cvnotify schema --format recording`,
+/// `--format report`): a field added to a line or a report changes them, and this fails until
+/// `scripts/update-docs` writes them again.
+#[test]
+fn the_committed_schemas_are_the_derived_ones() {
+    for (name, format) in [
+        ("recording.schema.json", "recording"),
+        ("report.schema.json", "report"),
+    ] {
+        let committed = std::fs::read_to_string(repo_root().join("corpus").join(name)).unwrap();
+        let out = cvnotify(&["schema", "--format", format]);
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            committed,
+            "corpus/{name} is not what the types derive: run scripts/update-docs"
+        );
+    }
+}
+
+/// Every line the recording reader accepts in the session corpus is valid against the
+/// recording schema, every kind of line is among them, and a line the schema knows nothing of
+/// is refused by both; the report of every corpus session is valid against the report schema.
+#[test]
+fn the_corpus_and_its_reports_are_valid_against_the_schemas() {
+    let recording = corpus_validator("recording.schema.json");
+    let report = corpus_validator("report.schema.json");
+    let mut kinds = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(repo_root().join("corpus/sessions")).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for line in text.lines() {
-            let Ok(serde_json::Value::Object(fields)) =
-                serde_json::from_str::<serde_json::Value>(line)
-            else {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let number = u32::try_from(n + 1).unwrap();
+            if cvnotify_harness::recording::read_line(line, number).is_err() {
                 continue;
-            };
-            let kind = fields["kind"].as_str().unwrap();
-            for key in fields.keys() {
-                assert!(
-                    kinds[kind].contains(key),
-                    "{kind} line field {key} is not in the schema"
-                );
             }
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = recording
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{}:{number} is read but not valid against the schema: {errors:?}",
+                path.display()
+            );
+            kinds.insert(value["kind"].as_str().unwrap().to_string());
         }
-    }
-    let report_schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("corpus/report.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let out = cvnotify(&["replay", "--format", "json", &session("y_duplicates.jsonl")]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in report.as_object().unwrap().keys() {
+        let out = cvnotify(&["replay", "--format", "json", path.to_str().unwrap()]);
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let errors: Vec<String> = report.iter_errors(&value).map(|e| e.to_string()).collect();
         assert!(
-            report_schema["properties"].get(key).is_some(),
-            "report field {key} is not in the schema"
+            errors.is_empty(),
+            "the report of {} is not valid against the schema: {errors:?}",
+            path.display()
         );
     }
-    let finding = &report["sessions"][0]["projects"][0]["findings"][0];
-    let declared = &report_schema["properties"]["sessions"]["items"]["properties"]["projects"]["items"]
-        ["properties"]["findings"]["items"]["properties"];
-    for key in finding.as_object().unwrap().keys() {
+    let all = [
+        "session",
+        "end",
+        "message",
+        "api",
+        "blob",
+        "tick",
+        "request",
+        "delivered",
+        "client",
+    ];
+    for kind in all {
         assert!(
-            declared.get(key).is_some(),
-            "finding field {key} is not in the schema"
+            kinds.contains(kind),
+            "no `{kind}` line in the corpus was checked"
         );
     }
+    let stranger = serde_json::json!({"kind": "tick", "at": "2026-01-01T09:00:00Z", "name": "x"});
+    assert!(!recording.is_valid(&stranger));
+    assert!(
+        cvnotify_harness::recording::read_line(&stranger.to_string(), 2).is_err(),
+        "the reader refuses what the schema refuses"
+    );
 }
 
 fn temp_recording(name: &str, bytes: &[u8]) -> std::path::PathBuf {

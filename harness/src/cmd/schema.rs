@@ -1,4 +1,5 @@
-//! `cvnotify schema`: the notifications' published contract, printed or written out.
+//! `cvnotify schema`: the notifications' published contract, printed or written out, and the
+//! schemas of cvnotify's recording and report.
 
 use super::prelude::{CmdError, print};
 use crate::contract;
@@ -11,6 +12,10 @@ pub(crate) enum Format {
     /// The AsyncAPI 3.0 document of the notification queue (its payloads refer to
     /// `notifications.schema.json` beside it: use --out to write both).
     Asyncapi,
+    /// The JSON Schema of a recording line (cvnotify's own format, derived from its types).
+    Recording,
+    /// The JSON Schema of a `--format json` report (derived from its types).
+    Report,
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,8 +38,10 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         return Ok(0);
     }
-    print(match args.format {
-        Format::JsonSchema => contract::NOTIFICATIONS_SCHEMA,
-        Format::Asyncapi => contract::ASYNCAPI,
+    print(&match args.format {
+        Format::JsonSchema => contract::NOTIFICATIONS_SCHEMA.to_string(),
+        Format::Asyncapi => contract::ASYNCAPI.to_string(),
+        Format::Recording => contract::recording_schema(),
+        Format::Report => contract::report_schema(),
     })
 }

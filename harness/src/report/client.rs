@@ -9,30 +9,41 @@ use serde::Serialize;
 use super::verdict::{Verdict, Waivers};
 use crate::recording::{Duty, format_time};
 
+/// The schema of a client's duties.
+fn duties_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "enum": ["fetch-backups", "configure"] }
+    })
+}
+
 /// One example of a client finding.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ClientExampleReport {
     /// The journal line that shows it (0: the run as a whole).
     pub line: u32,
     /// When (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub at: String,
     /// What it shows.
     pub detail: String,
 }
 
 /// One client finding, as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientFindingReport {
     /// The finding's code.
     pub code: &'static str,
     /// `error` or `warning`.
+    #[schemars(extend("enum" = ["error", "warning"]))]
     pub severity: &'static str,
     /// What it rests on.
     pub rests_on: &'static str,
     /// What it means.
     pub summary: &'static str,
     /// How many times the client did it.
+    #[schemars(range(min = 1))]
     pub count: u64,
     /// Whether `--select`/`--exclude` waived it.
     pub waived: bool,
@@ -41,13 +52,14 @@ pub struct ClientFindingReport {
 }
 
 /// The verdict on a client in one run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientSection {
     /// The scenario played, when the run names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
     /// The client's duties.
+    #[schemars(schema_with = "duties_schema")]
     pub duties: Vec<&'static str>,
     /// The line the run starts on.
     pub line: u32,

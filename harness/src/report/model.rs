@@ -48,7 +48,7 @@ pub fn known_codes() -> Vec<&'static str> {
 }
 
 /// One line that shows a message-level check.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Example {
     /// Its line number.
     pub line: u32,
@@ -57,12 +57,13 @@ pub struct Example {
 }
 
 /// A message-level or line-level check: a parser deviation, a rejected message, a bad line.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     /// The check's code.
     pub code: String,
     /// `error`, `warning`, `deviation` or `info`.
+    #[schemars(extend("enum" = ["error", "warning", "deviation", "info"]))]
     pub severity: &'static str,
     /// What the expectation comes from.
     pub rests_on: &'static str,
@@ -92,6 +93,44 @@ impl HistoryEntry {
     }
 }
 
+/// The schema of the sources a session observed.
+fn sources_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "enum": ["queue", "training-api", "polling", "container"] }
+    })
+}
+
+/// The schema of a project or iteration id: a GUID, lower case.
+fn uuid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "format": "uuid" })
+}
+
+/// One phase change as written: when (RFC 3339), the phase entered, and the line of the step
+/// that entered it.
+#[derive(schemars::JsonSchema)]
+#[schemars(rename = "HistoryEntry")]
+#[allow(dead_code, reason = "its fields are what the schema describes")]
+struct HistoryEntryShape {
+    /// When (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    at: String,
+    /// The phase entered.
+    phase: String,
+    /// The evidence number of the step that entered it.
+    line: u32,
+}
+
+impl schemars::JsonSchema for HistoryEntry {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        HistoryEntryShape::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        HistoryEntryShape::json_schema(generator)
+    }
+}
+
 impl Serialize for HistoryEntry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
@@ -104,12 +143,13 @@ impl Serialize for HistoryEntry {
 }
 
 /// One lifecycle finding, as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FindingReport {
     /// The finding's code.
     pub code: &'static str,
     /// `error`, `warning` or `info`.
+    #[schemars(extend("enum" = ["error", "warning", "info"]))]
     pub severity: &'static str,
     /// The seed section or reference it rests on.
     pub rests_on: &'static str,
@@ -119,12 +159,14 @@ pub struct FindingReport {
     /// backup blob name.
     pub detail: String,
     /// When it shows (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub at: String,
     /// The same, in milliseconds since the epoch.
     #[serde(skip)]
     pub millis: u64,
     /// The iteration, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "uuid_schema")]
     pub iteration_id: Option<IterationId>,
     /// The export platform, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,14 +182,16 @@ pub struct FindingReport {
 }
 
 /// One project.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSection {
     /// The project.
+    #[schemars(schema_with = "uuid_schema")]
     pub project_id: ProjectId,
     /// Its verdict.
     pub verdict: Verdict,
     /// The phase it ended in.
+    #[schemars(extend("enum" = cvnotify_core::lifecycle::Phase::ALL.map(cvnotify_core::lifecycle::Phase::as_str)))]
     pub phase: &'static str,
     /// Every phase change, the first entry being the start.
     pub history: Vec<HistoryEntry>,
@@ -156,7 +200,7 @@ pub struct ProjectSection {
 }
 
 /// Message counts.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct MessageCounts {
     /// Accepted messages.
     pub accepted: u64,
@@ -172,7 +216,7 @@ pub struct MessageCounts {
 }
 
 /// One recording.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionReport {
     /// The recording's name, or the live session's label.
@@ -182,6 +226,7 @@ pub struct SessionReport {
     /// When its first input was (RFC 3339): the time of the session's first line that
     /// carries one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub started: Option<String>,
     /// How many seconds cvnotify spent on it (the live run's wall-clock time, or the time a
     /// replay took to judge the recording): the JUnit `time`.
@@ -190,6 +235,7 @@ pub struct SessionReport {
     /// The number of the last line read or recorded.
     pub lines: u32,
     /// The sources it observed.
+    #[schemars(schema_with = "sources_schema")]
     pub sources: Vec<&'static str>,
     /// The same, as the core has them (what a check needs to have been evaluated).
     #[serde(skip)]
@@ -267,10 +313,11 @@ impl SessionReport {
 }
 
 /// The whole run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// `cvnotify`.
+    #[schemars(extend("const" = "cvnotify"))]
     pub tool: &'static str,
     /// The command that made it: `replay`, `watch`, `check` or `verify`.
     #[serde(skip)]
@@ -278,6 +325,7 @@ pub struct Report {
     /// This build's version.
     pub version: &'static str,
     /// The report format's version.
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub format_version: u32,
     /// Whether NON-STRICT fails.
     pub strict: bool,
@@ -308,11 +356,12 @@ impl Report {
 }
 
 /// One recording of a merge: its name and the evidence numbers its lines got.
-#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileSpan {
     /// The recording.
     pub file: String,
     /// The evidence number of its line 1.
+    #[schemars(range(min = 1))]
     pub first: u32,
 }

@@ -5,7 +5,7 @@ use cvnotify_core::lifecycle::Severity;
 use serde::Serialize;
 
 /// The three verdict tiers, as conformance suites have them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub enum Verdict {
     /// Nothing above info.
     #[serde(rename = "PASS")]

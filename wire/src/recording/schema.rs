@@ -25,6 +25,36 @@ impl Serialize for At {
     }
 }
 
+impl schemars::JsonSchema for At {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "At".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A time, RFC 3339 (UTC, `Z`, milliseconds when there are any).",
+            "type": "string",
+            "format": "date-time"
+        })
+    }
+}
+
+/// The schema of a project or iteration id: a GUID.
+fn uuid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "format": "uuid" })
+}
+
+/// The schema of a digest: the first 16 hex digits of a SHA-256.
+fn digest_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "pattern": "^[0-9a-f]{16}$" })
+}
+
+/// The schema of a training API operation's name.
+fn operation_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
+    schemars::json_schema!({ "type": "string", "enum": names })
+}
+
 impl<'de> Deserialize<'de> for At {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         in_place(d, "an RFC 3339 time", |text| parse_time(text).map(At))
@@ -80,7 +110,7 @@ pub fn format_time(t: Timestamp) -> String {
 }
 
 /// An observed source, as named in a session line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceName {
     /// The notification queue.
@@ -94,17 +124,19 @@ pub enum SourceName {
 }
 
 /// One platform of a GetExports answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportEntry {
     /// The platform, as the API writes it.
+    #[schemars(extend("enum" = cvnotify_core::ExportPlatform::ALL.map(cvnotify_core::ExportPlatform::as_str)))]
     pub platform: String,
     /// `Exporting`, `Done` or `Failed`.
+    #[schemars(extend("enum" = ["Exporting", "Done", "Failed"]))]
     pub status: String,
 }
 
 /// Whether a blob appeared or went away.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BlobEvent {
     /// Listed for the first time.
@@ -114,7 +146,9 @@ pub enum BlobEvent {
 }
 
 /// Which projects a run judges.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
     /// Every project observed (what a consumer of a queue sees).
@@ -133,7 +167,7 @@ impl Scope {
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// It did what it set out to do (a drained queue, a whole lifecycle, a page peeked).
@@ -165,7 +199,7 @@ impl Outcome {
 }
 
 /// One line of a recording.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Line {
     /// A run starts: what it observes. The first line; a later one starts another run appended
@@ -190,10 +224,11 @@ pub enum Line {
 }
 
 /// The first line: the format version and what the run observed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionLine {
     /// The format version ([`FORMAT_VERSION`]).
+    #[schemars(range(min = 1, max = FORMAT_VERSION))]
     pub version: u32,
     /// The sources observed.
     pub sources: Vec<SourceName>,
@@ -216,7 +251,9 @@ pub struct SessionLine {
 }
 
 /// A duty of a client, as named in a session line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Duty {
     /// It downloads the backup blob each `ExportCompleted` notification announces.
@@ -247,7 +284,7 @@ impl Duty {
 }
 
 /// A message a receive handed out, in a `request` line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReceivedEntry {
     /// `MessageId`.
@@ -259,16 +296,18 @@ pub struct ReceivedEntry {
 }
 
 /// A client's request to the simulation, and the answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestLine {
     /// When the request arrived.
     pub at: At,
     /// `api`, `queue` or `blob`.
+    #[schemars(extend("enum" = ["api", "queue", "blob"]))]
     pub service: String,
     /// The operation (`GetMessages`, `CreateProject`, ...; the REST references' names).
     pub call: String,
     /// The answer's status (0: none, the connection was reset).
+    #[schemars(range(max = 999))]
     pub http_status: u16,
     /// How long the answer took, in milliseconds (injected delays included).
     pub ms: u32,
@@ -308,11 +347,13 @@ pub struct RequestLine {
     pub visibility_timeout: Option<u32>,
     /// Put Message: the first 16 hex digits of the SHA-256 of the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[0-9a-f]{16}$"))]
     pub digest: Option<String>,
     /// Put Message: digests, of the same form, of what the text holds (its base64 decoding
     /// and encoding, the string fields of a JSON object and their base64 decodings), so that a
     /// message moved to a poison queue in an envelope is recognised.
     #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    #[schemars(inner(regex(pattern = "^[0-9a-f]{16}$")))]
     pub holds: Box<[String]>,
     /// The training API version of the path (`v3.3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,10 +374,12 @@ pub struct RequestLine {
     /// they were accepted): a client that opens a connection per request, or one that keeps
     /// using a connection the simulation reset, shows here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub connection: Option<u32>,
     /// How many connections to the same service were open when it came (this one included):
     /// a client's concurrency, as the server sees it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub open_connections: Option<u32>,
     /// A 32-bit digest of the request's `x-ms-client-request-id`, when it sent one (the
     /// official SDKs keep the id across their own retries of a request).
@@ -345,7 +388,7 @@ pub struct RequestLine {
 }
 
 /// A message the simulation delivered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliveredLine {
     /// When.
@@ -355,12 +398,14 @@ pub struct DeliveredLine {
     /// Its `MessageId`.
     pub message_id: String,
     /// `notification`, `unrecognized` or `malformed`.
+    #[schemars(extend("enum" = ["notification", "unrecognized", "malformed"]))]
     pub class: String,
     /// The notification's `type`, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_type: Option<String>,
     /// The project it is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "uuid"))]
     pub project_id: Option<String>,
     /// The backup blob it announces (`container/name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +418,7 @@ pub struct DeliveredLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob_size: Option<u64>,
     /// The first 16 hex digits of the SHA-256 of its text.
+    #[schemars(schema_with = "digest_schema")]
     pub digest: String,
     /// Whether it went out base64-encoded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -380,7 +426,7 @@ pub struct DeliveredLine {
 }
 
 /// What happened to the client's process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientAction {
     /// It started.
@@ -399,7 +445,7 @@ pub enum ClientAction {
 }
 
 /// The client's process started or ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientLine {
     /// When.
@@ -420,6 +466,7 @@ pub struct ClientLine {
     pub reason: Option<String>,
     /// Exited: how many processes of its own it left running (cvnotify stopped them).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 1))]
     pub left: u32,
 }
 
@@ -429,7 +476,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// The last line of a run: when and how it ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndLine {
     /// When it ended.
@@ -442,7 +489,7 @@ pub struct EndLine {
 }
 
 /// A queue message as received.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageLine {
     /// The queue's insertion time.
@@ -452,6 +499,7 @@ pub struct MessageLine {
     /// `MessageId`.
     pub message_id: String,
     /// `DequeueCount`: how many times the queue has handed it out, this time included.
+    #[schemars(range(min = 1))]
     pub dequeue_count: u32,
     /// The raw MessageText (after XML unescaping), untouched but for redacted secrets.
     pub message_text: String,
@@ -461,25 +509,31 @@ pub struct MessageLine {
 }
 
 /// A training API call and its result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiLine {
     /// When the response arrived.
     pub at: At,
     /// The call.
+    #[schemars(schema_with = "operation_schema")]
     pub operation: Operation,
     /// The project it was about.
+    #[schemars(schema_with = "uuid_schema")]
     pub project_id: String,
     /// The iteration, for the calls about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "uuid"))]
     pub iteration_id: Option<String>,
     /// ExportIteration: the platform asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = cvnotify_core::ExportPlatform::ALL.map(cvnotify_core::ExportPlatform::as_str)))]
     pub platform: Option<String>,
     /// ExportIteration: the flavor asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = cvnotify_core::lifecycle::ExportFlavor::ALL.map(cvnotify_core::lifecycle::ExportFlavor::as_str)))]
     pub flavor: Option<String>,
     /// The HTTP status of the answer.
+    #[schemars(range(max = 599))]
     pub http_status: u16,
     /// The `CustomVisionError` code (or the gateway's), when the call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -519,7 +573,7 @@ impl ApiLine {
 }
 
 /// A blob seen or gone in the backup container.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlobLine {
     /// When the listing showed it.
@@ -536,7 +590,7 @@ pub struct BlobLine {
 }
 
 /// Time passed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TickLine {
     /// What time it is.
