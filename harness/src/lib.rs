@@ -38,8 +38,9 @@
 //! - [`sim`]: the simulated endpoints, sans-I/O at heart: one world (`world`: the clock, the
 //!   seeded sequences, the faults, the journal, promised work) composing three services that
 //!   own their state and do not know one another, as Azure has them: `queues` and `blobs`
-//!   (the storage REST operations, as Azurite answers them; what they share in `shared`),
-//!   behind `auth` (Shared Key and SAS) and `http` (what every storage answer carries), with
+//!   (the storage REST operations, as Azurite answers them; what they share in `shared`;
+//!   their XML bodies written by `xml`, on quick-xml's writer), behind `auth` (Shared Key and
+//!   SAS) and `http` (what every storage answer carries), with
 //!   `lease` (blob and container leases, one transition table), and `training` (the Custom
 //!   Vision API, and what its promised work does). A service is lent a `context` for a call
 //!   and answers with a reply, facts for the `journal` and effects the world applies. The

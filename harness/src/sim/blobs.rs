@@ -15,9 +15,10 @@ use wiremock::Request;
 
 use super::auth::{Level, Needs};
 use super::context::Cx;
-use super::http::{Reply, error, escape, header, http_date, storage_error};
+use super::http::{Reply, error, header, http_date, storage_error};
 use super::lease::{self, Holder, Lease};
-use super::shared::{check_name, metadata, metadata_xml, percent_decoded, tag};
+use super::shared::{check_name, metadata, metadata_xml, percent_decoded};
+use super::xml::Xml;
 
 /// One container.
 #[derive(Debug, Clone)]
@@ -163,14 +164,14 @@ fn content_headers(request: &Request) -> [Option<String>; 4] {
 
 /// The List Blobs elements of the blob's content headers `which` (in [`CONTENT_HEADERS`]'s
 /// order), those it has.
-fn content_xml(b: &BlobState, which: std::ops::Range<usize>) -> String {
-    which
-        .filter_map(|k| {
-            let (_, _, element) = CONTENT_HEADERS.get(k)?;
-            let value = b.content.get(k)?.as_ref()?;
-            Some(format!("<{element}>{}</{element}>", escape(value)))
-        })
-        .collect()
+fn content_xml(xml: &mut Xml, b: &BlobState, which: std::ops::Range<usize>) {
+    for k in which {
+        if let (Some((_, _, element)), Some(Some(value))) =
+            (CONTENT_HEADERS.get(k), b.content.get(k))
+        {
+            xml.element(element, value);
+        }
+    }
 }
 
 /// The base64 MD5 of `body`, as Content-MD5 writes it.
@@ -388,17 +389,13 @@ fn lease_headers(r: Reply, lease: &Lease, now: SystemTime) -> Reply {
 }
 
 /// The List Blobs and List Containers elements of a lease, as of `now`.
-fn lease_xml(lease: &Lease, now: SystemTime) -> String {
+fn lease_xml(xml: &mut Xml, lease: &Lease, now: SystemTime) {
     let lease = lease.at(now);
-    let mut s = format!(
-        "<LeaseStatus>{}</LeaseStatus><LeaseState>{}</LeaseState>",
-        lease.status(),
-        lease.state()
-    );
+    xml.element("LeaseStatus", lease.status())
+        .element("LeaseState", lease.state());
     if let Some(d) = lease.duration() {
-        s.push_str(&format!("<LeaseDuration>{d}</LeaseDuration>"));
+        xml.element("LeaseDuration", d);
     }
-    s
 }
 
 /// The refusal of an operation a lease does not admit.
@@ -948,33 +945,34 @@ impl Blobs {
         } else {
             (names.as_slice(), None)
         };
-        let mut s = format!(
-            "<EnumerationResults ServiceEndpoint=\"{}\">",
-            escape(endpoint)
-        );
-        s.push_str(&tag("Prefix", &prefix));
-        s.push_str(&format!("<MaxResults>{max}</MaxResults><Containers>"));
+        let mut xml = Xml::new();
+        xml.open_with("EnumerationResults", &[("ServiceEndpoint", endpoint)])
+            .tag("Prefix", &prefix)
+            .element("MaxResults", max)
+            .open("Containers");
         for (n, c) in page {
-            s.push_str(&format!(
-                "<Container><Name>{}</Name><Properties><Last-Modified>{}</Last-Modified><Etag>\"{}\"</Etag>{}{}<HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>",
-                escape(n),
-                http_date(c.last_modified),
-                c.etag,
-                lease_xml(&c.lease, now),
-                c.public_access
-                    .map(|a| format!("<PublicAccess>{}</PublicAccess>", a.as_str()))
-                    .unwrap_or_default(),
-            ));
+            xml.open("Container")
+                .element("Name", n)
+                .open("Properties")
+                .element("Last-Modified", http_date(c.last_modified))
+                .element("Etag", format!("\"{}\"", c.etag));
+            lease_xml(&mut xml, &c.lease, now);
+            if let Some(a) = c.public_access {
+                xml.element("PublicAccess", a.as_str());
+            }
+            xml.element("HasImmutabilityPolicy", false)
+                .element("HasLegalHold", false)
+                .close("Properties");
             // Only metadata there is (Azurite leaves out an empty `<Metadata/>`).
             if with_metadata && !c.metadata.is_empty() {
-                s.push_str(&metadata_xml(&c.metadata));
+                metadata_xml(&mut xml, &c.metadata);
             }
-            s.push_str("</Container>");
+            xml.close("Container");
         }
-        s.push_str("</Containers>");
-        s.push_str(&tag("NextMarker", next.as_deref().unwrap_or_default()));
-        s.push_str("</EnumerationResults>");
-        Reply::new(200).xml(&s)
+        xml.close("Containers")
+            .tag("NextMarker", next.as_deref().unwrap_or_default())
+            .close("EnumerationResults");
+        Reply::new(200).xml(xml)
     }
 
     /// Writes a blob the service puts itself (a backup, the test blob).
@@ -1184,65 +1182,73 @@ fn list_blobs(
     let next = more
         .then(|| entries.last().map(|(n, _)| n.clone()))
         .flatten();
-    let mut s = format!(
-        "<EnumerationResults ServiceEndpoint=\"{}\" ContainerName=\"{}\">",
-        escape(endpoint),
-        escape(name)
-    );
-    s.push_str(&tag("Prefix", &prefix));
-    s.push_str(&tag("Marker", &marker));
-    s.push_str(&format!("<MaxResults>{max}</MaxResults>"));
+    let mut xml = Xml::new();
+    xml.open_with(
+        "EnumerationResults",
+        &[("ServiceEndpoint", endpoint), ("ContainerName", name)],
+    )
+    .tag("Prefix", &prefix)
+    .tag("Marker", &marker)
+    .element("MaxResults", max);
     if !delimiter.is_empty() {
-        s.push_str(&tag("Delimiter", &delimiter));
+        xml.tag("Delimiter", &delimiter);
     }
-    s.push_str("<Blobs>");
+    xml.open("Blobs");
     for (n, b) in &entries {
         match b {
             // Azurite lists one with its times, its ETag and no content.
-            Some(Listed::Uncommitted((since, etag))) => s.push_str(&format!(
-                "<Blob><Name>{}</Name><Properties><Creation-Time>{at}</Creation-Time><Last-Modified>{at}</Last-Modified><Etag>{etag}</Etag><Content-Length>0</Content-Length><BlobType>BlockBlob</BlobType>{}</Properties></Blob>",
-                escape(n),
-                lease_xml(&Lease::Available, now),
-                at = http_date(*since),
-            )),
-            Some(Listed::Blob(b)) => {
-                s.push_str(&format!(
-                    "<Blob><Name>{}</Name><Properties><Creation-Time>{}</Creation-Time><Last-Modified>{}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length>{}{}{}{}<BlobType>BlockBlob</BlobType>{}<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred><AccessTierChangeTime>{}</AccessTierChangeTime></Properties>",
-                    escape(n),
-                    http_date(b.created),
-                    http_date(b.last_modified),
-                    b.etag,
-                    b.body.len(),
-                    if b.content_type.is_empty() {
-                        String::new()
-                    } else {
-                        format!("<Content-Type>{}</Content-Type>", escape(&b.content_type))
-                    },
-                    content_xml(b, 0..2),
-                    if b.content_md5.is_empty() {
-                        String::new()
-                    } else {
-                        format!("<Content-MD5>{}</Content-MD5>", b.content_md5)
-                    },
-                    content_xml(b, 2..4),
-                    lease_xml(&b.lease, now),
-                    http_date(b.created),
-                ));
-                if with_metadata && !b.metadata.is_empty() {
-                    s.push_str(&metadata_xml(&b.metadata));
-                }
-                s.push_str("</Blob>");
+            Some(Listed::Uncommitted((since, etag))) => {
+                let at = http_date(*since);
+                xml.open("Blob")
+                    .element("Name", n)
+                    .open("Properties")
+                    .element("Creation-Time", &at)
+                    .element("Last-Modified", &at)
+                    .element("Etag", etag)
+                    .element("Content-Length", 0)
+                    .element("BlobType", "BlockBlob");
+                lease_xml(&mut xml, &Lease::Available, now);
+                xml.close("Properties").close("Blob");
             }
-            None => s.push_str(&format!(
-                "<BlobPrefix><Name>{}</Name></BlobPrefix>",
-                escape(n)
-            )),
+            Some(Listed::Blob(b)) => {
+                xml.open("Blob")
+                    .element("Name", n)
+                    .open("Properties")
+                    .element("Creation-Time", http_date(b.created))
+                    .element("Last-Modified", http_date(b.last_modified))
+                    .element("Etag", &b.etag)
+                    .element("Content-Length", b.body.len());
+                if !b.content_type.is_empty() {
+                    xml.element("Content-Type", &b.content_type);
+                }
+                content_xml(&mut xml, b, 0..2);
+                if !b.content_md5.is_empty() {
+                    xml.element("Content-MD5", &b.content_md5);
+                }
+                content_xml(&mut xml, b, 2..4);
+                xml.element("BlobType", "BlockBlob");
+                lease_xml(&mut xml, &b.lease, now);
+                xml.element("ServerEncrypted", true)
+                    .element("AccessTier", "Hot")
+                    .element("AccessTierInferred", true)
+                    .element("AccessTierChangeTime", http_date(b.created))
+                    .close("Properties");
+                if with_metadata && !b.metadata.is_empty() {
+                    metadata_xml(&mut xml, &b.metadata);
+                }
+                xml.close("Blob");
+            }
+            None => {
+                xml.open("BlobPrefix")
+                    .element("Name", n)
+                    .close("BlobPrefix");
+            }
         }
     }
-    s.push_str("</Blobs>");
-    s.push_str(&tag("NextMarker", next.as_deref().unwrap_or_default()));
-    s.push_str("</EnumerationResults>");
-    Reply::new(200).xml(&s)
+    xml.close("Blobs")
+        .tag("NextMarker", next.as_deref().unwrap_or_default())
+        .close("EnumerationResults");
+    Reply::new(200).xml(xml)
 }
 
 /// The HTTP preconditions of a request on a resource with `etag` last modified at `modified`
@@ -1546,38 +1552,33 @@ fn get_block_list(request: &Request, container: &ContainerState, blob: &str) -> 
     if committed.is_none() && staged.is_none() {
         return error(404, "BlobNotFound", request);
     }
-    let blocks = |list: &mut String, items: Vec<(String, usize)>| {
-        for (id, size) in items {
-            list.push_str(&format!(
-                "<Block><Name>{}</Name><Size>{size}</Size></Block>",
-                escape(&id)
-            ));
+    let blocks = |xml: &mut Xml, list: &str, items: Vec<(String, usize)>| {
+        if items.is_empty() {
+            xml.empty(list);
+            return;
         }
+        xml.open(list);
+        for (id, size) in items {
+            xml.open("Block")
+                .element("Name", id)
+                .element("Size", size)
+                .close("Block");
+        }
+        xml.close(list);
     };
-    let mut xml = String::from("<BlockList>");
+    let mut xml = Xml::new();
+    xml.open("BlockList");
     if with_committed {
         let items = committed.map(|b| b.blocks.clone()).unwrap_or_default();
-        if items.is_empty() {
-            xml.push_str("<CommittedBlocks/>");
-        } else {
-            xml.push_str("<CommittedBlocks>");
-            blocks(&mut xml, items);
-            xml.push_str("</CommittedBlocks>");
-        }
+        blocks(&mut xml, "CommittedBlocks", items);
     }
     if with_staged {
         let items: Vec<(String, usize)> = staged
             .map(|s| s.iter().map(|(k, v)| (k.clone(), v.len())).collect())
             .unwrap_or_default();
-        if items.is_empty() {
-            xml.push_str("<UncommittedBlocks/>");
-        } else {
-            xml.push_str("<UncommittedBlocks>");
-            blocks(&mut xml, items);
-            xml.push_str("</UncommittedBlocks>");
-        }
+        blocks(&mut xml, "UncommittedBlocks", items);
     }
-    xml.push_str("</BlockList>");
+    xml.close("BlockList");
     // A blob with only staged blocks answers as an empty one (Azurite keeps a placeholder).
     let (modified, etag, length) = committed
         .map_or((container.last_modified, container.etag.clone(), 0), |b| {
@@ -1587,7 +1588,7 @@ fn get_block_list(request: &Request, container: &ContainerState, blob: &str) -> 
         .header("last-modified", http_date(modified))
         .header("etag", format!("\"{etag}\""))
         .header("x-ms-blob-content-length", length.to_string())
-        .xml(&xml)
+        .xml(xml)
 }
 
 #[cfg(test)]

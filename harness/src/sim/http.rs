@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use super::xml::Xml;
 use wiremock::{Request, ResponseTemplate};
 
 /// The storage REST version the simulation answers with when a request names none.
@@ -35,9 +36,9 @@ impl Reply {
         self
     }
 
-    /// An XML body, with the declaration the services write.
-    pub(crate) fn xml(mut self, body: &str) -> Self {
-        self.body = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>{body}").into_bytes();
+    /// An XML body ([`Xml`]: with the declaration the services write).
+    pub(crate) fn xml(mut self, body: Xml) -> Self {
+        self.body = body.into_bytes();
         self.content_type = Some("application/xml".into());
         self
     }
@@ -89,15 +90,16 @@ pub(crate) fn detailed_error(
     if request.method.as_str() == "HEAD" {
         return reply;
     }
-    let mut xml = format!(
-        "<Error><Code>{code}</Code><Message>{}\nRequestId:{{request-id}}\nTime:{{time}}</Message>",
-        escape(message)
+    let mut xml = Xml::new();
+    xml.open("Error").element("Code", code).element(
+        "Message",
+        format!("{message}\nRequestId:{{request-id}}\nTime:{{time}}"),
     );
     for (name, value) in details {
-        xml.push_str(&format!("<{name}>{}</{name}>", escape(value)));
+        xml.element(name, value);
     }
-    xml.push_str("</Error>");
-    reply.xml(&xml)
+    xml.close("Error");
+    reply.xml(xml)
 }
 
 /// The error messages of the codes the simulation answers with (the storage services' texts).
@@ -192,24 +194,6 @@ pub(crate) fn status_of(code: &str) -> u16 {
 /// [`storage_error`] with the code's own message.
 pub(crate) fn error(status: u16, code: &str, request: &Request) -> Reply {
     storage_error(status, code, message_of(code), request)
-}
-
-/// Escapes text for an XML element.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters an XML reader would rewrite, as references, so the text comes back.
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// An HTTP date.

@@ -34,6 +34,7 @@ mod shared;
 mod simulation;
 mod training;
 mod world;
+mod xml;
 
 pub use auth::{DEV_ACCOUNT, DEV_KEY, account_sas, dev_account_sas};
 pub use faults::{DETECTION, Endpoint, FaultSpecError, Faults, HttpFault, Misbehaviour, OUTCOMES};

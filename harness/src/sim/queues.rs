@@ -12,8 +12,9 @@ use wiremock::Request;
 
 use super::auth::{Level, Needs};
 use super::context::{Cx, IdKind, digest, holds};
-use super::http::{Reply, detailed_error, error, escape, http_date, message_of, storage_error};
-use super::shared::{check_name, metadata, metadata_xml, tag};
+use super::http::{Reply, detailed_error, error, http_date, message_of, storage_error};
+use super::shared::{check_name, metadata, metadata_xml};
+use super::xml::Xml;
 
 /// The longest message text, in UTF-8 bytes (the service's limit since version 2011-08-18).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -166,29 +167,20 @@ fn receipt(cx: &mut Cx<'_>) -> String {
 
 /// One message as a `QueueMessage` element: with receipt and next-visible time (put, get), or
 /// without them (peek); with the text and dequeue count (get, peek).
-fn message_xml(m: &Message, receipt: bool, text: bool) -> String {
-    let mut s = format!(
-        "<QueueMessage><MessageId>{}</MessageId><InsertionTime>{}</InsertionTime><ExpirationTime>{}</ExpirationTime>",
-        m.id,
-        http_date(m.inserted),
-        http_date(m.expires)
-    );
+fn message_xml(xml: &mut Xml, m: &Message, receipt: bool, text: bool) {
+    xml.open("QueueMessage")
+        .element("MessageId", &m.id)
+        .element("InsertionTime", http_date(m.inserted))
+        .element("ExpirationTime", http_date(m.expires));
     if receipt {
-        s.push_str(&format!(
-            "<PopReceipt>{}</PopReceipt><TimeNextVisible>{}</TimeNextVisible>",
-            escape(&m.pop_receipt),
-            http_date(m.visible_at)
-        ));
+        xml.element("PopReceipt", &m.pop_receipt)
+            .element("TimeNextVisible", http_date(m.visible_at));
     }
     if text {
-        s.push_str(&format!(
-            "<DequeueCount>{}</DequeueCount><MessageText>{}</MessageText>",
-            m.dequeue_count,
-            escape(&m.text)
-        ));
+        xml.element("DequeueCount", m.dequeue_count)
+            .element("MessageText", &m.text);
     }
-    s.push_str("</QueueMessage>");
-    s
+    xml.close("QueueMessage");
 }
 
 /// What a queue request is, for authorization and for the journal.
@@ -383,26 +375,24 @@ impl Queues {
             Some((n, _)) => (names.get(..max).unwrap_or_default(), Some((*n).clone())),
             None => (names.as_slice(), None),
         };
-        let mut s = format!(
-            "<EnumerationResults ServiceEndpoint=\"{}\">",
-            escape(endpoint)
-        );
-        s.push_str(&tag("Prefix", &prefix));
+        let mut xml = Xml::new();
+        xml.open_with("EnumerationResults", &[("ServiceEndpoint", endpoint)])
+            .tag("Prefix", &prefix);
         if !marker.is_empty() {
-            s.push_str(&tag("Marker", &marker));
+            xml.tag("Marker", &marker);
         }
-        s.push_str(&format!("<MaxResults>{max}</MaxResults><Queues>"));
+        xml.element("MaxResults", max).open("Queues");
         for (n, q) in page {
-            s.push_str(&format!("<Queue><Name>{}</Name>", escape(n)));
+            xml.open("Queue").element("Name", n);
             if with_metadata {
-                s.push_str(&metadata_xml(&q.metadata));
+                metadata_xml(&mut xml, &q.metadata);
             }
-            s.push_str("</Queue>");
+            xml.close("Queue");
         }
-        s.push_str("</Queues>");
-        s.push_str(&tag("NextMarker", next.as_deref().unwrap_or_default()));
-        s.push_str("</EnumerationResults>");
-        Reply::new(200).xml(&s)
+        xml.close("Queues")
+            .tag("NextMarker", next.as_deref().unwrap_or_default())
+            .close("EnumerationResults");
+        Reply::new(200).xml(xml)
     }
 
     fn put_message(
@@ -485,9 +475,12 @@ impl Queues {
             dequeue_count: 0,
             pop_receipt,
         };
-        let xml = message_xml(&message, true, false);
+        let mut xml = Xml::new();
+        xml.open("QueueMessagesList");
+        message_xml(&mut xml, &message, true, false);
+        xml.close("QueueMessagesList");
         self.insert_message(cx, name, message);
-        Reply::new(201).xml(&format!("<QueueMessagesList>{xml}</QueueMessagesList>"))
+        Reply::new(201).xml(xml)
     }
 
     fn get_messages(
@@ -535,7 +528,8 @@ impl Queues {
         let Some(queue) = self.by_name.get_mut(name) else {
             return error(404, "QueueNotFound", request);
         };
-        let mut s = String::from("<QueueMessagesList>");
+        let mut xml = Xml::new();
+        xml.open("QueueMessagesList");
         let mut handed = Vec::new();
         for (n, k) in visible.into_iter().enumerate() {
             let Some(m) = queue.messages.get_mut(k) else {
@@ -553,11 +547,11 @@ impl Queues {
                     dequeue_count: m.dequeue_count,
                 });
             }
-            s.push_str(&message_xml(m, !peek, true));
+            message_xml(&mut xml, m, !peek, true);
         }
-        s.push_str("</QueueMessagesList>");
+        xml.close("QueueMessagesList");
         cx.facts.received = handed;
-        Reply::new(200).xml(&s)
+        Reply::new(200).xml(xml)
     }
 
     fn message_call(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use wiremock::Request;
 
-use super::http::escape;
+use super::xml::Xml;
 
 /// Checks a queue or container name: 3 to 63 characters (`OutOfRangeInput`), lower-case
 /// letters, digits and single hyphens, starting and ending with a letter or digit
@@ -57,24 +57,15 @@ pub(crate) fn percent_decoded(s: &str) -> String {
         .into_owned()
 }
 
-/// `<Name>value</Name>`, or `<Name/>` when empty.
-pub(crate) fn tag(name: &str, value: &str) -> String {
-    if value.is_empty() {
-        format!("<{name}/>")
-    } else {
-        format!("<{name}>{}</{name}>", escape(value))
-    }
-}
-
-/// A `<Metadata>` element.
-pub(crate) fn metadata_xml(m: &BTreeMap<String, String>) -> String {
+/// A `<Metadata>` element (`<Metadata/>` when there is none).
+pub(crate) fn metadata_xml(xml: &mut Xml, m: &BTreeMap<String, String>) {
     if m.is_empty() {
-        return "<Metadata/>".into();
+        xml.empty("Metadata");
+        return;
     }
-    let mut s = String::from("<Metadata>");
+    xml.open("Metadata");
     for (k, v) in m {
-        s.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+        xml.element(k, v);
     }
-    s.push_str("</Metadata>");
-    s
+    xml.close("Metadata");
 }
