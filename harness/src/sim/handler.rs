@@ -498,7 +498,7 @@ impl serve::Handler for EndpointHandler {
     }
 }
 
-/// A world served by a wiremock server: the embedded simulation ([`super::Simulation::start`]).
+/// A world served by a wiremock server: the embedded simulation (`Simulation::start`).
 impl Respond for EndpointHandler {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         // wiremock does not say which connection a request came on; it lends the request, and
