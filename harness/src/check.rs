@@ -54,6 +54,8 @@ pub struct Check {
     pub delete_project: bool,
     /// The project the check created and has not deleted.
     pub created: Option<ProjectId>,
+    /// Where the session's live lines are shown.
+    pub live: Box<dyn io::Write + Send>,
 }
 
 /// How a check ended.
@@ -146,6 +148,7 @@ impl Check {
 
     fn say(&mut self, text: &str) {
         self.session.say(&format!("check: {text}"));
+        self.session.write_live(&mut self.live);
     }
 
     /// Records a failed call and stops the scenario: a refusal is judged and ends the run

@@ -5,7 +5,9 @@
 //! redacted; the recorder hands out the evidence numbers, so a number exists only for a line
 //! that was written) and posts the line as recorded to the ledger, as a replay posts the lines
 //! it reads. So the report at the end ([`Session::finish`]) is the replay of the recording by
-//! construction. Beside that it writes the live lines: phases and findings as they change.
+//! construction. Beside that it keeps the live lines (phases and findings as they change, and
+//! what the driver says), which the driver takes as values ([`Session::take_live`]) and writes
+//! where it shows them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -22,9 +24,6 @@ use crate::report::{Ledger, Rules, SessionReport, Tally};
 
 /// Where a session's recording goes.
 pub type RecordingSink = Box<dyn Write + Send>;
-
-/// Where a session's live lines go.
-pub type LiveSink = Box<dyn Write + Send>;
 
 /// Writes the recording, when there is one, and numbers its lines: line 1 is the session line.
 /// Without a file the numbering goes on as if there were one, so evidence numbers mean the same
@@ -190,7 +189,8 @@ impl Header {
 pub struct Session {
     recorder: Recorder,
     ledger: Ledger,
-    live: LiveSink,
+    /// Live lines not yet taken by the driver.
+    live: Vec<String>,
     /// The container's listing as last observed.
     blobs: BTreeSet<String>,
     /// Per project, what the live lines have told so far: how many phase changes, which
@@ -235,13 +235,13 @@ fn session_line(header: &Header) -> Line {
 
 impl Session {
     /// A session as `header` says, recording with `recorder` (its session line is written now),
-    /// telling what changes to `live`.
-    pub fn new(header: Header, recorder: Recorder, live: LiveSink) -> io::Result<Self> {
+    /// keeping live lines for the driver to take.
+    pub fn new(header: Header, recorder: Recorder) -> io::Result<Self> {
         let mut session = Self {
             recorder,
             // Judged by what the session line says it observes, as a replay of the recording is.
             ledger: Ledger::new(header.sources),
-            live,
+            live: Vec::new(),
             blobs: BTreeSet::new(),
             told: std::collections::BTreeMap::new(),
             dirty: BTreeSet::new(),
@@ -315,10 +315,10 @@ impl Session {
         self.ledger.tally()
     }
 
-    /// Writes one live line (after what the lifecycle has to tell).
+    /// Adds one live line (after what the lifecycle has to tell).
     pub fn say(&mut self, text: &str) {
         self.tell();
-        let _ = writeln!(self.live, "{text}");
+        self.live.push(text.to_string());
     }
 
     /// Flushes the recording: call it before deleting anything the recording holds.
@@ -326,9 +326,20 @@ impl Session {
         self.recorder.flush()
     }
 
-    /// Brings the live lines up to date (a driver calls it when it waits: the queue is empty).
-    pub fn tell_live(&mut self) {
+    /// The live lines since the last time, brought up to date: what the lifecycle has to tell,
+    /// and what was said. A driver takes them after each step (and when it waits) and writes
+    /// them where it shows them.
+    pub fn take_live(&mut self) -> Vec<String> {
         self.tell();
+        std::mem::take(&mut self.live)
+    }
+
+    /// [`Session::take_live`], written to `sink` a line each. A line that cannot be shown does
+    /// not stop the run: the recording and the report hold everything.
+    pub fn write_live(&mut self, sink: &mut dyn Write) {
+        for line in self.take_live() {
+            let _ = writeln!(sink, "{line}");
+        }
     }
 
     /// Records a message and posts it, and says what to do with it: accepted ones are deleted;
@@ -356,11 +367,10 @@ impl Session {
                 let disposition = if m.dequeue_count >= max_dequeue {
                     Disposition::Poison
                 } else {
-                    let _ = writeln!(
-                        self.live,
+                    self.live.push(format!(
                         "left for redelivery: message {} (dequeue {} of {max_dequeue}): {e}",
                         m.message_id, m.dequeue_count
-                    );
+                    ));
                     Disposition::Redeliver
                 };
                 Ok(Handled {
@@ -374,10 +384,9 @@ impl Session {
 
     /// Tells that a message was moved to the poison queue `to` (after it happened).
     pub fn poisoned(&mut self, message_id: &str, dequeue_count: u32, to: &str, why: &ParseError) {
-        let _ = writeln!(
-            self.live,
+        self.live.push(format!(
             "poison: message {message_id} (dequeue {dequeue_count}) moved to {to}: {why}"
-        );
+        ));
     }
 
     /// Records a training API call's line and posts it. A call without a usable answer (no
@@ -385,13 +394,13 @@ impl Session {
     /// not observed. An answer the model cannot read is told live and not recorded.
     pub fn api(&mut self, line: ApiLine) -> io::Result<()> {
         if let Some(detail) = unavailable(&line) {
-            let _ = writeln!(
-                self.live,
+            self.live.push(format!(
                 "training API: {} {detail}",
                 line.operation.as_str()
-            );
+            ));
         } else if let Err(e) = api_events(&line) {
-            let _ = writeln!(self.live, "training API: answer not judged: {e}");
+            self.live
+                .push(format!("training API: answer not judged: {e}"));
             return Ok(());
         }
         self.enter(Line::Api(line)).map(drop)
@@ -400,10 +409,9 @@ impl Session {
     /// Records a GetIteration/GetExports answer, telling which exports it could not judge.
     pub fn polled(&mut self, line: ApiLine, left_out: &[String]) -> io::Result<()> {
         for e in left_out {
-            let _ = writeln!(
-                self.live,
+            self.live.push(format!(
                 "training API: export {e} not judged (unknown platform or status)"
-            );
+            ));
         }
         self.api(line)
     }
@@ -464,13 +472,12 @@ impl Session {
                 } else {
                     String::new()
                 };
-                let _ = writeln!(
-                    self.live,
+                self.live.push(format!(
                     "{}  project {}  {}{line}",
                     format_time(stamp.at),
                     after.project_id,
                     phase.as_str(),
-                );
+                ));
             }
             *phases = after.history.len();
             for f in &after.findings {
@@ -478,15 +485,14 @@ impl Session {
                     continue;
                 }
                 let info = f.code.info();
-                let _ = writeln!(
-                    self.live,
+                self.live.push(format!(
                     "{}  project {}  {} {}: {}",
                     format_time(f.at),
                     f.project_id,
                     info.severity.as_str(),
                     info.code,
                     crate::report::finding_detail(f)
-                );
+                ));
             }
             *findings = after.findings;
         }
@@ -495,7 +501,7 @@ impl Session {
     /// Ends the session at `at` with `outcome` (and why, when it did not complete): writes the
     /// end line, closes the recording and judges what was seen, as `replay` judges the
     /// recording. `name` labels the session in the report. The report is returned even when
-    /// the recording could not be finished; the error is returned beside it.
+    /// the recording could not be finished, with the error and the last live lines.
     pub fn finish(
         mut self,
         at: Timestamp,
@@ -503,8 +509,8 @@ impl Session {
         reason: Option<String>,
         name: &str,
         rules: &Rules,
-    ) -> (SessionReport, io::Result<()>) {
-        self.tell();
+    ) -> Finished {
+        let live = self.take_live();
         let end = Line::End(EndLine {
             at: At(at),
             outcome,
@@ -519,8 +525,23 @@ impl Session {
         let mut report = self.ledger.report(name, self.recorder.lines(), rules);
         report.described = described;
         report.seconds = self.began.elapsed().as_secs_f64();
-        (report, written)
+        Finished {
+            report,
+            written,
+            live,
+        }
     }
+}
+
+/// What a finished session gives back.
+#[derive(Debug)]
+pub struct Finished {
+    /// The report: the replay of the recording.
+    pub report: SessionReport,
+    /// Whether the recording was finished (its end line written and flushed).
+    pub written: io::Result<()>,
+    /// The live lines not taken before the end.
+    pub live: Vec<String>,
 }
 
 #[cfg(test)]
@@ -600,12 +621,8 @@ mod tests {
         let sink = Shared::default();
         let mut header = Header::new(Sources::ALL, Scope::All, Timestamp(T0));
         header.scenario = Some("happy".into());
-        let mut session = Session::new(
-            header,
-            Recorder::new(Some(Box::new(sink.clone())), 0),
-            Box::new(io::sink()),
-        )
-        .unwrap();
+        let mut session =
+            Session::new(header, Recorder::new(Some(Box::new(sink.clone())), 0)).unwrap();
         let mut create = api(1_000, Operation::CreateProject, 200);
         create.notification_queue_uri =
             Some("https://a.queue.core.windows.net/notifications?sv=1&sig=CANARY".into());
@@ -667,7 +684,17 @@ mod tests {
                 .journal(serde_json::from_str(json).unwrap())
                 .unwrap();
         }
-        let (live, written) = session.finish(
+        let said = session.take_live();
+        assert!(
+            said.iter()
+                .any(|l| l.starts_with("left for redelivery: message m3")),
+            "{said:?}"
+        );
+        let Finished {
+            report: live,
+            written,
+            ..
+        } = session.finish(
             Timestamp(T0 + 601_000),
             Outcome::Completed,
             None,

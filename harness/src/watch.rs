@@ -8,7 +8,7 @@
 //! API (see [`crate::cross_check`]) before its message is deleted.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use cvnotify_core::Notification;
@@ -68,6 +68,8 @@ pub struct Watcher<'a> {
     pub training: Option<&'a TrainingClient>,
     /// Where its times come from.
     pub clock: Now,
+    /// Where the session's live lines are shown.
+    pub live: &'a mut dyn Write,
 }
 
 /// Asks the training API about a notification; records and applies the answer.
@@ -117,6 +119,12 @@ enum Cycle {
 }
 
 impl Watcher<'_> {
+    /// Says `text` live, after what the lifecycle has to tell.
+    fn say(&mut self, text: &str) {
+        self.session.say(text);
+        self.session.write_live(self.live);
+    }
+
     /// Consumes until `options.mode` says it is done or `stop` completes (then after the batch
     /// in hand, the rest left visible for the next consumer). Once storage has answered, an
     /// outage (no answer, 5xx, 429) is waited out, polling with backoff and saying so: the
@@ -147,7 +155,7 @@ impl Watcher<'_> {
             let cycle = match cycle {
                 Ok(c) => {
                     if let Some((since, _)) = outage.take() {
-                        self.session.say(&format!(
+                        self.say(&format!(
                             "storage: answering again after {:.1} s",
                             since.elapsed().as_secs_f64()
                         ));
@@ -160,7 +168,7 @@ impl Watcher<'_> {
                         None => (std::time::Instant::now(), Duration::from_millis(500)),
                     };
                     let wait = wait.min(options.max_interval.max(Duration::from_secs(1)));
-                    self.session.say(&format!(
+                    self.say(&format!(
                         "storage: {e}; still trying (unavailable for {:.1} s, next try in {:.1} s)",
                         since.elapsed().as_secs_f64(),
                         wait.as_secs_f64()
@@ -193,13 +201,14 @@ impl Watcher<'_> {
                         .min(options.max_interval);
                     // Time passed: deadlines may expire. Recorded, so a replay judges the same.
                     self.session.tick((self.clock)())?;
-                    self.session.tell_live();
+                    self.session.write_live(self.live);
                     tokio::select! {
                         _ = tokio::time::sleep(interval) => {}
                         _ = &mut stop => return Ok(Ending::Stopped),
                     }
                 }
                 Cycle::Busy => {
+                    self.session.write_live(self.live);
                     interval = Duration::ZERO;
                     if is_ready(stop.as_mut()) {
                         return Ok(Ending::Stopped);
@@ -266,7 +275,7 @@ impl Watcher<'_> {
         self.session.flush()?;
         if !peek {
             for lost in delete_all(self.queue, deletions).await? {
-                self.session.say(&format!(
+                self.say(&format!(
                     "message {lost}: its pop receipt is stale (it was handed out again, to this or \
                      another consumer, before the delete); it will be handled again"
                 ));

@@ -196,7 +196,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         // A check judges the projects it creates: blobs and messages of others (a container
         // used before) are reported as information.
         let header = Header::new(Sources::ALL, Scope::Created, (target.clock)());
-        let session = Session::new(header, args.report.recorder()?, args.report.live())
+        let session = Session::new(header, args.report.recorder()?)
             .map_err(|e| CmdError::io("write the recording", e))?;
         let label = if simulated {
             "check (embedded simulation)".to_string()
@@ -215,6 +215,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
             shortfalls: Vec::new(),
             delete_project: !args.keep_project,
             created: None,
+            live: args.report.live(),
         };
         let ending = tokio::select! {
             ending = check.run(&name, &platforms) => ending,

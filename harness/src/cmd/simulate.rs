@@ -178,7 +178,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                 header.duties.sort();
                 header.duties.dedup();
                 Some(
-                    crate::session::Session::new(header, recorder, Box::new(std::io::sink()))
+                    crate::session::Session::new(header, recorder)
                         .map_err(|e| CmdError::file("write the recording", path, e))?,
                 )
             }
@@ -230,16 +230,21 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                 }
                 // Evidence is on disk as it comes, not only at the end.
                 let _ = s.flush();
+                // simulate shows no live lines: its standard output is the endpoints' JSON, and
+                // the recording holds everything.
+                drop(s.take_live());
             }
             if stopped {
                 if let Some(s) = session.take() {
-                    let (_, written) = s.finish(
-                        crate::clock::wall(),
-                        crate::recording::Outcome::Stopped,
-                        None,
-                        "simulate",
-                        &crate::report::Rules::default(),
-                    );
+                    let written = s
+                        .finish(
+                            crate::clock::wall(),
+                            crate::recording::Outcome::Stopped,
+                            None,
+                            "simulate",
+                            &crate::report::Rules::default(),
+                        )
+                        .written;
                     written.map_err(|e| CmdError::io("finish the recording", e))?;
                 }
                 return Ok(exit::OK);

@@ -122,13 +122,14 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         }
         let mut tasks: std::collections::VecDeque<_> = slots.into_iter().flatten().collect();
         let mut session: Option<Session> = None;
+        let mut live = args.report.live();
         let mut stopped = None;
         for (index, scenario) in scenarios.iter().enumerate() {
             let Some(task) = tasks.pop_front() else { break };
             let header = verify::header(scenario, &duties);
             let s = match session.as_mut() {
                 None => session.insert(
-                    Session::new(header, args.report.recorder()?, args.report.live())
+                    Session::new(header, args.report.recorder()?)
                         .map_err(|e| CmdError::io("write the recording", e))?,
                 ),
                 Some(s) => {
@@ -153,6 +154,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                     .find(|(n, ..)| *n == scenario.name)
                     .map_or(scenario.description.as_str(), |(_, what, _)| what)
             ));
+            s.write_live(&mut live);
             let abort = task.abort_handle();
             let outcome = tokio::select! {
                 outcome = task => outcome,
@@ -163,9 +165,12 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                 }
             };
             match outcome {
-                Ok(Ok(journal)) => journal
-                    .replay(s)
-                    .map_err(|e| CmdError::io("write the recording", e))?,
+                Ok(Ok(journal)) => {
+                    journal
+                        .replay(s)
+                        .map_err(|e| CmdError::io("write the recording", e))?;
+                    s.write_live(&mut live);
+                }
                 Ok(Err(e)) => {
                     stopped = Some(e.to_string());
                     break;

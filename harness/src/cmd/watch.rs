@@ -129,12 +129,13 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
         visibility: Duration::from_secs(args.visibility),
         max_interval: Duration::from_secs_f64(args.max_interval),
     };
-    let mut session = Session::new(header, args.report.recorder()?, args.report.live())
+    let mut session = Session::new(header, args.report.recorder()?)
         .map_err(|e| CmdError::io("write the recording", e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CmdError::io("start", e))?;
+    let mut live = args.report.live();
     let ending = runtime.block_on(async {
         let mut signals = Signals::new()?;
         Ok::<_, CmdError>(
@@ -144,6 +145,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                 container: container.as_ref(),
                 training: training.as_ref(),
                 clock: clock::wall_now(),
+                live: &mut live,
             }
             .run(options, signals.recv())
             .await,

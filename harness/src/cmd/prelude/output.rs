@@ -13,7 +13,10 @@ use crate::report::{self, Format, Report, Rules};
 use cvnotify_core::lifecycle::Timestamp;
 
 use crate::recording::Outcome;
-use crate::session::{LiveSink, Recorder, Session};
+use crate::session::{Finished, Recorder, Session};
+
+/// Where a session's live lines are shown.
+pub(crate) type LiveSink = Box<dyn Write + Send>;
 
 /// Where a live session's recording and report go (`watch`, `check`).
 #[derive(Debug, clap::Args)]
@@ -233,7 +236,15 @@ pub(crate) fn conclude(
     rules: &Rules,
 ) -> Result<u8, CmdError> {
     let (at, outcome, reason) = end;
-    let (report, recorded) = session.finish(at, outcome, reason.clone(), label, rules);
+    let Finished {
+        report,
+        written: recorded,
+        live,
+    } = session.finish(at, outcome, reason.clone(), label, rules);
+    let mut sink = output.live();
+    for line in live {
+        let _ = writeln!(sink, "{line}");
+    }
     let code = output.emit(&Report::new(command, vec![report], output.strict))?;
     recorded.map_err(|e| CmdError::io("finish the recording", e))?;
     match (outcome, reason) {
