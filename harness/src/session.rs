@@ -326,11 +326,16 @@ impl Session {
         self.recorder.flush()
     }
 
-    /// The live lines since the last time, brought up to date: what the lifecycle has to tell,
-    /// and what was said. A driver takes them after each step (and when it waits) and writes
-    /// them where it shows them.
-    pub fn take_live(&mut self) -> Vec<String> {
+    /// Brings the live lines up to date with what the lifecycle has to tell (a driver calls it
+    /// when it waits; between times the session catches up every [`LIVE_EVERY`] inputs and at
+    /// each [`Session::say`], so a project is judged once per batch, not once per input).
+    pub fn tell_live(&mut self) {
         self.tell();
+    }
+
+    /// The live lines since the last time: what the lifecycle told, and what was said. A
+    /// driver takes them after each step and writes them where it shows them.
+    pub fn take_live(&mut self) -> Vec<String> {
         std::mem::take(&mut self.live)
     }
 
@@ -510,6 +515,7 @@ impl Session {
         name: &str,
         rules: &Rules,
     ) -> Finished {
+        self.tell();
         let live = self.take_live();
         let end = Line::End(EndLine {
             at: At(at),

@@ -201,6 +201,7 @@ impl Watcher<'_> {
                         .min(options.max_interval);
                     // Time passed: deadlines may expire. Recorded, so a replay judges the same.
                     self.session.tick((self.clock)())?;
+                    self.session.tell_live();
                     self.session.write_live(self.live);
                     tokio::select! {
                         _ = tokio::time::sleep(interval) => {}

@@ -169,6 +169,7 @@ pub(crate) fn exec(args: &Args) -> Result<u8, CmdError> {
                     journal
                         .replay(s)
                         .map_err(|e| CmdError::io("write the recording", e))?;
+                    s.tell_live();
                     s.write_live(&mut live);
                 }
                 Ok(Err(e)) => {
