@@ -200,6 +200,18 @@ impl World {
             }
             return;
         }
+        self.with_training(|training, cx, directory, timings, _| {
+            training.due(cx, directory, timings, work);
+        });
+    }
+
+    /// Lends the training API, for one call, its context, the directory of the world's queues
+    /// and containers, its timings and the key it takes; applies the effects the call asks for
+    /// and gives back its outcome and the facts for the journal.
+    fn with_training<T>(
+        &mut self,
+        call: impl FnOnce(&mut Training, &mut Cx<'_>, &Directory<'_>, Timings, &str) -> T,
+    ) -> (T, Facts) {
         let now = self.now();
         let directory = Directory {
             queues: &self.queues,
@@ -209,9 +221,16 @@ impl World {
             account: &self.account,
         };
         let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
-        self.training.due(&mut cx, &directory, self.timings, work);
-        let effects = cx.effects;
+        let out = call(
+            &mut self.training,
+            &mut cx,
+            &directory,
+            self.timings,
+            &self.training_key,
+        );
+        let (facts, effects) = (cx.facts, cx.effects);
         self.apply(effects);
+        (out, facts)
     }
 
     /// Answers a queue request: the reply and the facts for the journal.
@@ -252,26 +271,9 @@ impl World {
         request: &wiremock::Request,
         segments: &[String],
     ) -> (Answer, Facts) {
-        let now = self.now();
-        let directory = Directory {
-            queues: &self.queues,
-            blobs: &self.blobs,
-            queue_hosts: &self.queue_hosts,
-            blob_hosts: &self.blob_hosts,
-            account: &self.account,
-        };
-        let mut cx = Cx::new(now, &mut self.seq, &self.faults, &self.account);
-        let answer = self.training.route(
-            &mut cx,
-            &directory,
-            self.timings,
-            &self.training_key,
-            request,
-            segments,
-        );
-        let (facts, effects) = (cx.facts, cx.effects);
-        self.apply(effects);
-        (answer, facts)
+        self.with_training(|training, cx, directory, timings, key| {
+            training.route(cx, directory, timings, key, request, segments)
+        })
     }
 
     /// Applies what a service asked of the world, in order.

@@ -130,6 +130,17 @@ impl Training {
 }
 
 impl Api<'_, '_> {
+    /// The project's iteration, to change.
+    fn iteration_mut(
+        &mut self,
+        project: ProjectId,
+        iteration: IterationId,
+    ) -> Option<&mut SimIteration> {
+        self.projects
+            .get_mut(&project)
+            .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
+    }
+
     /// Whether a completed iteration shows as failed (the `training-contradicts-polling` fault).
     fn contradicted(&self) -> bool {
         self.cx.misbehaves(Misbehaviour::TrainingContradictsPolling)
@@ -729,30 +740,12 @@ impl Api<'_, '_> {
                         "The request body is not an image batch",
                     );
                 };
-                let outer: Vec<String> = body
-                    .get("tagIds")
-                    .and_then(Value::as_array)
-                    .map(|t| {
-                        t.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let outer = tag_ids(&body);
                 let Some(images) = body.get("images").and_then(Value::as_array) else {
                     return refuse("BadRequestImageBatch", "The batch has no images");
                 };
                 for image in images {
-                    let own: Vec<String> = image
-                        .get("tagIds")
-                        .and_then(Value::as_array)
-                        .map(|t| {
-                            t.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let own = tag_ids(image);
                     let tags = if own.is_empty() { outer.clone() } else { own };
                     let url = image.get("url").and_then(Value::as_str).map(str::to_string);
                     if source == ImageSource::Urls && url.is_none() {
@@ -1067,11 +1060,7 @@ impl Api<'_, '_> {
                         &format!("{iteration} is already queued for export"),
                     );
                 }
-                if let Some(it) = self
-                    .projects
-                    .get_mut(&project)
-                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
-                {
+                if let Some(it) = self.iteration_mut(project, iteration) {
                     it.exports.insert(
                         platform.as_str(),
                         ExportState {
@@ -1126,11 +1115,7 @@ impl Api<'_, '_> {
                 if clash {
                     return refuse("BadRequestInvalidPublishName", "The publish name is in use");
                 }
-                if let Some(it) = self
-                    .projects
-                    .get_mut(&project)
-                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
-                {
+                if let Some(it) = self.iteration_mut(project, iteration) {
                     it.publish_name = Some(name.clone());
                     it.prediction_resource_id = Some(resource.clone());
                     it.last_modified = now;
@@ -1144,11 +1129,7 @@ impl Api<'_, '_> {
                         "The iteration is not published",
                     );
                 }
-                if let Some(it) = self
-                    .projects
-                    .get_mut(&project)
-                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
-                {
+                if let Some(it) = self.iteration_mut(project, iteration) {
                     it.publish_name = None;
                     it.prediction_resource_id = None;
                     it.last_modified = now;
@@ -1188,11 +1169,7 @@ impl Api<'_, '_> {
                     );
                 };
                 let name = name.to_string();
-                if let Some(it) = self
-                    .projects
-                    .get_mut(&project)
-                    .and_then(|p| p.iterations.iter_mut().find(|i| i.id == iteration))
-                {
+                if let Some(it) = self.iteration_mut(project, iteration) {
                     it.name = name;
                     it.last_modified = now;
                 }
@@ -1206,6 +1183,19 @@ impl Api<'_, '_> {
             _ => gateway(404, "Resource not found"),
         }
     }
+}
+
+/// The `tagIds` of a batch or of one of its images (none when absent).
+fn tag_ids(v: &Value) -> Vec<String> {
+    v.get("tagIds")
+        .and_then(Value::as_array)
+        .map(|t| {
+            t.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Where CreateImages reads its images from.
