@@ -54,10 +54,11 @@ impl Recorder {
     /// Writes `line` and returns its number (the evidence that stands for it) and the line as
     /// written: its secrets redacted.
     pub fn record(&mut self, line: Line) -> io::Result<(Evidence, Line)> {
-        let line = redacted(line);
-        if let Some(w) = &mut self.writer {
-            w.write(&line)?;
-        }
+        // Redacted once: by the writer when there is a recording.
+        let line = match &mut self.writer {
+            Some(w) => w.write_owned(line)?,
+            None => redacted(line),
+        };
         self.last = self.last.saturating_add(1);
         if let Some(map) = &mut self.described
             && map.len() < DESCRIBED

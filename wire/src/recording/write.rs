@@ -37,8 +37,16 @@ impl<W: Write> Writer<W> {
 
     /// Writes one line, redacting every secret first ([`redacted`]).
     pub fn write(&mut self, line: &Line) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &redacted(line.clone()))?;
-        self.out.write_all(b"\n")
+        self.write_owned(line.clone()).map(drop)
+    }
+
+    /// [`Writer::write`] of a line the caller gives up, which comes back as written (redacted):
+    /// what a live session judges.
+    pub fn write_owned(&mut self, line: Line) -> io::Result<Line> {
+        let line = redacted(line);
+        serde_json::to_writer(&mut self.out, &line)?;
+        self.out.write_all(b"\n")?;
+        Ok(line)
     }
 
     /// Flushes what was written so far.
