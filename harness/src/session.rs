@@ -340,12 +340,9 @@ impl Session {
         std::mem::take(&mut self.live)
     }
 
-    /// [`Session::take_live`], written to `sink` a line each. A line that cannot be shown does
-    /// not stop the run: the recording and the report hold everything.
+    /// [`Session::take_live`], written to `sink` ([`write_lines`]).
     pub fn write_live(&mut self, sink: &mut dyn Write) {
-        for line in self.take_live() {
-            let _ = writeln!(sink, "{line}");
-        }
+        write_lines(sink, self.take_live());
     }
 
     /// Records a message and posts it, and says what to do with it: accepted ones are deleted;
@@ -537,6 +534,14 @@ impl Session {
             written,
             live,
         }
+    }
+}
+
+/// Writes live lines to `sink`, a line each. A line that cannot be shown does not stop the
+/// run: the recording and the report hold everything.
+pub fn write_lines(sink: &mut dyn Write, lines: Vec<String>) {
+    for line in lines {
+        let _ = writeln!(sink, "{line}");
     }
 }
 

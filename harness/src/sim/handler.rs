@@ -240,12 +240,10 @@ fn storage(
         Op::Queue(op) => world.queue_answer(request, op, &rest, base),
         Op::Blob(op) => {
             // A Copy Blob whose source carries a SAS: the SAS must let the source be read.
-            let refused = match blobs::copy_source_probe(request) {
-                Some(probe) if op == blobs::BlobOp::CopyBlob && world.check_auth => {
-                    admit(world, &probe, Endpoint::Blob).err()
-                }
-                _ => None,
-            };
+            let refused = (op == blobs::BlobOp::CopyBlob && world.check_auth)
+                .then(|| blobs::copy_source_probe(request))
+                .flatten()
+                .and_then(|probe| admit(world, &probe, Endpoint::Blob).err());
             world.blob_answer(request, op, &rest, base, refused)
         }
     }

@@ -13,7 +13,7 @@ use crate::report::{self, Format, Report, Rules};
 use cvnotify_core::lifecycle::Timestamp;
 
 use crate::recording::Outcome;
-use crate::session::{Finished, Recorder, Session};
+use crate::session::{Finished, Recorder, Session, write_lines};
 
 /// Where a session's live lines are shown.
 pub(crate) type LiveSink = Box<dyn Write + Send>;
@@ -241,10 +241,7 @@ pub(crate) fn conclude(
         written: recorded,
         live,
     } = session.finish(at, outcome, reason.clone(), label, rules);
-    let mut sink = output.live();
-    for line in live {
-        let _ = writeln!(sink, "{line}");
-    }
+    write_lines(&mut output.live(), live);
     let code = output.emit(&Report::new(command, vec![report], output.strict))?;
     recorded.map_err(|e| CmdError::io("finish the recording", e))?;
     match (outcome, reason) {

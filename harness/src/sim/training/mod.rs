@@ -523,31 +523,15 @@ impl Api<'_, '_> {
             ("GET", ["images", "tagged" | "untagged", "count"] | ["images", "count"]) => {
                 let which = rest.get(1).copied().unwrap_or("count");
                 self.with_project(project, |_, p| {
-                    let n = p
-                        .images
-                        .iter()
-                        .filter(|i| match which {
-                            "tagged" => !i.tags.is_empty(),
-                            "untagged" => i.tags.is_empty(),
-                            _ => true,
-                        })
-                        .count();
+                    let n = images_of(p, which).count();
                     ok(json!(n))
                 })
             }
             ("GET", ["images" | "images/tagged"] | ["images", "tagged" | "untagged"]) => {
                 let which = rest.get(1).copied().unwrap_or("all");
                 self.with_project(project, |_, p| {
-                    let images: Vec<Value> = p
-                        .images
-                        .iter()
-                        .filter(|i| match which {
-                            "tagged" => !i.tags.is_empty(),
-                            "untagged" => i.tags.is_empty(),
-                            _ => true,
-                        })
-                        .map(|i| image_json(p, i))
-                        .collect();
+                    let images: Vec<Value> =
+                        images_of(p, which).map(|i| image_json(p, i)).collect();
                     ok(Value::Array(images))
                 })
             }
@@ -1183,6 +1167,16 @@ impl Api<'_, '_> {
             _ => gateway(404, "Resource not found"),
         }
     }
+}
+
+/// A project's images: `tagged`, `untagged`, or all of them (anything else).
+fn images_of<'p>(p: &'p SimProject, which: &str) -> impl Iterator<Item = &'p SimImage> {
+    let which = which.to_string();
+    p.images.iter().filter(move |i| match which.as_str() {
+        "tagged" => !i.tags.is_empty(),
+        "untagged" => i.tags.is_empty(),
+        _ => true,
+    })
 }
 
 /// The `tagIds` of a batch or of one of its images (none when absent).
