@@ -85,6 +85,8 @@ fn colour_and_the_progress_bar_only_on_a_terminal() {
             .env_remove("NO_COLOR")
             .env_remove("CLICOLOR")
             .env_remove("CLICOLOR_FORCE")
+            // anstream colours a terminal under CI whatever TERM says; CI sets CI.
+            .env_remove("CI")
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -100,6 +102,8 @@ fn colour_and_the_progress_bar_only_on_a_terminal() {
     assert!(!on_tty("", &[("NO_COLOR", "1")]).contains(red));
     assert!(!on_tty("", &[("CLICOLOR", "0")]).contains(red));
     assert!(!on_tty("", &[("TERM", "dumb")]).contains(red));
+    // Under CI (`CI` set) a terminal is coloured even when TERM says it cannot be.
+    assert!(on_tty("", &[("TERM", "dumb"), ("CI", "true")]).contains(red));
     // Off a terminal: no colour, and nothing on stderr (no progress bar).
     let out = cvnotify(&["replay", &file]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\u{1b}["));

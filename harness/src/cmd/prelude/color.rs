@@ -1,5 +1,5 @@
 //! Whether reports are coloured: `--color`, then the environment as anstream reads it
-//! (`NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`, `TERM`) and whether stdout is a terminal.
+//! (`NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`, `TERM`, `CI`) and whether stdout is a terminal.
 
 use std::io;
 
