@@ -196,7 +196,7 @@ pub struct Session {
     blobs: BTreeSet<String>,
     /// Per project, what the live lines have told so far: how many phase changes, which
     /// findings.
-    told: std::collections::BTreeMap<ProjectId, (usize, Vec<cvnotify_core::lifecycle::Finding>)>,
+    told: BTreeMap<ProjectId, (usize, Vec<cvnotify_core::lifecycle::Finding>)>,
     /// Projects with inputs not yet told about, and how many inputs that is.
     dirty: BTreeSet<ProjectId>,
     untold: usize,
@@ -210,22 +210,9 @@ const LIVE_EVERY: usize = 512;
 
 /// The session line of `header`.
 fn session_line(header: &Header) -> Line {
-    let sources = header.sources;
-    let mut names = Vec::new();
-    if sources.queue {
-        names.push(SourceName::Queue);
-    }
-    if sources.training_api {
-        names.push(SourceName::TrainingApi);
-    } else if sources.polling {
-        names.push(SourceName::Polling);
-    }
-    if sources.container {
-        names.push(SourceName::Container);
-    }
     Line::Session(SessionLine {
         version: FORMAT_VERSION,
-        sources: names,
+        sources: SourceName::names(header.sources),
         at: Some(At(header.at)),
         scope: header.scope,
         scenario: header.scenario.clone(),
@@ -244,7 +231,7 @@ impl Session {
             ledger: Ledger::new(header.sources),
             live: Vec::new(),
             blobs: BTreeSet::new(),
-            told: std::collections::BTreeMap::new(),
+            told: BTreeMap::new(),
             dirty: BTreeSet::new(),
             untold: 0,
             began: std::time::Instant::now(),

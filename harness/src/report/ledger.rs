@@ -20,7 +20,7 @@ use super::model::{
 };
 use super::runs::Runs;
 use super::tally::Tally;
-use crate::recording::{Duty, Item, LineProblem, Scope, format_time};
+use crate::recording::{Duty, Item, LineProblem, Scope, SourceName, format_time};
 
 /// What a line hands on once its messages, problems and run marks are posted: lifecycle
 /// inputs for the tracker, or a journal entry for the client judge.
@@ -250,7 +250,7 @@ pub fn finding_detail(f: &Finding) -> String {
     let iteration = f
         .iteration_id
         .map_or_else(|| "an iteration".to_string(), |i| format!("iteration {i}"));
-    let platform = f.platform.as_ref().map(|p| p.as_str().to_string());
+    let platform = f.platform.as_ref().map(platform_name);
     let on = platform
         .as_deref()
         .map_or(String::new(), |p| format!(" ({p})"));
@@ -296,19 +296,19 @@ fn project_section(
     waivers: &Waivers,
     partial: bool,
 ) -> ProjectSection {
+    // A finding counts towards the verdict unless its report says it is waived or deferred.
+    let mut verdict = Verdict::Pass;
     let findings: Vec<FindingReport> = r
         .findings
         .iter()
-        .map(|f| finding_report(f, waivers, partial))
+        .map(|f| {
+            let report = finding_report(f, waivers, partial);
+            if !report.waived && !report.deferred {
+                verdict = verdict.max(Verdict::of(f.code.severity(), false));
+            }
+            report
+        })
         .collect();
-    let verdict = r
-        .findings
-        .iter()
-        .filter(|f| !waivers.waived(f.code.as_str()))
-        .filter(|f| !(partial && f.code.needs_every_message()))
-        .map(|f| Verdict::of(f.code.severity(), false))
-        .max()
-        .unwrap_or(Verdict::Pass);
     ProjectSection {
         project_id: r.project_id,
         verdict,
@@ -326,17 +326,12 @@ fn project_section(
     }
 }
 
+/// The sources' names, as the session line names them.
 fn source_names(sources: Sources) -> Vec<&'static str> {
-    [
-        (sources.queue, "queue"),
-        (sources.training_api, "training-api"),
-        (sources.polling && !sources.training_api, "polling"),
-        (sources.container, "container"),
-    ]
-    .into_iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, n)| n)
-    .collect()
+    SourceName::names(sources)
+        .into_iter()
+        .map(SourceName::as_str)
+        .collect()
 }
 
 /// What a stream of project sections is handed, one at a time, as each project is judged: the

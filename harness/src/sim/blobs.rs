@@ -38,6 +38,22 @@ pub(crate) struct ContainerState {
     pub(crate) public_access: Option<PublicAccess>,
 }
 
+impl ContainerState {
+    /// An empty container made at `now` with `etag`: private, without metadata, unleased.
+    pub(crate) fn new(etag: String, now: SystemTime) -> Self {
+        Self {
+            etag,
+            last_modified: now,
+            metadata: BTreeMap::new(),
+            blobs: BTreeMap::new(),
+            staged: BTreeMap::new(),
+            uncommitted: BTreeMap::new(),
+            lease: Lease::Available,
+            public_access: None,
+        }
+    }
+}
+
 /// Which anonymous reads a container allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PublicAccess {
@@ -552,13 +568,8 @@ impl Blobs {
                 let etag = cx.seq.etag();
                 let state = ContainerState {
                     public_access,
-                    etag: etag.clone(),
-                    last_modified: now,
                     metadata: metadata(request),
-                    blobs: BTreeMap::new(),
-                    staged: BTreeMap::new(),
-                    uncommitted: BTreeMap::new(),
-                    lease: Lease::Available,
+                    ..ContainerState::new(etag.clone(), now)
                 };
                 self.containers.insert(name.to_string(), state);
                 return Reply::new(201)

@@ -304,8 +304,7 @@ impl Out {
 }
 
 impl EndpointHandler {
-    /// The answer to a request, with the fault asked for applied.
-    /// The answer to a request, and what it said for the journal (nothing, when a fault
+    /// The answer to a request, with the fault asked for applied, and what it said for the journal (nothing, when a fault
     /// answered in the service's place).
     fn answer(
         &self,
@@ -379,21 +378,8 @@ impl EndpointHandler {
         }
         let (mut out, facts) = match self.endpoint {
             Endpoint::Api => {
-                let (answer, mut told) = world.training_answer(request, segments);
-                if let Some(id) = answer
-                    .body
-                    .as_ref()
-                    .and_then(|b| b.get("id"))
-                    .and_then(|v| v.as_str())
-                {
-                    // CreateProject names its project, TrainProject its iteration, in the answer.
-                    match segments.last().map(String::as_str) {
-                        Some("projects") => told.project = Some(id.to_string()),
-                        Some("train") => told.iteration = Some(id.to_string()),
-                        _ => {}
-                    }
-                }
-                (Out::api(&answer), told)
+                let (answer, facts) = world.training_answer(request, segments);
+                (Out::api(&answer), facts)
             }
             storage_endpoint => {
                 let base = self.base.get().cloned().unwrap_or_default();

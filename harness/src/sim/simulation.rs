@@ -240,16 +240,7 @@ impl Simulation {
             .blobs
             .containers
             .entry(name.to_string())
-            .or_insert_with(|| blobs::ContainerState {
-                staged: std::collections::BTreeMap::new(),
-                uncommitted: std::collections::BTreeMap::new(),
-                etag,
-                last_modified: now,
-                metadata: Default::default(),
-                blobs: Default::default(),
-                lease: Default::default(),
-                public_access: None,
-            });
+            .or_insert_with(|| blobs::ContainerState::new(etag, now));
     }
 
     /// Runs all promised work, advancing virtual time; returns how many pieces ran.

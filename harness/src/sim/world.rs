@@ -170,12 +170,9 @@ impl World {
             if until.is_some_and(|u| due_ms > u) {
                 break;
             }
-            let (at, _, work) = self.pending.remove(k);
+            let (_, _, work) = self.pending.remove(k);
             if let Clock::Virtual(ms) = &mut self.clock {
-                let due = at
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
-                *ms = (*ms).max(due);
+                *ms = (*ms).max(due_ms);
             }
             self.run(work);
             ran += 1;

@@ -227,12 +227,7 @@ pub fn item(line: Line, evidence: Evidence) -> Result<Item, LineProblem> {
             }
             Item::Session {
                 version: s.version,
-                sources: Sources {
-                    queue: s.sources.contains(&SourceName::Queue),
-                    training_api: s.sources.contains(&SourceName::TrainingApi),
-                    polling: s.sources.contains(&SourceName::Polling),
-                    container: s.sources.contains(&SourceName::Container),
-                },
+                sources: SourceName::sources(&s.sources),
                 scope: s.scope,
                 scenario: s.scenario,
                 duties: s.duties,

@@ -64,6 +64,42 @@ mod tests {
         String::from_utf8(w.finish().unwrap()).unwrap()
     }
 
+    /// A source's name is the one serde writes, and a session line's names give back the
+    /// sources they were made from (polling named only without the training API).
+    #[test]
+    fn source_names_round_trip() {
+        use cvnotify_core::lifecycle::Sources;
+        for name in [
+            SourceName::Queue,
+            SourceName::TrainingApi,
+            SourceName::Polling,
+            SourceName::Container,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&name).unwrap(),
+                format!("\"{}\"", name.as_str())
+            );
+        }
+        for bits in 0u8..16 {
+            let sources = Sources {
+                queue: bits & 1 != 0,
+                training_api: bits & 2 != 0,
+                polling: bits & 4 != 0,
+                container: bits & 8 != 0,
+            };
+            let names = SourceName::names(sources);
+            let back = SourceName::sources(&names);
+            assert_eq!(
+                back,
+                Sources {
+                    polling: sources.polling && !sources.training_api,
+                    ..sources
+                },
+                "{names:?}"
+            );
+        }
+    }
+
     #[test]
     fn written_lines_read_back_and_carry_no_secret() {
         let uri = "https://svc.blob.core.windows.net/m/x.zip?sv=1&sig=CANARY%2Bsig%3D";

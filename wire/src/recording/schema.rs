@@ -3,7 +3,7 @@
 //! are RFC 3339 text held as milliseconds.
 
 use cvnotify_core::ProjectId;
-use cvnotify_core::lifecycle::{Operation, Timestamp};
+use cvnotify_core::lifecycle::{Operation, Sources, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The recording format version this build writes. Version 2 added the `end` line and the
@@ -121,6 +121,42 @@ pub enum SourceName {
     Polling,
     /// The backup container's listing.
     Container,
+}
+
+impl SourceName {
+    /// The name as a session line writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::TrainingApi => "training-api",
+            Self::Polling => "polling",
+            Self::Container => "container",
+        }
+    }
+
+    /// The names a session line gives `sources`, in order: polling only when the training API
+    /// is not observed (its polls are part of it).
+    pub fn names(sources: Sources) -> Vec<Self> {
+        [
+            (sources.queue, Self::Queue),
+            (sources.training_api, Self::TrainingApi),
+            (sources.polling && !sources.training_api, Self::Polling),
+            (sources.container, Self::Container),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// The sources a session line's `names` stand for.
+    pub fn sources(names: &[Self]) -> Sources {
+        Sources {
+            queue: names.contains(&Self::Queue),
+            training_api: names.contains(&Self::TrainingApi),
+            polling: names.contains(&Self::Polling),
+            container: names.contains(&Self::Container),
+        }
+    }
 }
 
 /// One platform of a GetExports answer.

@@ -452,6 +452,7 @@ impl Api<'_, '_> {
         let configured = project.queue_uri.is_some() || project.container_uri.is_some();
         let answer = project_json(&project);
         self.projects.insert(id, project);
+        self.cx.facts.project = Some(id.to_string());
         if configured {
             let after = self.timings.connection_test;
             self.cx
@@ -901,6 +902,7 @@ impl Api<'_, '_> {
                 .unwrap_or(Value::Null),
             None => return not_found_project(),
         };
+        self.cx.facts.iteration = Some(id.to_string());
         self.cx.promise(
             after,
             Pending::FinishTraining {
