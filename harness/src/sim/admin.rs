@@ -4,7 +4,7 @@
 
 use wiremock::Request;
 
-use super::http::Reply;
+use super::http::{Reply, query};
 use super::world::World;
 
 /// `POST /admin/settle` runs everything pending; `GET /admin/journal?after=N` gives the journal
@@ -21,14 +21,7 @@ pub(crate) fn admin_answer(world: &mut World, action: &str, request: &Request) -
             )
         }
         ("POST", "deliver") => {
-            let query = |name: &str| {
-                request
-                    .url
-                    .query_pairs()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.into_owned())
-            };
-            let Some(queue) = query("queue") else {
+            let Some(queue) = query(request, "queue") else {
                 return Reply::new(400).bytes(b"deliver needs ?queue=NAME".to_vec(), "text/plain");
             };
             let Ok(text) = std::str::from_utf8(&request.body) else {
@@ -43,16 +36,13 @@ pub(crate) fn admin_answer(world: &mut World, action: &str, request: &Request) -
                 return Reply::new(413)
                     .bytes(b"a message is at most 64 KiB".to_vec(), "text/plain");
             }
-            let base64 = query("base64").is_some_and(|b| b == "true");
+            let base64 = query(request, "base64").is_some_and(|b| b == "true");
             world.deliver(&queue, text, base64, None);
             Reply::new(201)
         }
         ("GET", "journal") => {
-            let after = request
-                .url
-                .query_pairs()
-                .find(|(n, _)| n == "after")
-                .and_then(|(_, v)| v.parse().ok())
+            let after = query(request, "after")
+                .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             let Some(journal) = &world.journal else {
                 return Reply::new(404).bytes(b"no journal is kept".to_vec(), "text/plain");

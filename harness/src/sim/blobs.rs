@@ -15,7 +15,7 @@ use wiremock::Request;
 
 use super::auth::{Level, Needs};
 use super::context::Cx;
-use super::http::{Reply, error, header, http_date, storage_error};
+use super::http::{Reply, error, header, http_date, query, storage_error};
 use super::lease::{self, Holder, Lease};
 use super::shared::{check_name, metadata, metadata_xml, percent_decoded};
 use super::xml::Xml;
@@ -277,14 +277,6 @@ impl BlobOp {
             Self::DeleteBlob => n(Level::Object, "d", "d"),
         }
     }
-}
-
-fn query(request: &Request, name: &str) -> Option<String> {
-    request
-        .url
-        .query_pairs()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// Which operation a request is (`segments` after the account), or the error for one that is

@@ -201,6 +201,15 @@ pub(crate) fn http_date(t: SystemTime) -> String {
     httpdate::fmt_http_date(t)
 }
 
+/// The request's query parameter `name` (the first of that name), percent-decoded.
+pub(crate) fn query(request: &Request, name: &str) -> Option<String> {
+    request
+        .url
+        .query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The request's header `name`, as text.
 pub(crate) fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request.headers.get(name).and_then(|v| v.to_str().ok())

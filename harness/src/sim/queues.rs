@@ -12,7 +12,7 @@ use wiremock::Request;
 
 use super::auth::{Level, Needs};
 use super::context::{Cx, IdKind, digest, holds};
-use super::http::{Reply, detailed_error, error, http_date, message_of, storage_error};
+use super::http::{Reply, detailed_error, error, http_date, message_of, query, storage_error};
 use super::shared::{check_name, metadata, metadata_xml};
 use super::xml::Xml;
 
@@ -62,15 +62,6 @@ impl QueueState {
                 .shrink_to((2 * self.messages.len()).max(FLOOR));
         }
     }
-}
-
-/// A query parameter.
-fn query(request: &Request, name: &str) -> Option<String> {
-    request
-        .url
-        .query_pairs()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// An integer query parameter, checked against `lo..=hi`: `Ok(None)` when absent.
