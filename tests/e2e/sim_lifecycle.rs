@@ -50,6 +50,7 @@ async fn drain(queue: &Queue) -> Vec<Notification> {
 fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
     runtime().block_on(async {
         let sim = Simulation::start(1_795_000_000_000, encoding, KEY).await.unwrap();
+        sim.keep_journal();
         let sas = sim.account_sas();
         let queue_url = format!("{}?{sas}", sim.queue_url("notifications"));
         let container_url = format!("{}?{sas}", sim.container_url("backups"));
@@ -139,6 +140,31 @@ fn lifecycle(form: OptionsForm, encoding: MessageEncoding) {
         let named = uri.backup_blob_name().unwrap().unwrap();
         assert_eq!(named.project_id(), p);
         assert_eq!(named.iteration_id(), it.id);
+
+        // The journal names the project CreateProject made and the iteration TrainProject
+        // started (neither is in the request's path); a refused TrainProject names none.
+        let calls: Vec<(String, u16, Option<String>, Option<String>)> = sim
+            .take_journal()
+            .into_iter()
+            .filter_map(|line| match line {
+                cvnotify_harness::recording::Line::Request(r) => {
+                    Some((r.call, r.http_status, r.project_id, r.iteration_id))
+                }
+                _ => None,
+            })
+            .filter(|(call, ..)| call == "CreateProject" || call == "TrainProject")
+            .collect();
+        let (p, it) = (Some(p.to_string()), Some(it.id.to_string()));
+        assert_eq!(
+            calls,
+            [
+                ("CreateProject".into(), 200, p.clone(), None),
+                ("TrainProject".into(), 400, p.clone(), None),
+                ("TrainProject".into(), 200, p.clone(), it),
+                ("TrainProject".into(), 400, p.clone(), None),
+                ("TrainProject".into(), 400, p, None),
+            ]
+        );
     });
 }
 
